@@ -1,0 +1,173 @@
+/*
+ * tinynet.h -- the public header of tinynet's C core, and its documentation.
+ *
+ * Forward and backward passes of small neural networks on raw, C-contiguous buffers:
+ * a vanilla tanh RNN with (truncated) backpropagation through time, a fused character
+ * language-model loss, MLP layers, and in-place optimizers.  C11, no Python, no
+ * allocation: scratch memory comes from the caller through a `work` pointer whose
+ * minimal size (in elements of the dtype) is given by the matching *_work() function.
+ *
+ * Conventions
+ *   - Every kernel exists for float (suffix _f32) and double (suffix _f64); both are
+ *     instantiated from one body (tn_kernels_impl.h, tn_gemm_impl.h).
+ *   - Argument order (after llm.c): outputs first, then inputs, then sizes, then
+ *     options and the workspace.  Outputs are overwritten, never accumulated into; a
+ *     NULL output pointer means "do not compute it" where noted.
+ *   - Shapes in the comments use size letters: N rows (batch), D inputs, H hidden /
+ *     outputs, V vocabulary, E embedding width, C channels, T time steps, B batch.
+ *     Weights are (out, in), as in PyTorch: y = x @ W^T + b.
+ *   - Sequences are time-major: x (T, B, D), hs (T, B, H).
+ *   - Token and index buffers are int64_t and must already be in range: the caller
+ *     validates (the Python wrapper does, before any computation).
+ *   - Sizes are size_t.  Any product of sizes a caller forms must go through
+ *     tn_size_mul(); the kernels only form products bounded by buffers that exist.
+ *   - Kernels are deterministic: the same inputs give bit-identical outputs for any
+ *     thread count (fixed reduction order).
+ */
+#ifndef TINYNET_H
+#define TINYNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* *out = a * b; returns 0 on success, -1 if the product overflows size_t. */
+int tn_size_mul(size_t a, size_t b, size_t *out);
+/* *out = a + b; returns 0 on success, -1 on overflow. */
+int tn_size_add(size_t a, size_t b, size_t *out);
+
+/* Threads used by the large kernels (GEMM, RNN).  n <= 0 means "one per core". */
+void tn_set_num_threads(int n);
+int tn_get_num_threads(void);
+/* Name of the instruction set the GEMM microkernels dispatch to ("avx512", "avx2"
+ * or "generic"), chosen once at run time. */
+const char *tn_simd_name(void);
+
+/* Workspace sizes, in elements of the kernel's dtype; SIZE_MAX if it would overflow. */
+size_t tn_gemm_work(size_t M, size_t N, size_t K);
+size_t tn_linear_work(size_t N, size_t D, size_t H);
+size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H);
+size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_steps);
+size_t tn_rnn_lm_loss_work(size_t T, size_t B, size_t D, size_t H, size_t V, size_t bptt_steps);
+size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V);
+
+/* The random generator of rnn_sample: splitmix64, a uniform double in [0, 1) from the
+ * top 53 bits.  tinynet.reference implements the same generator. */
+uint64_t tn_rng_next(uint64_t *state);
+double tn_rng_uniform(uint64_t *state);
+
+#define TN_DECLARE_KERNELS(T, S)                                                              \
+    /* C(M,N) = alpha * op(A)(M,K) @ op(B)(K,N) + beta * C, row-major; op(X) = X or X^T   \
+     * (trans_a / trans_b nonzero).  beta == 0 ignores C's old contents (even NaN).      \
+     * work: tn_gemm_work(M, N, K) elements. */                                            \
+    void tn_gemm_##S(int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,        \
+                     const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,            \
+                     size_t ldc, T *work);                                                    \
+                                                                                              \
+    /* y(N,H) = x(N,D) @ W(H,D)^T + b(H); b may be NULL.  work: tn_linear_work. */          \
+    void tn_linear_forward_##S(T *y, const T *x, const T *W, const T *b, size_t N, size_t D, \
+                               size_t H, T *work);                                            \
+    /* dx(N,D) = dy @ W;  dW(H,D) = dy^T @ x;  db(H) = sum_n dy.  Any output may be NULL. */ \
+    void tn_linear_backward_##S(T *dx, T *dW, T *db, const T *dy, const T *x, const T *W,    \
+                                size_t N, size_t D, size_t H, T *work);                       \
+                                                                                              \
+    /* Elementwise over n values.  Backward passes take the forward output y. */            \
+    void tn_tanh_forward_##S(T *y, const T *x, size_t n);       /* y = tanh(x) */            \
+    void tn_tanh_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy (1 - y^2) */ \
+    void tn_sigmoid_forward_##S(T *y, const T *x, size_t n);    /* y = 1 / (1 + e^-x) */     \
+    void tn_sigmoid_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy y(1-y) */ \
+    void tn_relu_forward_##S(T *y, const T *x, size_t n);       /* y = max(x, 0) */          \
+    void tn_relu_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy [y > 0] */   \
+                                                                                              \
+    /* probs(N,V) = softmax over each row of logits, max-subtracted. */                      \
+    void tn_softmax_##S(T *probs, const T *logits, size_t N, size_t V);                      \
+    /* Returns the cross-entropy loss, sum_n (logsumexp(logits_n) - logits_n[t_n]),          \
+     * divided by N when mean != 0; probs (N,V) may be NULL. */                               \
+    double tn_cross_entropy_forward_##S(T *probs, const T *logits, const int64_t *targets,   \
+                                        size_t N, size_t V, int mean);                        \
+    /* dlogits(N,V) = (probs - onehot(targets)) / (N if mean else 1). */                      \
+    void tn_cross_entropy_backward_##S(T *dlogits, const T *probs, const int64_t *targets,   \
+                                       size_t N, size_t V, int mean);                         \
+                                                                                              \
+    /* out(n, E) = table(V, E)[idx(n)]. */                                                    \
+    void tn_embedding_forward_##S(T *out, const T *table, const int64_t *idx, size_t n,      \
+                                  size_t E);                                                  \
+    /* dtable(V, E) = 0, then dtable[idx[i]] += dout[i] for i = 0..n-1 in order. */          \
+    void tn_embedding_backward_##S(T *dtable, const T *dout, const int64_t *idx, size_t n,   \
+                                   size_t V, size_t E);                                       \
+                                                                                              \
+    /* Batch normalisation over N rows of x (N, C), per channel:                             \
+     *   mean = sum x / N;  var = sum (x - mean)^2 / (N - correction);                        \
+     *   invstd = 1 / sqrt(var + eps);  y = gamma (x - mean) invstd + beta.                   \
+     * Requires N > correction (the caller checks). */                                        \
+    void tn_batchnorm_forward_##S(T *y, T *mean, T *invstd, const T *x, const T *gamma,      \
+                                  const T *beta, size_t N, size_t C, T eps,                   \
+                                  size_t correction);                                         \
+    /* xhat = (x - mean) invstd;  g = dy gamma;                                               \
+     * dx = invstd (g - mean_n g - xhat sum_n(g xhat) / (N - correction));                    \
+     * dgamma = sum_n dy xhat;  dbeta = sum_n dy. */                                          \
+    void tn_batchnorm_backward_##S(T *dx, T *dgamma, T *dbeta, const T *dy, const T *x,      \
+                                   const T *gamma, const T *mean, const T *invstd, size_t N,  \
+                                   size_t C, size_t correction);                              \
+    /* y = gamma (x - running_mean) / sqrt(running_var + eps) + beta. */                     \
+    void tn_batchnorm_inference_##S(T *y, const T *x, const T *gamma, const T *beta,         \
+                                    const T *running_mean, const T *running_var, size_t N,    \
+                                    size_t C, T eps);                                         \
+                                                                                              \
+    /* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.                  \
+     * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the     \
+     * other pointer is NULL.  h0 (B,H) may be NULL for zeros.  hs (T,B,H) out. */           \
+    void tn_rnn_forward_##S(T *hs, const T *x, const int64_t *tokens, const T *h0,           \
+                            const T *W_xh, const T *W_hh, const T *b_h, size_t T_, size_t B,  \
+                            size_t D, size_t H, T *work);                                     \
+    /* Backpropagation through time from dhs = dL/dhs (T,B,H).  bptt_steps == 0 is full      \
+     * BPTT; k > 0 lets the gradient of step t's loss reach steps t..t-k+1 only (and h0 /   \
+     * x_s / the weights through those steps).  dx (T,B,D) must be NULL for token input;   \
+     * dh0 (B,H), dW_xh (H,D), dW_hh (H,H), db_h (H) are written (NULL skips dx, dh0). */    \
+    void tn_rnn_backward_##S(T *dx, T *dh0, T *dW_xh, T *dW_hh, T *db_h, const T *dhs,       \
+                             const T *x, const int64_t *tokens, const T *h0, const T *hs,     \
+                             const T *W_xh, const T *W_hh, size_t T_, size_t B, size_t D,     \
+                             size_t H, size_t bptt_steps, T *work);                           \
+    /* min-char-rnn's lossFun in one call: forward over tokens (T,B) in [0,D), logits =      \
+     * W_hy h_t + b_y over V classes, cross-entropy against targets (T,B) in [0,V), summed  \
+     * (mean != 0: averaged over T*B), and BPTT.  Writes the five gradients and h_last      \
+     * (B,H); returns the loss.  h0 may be NULL for zeros. */                                 \
+    double tn_rnn_lm_loss_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last,     \
+                              const int64_t *inputs, const int64_t *targets, const T *h0,     \
+                              const T *W_xh, const T *W_hh, const T *b_h, const T *W_hy,      \
+                              const T *b_y, size_t T_, size_t B, size_t D, size_t H,          \
+                              size_t V, size_t bptt_steps, int mean, T *work);                \
+    /* Generate n tokens for each of B sequences: h = tanh(W_xh[:, tok] + W_hh h + b_h),     \
+     * p = softmax((W_hy h + b_y) / temperature), next tok = argmax p (greedy; first max,    \
+     * NaN counts as max, as np.argmax) or a draw from p with tn_rng_uniform(rng): the      \
+     * first i with u < cumsum(p)[i] (cumsum in double), else the last i with p_i > 0.     \
+     * out (n, B); start (B) in [0, D); output tokens index W_xh columns, so V <= D. */     \
+    void tn_rnn_sample_##S(int64_t *out, const T *h0, const int64_t *start, size_t n,        \
+                           const T *W_xh, const T *W_hh, const T *b_h, const T *W_hy,         \
+                           const T *b_y, size_t B, size_t D, size_t H, size_t V,              \
+                           T temperature, int greedy, uint64_t *rng, T *work);                \
+                                                                                              \
+    /* In-place optimizers over n values. */                                                  \
+    void tn_sgd_step_##S(T *param, const T *grad, size_t n, T lr); /* p -= lr g */           \
+    /* mem += g^2;  p -= lr g / sqrt(mem + eps)   (min-char-rnn's Adagrad) */                 \
+    void tn_adagrad_step_##S(T *param, const T *grad, T *mem, size_t n, T lr, T eps);        \
+    /* AdamW exactly as PyTorch's single-tensor path, step t >= 1:                           \
+     * p *= 1 - lr wd;  m += (g - m)(1 - b1);  v = b2 v + (1 - b2) g^2;                       \
+     * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */                        \
+    void tn_adam_step_##S(T *param, const T *grad, T *m, T *v, size_t n, int64_t t,          \
+                          double lr, double beta1, double beta2, double eps,                  \
+                          double weight_decay);                                               \
+    /* g = min(max(g, lo), hi); NaN stays NaN. */                                             \
+    void tn_clip_##S(T *g, size_t n, T lo, T hi);
+
+TN_DECLARE_KERNELS(float, f32)
+TN_DECLARE_KERNELS(double, f64)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TINYNET_H */

@@ -1,0 +1,497 @@
+/* tn_kernels_impl.h -- every layer kernel, written once; included by tn_kernels.c with
+ * TN_T (element type), TN_S (suffix) and the math functions TN_EXP, TN_LOG, TN_TANH,
+ * TN_SQRT defined for that type.  See tinynet.h for each function's contract. */
+
+#define SF(name) TN_CAT3(name, _, TN_S)
+#define FN(name) TN_CAT4(tn_, name, _, TN_S)
+#define GEMM FN(gemm)
+
+/* ---------------------------------------------------------------- linear */
+
+/* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
+void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
+                        size_t D, size_t H, TN_T *work)
+{
+    if (b) {
+        for (size_t n = 0; n < N; n++) {
+            TN_T *yn = y + n * H;
+            for (size_t h = 0; h < H; h++) yn[h] = b[h];
+        }
+    }
+    GEMM(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
+}
+
+/* db(H) = sum over the N rows of m(N,H) */
+static void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
+{
+    for (size_t h = 0; h < H; h++) db[h] = 0;
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *mn = m + n * H;
+        for (size_t h = 0; h < H; h++) db[h] += mn[h];
+    }
+}
+
+/* dx(N,D) = dy(N,H) @ W(H,D);  dW(H,D) = dy^T @ x(N,D);  db(H) = sum_n dy */
+void FN(linear_backward)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy, const TN_T *x,
+                         const TN_T *W, size_t N, size_t D, size_t H, TN_T *work)
+{
+    if (dx) GEMM(0, 0, N, D, H, 1, dy, H, W, D, 0, dx, D, work);
+    if (dW) GEMM(1, 0, H, D, N, 1, dy, H, x, D, 0, dW, D, work);
+    if (db) SF(sum_rows)(db, dy, N, H);
+}
+
+/* ------------------------------------------------------------ activations */
+
+void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = TN_TANH(x[i]);
+}
+
+void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+}
+
+void FN(sigmoid_forward)(TN_T *y, const TN_T *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + TN_EXP(-x[i]));
+}
+
+void FN(sigmoid_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1 - y[i]));
+}
+
+void FN(relu_forward)(TN_T *y, const TN_T *x, size_t n)
+{
+    /* NaN propagates, as np.maximum(x, 0) does */
+    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
+}
+
+void FN(relu_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}
+
+/* ------------------------------------------------- softmax, cross-entropy */
+
+/* Max of a row; a NaN anywhere makes the whole row NaN downstream either way. */
+static TN_T SF(row_max)(const TN_T *r, size_t V)
+{
+    TN_T m = r[0];
+    for (size_t v = 1; v < V; v++)
+        if (r[v] > m) m = r[v];
+    return m;
+}
+
+/* e(V) = exp(r - max r); returns sum e and stores max r in *mx. */
+static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T *mx)
+{
+    TN_T m = SF(row_max)(r, V), s = 0;
+    for (size_t v = 0; v < V; v++) {
+        e[v] = TN_EXP(r[v] - m);
+        s += e[v];
+    }
+    *mx = m;
+    return s;
+}
+
+/* probs(N,V) = softmax(logits) row by row */
+void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
+{
+    if (V == 0) return;
+    for (size_t n = 0; n < N; n++) {
+        TN_T m, *p = probs + n * V;
+        TN_T s = SF(row_exp)(p, logits + n * V, V, &m);
+        for (size_t v = 0; v < V; v++) p[v] /= s;
+    }
+}
+
+/* loss = sum_n logsumexp(logits_n) - logits_n[t_n]  (/ N if mean) */
+double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t *targets,
+                                 size_t N, size_t V, int mean)
+{
+    double loss = 0;
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *r = logits + n * V;
+        TN_T m = SF(row_max)(r, V), s = 0, target = r[targets[n]]; /* probs may alias r */
+        for (size_t v = 0; v < V; v++) {
+            TN_T e = TN_EXP(r[v] - m);
+            if (probs) probs[n * V + v] = e;
+            s += e;
+        }
+        if (probs)
+            for (size_t v = 0; v < V; v++) probs[n * V + v] /= s;
+        loss += (double)((m + TN_LOG(s)) - target);
+    }
+    return mean ? loss / (double)N : loss;
+}
+
+/* dlogits(N,V) = (probs - onehot(targets)) (/ N if mean) */
+void FN(cross_entropy_backward)(TN_T *dlogits, const TN_T *probs, const int64_t *targets,
+                                size_t N, size_t V, int mean)
+{
+    TN_T scale = (TN_T)N;
+    for (size_t n = 0; n < N; n++) {
+        TN_T *d = dlogits + n * V;
+        const TN_T *p = probs + n * V;
+        for (size_t v = 0; v < V; v++) d[v] = p[v];
+        d[targets[n]] -= 1;
+        if (mean)
+            for (size_t v = 0; v < V; v++) d[v] /= scale;
+    }
+}
+
+/* -------------------------------------------------------------- embedding */
+
+void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t *idx, size_t n,
+                           size_t E)
+{
+    for (size_t i = 0; i < n; i++) {
+        const TN_T *row = table + (size_t)idx[i] * E;
+        TN_T *o = out + i * E;
+        for (size_t e = 0; e < E; e++) o[e] = row[e];
+    }
+}
+
+void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int64_t *idx, size_t n,
+                            size_t V, size_t E)
+{
+    for (size_t i = 0; i < V * E; i++) dtable[i] = 0;
+    for (size_t i = 0; i < n; i++) {
+        TN_T *row = dtable + (size_t)idx[i] * E;
+        const TN_T *d = dout + i * E;
+        for (size_t e = 0; e < E; e++) row[e] += d[e];
+    }
+}
+
+/* -------------------------------------------------------------- batchnorm */
+
+/* mean(C) and invstd(C) of x(N,C) with var = sum (x - mean)^2 / (N - correction) */
+static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
+                         size_t correction)
+{
+    SF(sum_rows)(mean, x, N, C);
+    for (size_t c = 0; c < C; c++) mean[c] /= (TN_T)N;
+    for (size_t c = 0; c < C; c++) invstd[c] = 0;
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C;
+        for (size_t c = 0; c < C; c++) {
+            TN_T d = xn[c] - mean[c];
+            invstd[c] += d * d;
+        }
+    }
+    TN_T denom = (TN_T)(N - correction);
+    for (size_t c = 0; c < C; c++) invstd[c] = 1 / TN_SQRT(invstd[c] / denom + eps);
+}
+
+void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN_T *x,
+                           const TN_T *gamma, const TN_T *beta, size_t N, size_t C, TN_T eps,
+                           size_t correction)
+{
+    SF(bn_stats)(mean, invstd, x, N, C, eps, correction);
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C;
+        TN_T *yn = y + n * C;
+        for (size_t c = 0; c < C; c++) yn[c] = gamma[c] * ((xn[c] - mean[c]) * invstd[c]) + beta[c];
+    }
+}
+
+void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const TN_T *dy, const TN_T *x,
+                            const TN_T *gamma, const TN_T *mean, const TN_T *invstd, size_t N,
+                            size_t C, size_t correction)
+{
+    /* dbeta = sum dy, dgamma = sum dy xhat; the sums of g = dy gamma follow from them */
+    for (size_t c = 0; c < C; c++) dgamma[c] = dbeta[c] = 0;
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C, *dyn = dy + n * C;
+        for (size_t c = 0; c < C; c++) {
+            TN_T xhat = (xn[c] - mean[c]) * invstd[c];
+            dbeta[c] += dyn[c];
+            dgamma[c] += dyn[c] * xhat;
+        }
+    }
+    TN_T fN = (TN_T)N, fD = (TN_T)(N - correction);
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C, *dyn = dy + n * C;
+        TN_T *dxn = dx + n * C;
+        for (size_t c = 0; c < C; c++) {
+            TN_T xhat = (xn[c] - mean[c]) * invstd[c];
+            TN_T g = dyn[c] * gamma[c];
+            TN_T g_mean = gamma[c] * dbeta[c] / fN;
+            TN_T g_xhat = gamma[c] * dgamma[c] / fD;
+            dxn[c] = invstd[c] * (g - g_mean - xhat * g_xhat);
+        }
+    }
+}
+
+void FN(batchnorm_inference)(TN_T *y, const TN_T *x, const TN_T *gamma, const TN_T *beta,
+                             const TN_T *running_mean, const TN_T *running_var, size_t N,
+                             size_t C, TN_T eps)
+{
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C;
+        TN_T *yn = y + n * C;
+        for (size_t c = 0; c < C; c++)
+            yn[c] = gamma[c] * (xn[c] - running_mean[c]) / TN_SQRT(running_var[c] + eps) + beta[c];
+    }
+}
+
+/* -------------------------------------------------------------------- RNN */
+
+/* pre(B,H) = W_xh[:, tokens(B)] + b_h   (the one-hot input projection) */
+static void SF(gather_columns)(TN_T *pre, const int64_t *tokens, const TN_T *W_xh,
+                               const TN_T *b_h, size_t B, size_t D, size_t H)
+{
+    for (size_t b = 0; b < B; b++) {
+        TN_T *p = pre + b * H;
+        const TN_T *col = W_xh + tokens[b];
+        for (size_t h = 0; h < H; h++) p[h] = col[h * D] + b_h[h];
+    }
+}
+
+/* hs_t(B,H) = tanh(hs_t + h_prev(B,H) @ W_hh^T), h_prev NULL = zeros */
+static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_t B, size_t H,
+                         TN_T *work)
+{
+    if (h_prev) GEMM(0, 1, B, H, H, 1, h_prev, H, W_hh, H, 1, hs_t, H, work);
+    FN(tanh_forward)(hs_t, hs_t, B * H);
+}
+
+void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T *h0,
+                     const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, size_t T_, size_t B,
+                     size_t D, size_t H, TN_T *work)
+{
+    size_t TB = T_ * B;
+    if (TB == 0 || H == 0) return;
+    /* the input projection of every step at once: hs = X W_xh^T + b_h */
+    if (tokens) {
+        for (size_t t = 0; t < T_; t++)
+            SF(gather_columns)(hs + t * B * H, tokens + t * B, W_xh, b_h, B, D, H);
+    } else {
+        FN(linear_forward)(hs, x, W_xh, b_h, TB, D, H, work);
+    }
+    for (size_t t = 0; t < T_; t++)
+        SF(rnn_step)(hs + t * B * H, t ? hs + (t - 1) * B * H : h0, W_hh, B, H, work);
+}
+
+/* dW_xh(H,D) from dpre(TB,H): x given: dpre^T @ x; tokens: scatter-add columns, through
+ * a transposed (D,H) buffer so that every row update is contiguous. */
+static void SF(rnn_dW_xh)(TN_T *dW_xh, const TN_T *dpre, const TN_T *x, const int64_t *tokens,
+                          size_t TB, size_t D, size_t H, TN_T *dWT, TN_T *work)
+{
+    if (x) {
+        GEMM(1, 0, H, D, TB, 1, dpre, H, x, D, 0, dW_xh, D, work);
+        return;
+    }
+    FN(embedding_backward)(dWT, dpre, tokens, TB, D, H);
+    for (size_t h = 0; h < H; h++)
+        for (size_t d = 0; d < D; d++) dW_xh[h * D + d] = dWT[d * H + h];
+}
+
+void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
+                      const TN_T *dhs, const TN_T *x, const int64_t *tokens, const TN_T *h0,
+                      const TN_T *hs, const TN_T *W_xh, const TN_T *W_hh, size_t T_, size_t B,
+                      size_t D, size_t H, size_t bptt_steps, TN_T *work)
+{
+    size_t TB = T_ * B, BH = B * H;
+    if (TB == 0 || H == 0) {
+        for (size_t i = 0; i < H * D; i++) dW_xh[i] = 0;
+        for (size_t i = 0; i < H * H; i++) dW_hh[i] = 0;
+        for (size_t i = 0; i < H; i++) db_h[i] = 0;
+        if (dh0)
+            for (size_t i = 0; i < BH; i++) dh0[i] = 0;
+        if (dx)
+            for (size_t i = 0; i < TB * D; i++) dx[i] = 0;
+        return;
+    }
+    /* dpre(T,B,H) = dL/d(pre-activation) of every step, summed over all loss terms */
+    TN_T *dpre = work;
+    work += TN_ROUND_UP(TB * H);
+    TN_T *g = work; /* (B,H): the gradient travelling back in time */
+    work += TN_ROUND_UP(BH);
+    TN_T *gnext = work;
+    work += TN_ROUND_UP(BH);
+    TN_T *dWT = work; /* (D,H) for token input */
+    if (tokens) work += TN_ROUND_UP(D * H);
+
+    if (bptt_steps == 0 || bptt_steps >= T_) {
+        /* full BPTT: g_t = dhs_t + W_hh^T dpre_{t+1};  dpre_t = g_t (1 - h_t^2) */
+        for (size_t t = T_; t-- > 0;) {
+            const TN_T *dh_t = dhs + t * BH, *h_t = hs + t * BH;
+            TN_T *dp = dpre + t * BH;
+            for (size_t i = 0; i < BH; i++) {
+                TN_T gi = t + 1 < T_ ? dh_t[i] + g[i] : dh_t[i];
+                dp[i] = gi * (1 - h_t[i] * h_t[i]);
+            }
+            if (t > 0)
+                GEMM(0, 0, B, H, H, 1, dp, H, W_hh, H, 0, g, H, work);
+            else if (dh0)
+                GEMM(0, 0, B, H, H, 1, dp, H, W_hh, H, 0, dh0, H, work);
+        }
+    } else {
+        /* truncated: the loss at step t reaches steps t, t-1, ..., t-k+1 */
+        for (size_t i = 0; i < TB * H; i++) dpre[i] = 0;
+        if (dh0)
+            for (size_t i = 0; i < BH; i++) dh0[i] = 0;
+        for (size_t t = 0; t < T_; t++) {
+            size_t lo = t + 1 >= bptt_steps ? t + 1 - bptt_steps : 0;
+            for (size_t i = 0; i < BH; i++) g[i] = dhs[t * BH + i];
+            for (size_t s = t + 1; s-- > lo;) {
+                const TN_T *h_s = hs + s * BH;
+                TN_T *dp = dpre + s * BH;
+                for (size_t i = 0; i < BH; i++) {
+                    gnext[i] = g[i] * (1 - h_s[i] * h_s[i]);
+                    dp[i] += gnext[i];
+                }
+                if (s > lo)
+                    GEMM(0, 0, B, H, H, 1, gnext, H, W_hh, H, 0, g, H, work);
+                else if (s == 0 && dh0)
+                    GEMM(0, 0, B, H, H, 1, gnext, H, W_hh, H, 1, dh0, H, work);
+            }
+        }
+    }
+    /* weight gradients over all steps at once */
+    SF(rnn_dW_xh)(dW_xh, dpre, x, tokens, TB, D, H, dWT, work);
+    GEMM(1, 0, H, H, TB - B, 1, dpre + BH, H, hs, H, 0, dW_hh, H, work);
+    if (h0) GEMM(1, 0, H, H, B, 1, dpre, H, h0, H, 1, dW_hh, H, work);
+    SF(sum_rows)(db_h, dpre, TB, H);
+    if (dx) GEMM(0, 0, TB, D, H, 1, dpre, H, W_xh, D, 0, dx, D, work);
+}
+
+double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *db_y,
+                       TN_T *h_last, const int64_t *inputs, const int64_t *targets,
+                       const TN_T *h0, const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h,
+                       const TN_T *W_hy, const TN_T *b_y, size_t T_, size_t B, size_t D,
+                       size_t H, size_t V, size_t bptt_steps, int mean, TN_T *work)
+{
+    size_t TB = T_ * B;
+    TN_T *hs = work;
+    work += TN_ROUND_UP(TB * H);
+    TN_T *dhs = work;
+    work += TN_ROUND_UP(TB * H);
+    TN_T *logits = work;
+    work += TN_ROUND_UP(TB * V);
+
+    FN(rnn_forward)(hs, NULL, inputs, h0, W_xh, W_hh, b_h, T_, B, D, H, work);
+    if (T_ > 0)
+        for (size_t i = 0; i < B * H; i++) h_last[i] = hs[(T_ - 1) * B * H + i];
+    else
+        for (size_t i = 0; i < B * H; i++) h_last[i] = h0 ? h0[i] : 0;
+
+    FN(linear_forward)(logits, hs, W_hy, b_y, TB, H, V, work);
+    double loss = FN(cross_entropy_forward)(logits, logits, targets, TB, V, mean);
+    FN(cross_entropy_backward)(logits, logits, targets, TB, V, mean);
+    /* logits now holds dlogits */
+    FN(linear_backward)(dhs, dW_hy, db_y, logits, hs, W_hy, TB, H, V, work);
+    FN(rnn_backward)(NULL, NULL, dW_xh, dW_hh, db_h, dhs, NULL, inputs, h0, hs, W_xh, W_hh, T_,
+                     B, D, H, bptt_steps, work);
+    return loss;
+}
+
+/* index of the largest p (first on ties; the first NaN wins, as np.argmax) */
+static size_t SF(argmax)(const TN_T *p, size_t V)
+{
+    size_t best = 0;
+    for (size_t v = 0; v < V; v++) {
+        if (p[v] != p[v]) return v;
+        if (p[v] > p[best]) best = v;
+    }
+    return best;
+}
+
+/* first i with u < cumsum(p)[i] (sum in double), else the last i with p_i > 0, else V-1 */
+static size_t SF(draw)(const TN_T *p, size_t V, double u)
+{
+    double c = 0;
+    size_t last = V - 1;
+    int seen = 0;
+    for (size_t v = 0; v < V; v++) {
+        c += (double)p[v];
+        if (u < c) return v;
+        if (p[v] > 0) last = v, seen = 1;
+    }
+    return seen ? last : V - 1;
+}
+
+void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n,
+                    const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, const TN_T *W_hy,
+                    const TN_T *b_y, size_t B, size_t D, size_t H, size_t V, TN_T temperature,
+                    int greedy, uint64_t *rng, TN_T *work)
+{
+    if (n == 0 || B == 0) return;
+    TN_T *h = work;
+    work += TN_ROUND_UP(B * H);
+    TN_T *hn = work;
+    work += TN_ROUND_UP(B * H);
+    TN_T *logits = work;
+    work += TN_ROUND_UP(B * V);
+    const int64_t *tok = start;
+    for (size_t i = 0; i < B * H; i++) h[i] = h0 ? h0[i] : 0;
+    for (size_t i = 0; i < n; i++) {
+        SF(gather_columns)(hn, tok, W_xh, b_h, B, D, H);
+        SF(rnn_step)(hn, h, W_hh, B, H, work);
+        TN_T *swap = h;
+        h = hn, hn = swap;
+        FN(linear_forward)(logits, h, W_hy, b_y, B, H, V, work);
+        int64_t *o = out + i * B;
+        for (size_t b = 0; b < B; b++) {
+            TN_T *l = logits + b * V;
+            for (size_t v = 0; v < V; v++) l[v] /= temperature;
+            if (greedy) {
+                o[b] = (int64_t)SF(argmax)(l, V);
+            } else {
+                FN(softmax)(l, l, 1, V);
+                o[b] = (int64_t)SF(draw)(l, V, tn_rng_uniform(rng));
+            }
+        }
+        tok = o;
+    }
+}
+
+/* ------------------------------------------------------------- optimizers */
+
+void FN(sgd_step)(TN_T *param, const TN_T *grad, size_t n, TN_T lr)
+{
+    for (size_t i = 0; i < n; i++) param[i] -= lr * grad[i];
+}
+
+void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n, TN_T lr, TN_T eps)
+{
+    for (size_t i = 0; i < n; i++) {
+        mem[i] += grad[i] * grad[i];
+        param[i] -= lr * grad[i] / TN_SQRT(mem[i] + eps);
+    }
+}
+
+void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n, int64_t t,
+                   double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    /* the scalars in double, as PyTorch computes them in Python floats */
+    double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
+    TN_T decay = (TN_T)(1 - lr * weight_decay), w1 = (TN_T)(1 - beta1), b2 = (TN_T)beta2,
+         w2 = (TN_T)(1 - beta2), neg_step = (TN_T)(-(lr / bc1)), bc2_sqrt = (TN_T)sqrt(bc2),
+         e = (TN_T)eps;
+    for (size_t i = 0; i < n; i++) {
+        TN_T g = grad[i];
+        if (weight_decay != 0) param[i] *= decay;
+        m[i] += (g - m[i]) * w1;
+        v[i] = v[i] * b2 + w2 * g * g;
+        TN_T denom = TN_SQRT(v[i]) / bc2_sqrt + e;
+        param[i] += neg_step * m[i] / denom;
+    }
+}
+
+void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (g[i] < lo)
+            g[i] = lo;
+        else if (g[i] > hi)
+            g[i] = hi;
+    }
+}
+
+#undef SF
+#undef FN
+#undef GEMM

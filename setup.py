@@ -1,0 +1,43 @@
+"""Build tinynet._core: the C core (csrc/tn_*.c, no Python headers) plus the one wrapper
+file (csrc/_core.c) that includes Python.h and the NumPy C API.
+
+Environment switches (for developers and CI, never needed by users):
+  TINYNET_WERROR=1    add -Werror
+  TINYNET_SANITIZE=1  build with ASan + UBSan (-fno-sanitize-recover=all -fno-wrapv)
+"""
+import os
+
+import numpy as np
+from setuptools import Extension, setup
+
+# Keep in sync with the runtime floor in pyproject.toml (numpy>=1.23).
+NPY_TARGET = "NPY_1_23_API_VERSION"
+
+cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wshadow", "-fno-math-errno"]
+ldflags = []
+if os.environ.get("TINYNET_WERROR"):
+    cflags.append("-Werror")
+if os.environ.get("TINYNET_SANITIZE"):
+    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
+    cflags += san + ["-fno-wrapv", "-O1", "-g"]
+    ldflags += san
+
+core = Extension(
+    "tinynet._core",
+    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c"],
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[
+        ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+        ("NPY_TARGET_VERSION", NPY_TARGET),
+    ],
+    extra_compile_args=cflags,
+    extra_link_args=ldflags + ["-lpthread", "-lm"],
+    depends=[
+        "csrc/tinynet.h",
+        "csrc/tn_internal.h",
+        "csrc/tn_kernels_impl.h",
+        "csrc/tn_gemm_impl.h",
+    ],
+)
+
+setup(ext_modules=[core])

@@ -1,0 +1,183 @@
+"""Argument checks for tinynet.reference, mirroring the C wrapper (csrc/_core.c).
+
+Both engines follow the same rules, so that a call either works in both or fails in
+both with the same exception type:
+
+* ndarrays, NumPy scalars and other array objects bring their dtype: float32 or
+  float64, never mixed in one call (TypeError naming the argument);
+* plain lists, tuples and Python numbers take the call's dtype (float64 if no
+  argument fixes it); their values must be real numbers;
+* integer arguments (tokens, targets, indices) take any integer dtype and must lie in
+  range (IndexError);
+* shapes are checked before any computation (ValueError naming argument and shapes);
+* arrays updated in place must be writeable, C-contiguous, aligned, native-order
+  float ndarrays.
+"""
+import numpy as np
+
+__all__ = ["Call"]
+
+
+def _shape(a):
+    return str(tuple(a.shape))
+
+
+def _weak(obj):
+    """Plain Python values take the call's dtype; everything else brings its own."""
+    return isinstance(obj, (list, tuple, int, float))
+
+
+class Call:
+    """The checks of one call of function `fn`; `dtype` is fixed by the first float array."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.dtype = None
+        self.dtype_from = None
+
+    # -- errors ----------------------------------------------------------------------
+    def shape_error(self, name, a, pattern, where=""):
+        return ValueError(f"{self.fn}: {name} has shape {_shape(a)}, expected {pattern}{where}")
+
+    def expect(self, name, a, dims, pattern, where=""):
+        """a.shape must be dims (None = any size)."""
+        if a.ndim != len(dims) or any(d is not None and s != d for s, d in zip(a.shape, dims)):
+            raise self.shape_error(name, a, pattern, where)
+
+    def same_shape(self, name, a, ref_name, ref):
+        if a.shape != ref.shape:
+            raise ValueError(
+                f"{self.fn}: {name} has shape {_shape(a)} but {ref_name} has shape {_shape(ref)}; they must match"
+            )
+
+    # -- conversion ------------------------------------------------------------------
+    def raw(self, name, obj):
+        """obj as an ndarray of whatever dtype it has."""
+        if obj is None or isinstance(obj, (str, bytes)):
+            raise TypeError(f"{self.fn}: {name} must be an array, not {type(obj).__name__}")
+        try:
+            return np.asarray(obj)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{self.fn}: {name} could not be converted to an array: {e}") from e
+
+    def _resolve(self, name, obj, raw):
+        if _weak(obj):
+            if raw.dtype.kind not in "fiu":
+                raise TypeError(
+                    f"{self.fn}: {name} must be an array of real numbers (float32 or float64), got dtype {raw.dtype}"
+                )
+            return
+        if raw.dtype.kind != "f" or raw.dtype.itemsize not in (4, 8):
+            raise TypeError(f"{self.fn}: {name} must be float32 or float64, got dtype {raw.dtype}")
+        self._fix_dtype(name, np.dtype(raw.dtype.type))  # byte-swapped input counts as its native twin
+
+    def _fix_dtype(self, name, dt):
+        if self.dtype is None:
+            self.dtype, self.dtype_from = dt, name
+        elif dt != self.dtype:
+            raise TypeError(
+                f"{self.fn}: {name} is {dt} but {self.dtype_from} is {self.dtype}; "
+                "all float arrays of one call must share one dtype"
+            )
+
+    def floats(self, *named, optional=()):
+        """Convert (name, obj) pairs together to C-contiguous arrays of one float dtype."""
+        raws = []
+        for name, obj in named:
+            if obj is None and name in optional:
+                raws.append(None)
+                continue
+            raw = self.raw(name, obj)
+            self._resolve(name, obj, raw)
+            raws.append(raw)
+        if self.dtype is None:
+            self.dtype = np.dtype(np.float64)
+        out = [None if r is None else np.asarray(r, dtype=self.dtype, order="C") for r in raws]
+        return out[0] if len(out) == 1 else out
+
+    def ints(self, name, obj, raw=None):
+        """An integer argument as int64 (any integer dtype; an empty list is fine)."""
+        raw = self.raw(name, obj) if raw is None else raw
+        if raw.dtype.kind not in "iu" and not (_weak(obj) and raw.size == 0):
+            raise TypeError(f"{self.fn}: {name} must be an integer array, got dtype {raw.dtype}")
+        return np.asarray(raw, dtype=np.int64, order="C")
+
+    def in_range(self, name, a, hi, hi_what):
+        """Every value of a must lie in [0, hi)."""
+        bad = np.flatnonzero((a < 0) | (a >= hi))
+        if bad.size:
+            pos = np.unravel_index(bad[0], a.shape)
+            idx = ", ".join(str(int(p)) for p in pos)
+            raise IndexError(
+                f"{self.fn}: {name}[{idx}] = {int(a.flat[bad[0]])} is out of range [0, {hi}) ({hi_what}); "
+                f"{name} has shape {_shape(a)}"
+            )
+
+    # -- scalars ---------------------------------------------------------------------
+    def real(self, name, v):
+        if v is None or isinstance(v, (str, bytes)):
+            raise TypeError(f"{self.fn}: {name} must be a real number, not {type(v).__name__}")
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.fn}: {name} must be a real number, not {type(v).__name__}") from None
+
+    def integer(self, name, v):
+        if v is None or isinstance(v, float):
+            raise TypeError(f"{self.fn}: {name} must be an integer, not {type(v).__name__}")
+        try:
+            i = int(v.__index__())
+        except (AttributeError, TypeError):
+            raise TypeError(f"{self.fn}: {name} must be an integer, not {type(v).__name__}") from None
+        if not -(2**63) <= i < 2**63:
+            raise ValueError(f"{self.fn}: {name} is out of range")
+        return i
+
+    def reduction(self, v):
+        if isinstance(v, str) and v in ("mean", "sum"):
+            return v
+        raise ValueError(f'{self.fn}: reduction must be "mean" or "sum", got {v!r}')
+
+    def bptt(self, k):
+        if k is None:
+            return None
+        k = self.integer("bptt_steps", k)
+        if k < 1:
+            raise ValueError(f"{self.fn}: bptt_steps must be None (full BPTT) or >= 1, got {k}")
+        return k
+
+    # -- in-place arrays ---------------------------------------------------------------
+    def inplace(self, name, a):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(
+                f"{self.fn}: {name} is updated in place, so it must be a NumPy array, not {type(a).__name__}"
+            )
+        if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
+            raise TypeError(f"{self.fn}: {name} must be float32 or float64, got dtype {a.dtype}")
+        self._fix_dtype(name, np.dtype(a.dtype.type))
+        why = (
+            "is read-only" if not a.flags.writeable
+            else "is not C-contiguous" if not a.flags.c_contiguous
+            else "is not aligned" if not a.flags.aligned
+            else "is not in native byte order" if not a.dtype.isnative
+            else None
+        )
+        if why:
+            raise ValueError(
+                f"{self.fn}: {name} {why} (shape {_shape(a)}); in-place updates need a writeable, C-contiguous array"
+            )
+        return a
+
+    def optimizer(self, grad, names, state):
+        """state arrays (state[0] the parameter): one shape, no shared memory; grad converted,
+        and copied when it overlaps them."""
+        for i in range(1, len(state)):
+            self.same_shape(names[i], state[i], names[0], state[0])
+            for j in range(i):
+                if state[i].size and state[j].size and np.may_share_memory(state[i], state[j]):
+                    raise ValueError(f"{self.fn}: {names[i]} and {names[j]} share memory; they must be separate arrays")
+        grad = self.floats(("grad", grad))
+        self.same_shape("grad", grad, names[0], state[0])
+        if any(grad.size and s.size and np.may_share_memory(grad, s) for s in state):
+            grad = grad.copy()
+        return grad

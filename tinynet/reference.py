@@ -1,0 +1,764 @@
+"""tinynet.reference: the NumPy engine.
+
+The same functions, signatures and results as the C engine (``import tinynet``),
+written to be read: each function first checks its arguments (the same rules and
+exceptions as the C engine, see tinynet/_checks.py), then does the math in a few lines
+of plain NumPy.  It is the oracle every C function is tested against, and it is itself
+tested against finite differences.
+
+Conventions: weights are (out_features, in_features) as in PyTorch, so a layer is
+``y = x @ W.T + b``; batches are rows; sequences are time-major (T, B, ...).
+Floating-point edge cases follow IEEE (inf, nan) silently, as the C engine does.
+"""
+import functools
+import math
+import os
+
+import numpy as np
+
+from tinynet._checks import Call
+
+__all__ = [
+    "linear_forward", "linear_backward",
+    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
+    "relu_forward", "relu_backward",
+    "softmax", "cross_entropy_forward", "cross_entropy_backward",
+    "embedding_forward", "embedding_backward",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+    "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
+    "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
+]
+
+
+def _ieee(f):
+    """Let inf and nan arise silently (overflow in exp, 0/0 ...), as in C."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return f(*args, **kwargs)
+
+    return wrapper
+
+
+# ------------------------------------------------------------------------------ linear
+
+
+@_ieee
+def linear_forward(x, W, b=None):
+    """linear_forward(x, W, b=None)
+
+    Affine layer: y = x @ W.T + b.  x: (N, D) or (D,); W: (H, D); b: (H,) or None.
+    Returns y: (N, H) or (H,).
+    """
+    c = Call("linear_forward")
+    x, W, b = c.floats(("x", x), ("W", W), ("b", b), optional=("b",))
+    _linear_shapes(c, x, W)
+    if b is not None:
+        c.expect("b", b, (W.shape[0],), "(H,)", f" with H = W.shape[0] = {W.shape[0]}")
+
+    y = x @ W.T
+    if b is not None:
+        y = y + b
+    return y
+
+
+def _linear_shapes(c, x, W):
+    if W.ndim != 2:
+        raise c.shape_error("W", W, "(H, D)")
+    D = W.shape[1]
+    c.expect("x", x, (None, D) if x.ndim == 2 else (D,), "(N, D) or (D,)", f" with D = W.shape[1] = {D}")
+
+
+@_ieee
+def linear_backward(dy, x, W):
+    """linear_backward(dy, x, W)
+
+    Gradients of y = x @ W.T + b: returns (dx, dW, db) with dx = dy @ W (like x),
+    dW = dy.T @ x (H, D) and db = dy summed over the batch (H,).
+    """
+    c = Call("linear_backward")
+    dy, x, W = c.floats(("dy", dy), ("x", x), ("W", W))
+    _linear_shapes(c, x, W)
+    H = W.shape[0]
+    N = x.shape[0] if x.ndim == 2 else 1
+    c.expect("dy", dy, (N, H) if x.ndim == 2 else (H,), "(N, H)" if x.ndim == 2 else "(H,)",
+             f" with N = x.shape[0] = {N}, H = W.shape[0] = {H}")
+
+    if x.ndim == 1:  # one example: the outer product
+        return dy @ W, np.outer(dy, x), dy.copy()
+    return dy @ W, dy.T @ x, dy.sum(axis=0)
+
+
+# ------------------------------------------------------------------------- activations
+
+
+def _elementwise(fn, *named):
+    c = Call(fn)
+    arrays = c.floats(*named)
+    if len(named) == 2:
+        c.same_shape(named[0][0], arrays[0], named[1][0], arrays[1])
+    return arrays
+
+
+@_ieee
+def tanh_forward(x):
+    """tanh_forward(x)
+
+    y = tanh(x), elementwise.
+    """
+    x = _elementwise("tanh_forward", ("x", x))
+    return np.tanh(x)
+
+
+@_ieee
+def tanh_backward(dy, y):
+    """tanh_backward(dy, y)
+
+    dx = dy * (1 - y**2), from the forward output y.
+    """
+    dy, y = _elementwise("tanh_backward", ("dy", dy), ("y", y))
+    return dy * (1 - y * y)
+
+
+@_ieee
+def sigmoid_forward(x):
+    """sigmoid_forward(x)
+
+    y = 1 / (1 + exp(-x)), elementwise.
+    """
+    x = _elementwise("sigmoid_forward", ("x", x))
+    return 1 / (1 + np.exp(-x))
+
+
+@_ieee
+def sigmoid_backward(dy, y):
+    """sigmoid_backward(dy, y)
+
+    dx = dy * y * (1 - y), from the forward output y.
+    """
+    dy, y = _elementwise("sigmoid_backward", ("dy", dy), ("y", y))
+    return dy * (y * (1 - y))
+
+
+@_ieee
+def relu_forward(x):
+    """relu_forward(x)
+
+    y = max(x, 0), elementwise (nan stays nan).
+    """
+    x = _elementwise("relu_forward", ("x", x))
+    return np.where(x < 0, x.dtype.type(0), x)
+
+
+@_ieee
+def relu_backward(dy, y):
+    """relu_backward(dy, y)
+
+    dx = dy where the forward output y > 0, else 0.
+    """
+    dy, y = _elementwise("relu_backward", ("dy", dy), ("y", y))
+    return np.where(y > 0, dy, dy.dtype.type(0))
+
+
+# -------------------------------------------------------------- softmax, cross-entropy
+
+
+@_ieee
+def softmax(logits):
+    """softmax(logits)
+
+    Softmax over the last axis.  Subtracting the row maximum first changes nothing
+    mathematically but keeps exp() from overflowing for huge logits.
+    """
+    c = Call("softmax")
+    logits = c.floats(("logits", logits))
+    if logits.ndim < 1:
+        raise c.shape_error("logits", logits, "(N, V) or (V,)")
+    if logits.shape[-1] == 0:
+        return logits.copy()
+
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _ce_args(c, lname, logits, targets):
+    logits = c.floats((lname, logits))
+    targets = c.ints("targets", targets)
+    c.expect(lname, logits, (None, None), "(N, V)")
+    N, V = logits.shape
+    c.expect("targets", targets, (N,), "(N,)", f" with N = {lname}.shape[0] = {N}")
+    c.in_range("targets", targets, V, f"V = {lname}.shape[1]")
+    return logits, targets
+
+
+@_ieee
+def cross_entropy_forward(logits, targets, reduction="mean"):
+    """cross_entropy_forward(logits, targets, reduction="mean")
+
+    loss_n = logsumexp(logits_n) - logits_n[target_n], averaged ("mean") or added
+    ("sum") over the batch.  Working in log space keeps the loss exact even when a
+    target's probability underflows to 0.  Returns (loss as a float, probs (N, V)).
+    """
+    c = Call("cross_entropy_forward")
+    reduction = c.reduction(reduction)
+    logits, targets = _ce_args(c, "logits", logits, targets)
+    N, V = logits.shape
+    if V == 0:  # then N == 0 too (no target fits)
+        return (math.nan if reduction == "mean" else 0.0), logits.copy()
+
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    s = e.sum(axis=1, keepdims=True)
+    log_sum_exp = (m + np.log(s))[:, 0]
+    losses = log_sum_exp - logits[np.arange(N), targets]
+    loss = float(np.sum(losses, dtype=np.float64))
+    if reduction == "mean":
+        loss = loss / N if N else math.nan
+    return loss, e / s
+
+
+@_ieee
+def cross_entropy_backward(probs, targets, reduction="mean"):
+    """cross_entropy_backward(probs, targets, reduction="mean")
+
+    dL/dlogits = probs - onehot(targets), divided by N for "mean".
+    """
+    c = Call("cross_entropy_backward")
+    reduction = c.reduction(reduction)
+    probs, targets = _ce_args(c, "probs", probs, targets)
+    N = probs.shape[0]
+
+    dlogits = probs.copy()
+    dlogits[np.arange(N), targets] -= 1
+    if reduction == "mean":
+        dlogits /= N
+    return dlogits
+
+
+# --------------------------------------------------------------------------- embedding
+
+
+@_ieee
+def embedding_forward(table, idx):
+    """embedding_forward(table, idx)
+
+    out = table[idx]: table (V, E), idx integers of any shape S -> out S + (E,).
+    """
+    c = Call("embedding_forward")
+    table = c.floats(("table", table))
+    idx = c.ints("idx", idx)
+    c.expect("table", table, (None, None), "(V, E)")
+    c.in_range("idx", idx, table.shape[0], "V = table.shape[0]")
+
+    return table[idx]
+
+
+@_ieee
+def embedding_backward(dout, idx, num_embeddings):
+    """embedding_backward(dout, idx, num_embeddings)
+
+    dtable (V, E): every row of dout added to the table row it was read from.
+    np.add.at accumulates repeated indices (plain fancy-index += would not).
+    """
+    c = Call("embedding_backward")
+    dout = c.floats(("dout", dout))
+    idx = c.ints("idx", idx)
+    V = c.integer("num_embeddings", num_embeddings)
+    if V < 0:
+        raise ValueError(f"embedding_backward: num_embeddings must be >= 0, got {V}")
+    if dout.ndim != idx.ndim + 1 or dout.shape[:-1] != idx.shape:
+        raise c.shape_error("dout", dout, f"idx.shape + (E,) with idx.shape = {tuple(idx.shape)}")
+    c.in_range("idx", idx, V, "num_embeddings")
+
+    dtable = np.zeros((V, dout.shape[-1]), dtype=dout.dtype)
+    np.add.at(dtable, idx, dout)
+    return dtable
+
+
+# --------------------------------------------------------------------------- batchnorm
+
+
+def _bn_shapes(c, x, vectors, correction, need_rows=True):
+    c.expect("x", x, (None, None), "(N, C)")
+    C = x.shape[1]
+    for name, v in vectors:
+        c.expect(name, v, (C,), "(C,)", f" with C = x.shape[1] = {C}")
+    if correction < 0:
+        raise ValueError(f"{c.fn}: correction must be >= 0, got {correction}")
+    if need_rows and x.shape[0] <= correction:
+        raise ValueError(
+            f"{c.fn}: the batch variance with correction={correction} needs more than {correction} row(s), "
+            f"but x has shape {tuple(x.shape)}"
+        )
+
+
+@_ieee
+def batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0):
+    """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)
+
+    Normalise each channel (column) of x (N, C) with the batch statistics:
+    var divides by N - correction (0: PyTorch training mode, 1: Bessel, makemore).
+    Returns (y, mean, invstd) with invstd = 1 / sqrt(var + eps).
+    """
+    c = Call("batchnorm_forward")
+    eps = c.real("eps", eps)
+    correction = c.integer("correction", correction)
+    x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
+    _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
+    N = x.shape[0]
+
+    mean = x.sum(axis=0) / N
+    diff = x - mean
+    var = (diff * diff).sum(axis=0) / (N - correction)
+    invstd = 1 / np.sqrt(var + eps)
+    y = gamma * (diff * invstd) + beta
+    return y, mean, invstd
+
+
+@_ieee
+def batchnorm_backward(dy, x, gamma, mean, invstd, correction=0):
+    """batchnorm_backward(dy, x, gamma, mean, invstd, correction=0)
+
+    With xhat = (x - mean) * invstd and g = dy * gamma (the gradient at xhat):
+        dx = invstd * (g - mean_n(g) - xhat * sum_n(g * xhat) / (N - correction))
+    (the second term is the path through the mean, the third through the variance).
+    Returns (dx, dgamma, dbeta).
+    """
+    c = Call("batchnorm_backward")
+    correction = c.integer("correction", correction)
+    dy, x, gamma, mean, invstd = c.floats(
+        ("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("invstd", invstd))
+    _bn_shapes(c, x, [("gamma", gamma), ("mean", mean), ("invstd", invstd)], correction)
+    c.same_shape("dy", dy, "x", x)
+    N = x.shape[0]
+
+    xhat = (x - mean) * invstd
+    dbeta = dy.sum(axis=0)
+    dgamma = (dy * xhat).sum(axis=0)
+    g = dy * gamma
+    g_mean = gamma * dbeta / N                      # mean over the batch of g
+    g_xhat = gamma * dgamma / (N - correction)      # sum of g * xhat, over N - correction
+    dx = invstd * (g - g_mean - xhat * g_xhat)
+    return dx, dgamma, dbeta
+
+
+@_ieee
+def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    """batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)
+
+    Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
+    """
+    c = Call("batchnorm_inference")
+    eps = c.real("eps", eps)
+    x, gamma, beta, rm, rv = c.floats(("x", x), ("gamma", gamma), ("beta", beta),
+                                      ("running_mean", running_mean), ("running_var", running_var))
+    _bn_shapes(c, x, [("gamma", gamma), ("beta", beta), ("running_mean", rm), ("running_var", rv)], 0,
+               need_rows=False)
+
+    return gamma * (x - rm) / np.sqrt(rv + eps) + beta
+
+
+# --------------------------------------------------------------------------------- RNN
+#
+# Internally every sequence is batched, (T, B, ...); an unbatched call is a batch of
+# one, squeezed again on the way out.
+
+
+class _Rnn:
+    """The sizes of one RNN call, checked the way the C engine checks them."""
+
+    def __init__(self, c, W_xh, W_hh, b_h=None):
+        self.c = c
+        c.expect("W_hh", W_hh, (None, None), "(H, H)")
+        if W_hh.shape[0] != W_hh.shape[1]:
+            raise c.shape_error("W_hh", W_hh, "(H, H)")
+        self.H = H = W_hh.shape[0]
+        where = f" with H = W_hh.shape[0] = {H}"
+        c.expect("W_xh", W_xh, (H, None), "(H, D)", where)
+        self.D = W_xh.shape[1]
+        if b_h is not None:
+            c.expect("b_h", b_h, (H,), "(H,)", where)
+
+    def outputs(self, W_hy, b_y):
+        c = self.c
+        c.expect("W_hy", W_hy, (None, self.H), "(V, H)", f" with H = W_hh.shape[0] = {self.H}")
+        self.V = W_hy.shape[0]
+        c.expect("b_y", b_y, (self.V,), "(V,)", f" with V = W_hy.shape[0] = {self.V}")
+
+    def tokens(self, name, tokens):
+        """Token ids (T, B) or (T,) in [0, D); returns them batched."""
+        if tokens.ndim not in (1, 2):
+            raise self.c.shape_error(name, tokens, "(T, B) or (T,) token ids")
+        self.batched = tokens.ndim == 2
+        self.T = tokens.shape[0]
+        self.B = tokens.shape[1] if self.batched else 1
+        self.c.in_range(name, tokens, self.D, "D = W_xh.shape[1]")
+        return tokens.reshape(self.T, self.B)
+
+    def floats(self, name, x):
+        """Float inputs (T, B, D) or (T, D); returns them batched."""
+        if x.ndim not in (2, 3) or x.shape[-1] != self.D:
+            raise self.c.shape_error(name, x, "(T, B, D) or (T, D)", f" with D = W_xh.shape[1] = {self.D}")
+        self.batched = x.ndim == 3
+        self.T = x.shape[0]
+        self.B = x.shape[1] if self.batched else 1
+        return x.reshape(self.T, self.B, self.D)
+
+    def state(self, name, h):
+        """An (H,) / (B, H) state (None: zeros); returns it batched."""
+        if h is None:
+            return np.zeros((self.B, self.H), dtype=self.c.dtype)
+        where = f" with B = {self.B} from the input and H = W_hh.shape[0] = {self.H}"
+        if self.batched:
+            self.c.expect(name, h, (self.B, self.H), "(B, H) for batched input", where)
+        else:
+            self.c.expect(name, h, (self.H,), "(H,) for unbatched input", where)
+        return h.reshape(self.B, self.H)
+
+    def sequence(self, name, hs):
+        """A (T, B, H) / (T, H) sequence of states; returns it batched."""
+        where = f" with T = {self.T}, B = {self.B} from the input and H = W_hh.shape[0] = {self.H}"
+        if self.batched:
+            self.c.expect(name, hs, (self.T, self.B, self.H), "(T, B, H) for batched input", where)
+        else:
+            self.c.expect(name, hs, (self.T, self.H), "(T, H) for unbatched input", where)
+        return hs.reshape(self.T, self.B, self.H)
+
+    def unbatch(self, a, axis):
+        """Undo the batch of one for unbatched calls."""
+        return a if self.batched else np.squeeze(a, axis=axis)
+
+
+def _rnn_input(c, x):
+    """x is token ids when its dtype is integer, float inputs otherwise."""
+    raw = c.raw("x", x)
+    return raw, raw.dtype.kind in "iu"
+
+
+def _input_projection(x_t, W_xh, tokens):
+    """W_xh @ x_t for every sequence of the batch: a column lookup for token ids
+    (W_xh @ onehot(i) is column i of W_xh), a matrix product for float inputs."""
+    return W_xh[:, x_t].T if tokens else x_t @ W_xh.T
+
+
+def _forward(x, h0, W_xh, W_hh, b_h, tokens):
+    """hs (T, B, H): the RNN over batched x (T, B) ids or (T, B, D) floats from h0 (B, H)."""
+    T, B, H = x.shape[0], h0.shape[0], W_hh.shape[0]
+    hs = np.empty((T, B, H), dtype=h0.dtype)
+    h = h0
+    for t in range(T):
+        h = np.tanh(_input_projection(x[t], W_xh, tokens) + h @ W_hh.T + b_h)
+        hs[t] = h
+    return hs
+
+
+@_ieee
+def rnn_forward(x, h0, W_xh, W_hh, b_h):
+    """rnn_forward(x, h0, W_xh, W_hh, b_h)
+
+    h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h) for t = 0 .. T-1, with h_{-1} = h0.
+    x: floats (T, B, D) or token ids (T, B); unbatched (T, D) / (T,) with h0 (H,).
+    h0 None means zeros.  Returns hs (T, B, H) or (T, H).
+    """
+    c = Call("rnn_forward")
+    raw, tokens = _rnn_input(c, x)
+    xf, h0, W_xh, W_hh, b_h = c.floats(("x", None if tokens else x), ("h0", h0), ("W_xh", W_xh),
+                                       ("W_hh", W_hh), ("b_h", b_h), optional=("x", "h0"))
+    r = _Rnn(c, W_xh, W_hh, b_h)
+    x = r.tokens("x", c.ints("x", x, raw)) if tokens else r.floats("x", xf)
+    h0 = r.state("h0", h0)
+
+    return r.unbatch(_forward(x, h0, W_xh, W_hh, b_h, tokens), axis=1)
+
+
+def _backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps, tokens):
+    """BPTT on batched arrays; returns (dx or None, dh0, dW_xh, dW_hh, db_h)."""
+    T = hs.shape[0]
+    # dpre[t] = dL / d(pre-activation of step t): what tanh'(.) lets through
+    dpre = np.zeros_like(hs)
+    if bptt_steps is None or bptt_steps >= T:
+        # full BPTT: the gradient reaching h_t is its own dhs[t] plus what flows
+        # back from step t+1 through W_hh
+        dh_next = np.zeros_like(h0)
+        for t in reversed(range(T)):
+            dh = dhs[t] + dh_next
+            dpre[t] = dh * (1 - hs[t] * hs[t])
+            dh_next = dpre[t] @ W_hh
+        dh0 = dh_next
+    else:
+        # truncated: the loss at step t reaches steps t, t-1, ..., t-k+1 only
+        dh0 = np.zeros_like(h0)
+        for t in range(T):
+            lo = max(t - bptt_steps + 1, 0)
+            g = dhs[t]
+            for s in range(t, lo - 1, -1):
+                d = g * (1 - hs[s] * hs[s])
+                dpre[s] += d
+                g = d @ W_hh
+            if lo == 0:
+                dh0 += g  # the window reached step 0, whose input is h0
+
+    h_prev = np.concatenate([h0[None], hs[:-1]])  # the state each step started from
+    dW_hh = np.zeros_like(W_hh)
+    dW_xh = np.zeros_like(W_xh)
+    for t in range(T):
+        dW_hh += dpre[t].T @ h_prev[t]
+        if tokens:
+            np.add.at(dW_xh, (slice(None), x[t]), dpre[t].T)  # repeated ids accumulate
+        else:
+            dW_xh += dpre[t].T @ x[t]
+    db_h = dpre.sum(axis=(0, 1))
+    dx = None if tokens else dpre @ W_xh
+    return dx, dh0, dW_xh, dW_hh, db_h
+
+
+@_ieee
+def rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None):
+    """rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None)
+
+    Backpropagation through time given dhs = dL/dhs.  bptt_steps=None: full BPTT;
+    bptt_steps=k: the gradient of the loss at step t reaches steps t .. t-k+1 only.
+    Returns (dx, dh0, dW_xh, dW_hh, db_h); dx is None for token input.
+    """
+    c = Call("rnn_backward")
+    bptt_steps = c.bptt(bptt_steps)
+    raw, tokens = _rnn_input(c, x)
+    dhs, xf, h0, hs, W_xh, W_hh = c.floats(("dhs", dhs), ("x", None if tokens else x), ("h0", h0),
+                                           ("hs", hs), ("W_xh", W_xh), ("W_hh", W_hh), optional=("x", "h0"))
+    r = _Rnn(c, W_xh, W_hh)
+    x = r.tokens("x", c.ints("x", x, raw)) if tokens else r.floats("x", xf)
+    h0 = r.state("h0", h0)
+    hs = r.sequence("hs", hs)
+    dhs = r.sequence("dhs", dhs)
+
+    dx, dh0, dW_xh, dW_hh, db_h = _backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps, tokens)
+    if dx is not None:
+        dx = r.unbatch(dx, axis=1)
+    return dx, r.unbatch(dh0, axis=0), dW_xh, dW_hh, db_h
+
+
+@_ieee
+def rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None, reduction="sum"):
+    """rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None, reduction="sum")
+
+    min-char-rnn's lossFun: forward over the token ids, logits = h_t @ W_hy.T + b_y,
+    cross-entropy against targets (summed, or averaged over all T*B predictions), and
+    BPTT.  Returns (loss, grads, h_last) with grads keyed "W_xh", "W_hh", "b_h",
+    "W_hy", "b_y".
+    """
+    c = Call("rnn_lm_loss")
+    bptt_steps = c.bptt(bptt_steps)
+    reduction = c.reduction(reduction)
+    h0, W_xh, W_hh, b_h, W_hy, b_y = c.floats(("h0", h0), ("W_xh", W_xh), ("W_hh", W_hh), ("b_h", b_h),
+                                              ("W_hy", W_hy), ("b_y", b_y), optional=("h0",))
+    inputs = c.ints("inputs", inputs)
+    targets = c.ints("targets", targets)
+    r = _Rnn(c, W_xh, W_hh, b_h)
+    r.outputs(W_hy, b_y)
+    x = r.tokens("inputs", inputs)
+    c.same_shape("targets", targets, "inputs", inputs)
+    c.in_range("targets", targets, r.V, "V = W_hy.shape[0]")
+    h0 = r.state("h0", h0)
+    y = targets.reshape(r.T, r.B)
+    T, B, V = r.T, r.B, r.V
+
+    # forward: hidden states, then a linear read-out and softmax at every step
+    hs = _forward(x, h0, W_xh, W_hh, b_h, tokens=True)
+    logits = hs @ W_hy.T + b_y                                     # (T, B, V)
+    m = logits.max(axis=2, keepdims=True) if V else logits[..., :0]
+    e = np.exp(logits - m)
+    probs = e / e.sum(axis=2, keepdims=True)
+    log_sum_exp = (m + np.log(e.sum(axis=2, keepdims=True)))[..., 0]
+    t_idx, b_idx = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+    losses = log_sum_exp - logits[t_idx, b_idx, y]                 # (T, B)
+    loss = float(np.sum(losses, dtype=np.float64))
+
+    # backward: softmax + cross-entropy, the read-out, then through time
+    dlogits = probs.copy()
+    dlogits[t_idx, b_idx, y] -= 1
+    if reduction == "mean":
+        loss = loss / (T * B) if T * B else math.nan
+        dlogits /= T * B
+    dW_hy = np.einsum("tbv,tbh->vh", dlogits, hs)
+    db_y = dlogits.sum(axis=(0, 1))
+    dhs = dlogits @ W_hy
+    _, _, dW_xh, dW_hh, db_h = _backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps, tokens=True)
+
+    grads = {"W_xh": dW_xh, "W_hh": dW_hh, "b_h": db_h, "W_hy": dW_hy, "b_y": db_y}
+    h_last = hs[-1] if T else h0.copy()
+    return loss, grads, r.unbatch(h_last, axis=0)
+
+
+class SplitMix64:
+    """The random generator of rnn_sample, identical in both engines.
+
+    splitmix64 (Steele, Lea, Flood 2014): a 64-bit counter scrambled by two
+    multiply-xorshift rounds; uniform() takes the top 53 bits as a double in [0, 1).
+    """
+
+    MASK = (1 << 64) - 1
+
+    def __init__(self, seed):
+        self.state = seed & self.MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & self.MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
+        return z ^ (z >> 31)
+
+    def uniform(self):
+        return (self.next() >> 11) * 2.0**-53
+
+
+def _draw(p, u):
+    """Inverse-CDF sampling: the first i with u < p_0 + ... + p_i (added in double);
+    if rounding leaves u above the total, the last i with p_i > 0."""
+    total = 0.0
+    for i, p_i in enumerate(p):
+        total += float(p_i)
+        if u < total:
+            return i
+    positive = np.flatnonzero(p > 0)
+    return int(positive[-1]) if positive.size else len(p) - 1
+
+
+@_ieee
+def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False, seed=None):
+    """rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False, seed=None)
+
+    Generate n tokens, feeding each one back as the next input.  greedy=True takes the
+    most likely token; otherwise draws from softmax(logits / temperature) with the
+    SplitMix64 generator seeded by `seed` (None: from the OS).
+    h0 (H,) and an int token give (n,); h0 (B, H) and tokens (B,) give (n, B).
+    """
+    c = Call("rnn_sample")
+    n = c.integer("n", n)
+    temperature = c.real("temperature", temperature)
+    if n < 0:
+        raise ValueError(f"rnn_sample: n must be >= 0, got {n}")
+    if not temperature > 0:
+        raise ValueError(f"rnn_sample: temperature must be > 0, got {temperature!r}")
+    greedy = bool(greedy)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little")
+    elif not hasattr(seed, "__index__") or isinstance(seed, float):
+        raise TypeError(f"rnn_sample: seed must be None or an integer, not {type(seed).__name__}")
+    rng = SplitMix64(int(seed.__index__()) if not isinstance(seed, int) else seed)
+    h0, W_xh, W_hh, b_h, W_hy, b_y = c.floats(("h0", h0), ("W_xh", W_xh), ("W_hh", W_hh), ("b_h", b_h),
+                                              ("W_hy", W_hy), ("b_y", b_y), optional=("h0",))
+    token = c.ints("token", token)
+    r = _Rnn(c, W_xh, W_hh, b_h)
+    r.outputs(W_hy, b_y)
+    if token.ndim > 1:
+        raise c.shape_error("token", token, "() for one sequence or (B,) for a batch")
+    r.batched = token.ndim == 1
+    r.B = token.shape[0] if r.batched else 1
+    h = r.state("h0", h0)
+    c.in_range("token", token, r.D, "D = W_xh.shape[1]")
+    if r.V > r.D:
+        raise ValueError(
+            f"rnn_sample: sampled tokens are fed back as inputs, so V = W_hy.shape[0] = {r.V} must not "
+            f"exceed D = W_xh.shape[1] = {r.D}"
+        )
+
+    tok = token.reshape(r.B)
+    out = np.empty((n, r.B), dtype=np.int64)
+    for i in range(n):
+        h = np.tanh(_input_projection(tok, W_xh, tokens=True) + h @ W_hh.T + b_h)
+        logits = (h @ W_hy.T + b_y) / temperature
+        for b in range(r.B):
+            if greedy:
+                out[i, b] = np.argmax(logits[b])
+            else:
+                p = np.exp(logits[b] - logits[b].max())
+                p = p / p.sum()
+                out[i, b] = _draw(p, rng.uniform())
+        tok = out[i]
+    return out if r.batched else out[:, 0]
+
+
+# -------------------------------------------------------------------------- optimizers
+
+
+@_ieee
+def sgd_step_(param, grad, lr):
+    """sgd_step_(param, grad, lr)
+
+    In place: param -= lr * grad.  Returns None.
+    """
+    c = Call("sgd_step_")
+    param = c.inplace("param", param)
+    grad = c.optimizer(grad, ["param"], [param])
+    lr = c.real("lr", lr)
+
+    param -= lr * grad
+
+
+@_ieee
+def adagrad_step_(param, grad, mem, lr, eps=1e-8):
+    """adagrad_step_(param, grad, mem, lr, eps=1e-8)
+
+    In place (min-char-rnn): mem += grad**2; param -= lr * grad / sqrt(mem + eps).
+    """
+    c = Call("adagrad_step_")
+    param = c.inplace("param", param)
+    mem = c.inplace("mem", mem)
+    grad = c.optimizer(grad, ["param", "mem"], [param, mem])
+    lr = c.real("lr", lr)
+    eps = c.real("eps", eps)
+
+    mem += grad * grad
+    param -= lr * grad / np.sqrt(mem + eps)
+
+
+@_ieee
+def adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+
+    In place, AdamW as torch.optim.AdamW computes it (step t counts from 1).
+    """
+    c = Call("adam_step_")
+    param = c.inplace("param", param)
+    m = c.inplace("m", m)
+    v = c.inplace("v", v)
+    grad = c.optimizer(grad, ["param", "m", "v"], [param, m, v])
+    t = c.integer("t", t)
+    lr, beta1, beta2, eps, weight_decay = (c.real(k, val) for k, val in [
+        ("lr", lr), ("beta1", beta1), ("beta2", beta2), ("eps", eps), ("weight_decay", weight_decay)])
+    if t < 1:
+        raise ValueError(f"adam_step_: t counts steps from 1, got {t}")
+    if not (lr >= 0 and eps >= 0 and weight_decay >= 0):
+        raise ValueError(f"adam_step_: lr, eps and weight_decay must be >= 0, got lr={lr}, eps={eps}, "
+                         f"weight_decay={weight_decay}")
+    for name, b in (("beta1", beta1), ("beta2", beta2)):
+        if not 0 <= b < 1:
+            raise ValueError(f"adam_step_: {name} must be in [0, 1), got {b}")
+
+    bias_correction1 = 1 - beta1**t
+    bias_correction2 = 1 - beta2**t
+    if weight_decay != 0:
+        param *= 1 - lr * weight_decay              # decoupled weight decay (the W in AdamW)
+    m += (grad - m) * (1 - beta1)                   # m = lerp(m, grad, 1 - beta1)
+    v *= beta2
+    v += (1 - beta2) * grad * grad
+    denom = np.sqrt(v) / math.sqrt(bias_correction2) + eps
+    param += -(lr / bias_correction1) * m / denom
+
+
+@_ieee
+def clip_(grad, lo, hi):
+    """clip_(grad, lo, hi)
+
+    In place: grad = min(max(grad, lo), hi); nan stays nan.
+    """
+    c = Call("clip_")
+    grad = c.inplace("grad", grad)
+    lo = c.real("lo", lo)
+    hi = c.real("hi", hi)
+    if not lo <= hi:
+        raise ValueError(f"clip_: need lo <= hi, got lo={lo!r}, hi={hi!r}")
+
+    np.clip(grad, lo, hi, out=grad)
