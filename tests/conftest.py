@@ -1,0 +1,87 @@
+"""Shared test helpers: one tolerance table, comparisons that say where they fail."""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import tinynet
+import tinynet.reference as ref
+
+# One tolerance table.  Differences are measured against the scale of the expected
+# tensor (its max |value|), as llm.c's comparisons do: an element near zero is judged
+# by the size of the whole result, not by its own tiny magnitude.
+RTOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
+
+DTYPES = [np.float64, np.float32]
+
+
+def assert_close(actual, expected, name="value", rtol=None, scalar_rtol=1e-10):
+    """actual ~= expected within the dtype's tolerance; on failure, report the
+    tensor, the max difference and where it is.  Python floats (losses) are compared
+    with scalar_rtol: pass the array dtype's tolerance when they come from float32 work."""
+    if expected is None:
+        assert actual is None, f"{name}: expected None, got {type(actual).__name__}"
+        return
+    if isinstance(expected, dict):
+        assert sorted(actual) == sorted(expected), f"{name}: keys {sorted(actual)} != {sorted(expected)}"
+        for k in expected:
+            assert_close(actual[k], expected[k], f"{name}[{k!r}]", rtol, scalar_rtol)
+        return
+    if isinstance(expected, (tuple, list)):
+        assert len(actual) == len(expected), f"{name}: length {len(actual)} != {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_close(a, e, f"{name}[{i}]", rtol, scalar_rtol)
+        return
+    if isinstance(expected, float):
+        tol = rtol if rtol is not None else scalar_rtol
+        if np.isnan(expected) or np.isinf(expected):
+            assert actual == expected or (np.isnan(actual) and np.isnan(expected)), f"{name}: {actual!r} != {expected!r}"
+        else:
+            assert abs(actual - expected) <= tol * abs(expected), f"{name}: {actual!r} != {expected!r} (rtol {tol})"
+        return
+    a, e = np.asarray(actual), np.asarray(expected)
+    assert a.shape == e.shape, f"{name}: shape {a.shape} != {e.shape}"
+    assert a.dtype == e.dtype, f"{name}: dtype {a.dtype} != {e.dtype}"
+    if a.size == 0:
+        return
+    if a.dtype.kind in "iub":
+        bad = np.flatnonzero(a != e)
+        assert bad.size == 0, f"{name}: {bad.size} elements differ, first at {np.unravel_index(bad[0], a.shape)}"
+        return
+    tol = rtol if rtol is not None else RTOL[a.dtype]
+    a, e = a.reshape(-1) if a.ndim == 0 else a, e.reshape(-1) if e.ndim == 0 else e
+    # NaN and +-inf must sit in the same places; the rest is compared by value
+    special_a, special_e = ~np.isfinite(a), ~np.isfinite(e)
+    assert np.array_equal(special_a, special_e), f"{name}: NaN/inf positions differ"
+    same = (np.isnan(a) & np.isnan(e)) | (a == e)
+    assert np.all(same[special_e]), f"{name}: NaN/inf values differ"
+    fin = ~special_e
+    scale = np.max(np.abs(e[fin]), initial=0.0)
+    diff = np.zeros(a.shape)
+    diff[fin] = np.abs(a[fin].astype(np.float64) - e[fin].astype(np.float64))
+    limit = tol * scale
+    worst = np.unravel_index(np.argmax(diff), a.shape)
+    assert diff.max() <= limit, (
+        f"{name}: max |diff| {diff.max():.3e} at {worst} (actual {a[worst]!r}, expected {e[worst]!r}); "
+        f"tolerance {tol} x scale {scale:.3e}"
+    )
+
+
+def data_dir():
+    """Where names.txt lives for the tests: $TINYNET_DATA, else ../shared/data."""
+    env = os.environ.get("TINYNET_DATA")
+    if env:
+        return pathlib.Path(env)
+    return pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def names_path():
+    p = data_dir() / "names.txt"
+    if not p.exists():
+        pytest.skip(f"names.txt not found at {p}; set TINYNET_DATA")
+    return p
+
+
+ENGINES = {"c": tinynet, "numpy": ref}
