@@ -75,14 +75,48 @@ static void call_done(Call *c)
 
 /* ------------------------------------------------------------------------ messages */
 
+/* "(n0, n1, ...)" of the first nd values of v, as Python prints a tuple (size >= 16); a
+ * list too long for buf ends in ", ...)". */
+static const char *fmt_tuple(const npy_intp *v, int nd, const char *open, const char *close, char *buf, size_t size)
+{
+    size_t k = (size_t)snprintf(buf, size, "%s", open);
+    for (int i = 0; i < nd; i++) {
+        char item[32];
+        size_t m = (size_t)snprintf(item, sizeof item, i ? ", %zd" : "%zd", (Py_ssize_t)v[i]);
+        if (k + m + 8 > size) {
+            snprintf(buf + k, size - k, ", ...%s", close);
+            return buf;
+        }
+        memcpy(buf + k, item, m + 1);
+        k += m;
+    }
+    snprintf(buf + k, size - k, "%s", nd == 1 && close[0] == ')' ? ",)" : close);
+    return buf;
+}
+
 static const char *fmt_shape(PyArrayObject *a, char *buf, size_t size)
 {
-    int nd = PyArray_NDIM(a);
-    size_t k = 0;
-    k += (size_t)snprintf(buf + k, size - k, "(");
-    for (int i = 0; i < nd && k < size; i++)
-        k += (size_t)snprintf(buf + k, size - k, i ? ", %zd" : "%zd", (Py_ssize_t)PyArray_DIM(a, i));
-    if (k < size) snprintf(buf + k, size - k, nd == 1 ? ",)" : ")");
+    return fmt_tuple(PyArray_DIMS(a), PyArray_NDIM(a), "(", ")", buf, size);
+}
+
+/* A value's type as Python's type(v).__name__ gives it ("ndarray", not "numpy.ndarray"). */
+static const char *short_type(PyObject *o)
+{
+    const char *n = Py_TYPE(o)->tp_name, *dot = strrchr(n, '.');
+    return dot ? dot + 1 : n;
+}
+
+/* A double as Python's repr() writes it ("0.1", "-1.0", "nan"). */
+static const char *fmt_double(double v, char *buf, size_t size)
+{
+    char *r = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        snprintf(buf, size, "%.17g", v);
+    } else {
+        snprintf(buf, size, "%s", r);
+        PyMem_Free(r);
+    }
     return buf;
 }
 
@@ -128,7 +162,7 @@ static int is_weak(PyObject *o) { return PyList_Check(o) || PyTuple_Check(o) || 
 static PyArrayObject *raw_array(Call *c, const char *name, PyObject *obj)
 {
     if (obj == Py_None || PyUnicode_Check(obj) || PyBytes_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s: %s must be an array, not %s", c->fn, name, Py_TYPE(obj)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an array, not %s", c->fn, name, short_type(obj));
         return NULL;
     }
     PyObject *a = PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
@@ -214,6 +248,38 @@ static int is_int_kind(PyArrayObject *a)
     return k == 'i' || k == 'u';
 }
 
+/* "[i, j]" for element `flat` of a (row-major), "" for a 0-d array. */
+static const char *fmt_index(PyArrayObject *a, npy_intp flat, char *buf, size_t size)
+{
+    int nd = PyArray_NDIM(a);
+    npy_intp pos[NPY_MAXDIMS];
+    for (int d = nd - 1; d >= 0; d--) {
+        pos[d] = flat % PyArray_DIM(a, d);
+        flat /= PyArray_DIM(a, d);
+    }
+    if (nd == 0) return buf[0] = '\0', buf;
+    return fmt_tuple(pos, nd, "[", "]", buf, size);
+}
+
+/* Unsigned 64-bit ids above INT64_MAX would wrap to negative int64: report them as given. */
+static int check_uint64(Call *c, const char *name, PyArrayObject *raw)
+{
+    if (PyArray_DESCR(raw)->kind != 'u' || PyArray_ITEMSIZE(raw) < 8) return 0;
+    PyArrayObject *u = cast(c, raw, NPY_UINT64);
+    if (u == NULL) return -1;
+    const npy_uint64 *v = (const npy_uint64 *)PyArray_DATA(u);
+    npy_intp n = PyArray_SIZE(u);
+    for (npy_intp i = 0; i < n; i++) {
+        if (v[i] <= (npy_uint64)NPY_MAX_INT64) continue;
+        char idx[200], shp[160];
+        PyErr_Format(PyExc_IndexError, "%s: %s%s = %llu is out of range (too large for an index); %s has shape %s",
+                     c->fn, name, fmt_index(u, i, idx, sizeof idx), (unsigned long long)v[i], name,
+                     fmt_shape(u, shp, sizeof shp));
+        return -1;
+    }
+    return 0;
+}
+
 /* An integer argument (tokens, targets, indices) as int64; any integer dtype. */
 static PyArrayObject *ints_from_raw(Call *c, const char *name, PyObject *obj, PyArrayObject *raw)
 {
@@ -221,6 +287,7 @@ static PyArrayObject *ints_from_raw(Call *c, const char *name, PyObject *obj, Py
         dtype_error(c, name, raw, "an integer array");
         return NULL;
     }
+    if (check_uint64(c, name, raw)) return NULL;
     return cast(c, raw, NPY_INT64);
 }
 
@@ -237,20 +304,10 @@ static int in_range(Call *c, const char *name, PyArrayObject *a, npy_intp hi, co
     npy_intp n = PyArray_SIZE(a);
     for (npy_intp i = 0; i < n; i++) {
         if (v[i] >= 0 && v[i] < hi) continue;
-        /* unravel i into the element's index for the message */
         char idx[200], shp[160];
-        int nd = PyArray_NDIM(a);
-        npy_intp rem = i, pos[NPY_MAXDIMS];
-        for (int d = nd - 1; d >= 0; d--) {
-            pos[d] = rem % PyArray_DIM(a, d);
-            rem /= PyArray_DIM(a, d);
-        }
-        size_t k = 0;
-        for (int d = 0; d < nd && k < sizeof idx; d++)
-            k += (size_t)snprintf(idx + k, sizeof idx - k, d ? ", %zd" : "%zd", (Py_ssize_t)pos[d]);
-        if (nd == 0) idx[0] = '\0';
-        PyErr_Format(PyExc_IndexError, "%s: %s[%s] = %lld is out of range [0, %zd) (%s); %s has shape %s", c->fn,
-                     name, idx, (long long)v[i], (Py_ssize_t)hi, hi_what, name, fmt_shape(a, shp, sizeof shp));
+        PyErr_Format(PyExc_IndexError, "%s: %s%s = %lld is out of range [0, %zd) (%s); %s has shape %s", c->fn, name,
+                     fmt_index(a, i, idx, sizeof idx), (long long)v[i], (Py_ssize_t)hi, hi_what, name,
+                     fmt_shape(a, shp, sizeof shp));
         return -1;
     }
     return 0;
@@ -261,13 +318,13 @@ static int in_range(Call *c, const char *name, PyArrayObject *a, npy_intp hi, co
 static int get_double(Call *c, const char *name, PyObject *o, double *out)
 {
     if (o == Py_None || PyUnicode_Check(o) || PyBytes_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, short_type(o));
         return -1;
     }
     double v = PyFloat_AsDouble(o);
     if (v == -1.0 && PyErr_Occurred()) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, short_type(o));
         return -1;
     }
     *out = v;
@@ -280,7 +337,7 @@ static int get_int(Call *c, const char *name, PyObject *o, long long *out)
     PyObject *i = (o == Py_None || PyFloat_Check(o)) ? NULL : PyNumber_Index(o);
     if (i == NULL) {
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, not %s", c->fn, name, Py_TYPE(o)->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, not %s", c->fn, name, short_type(o));
         return -1;
     }
     int overflow;
@@ -451,7 +508,11 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *args, PyObject *kw
     snprintf(where, sizeof where, " with D = W.shape[1] = %zd", (Py_ssize_t)D);
     if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", where)) goto done;
     npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
-    snprintf(where, sizeof where, " with N = x.shape[0] = %zd, H = W.shape[0] = %zd", (Py_ssize_t)N, (Py_ssize_t)H);
+    if (batched)
+        snprintf(where, sizeof where, " with N = x.shape[0] = %zd, H = W.shape[0] = %zd", (Py_ssize_t)N, (Py_ssize_t)H);
+    else
+        snprintf(where, sizeof where, " for unbatched x of shape (%zd,), with H = W.shape[0] = %zd", (Py_ssize_t)D,
+                 (Py_ssize_t)H);
     if (expect(&c, "dy", dy, batched ? 2 : 1, batched ? yd : yd + 1, batched ? "(N, H)" : "(H,)", where)) goto done;
     npy_intp wd[2] = {H, D};
     if (!(dx = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(dW = new_out(&c, 2, wd, c.type)) ||
@@ -686,7 +747,9 @@ static PyObject *py_embedding_forward(PyObject *self, PyObject *args, PyObject *
         goto done;
     int nd = PyArray_NDIM(idx);
     if (nd + 1 > NPY_MAXDIMS) {
-        PyErr_Format(PyExc_ValueError, "embedding_forward: idx has too many dimensions (%d)", nd);
+        char pat[96];
+        snprintf(pat, sizeof pat, "at most %d dimensions (out = table[idx] adds one)", NPY_MAXDIMS - 1);
+        shape_error(&c, "idx", idx, pat, NULL);
         goto done;
     }
     npy_intp od[NPY_MAXDIMS];
@@ -897,6 +960,9 @@ typedef struct {
     npy_intp T, B, D, H, V;  /* V: output classes (lm_loss, sample) */
     PyArrayObject *tokens;   /* int64 input, or NULL */
     PyArrayObject *x;        /* float input, or NULL */
+    const char *in_name;     /* the input argument that sets T and B ... */
+    PyArrayObject *in;       /* ... and its array */
+    int bdim;                /* B is in_name.shape[bdim] when batched */
 } RnnDims;
 
 /* x float (T,B,D)/(T,D) or tokens int (T,B)/(T,): decides whether x is a float array (*xf
@@ -928,6 +994,9 @@ static int rnn_weight_shapes(Call *c, RnnDims *r, PyArrayObject *W_xh, PyArrayOb
 static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
 {
     char where[96];
+    r->in_name = name;
+    r->in = r->tokens ? r->tokens : r->x;
+    r->bdim = 1;
     if (r->tokens) {
         int nd = PyArray_NDIM(r->tokens);
         if (nd != 1 && nd != 2) return shape_error(c, name, r->tokens, "(T, B) or (T,) token ids", NULL);
@@ -946,27 +1015,36 @@ static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
     return 0;
 }
 
-/* An (H,) / (B, H) state like h0, matching the input's batching. */
+/* An (H,) / (B, H) state like h0, matching the input's batching.  The message names
+ * the input argument the sizes come from. */
 static int rnn_state_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
 {
-    char where[128];
+    char where[320], s[160];
     npy_intp d[2] = {r->B, r->H};
-    snprintf(where, sizeof where, " with B = %zd from the input and H = W_hh.shape[0] = %zd", (Py_ssize_t)r->B,
-             (Py_ssize_t)r->H);
-    return r->batched ? expect(c, name, h, 2, d, "(B, H) for batched input", where)
-                      : expect(c, name, h, 1, d + 1, "(H,) for unbatched input", where);
+    if (r->batched) {
+        snprintf(where, sizeof where, " with B = %s.shape[%d] = %zd, H = W_hh.shape[0] = %zd", r->in_name, r->bdim,
+                 (Py_ssize_t)r->B, (Py_ssize_t)r->H);
+        return expect(c, name, h, 2, d, "(B, H)", where);
+    }
+    snprintf(where, sizeof where, " for unbatched %s of shape %s, with H = W_hh.shape[0] = %zd", r->in_name,
+             fmt_shape(r->in, s, sizeof s), (Py_ssize_t)r->H);
+    return expect(c, name, h, 1, d + 1, "(H,)", where);
 }
 
 /* A (T, B, H) / (T, H) sequence of hidden states. */
 static int rnn_seq_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
 {
-    char where[160];
-    npy_intp d[3] = {r->T, r->B, r->H};
-    snprintf(where, sizeof where, " with T = %zd, B = %zd from the input and H = W_hh.shape[0] = %zd",
-             (Py_ssize_t)r->T, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
-    if (r->batched) return expect(c, name, h, 3, d, "(T, B, H) for batched input", where);
+    char where[320], s[160];
+    if (r->batched) {
+        npy_intp d[3] = {r->T, r->B, r->H};
+        snprintf(where, sizeof where, " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = W_hh.shape[0] = %zd",
+                 r->in_name, (Py_ssize_t)r->T, r->in_name, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
+        return expect(c, name, h, 3, d, "(T, B, H)", where);
+    }
     npy_intp u[2] = {r->T, r->H};
-    return expect(c, name, h, 2, u, "(T, H) for unbatched input", where);
+    snprintf(where, sizeof where, " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = W_hh.shape[0] = %zd",
+             r->in_name, fmt_shape(r->in, s, sizeof s), r->in_name, (Py_ssize_t)r->T, (Py_ssize_t)r->H);
+    return expect(c, name, h, 2, u, "(T, H)", where);
 }
 
 PyDoc_STRVAR(rnn_forward_doc,
@@ -1204,14 +1282,26 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_Format(PyExc_ValueError, "rnn_sample: temperature must be > 0, got %R", otemp);
         goto done;
     }
-    if ((greedy = PyObject_IsTrue(ogreedy)) < 0) goto done;
+    if ((greedy = PyObject_IsTrue(ogreedy)) < 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyErr_GivenExceptionMatches(type, PyExc_ValueError) || PyErr_GivenExceptionMatches(type, PyExc_TypeError)) {
+            PyErr_Format(type, "rnn_sample: greedy must be true or false: %S", value ? value : Py_None);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+        } else {
+            PyErr_Restore(type, value, tb);
+        }
+        goto done;
+    }
     if (oseed == Py_None) {
         if (os_seed(&rng)) goto done;
     } else {
         PyObject *i = PyNumber_Index(oseed);
         if (!i) {
             PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "rnn_sample: seed must be None or an integer, not %s", Py_TYPE(oseed)->tp_name);
+            PyErr_Format(PyExc_TypeError, "rnn_sample: seed must be None or an integer, not %s", short_type(oseed));
             goto done;
         }
         rng = (uint64_t)PyLong_AsUnsignedLongLongMask(i); /* seed mod 2**64, as the reference */
@@ -1228,12 +1318,22 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *args, PyObject *kw)
     }
     r.batched = PyArray_NDIM(tok) == 1;
     r.B = r.batched ? PyArray_DIM(tok, 0) : 1;
+    r.in_name = "token";
+    r.in = tok;
+    r.bdim = 0;
     if ((h0 && rnn_state_shape(&c, &r, "h0", h0)) || in_range(&c, "token", tok, r.D, "D = W_xh.shape[1]")) goto done;
     if (r.V > r.D) {
         PyErr_Format(PyExc_ValueError,
                      "rnn_sample: sampled tokens are fed back as inputs, so V = W_hy.shape[0] = %zd must not exceed "
                      "D = W_xh.shape[1] = %zd",
                      (Py_ssize_t)r.V, (Py_ssize_t)r.D);
+        goto done;
+    }
+    if (r.V == 0 && n > 0) {
+        char s[160];
+        PyErr_Format(PyExc_ValueError,
+                     "rnn_sample: W_hy has shape %s: with V = W_hy.shape[0] = 0 there is no token to sample (n = %lld)",
+                     fmt_shape(Why, s, sizeof s), n);
         goto done;
     }
     npy_intp od[2] = {(npy_intp)n, r.B};
@@ -1257,7 +1357,7 @@ static PyArrayObject *inplace(Call *c, const char *name, PyObject *o)
 {
     if (!PyArray_Check(o)) {
         PyErr_Format(PyExc_TypeError, "%s: %s is updated in place, so it must be a NumPy array, not %s", c->fn, name,
-                     Py_TYPE(o)->tp_name);
+                     short_type(o));
         return NULL;
     }
     PyArrayObject *a = (PyArrayObject *)o;
@@ -1292,7 +1392,7 @@ static int overlaps(PyArrayObject *a, PyArrayObject *b)
 {
     const char *a0 = PyArray_BYTES(a), *b0 = PyArray_BYTES(b);
     const char *a1 = a0 + PyArray_NBYTES(a), *b1 = b0 + PyArray_NBYTES(b);
-    return PyArray_NBYTES(a) && PyArray_NBYTES(b) && a0 < b1 && b0 < a1;
+    return PyArray_NBYTES(a) > 0 && PyArray_NBYTES(b) > 0 && a0 < b1 && b0 < a1;
 }
 
 /* The in-place arrays (state[0] is the parameter) share its shape and no memory with
@@ -1398,8 +1498,7 @@ static int check_beta(Call *c, const char *name, double v)
 {
     if (v >= 0 && v < 1) return 0;
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
-    PyErr_Format(PyExc_ValueError, "%s: %s must be in [0, 1), got %s", c->fn, name, buf);
+    PyErr_Format(PyExc_ValueError, "%s: %s must be in [0, 1), got %s", c->fn, name, fmt_double(v, buf, sizeof buf));
     return -1;
 }
 
@@ -1428,9 +1527,10 @@ static PyObject *py_adam_step_(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     if (!(lr >= 0) || !(eps >= 0) || !(wd >= 0)) {
-        char buf[160];
-        snprintf(buf, sizeof buf, "lr=%.17g, eps=%.17g, weight_decay=%.17g", lr, eps, wd);
-        PyErr_Format(PyExc_ValueError, "adam_step_: lr, eps and weight_decay must be >= 0, got %s", buf);
+        char s1[64], s2[64], s3[64];
+        PyErr_Format(PyExc_ValueError,
+                     "adam_step_: lr, eps and weight_decay must be >= 0, got lr=%s, eps=%s, weight_decay=%s",
+                     fmt_double(lr, s1, sizeof s1), fmt_double(eps, s2, sizeof s2), fmt_double(wd, s3, sizeof s3));
         goto done;
     }
     if (check_beta(&c, "beta1", b1) || check_beta(&c, "beta2", b2)) goto done;
@@ -1499,6 +1599,36 @@ static PyObject *py_get_num_threads(PyObject *self, PyObject *unused)
     return PyLong_FromLong(tn_get_num_threads());
 }
 
+/* _fma_peak(dtype, iters): flops done by tn_fma_flops and the seconds it took (for
+ * bench/, which compares every case with this machine's limit). */
+static PyObject *py_fma_peak(PyObject *self, PyObject *args)
+{
+    (void)self;
+    int dbl;
+    Py_ssize_t iters;
+    if (!PyArg_ParseTuple(args, "pn:_fma_peak", &dbl, &iters)) return NULL;
+    if (iters < 0) {
+        PyErr_SetString(PyExc_ValueError, "_fma_peak: iters must be >= 0");
+        return NULL;
+    }
+    double flops, t0, t1;
+    PyObject *time = PyImport_ImportModule("time");
+    if (!time) return NULL;
+    PyObject *a = PyObject_CallMethod(time, "perf_counter", NULL);
+    Py_BEGIN_ALLOW_THREADS flops = tn_fma_flops(dbl, (size_t)iters);
+    Py_END_ALLOW_THREADS PyObject *b = PyObject_CallMethod(time, "perf_counter", NULL);
+    Py_DECREF(time);
+    if (!a || !b) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return NULL;
+    }
+    t0 = PyFloat_AsDouble(a), t1 = PyFloat_AsDouble(b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return Py_BuildValue("dd", flops, t1 - t0);
+}
+
 #define KW(name) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, name##_doc}
 
 static PyMethodDef methods[] = {
@@ -1528,6 +1658,7 @@ static PyMethodDef methods[] = {
     KW(clip_),
     {"set_num_threads", (PyCFunction)py_set_num_threads, METH_O, set_num_threads_doc},
     {"get_num_threads", (PyCFunction)py_get_num_threads, METH_NOARGS, get_num_threads_doc},
+    {"_fma_peak", (PyCFunction)py_fma_peak, METH_VARARGS, "_fma_peak(double, iters) -> (flops, seconds)"},
     {NULL, NULL, 0, NULL},
 };
 

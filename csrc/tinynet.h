@@ -46,6 +46,11 @@ int tn_get_num_threads(void);
  * or "generic"), chosen once at run time. */
 const char *tn_simd_name(void);
 
+/* The machine's limit: run `iters` rounds of independent fused multiply-adds with the
+ * GEMM's instruction set (float, or double if dbl) and return the flops done; time it
+ * to get the peak FLOP/s of one core. */
+double tn_fma_flops(int dbl, size_t iters);
+
 /* Workspace sizes, in elements of the kernel's dtype; SIZE_MAX if it would overflow. */
 size_t tn_gemm_work(size_t M, size_t N, size_t K);
 size_t tn_linear_work(size_t N, size_t D, size_t H);

@@ -1,28 +1,229 @@
-/* tn_gemm.c -- instantiates the packed GEMM for float and double. */
+/* tn_gemm.c -- GEMM microkernels for each instruction set, chosen once at run time
+ * (__builtin_cpu_supports; TINYNET_SIMD=generic|avx2|avx512 forces a lower one), and the
+ * packed GEMM driver instantiated for float and double.  No -march flags: the SIMD code
+ * is compiled through target attributes, so the binary runs on any x86-64 (and the
+ * portable C kernel everywhere else). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "tn_internal.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define TN_X86 1
+#include <immintrin.h>
+#endif
 
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     size_t kc = TN_MIN(K, (size_t)TN_GEMM_KC);
     size_t rows = TN_MIN(M, (size_t)TN_GEMM_MC) + TN_GEMM_TILE_MAX;
     size_t cols = TN_MIN(N, (size_t)TN_GEMM_NC) + TN_GEMM_TILE_MAX;
-    return (rows + cols) * kc; /* bounded by constants: cannot overflow */
+    return TN_ROUND_UP(rows * kc) + TN_ROUND_UP(cols * kc); /* bounded by constants */
 }
 
-const char *tn_simd_name(void) { return "generic"; }
+/* ---------------------------------------------------------------- microkernels */
+
+/* portable C: 4 x 4 tiles of scalars, with fma() so that every path rounds alike */
+#define MK_NAME micro_generic_f32
+#define MK_T float
+#define MK_TARGET
+#define MK_V float
+#define MK_LANES 1
+#define MK_ZERO() 0.0f
+#define MK_LOAD(p) (*(p))
+#define MK_STORE(p, v) (*(p) = (v))
+#define MK_BCAST(x) (x)
+#define MK_FMA(a, b, c) fmaf(a, b, c)
+#define MK_MUL(a, b) ((a) * (b))
+#define MK_ADD(a, b) ((a) + (b))
+#define MK_MR 4
+#define MK_NV 4
+#include "tn_micro_impl.h"
+
+#define MK_NAME micro_generic_f64
+#define MK_T double
+#define MK_TARGET
+#define MK_V double
+#define MK_LANES 1
+#define MK_ZERO() 0.0
+#define MK_LOAD(p) (*(p))
+#define MK_STORE(p, v) (*(p) = (v))
+#define MK_BCAST(x) (x)
+#define MK_FMA(a, b, c) fma(a, b, c)
+#define MK_MUL(a, b) ((a) * (b))
+#define MK_ADD(a, b) ((a) + (b))
+#define MK_MR 4
+#define MK_NV 4
+#include "tn_micro_impl.h"
+
+#ifdef TN_X86
+/* AVX2 + FMA: 6 x 16 (float) and 6 x 8 (double) tiles, 12 accumulators of 256 bits */
+#define MK_NAME micro_avx2_f32
+#define MK_T float
+#define MK_TARGET __attribute__((target("avx2,fma")))
+#define MK_V __m256
+#define MK_LANES 8
+#define MK_ZERO() _mm256_setzero_ps()
+#define MK_LOAD(p) _mm256_loadu_ps(p)
+#define MK_STORE(p, v) _mm256_storeu_ps(p, v)
+#define MK_BCAST(x) _mm256_set1_ps(x)
+#define MK_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define MK_MUL(a, b) _mm256_mul_ps(a, b)
+#define MK_ADD(a, b) _mm256_add_ps(a, b)
+#define MK_MR 6
+#define MK_NV 2
+#include "tn_micro_impl.h"
+
+#define MK_NAME micro_avx2_f64
+#define MK_T double
+#define MK_TARGET __attribute__((target("avx2,fma")))
+#define MK_V __m256d
+#define MK_LANES 4
+#define MK_ZERO() _mm256_setzero_pd()
+#define MK_LOAD(p) _mm256_loadu_pd(p)
+#define MK_STORE(p, v) _mm256_storeu_pd(p, v)
+#define MK_BCAST(x) _mm256_set1_pd(x)
+#define MK_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define MK_MUL(a, b) _mm256_mul_pd(a, b)
+#define MK_ADD(a, b) _mm256_add_pd(a, b)
+#define MK_MR 6
+#define MK_NV 2
+#include "tn_micro_impl.h"
+
+/* AVX-512: 8 x 32 (float) and 8 x 16 (double) tiles, 16 accumulators of 512 bits */
+#define MK_NAME micro_avx512_f32
+#define MK_T float
+#define MK_TARGET __attribute__((target("avx512f")))
+#define MK_V __m512
+#define MK_LANES 16
+#define MK_ZERO() _mm512_setzero_ps()
+#define MK_LOAD(p) _mm512_loadu_ps(p)
+#define MK_STORE(p, v) _mm512_storeu_ps(p, v)
+#define MK_BCAST(x) _mm512_set1_ps(x)
+#define MK_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define MK_MUL(a, b) _mm512_mul_ps(a, b)
+#define MK_ADD(a, b) _mm512_add_ps(a, b)
+#define MK_MR 8
+#define MK_NV 2
+#include "tn_micro_impl.h"
+
+#define MK_NAME micro_avx512_f64
+#define MK_T double
+#define MK_TARGET __attribute__((target("avx512f")))
+#define MK_V __m512d
+#define MK_LANES 8
+#define MK_ZERO() _mm512_setzero_pd()
+#define MK_LOAD(p) _mm512_loadu_pd(p)
+#define MK_STORE(p, v) _mm512_storeu_pd(p, v)
+#define MK_BCAST(x) _mm512_set1_pd(x)
+#define MK_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define MK_MUL(a, b) _mm512_mul_pd(a, b)
+#define MK_ADD(a, b) _mm512_add_pd(a, b)
+#define MK_MR 8
+#define MK_NV 2
+#include "tn_micro_impl.h"
+#endif
+
+/* ----------------------------------------------------------------- dispatch */
+
+static const tn_isa isa_generic = {"generic", 4, 4, 4, 4, micro_generic_f32, micro_generic_f64};
+#ifdef TN_X86
+static const tn_isa isa_avx2 = {"avx2", 6, 16, 6, 8, micro_avx2_f32, micro_avx2_f64};
+static const tn_isa isa_avx512 = {"avx512", 8, 32, 8, 16, micro_avx512_f32, micro_avx512_f64};
+#endif
+static const tn_isa *isa_chosen = &isa_generic;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+static void choose_isa(void)
+{
+#ifdef TN_X86
+    const char *force = getenv("TINYNET_SIMD");
+    int cap = 2; /* the best the caller allows: 0 generic, 1 avx2, 2 avx512 */
+    if (force && strcmp(force, "generic") == 0) cap = 0;
+    if (force && strcmp(force, "avx2") == 0) cap = 1;
+    __builtin_cpu_init();
+    if (cap >= 2 && __builtin_cpu_supports("avx512f"))
+        isa_chosen = &isa_avx512;
+    else if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        isa_chosen = &isa_avx2;
+#endif
+}
+
+const tn_isa *tn_isa_get(void)
+{
+    pthread_once(&isa_once, choose_isa);
+    return isa_chosen;
+}
+
+const char *tn_simd_name(void) { return tn_isa_get()->name; }
+
+/* ------------------------------------------------------------- the drivers */
 
 #define TN_T float
 #define TN_S f32
-#define TN_MR 6
-#define TN_NR 16
 #include "tn_gemm_impl.h"
 #undef TN_T
 #undef TN_S
-#undef TN_MR
-#undef TN_NR
 
 #define TN_T double
 #define TN_S f64
-#define TN_MR 6
-#define TN_NR 8
 #include "tn_gemm_impl.h"
+
+/* --------------------------------------------- the machine's limit, measured */
+
+/* Fused multiply-adds on many independent registers, the best case of this
+ * instruction set: returns the flops done (2 per lane per FMA) in `iters` rounds. */
+#define PEAK_BODY(V, ZERO, BCAST, FMA, LANES)                                                                        \
+    V acc[16], m = BCAST(0.999999), c = BCAST(1e-6);                                                                 \
+    for (int i = 0; i < 16; i++) acc[i] = ZERO();                                                                     \
+    for (size_t it = 0; it < iters; it++)                                                                            \
+        for (int i = 0; i < 16; i++) acc[i] = FMA(acc[i], m, c);                                                      \
+    V s = acc[0];                                                                                                     \
+    for (int i = 1; i < 16; i++) s = FMA(s, m, acc[i]);                                                               \
+    *sink = s;                                                                                                        \
+    return 2.0 * 16 * (LANES) * (double)iters;
+
+#define SCALAR_ZERO() 0
+#define SCALAR_BCAST(x) (x)
+static double peak_generic_f32(size_t iters, float *sink) { PEAK_BODY(float, SCALAR_ZERO, (float)SCALAR_BCAST, fmaf, 1) }
+static double peak_generic_f64(size_t iters, double *sink) { PEAK_BODY(double, SCALAR_ZERO, SCALAR_BCAST, fma, 1) }
+#ifdef TN_X86
+__attribute__((target("avx2,fma"))) static double peak_avx2_f32(size_t iters, __m256 *sink)
+{
+    PEAK_BODY(__m256, _mm256_setzero_ps, _mm256_set1_ps, _mm256_fmadd_ps, 8)
+}
+__attribute__((target("avx2,fma"))) static double peak_avx2_f64(size_t iters, __m256d *sink)
+{
+    PEAK_BODY(__m256d, _mm256_setzero_pd, _mm256_set1_pd, _mm256_fmadd_pd, 4)
+}
+__attribute__((target("avx512f"))) static double peak_avx512_f32(size_t iters, __m512 *sink)
+{
+    PEAK_BODY(__m512, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps, 16)
+}
+__attribute__((target("avx512f"))) static double peak_avx512_f64(size_t iters, __m512d *sink)
+{
+    PEAK_BODY(__m512d, _mm512_setzero_pd, _mm512_set1_pd, _mm512_fmadd_pd, 8)
+}
+#endif
+
+double tn_fma_flops(int dbl, size_t iters)
+{
+    const char *name = tn_isa_get()->name;
+    union {
+        double d[8];
+#ifdef TN_X86
+        __m512 a;
+        __m512d b;
+#endif
+    } sink;
+#ifdef TN_X86
+    if (strcmp(name, "avx512") == 0) return dbl ? peak_avx512_f64(iters, &sink.b) : peak_avx512_f32(iters, &sink.a);
+    if (strcmp(name, "avx2") == 0)
+        return dbl ? peak_avx2_f64(iters, (__m256d *)&sink) : peak_avx2_f32(iters, (__m256 *)&sink);
+#endif
+    (void)name;
+    return dbl ? peak_generic_f64(iters, sink.d) : peak_generic_f32(iters, (float *)sink.d);
+}

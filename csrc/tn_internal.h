@@ -17,6 +17,8 @@
 #define TN_GEMM_NC 1024
 /* Upper bound on any microkernel tile side (MR, NR) and on buffer alignment slack. */
 #define TN_GEMM_TILE_MAX 32
+/* Below this many flops a GEMM runs on one thread. */
+#define TN_GEMM_PARALLEL_FLOPS 400000.0
 
 /* Token-stamping helpers so one body serves float and double:
  *   TN_T      the element type
@@ -33,10 +35,35 @@
 #define TN_ALIGN_ELEMS 16
 #define TN_ROUND_UP(n) ((((n) + TN_ALIGN_ELEMS - 1) / TN_ALIGN_ELEMS) * TN_ALIGN_ELEMS)
 
-/* Parallel-for over [0, n) in contiguous chunks: fn(ctx, begin, end) runs in up to
- * nthreads threads (the caller's thread included).  Chunk boundaries depend only on n
- * and the thread count, and each index is handled exactly once. */
-typedef void (*tn_range_fn)(void *ctx, size_t begin, size_t end);
-void tn_parallel_for(size_t n, size_t min_chunk, tn_range_fn fn, void *ctx);
+/* A team of threads (tn_threads.c): tn_team_run(n, fn, ctx) runs fn(ctx, member) on up
+ * to n threads, the caller being member 0; tn_barrier(member) waits for the whole team.
+ * Kernels split work so that each output element is computed by exactly the same
+ * operations whatever the team size: results never depend on the thread count. */
+typedef struct {
+    int tid, n, sense;
+} tn_member;
+typedef void (*tn_team_fn)(void *ctx, tn_member *m);
+void tn_team_run(int n, tn_team_fn fn, void *ctx);
+void tn_barrier(tn_member *m);
+
+/* [*begin, *end): member tid's share of n items split into n_members contiguous chunks */
+static inline void tn_share(size_t n, int tid, int n_members, size_t *begin, size_t *end)
+{
+    *begin = n * (size_t)tid / (size_t)n_members;
+    *end = n * (size_t)(tid + 1) / (size_t)n_members;
+}
+
+/* The GEMM microkernel chosen for this CPU (tn_gemm.c). */
+typedef void (*tn_micro_f32)(size_t kc, const float *a, const float *b, float *c, size_t ldc, size_t mr, size_t nr,
+                             float alpha, float beta);
+typedef void (*tn_micro_f64)(size_t kc, const double *a, const double *b, double *c, size_t ldc, size_t mr,
+                             size_t nr, double alpha, double beta);
+typedef struct {
+    const char *name;
+    int mr_f32, nr_f32, mr_f64, nr_f64;
+    tn_micro_f32 micro_f32;
+    tn_micro_f64 micro_f64;
+} tn_isa;
+const tn_isa *tn_isa_get(void);
 
 #endif

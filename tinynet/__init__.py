@@ -37,6 +37,7 @@ from tinynet._core import (
     tanh_backward,
     tanh_forward,
 )
+from tinynet._gradcheck import gradcheck
 
 __version__ = "0.1.0"
 
@@ -75,4 +76,4 @@ def engine(name="c"):
     raise ValueError(f'engine: name must be "c" or "numpy", got {name!r}')
 
 
-__all__ = list(FUNCTIONS) + ["engine", "set_num_threads", "get_num_threads", "FUNCTIONS"]
+__all__ = list(FUNCTIONS) + ["engine", "gradcheck", "set_num_threads", "get_num_threads", "FUNCTIONS"]

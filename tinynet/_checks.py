@@ -22,6 +22,16 @@ def _shape(a):
     return str(tuple(a.shape))
 
 
+def _index(a, flat):
+    """"[i, j]" for element `flat` of a (row-major), "" for a 0-d array.
+    (np.unravel_index stops at 32 dimensions; arrays may have 64.)"""
+    pos = []
+    for n in reversed(a.shape):
+        flat, p = divmod(int(flat), n)
+        pos.append(str(p))
+    return "[" + ", ".join(reversed(pos)) + "]" if pos else ""
+
+
 def _weak(obj):
     """Plain Python values take the call's dtype; everything else brings its own."""
     return isinstance(obj, (list, tuple, int, float))
@@ -100,16 +110,22 @@ class Call:
         raw = self.raw(name, obj) if raw is None else raw
         if raw.dtype.kind not in "iu" and not (_weak(obj) and raw.size == 0):
             raise TypeError(f"{self.fn}: {name} must be an integer array, got dtype {raw.dtype}")
+        if raw.dtype.kind == "u" and raw.dtype.itemsize >= 8:  # would wrap to negative int64
+            big = np.flatnonzero(raw.ravel() > np.iinfo(np.int64).max)
+            if big.size:
+                raise IndexError(
+                    f"{self.fn}: {name}{_index(raw, big[0])} = {int(raw.ravel()[big[0]])} is out of range "
+                    f"(too large for an index); {name} has shape {_shape(raw)}"
+                )
         return np.asarray(raw, dtype=np.int64, order="C")
 
     def in_range(self, name, a, hi, hi_what):
         """Every value of a must lie in [0, hi)."""
         bad = np.flatnonzero((a < 0) | (a >= hi))
         if bad.size:
-            pos = np.unravel_index(bad[0], a.shape)
-            idx = ", ".join(str(int(p)) for p in pos)
+            value = int(a.reshape(-1)[bad[0]])  # (a.flat stops at 32 dimensions)
             raise IndexError(
-                f"{self.fn}: {name}[{idx}] = {int(a.flat[bad[0]])} is out of range [0, {hi}) ({hi_what}); "
+                f"{self.fn}: {name}{_index(a, bad[0])} = {value} is out of range [0, {hi}) ({hi_what}); "
                 f"{name} has shape {_shape(a)}"
             )
 

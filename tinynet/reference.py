@@ -18,6 +18,8 @@ import numpy as np
 
 from tinynet._checks import Call
 
+_MAXDIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's limit on ndim
+
 __all__ = [
     "linear_forward", "linear_backward",
     "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
@@ -81,9 +83,10 @@ def linear_backward(dy, x, W):
     dy, x, W = c.floats(("dy", dy), ("x", x), ("W", W))
     _linear_shapes(c, x, W)
     H = W.shape[0]
-    N = x.shape[0] if x.ndim == 2 else 1
-    c.expect("dy", dy, (N, H) if x.ndim == 2 else (H,), "(N, H)" if x.ndim == 2 else "(H,)",
-             f" with N = x.shape[0] = {N}, H = W.shape[0] = {H}")
+    if x.ndim == 2:
+        c.expect("dy", dy, (x.shape[0], H), "(N, H)", f" with N = x.shape[0] = {x.shape[0]}, H = W.shape[0] = {H}")
+    else:
+        c.expect("dy", dy, (H,), "(H,)", f" for unbatched x of shape {tuple(x.shape)}, with H = W.shape[0] = {H}")
 
     if x.ndim == 1:  # one example: the outer product
         return dy @ W, np.outer(dy, x), dy.copy()
@@ -250,6 +253,8 @@ def embedding_forward(table, idx):
     idx = c.ints("idx", idx)
     c.expect("table", table, (None, None), "(V, E)")
     c.in_range("idx", idx, table.shape[0], "V = table.shape[0]")
+    if idx.ndim + 1 > _MAXDIMS:
+        raise c.shape_error("idx", idx, f"at most {_MAXDIMS - 1} dimensions (out = table[idx] adds one)")
 
     return table[idx]
 
@@ -272,7 +277,7 @@ def embedding_backward(dout, idx, num_embeddings):
     c.in_range("idx", idx, V, "num_embeddings")
 
     dtable = np.zeros((V, dout.shape[-1]), dtype=dout.dtype)
-    np.add.at(dtable, idx, dout)
+    np.add.at(dtable, idx.reshape(-1), dout.reshape(idx.size, dout.shape[-1]))  # flat: any ndim
     return dtable
 
 
@@ -386,8 +391,13 @@ class _Rnn:
         self.V = W_hy.shape[0]
         c.expect("b_y", b_y, (self.V,), "(V,)", f" with V = W_hy.shape[0] = {self.V}")
 
+    def _input(self, name, a, bdim=1):
+        """The input argument that sets T and B (named in messages)."""
+        self.in_name, self.in_shape, self.bdim = name, tuple(a.shape), bdim
+
     def tokens(self, name, tokens):
         """Token ids (T, B) or (T,) in [0, D); returns them batched."""
+        self._input(name, tokens)
         if tokens.ndim not in (1, 2):
             raise self.c.shape_error(name, tokens, "(T, B) or (T,) token ids")
         self.batched = tokens.ndim == 2
@@ -398,6 +408,7 @@ class _Rnn:
 
     def floats(self, name, x):
         """Float inputs (T, B, D) or (T, D); returns them batched."""
+        self._input(name, x)
         if x.ndim not in (2, 3) or x.shape[-1] != self.D:
             raise self.c.shape_error(name, x, "(T, B, D) or (T, D)", f" with D = W_xh.shape[1] = {self.D}")
         self.batched = x.ndim == 3
@@ -409,20 +420,26 @@ class _Rnn:
         """An (H,) / (B, H) state (None: zeros); returns it batched."""
         if h is None:
             return np.zeros((self.B, self.H), dtype=self.c.dtype)
-        where = f" with B = {self.B} from the input and H = W_hh.shape[0] = {self.H}"
+        i = self.in_name
         if self.batched:
-            self.c.expect(name, h, (self.B, self.H), "(B, H) for batched input", where)
+            self.c.expect(name, h, (self.B, self.H), "(B, H)",
+                          f" with B = {i}.shape[{self.bdim}] = {self.B}, H = W_hh.shape[0] = {self.H}")
         else:
-            self.c.expect(name, h, (self.H,), "(H,) for unbatched input", where)
+            self.c.expect(name, h, (self.H,), "(H,)",
+                          f" for unbatched {i} of shape {self.in_shape}, with H = W_hh.shape[0] = {self.H}")
         return h.reshape(self.B, self.H)
 
     def sequence(self, name, hs):
         """A (T, B, H) / (T, H) sequence of states; returns it batched."""
-        where = f" with T = {self.T}, B = {self.B} from the input and H = W_hh.shape[0] = {self.H}"
+        i = self.in_name
         if self.batched:
-            self.c.expect(name, hs, (self.T, self.B, self.H), "(T, B, H) for batched input", where)
+            self.c.expect(name, hs, (self.T, self.B, self.H), "(T, B, H)",
+                          f" with T = {i}.shape[0] = {self.T}, B = {i}.shape[1] = {self.B}, "
+                          f"H = W_hh.shape[0] = {self.H}")
         else:
-            self.c.expect(name, hs, (self.T, self.H), "(T, H) for unbatched input", where)
+            self.c.expect(name, hs, (self.T, self.H), "(T, H)",
+                          f" for unbatched {i} of shape {self.in_shape}, with T = {i}.shape[0] = {self.T}, "
+                          f"H = W_hh.shape[0] = {self.H}")
         return hs.reshape(self.T, self.B, self.H)
 
     def unbatch(self, a, axis):
@@ -641,7 +658,10 @@ def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy
         raise ValueError(f"rnn_sample: n must be >= 0, got {n}")
     if not temperature > 0:
         raise ValueError(f"rnn_sample: temperature must be > 0, got {temperature!r}")
-    greedy = bool(greedy)
+    try:
+        greedy = bool(greedy)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f"rnn_sample: greedy must be true or false: {e}") from e
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little")
     elif not hasattr(seed, "__index__") or isinstance(seed, float):
@@ -656,12 +676,18 @@ def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy
         raise c.shape_error("token", token, "() for one sequence or (B,) for a batch")
     r.batched = token.ndim == 1
     r.B = token.shape[0] if r.batched else 1
+    r._input("token", token, bdim=0)
     h = r.state("h0", h0)
     c.in_range("token", token, r.D, "D = W_xh.shape[1]")
     if r.V > r.D:
         raise ValueError(
             f"rnn_sample: sampled tokens are fed back as inputs, so V = W_hy.shape[0] = {r.V} must not "
             f"exceed D = W_xh.shape[1] = {r.D}"
+        )
+    if r.V == 0 and n > 0:
+        raise ValueError(
+            f"rnn_sample: W_hy has shape {tuple(W_hy.shape)}: with V = W_hy.shape[0] = 0 there is no token to "
+            f"sample (n = {n})"
         )
 
     tok = token.reshape(r.B)

@@ -1,0 +1,87 @@
+/* tn_micro_impl.h -- one GEMM microkernel, written once; included by tn_gemm.c for
+ * each (instruction set, dtype) with:
+ *   MK_NAME            the function's name
+ *   MK_T               element type
+ *   MK_TARGET          a function attribute (e.g. __attribute__((target("avx512f"))))
+ *   MK_V, MK_LANES     vector type and its lane count
+ *   MK_ZERO(), MK_LOAD(p), MK_STORE(p, v), MK_BCAST(x), MK_FMA(a, b, c) (= a*b + c),
+ *   MK_MUL(a, b), MK_ADD(a, b)
+ *   MK_MR, MK_NV       tile: MR rows by NV vectors (NR = NV * LANES columns)
+ *
+ * acc(MR, NR) = sum over k of a[k*MR + i] * b[k*NR + j], each element accumulated in k
+ * order with one fused multiply-add per step -- the same sequence of roundings on every
+ * instruction set and for any tiling, so results do not depend on the thread count or
+ * on which kernel ran.  Then C = beta C + alpha acc on the valid mr x nr corner. */
+
+MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
+                              size_t mr, size_t nr, MK_T alpha, MK_T beta)
+{
+    MK_V acc[MK_MR][MK_NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    for (size_t k = 0; k < kc; k++) {
+        MK_V bv[MK_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
+#pragma GCC unroll 16
+        for (int i = 0; i < MK_MR; i++) {
+            MK_V ai = MK_BCAST(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);
+        }
+        a += MK_MR;
+        b += MK_NV * MK_LANES;
+    }
+    /* C = beta C + alpha acc: the same operations whether done in vectors or scalars */
+    if (mr == MK_MR && nr == (size_t)(MK_NV * MK_LANES)) {
+        MK_V va = MK_BCAST(alpha), vb = MK_BCAST(beta);
+#pragma GCC unroll 16
+        for (int i = 0; i < MK_MR; i++) {
+            MK_T *ci = c + i * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < MK_NV; v++) {
+                MK_V t = alpha == 1 ? acc[i][v] : MK_MUL(va, acc[i][v]);
+                if (beta == 1)
+                    t = MK_ADD(MK_LOAD(ci + v * MK_LANES), t);
+                else if (beta != 0)
+                    t = MK_ADD(MK_MUL(vb, MK_LOAD(ci + v * MK_LANES)), t);
+                MK_STORE(ci + v * MK_LANES, t);
+            }
+        }
+        return;
+    }
+    MK_T tile[MK_MR * MK_NV * MK_LANES];
+#pragma GCC unroll 16
+    for (int i = 0; i < MK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) MK_STORE(tile + i * MK_NV * MK_LANES + v * MK_LANES, acc[i][v]);
+    for (size_t i = 0; i < mr; i++) {
+        MK_T *ci = c + i * ldc;
+        const MK_T *ti = tile + i * MK_NV * MK_LANES;
+        for (size_t j = 0; j < nr; j++) {
+            MK_T t = alpha == 1 ? ti[j] : alpha * ti[j];
+            if (beta == 1)
+                t = ci[j] + t;
+            else if (beta != 0)
+                t = beta * ci[j] + t;
+            ci[j] = t;
+        }
+    }
+}
+
+#undef MK_NAME
+#undef MK_T
+#undef MK_TARGET
+#undef MK_V
+#undef MK_LANES
+#undef MK_ZERO
+#undef MK_LOAD
+#undef MK_STORE
+#undef MK_BCAST
+#undef MK_FMA
+#undef MK_MUL
+#undef MK_ADD
+#undef MK_MR
+#undef MK_NV

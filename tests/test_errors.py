@@ -1,0 +1,728 @@
+"""The bad-input matrix (issues 2 and 6), generated from ONE table and run on BOTH engines.
+
+TABLE describes every public function once: its array arguments (kind, shape in size
+symbols, value range, what else is accepted) and its other arguments.  From it the
+matrix derives, for every argument, each bad-input class that applies to it (wrong
+ndim, wrong size in each dimension, wrong dtype, float32/float64 mix, None, scalar,
+ragged list, string, out-of-range ids; read-only / strided / Fortran / byte-swapped /
+misaligned / aliased arrays for in-place arguments) plus the function's own bad
+scalars.  Every case runs on the C engine and on the NumPy engine and asserts:
+
+* the exception type is the expected one, and the same in both engines;
+* the message starts with the function name, names the argument and gives the
+  offending shape, dtype or value;
+* none of the caller's arrays changed;
+* the variants that must be accepted (free sizes, documented None, lists of ints as
+  floats, any integer dtype) work and give the same result in both engines.
+
+Beside the matrix: zero-size dimensions (empty results, or a clear error), and
+non-contiguous / Fortran / byte-swapped / negative-stride inputs to the functions that
+do not work in place (the same result as the contiguous call).
+"""
+import dataclasses
+import math
+import re
+import zlib
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from conftest import ENGINES, RTOL, assert_close
+
+# ------------------------------------------------------------------------------ the table
+
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: str  # "f": float array; "i": integer array; "p": float array updated in place
+    dims: tuple  # size symbols, one per dimension
+    hi: str = None  # "i": values lie in [0, sizes[hi])
+    ndims: frozenset = None  # ndims accepted with the other arguments unchanged
+    optional: bool = False  # None is documented as accepted
+    tokens: bool = False  # "f" that takes integer token ids instead, or "i" float inputs instead (the RNN's x)
+
+    @property
+    def ok_ndims(self):
+        return self.ndims if self.ndims is not None else frozenset([len(self.dims)])
+
+
+def F(name, dims, **kw):
+    return Arg(name, "f", tuple(dims.split()), **kw)
+
+
+def I(name, dims, hi, **kw):  # noqa: E743 (I for integer)
+    return Arg(name, "i", tuple(dims.split()), hi=hi, **kw)
+
+
+def P(name, dims, **kw):
+    return Arg(name, "p", tuple(dims.split()), **kw)
+
+
+ANY_NDIM = frozenset(range(5))
+
+
+@dataclasses.dataclass
+class Fn:
+    name: str
+    args: list
+    sizes: dict
+    scalars: Callable = lambda s: {}  # the non-array arguments, from the sizes
+    bad: list = ()  # (label, updates dict or fn(kw), exception, needles): bad scalars and combinations
+    zero_raises: dict = dataclasses.field(default_factory=dict)  # size symbol -> exception when it is 0
+    variant: str = ""
+
+    @property
+    def id(self):
+        return self.name + (f"[{self.variant}]" if self.variant else "")
+
+    def arg(self, name):
+        return next(a for a in self.args if a.name == name)
+
+
+def _bptt_bad():
+    return [
+        ("bptt_steps=0", {"bptt_steps": 0}, ValueError, ["bptt_steps", "got 0"]),
+        ("bptt_steps=-2", {"bptt_steps": -2}, ValueError, ["bptt_steps", "got -2"]),
+        ("bptt_steps=1.5", {"bptt_steps": 1.5}, TypeError, ["bptt_steps", "float"]),
+        ("bptt_steps=str", {"bptt_steps": "3"}, TypeError, ["bptt_steps", "str"]),
+        ("bptt_steps=2**70", {"bptt_steps": 2**70}, ValueError, ["bptt_steps", "out of range"]),
+    ]
+
+
+def _reduction_bad():
+    return [
+        ("reduction=max", {"reduction": "max"}, ValueError, ["reduction", "'max'"]),
+        ("reduction=None", {"reduction": None}, ValueError, ["reduction", "None"]),
+    ]
+
+
+def _correction_bad():
+    return [
+        ("correction=-1", {"correction": -1}, ValueError, ["correction", "-1"]),
+        ("correction=N", {"correction": 3}, ValueError, ["correction=3", "(3, 4)"]),
+        ("correction=N+1", {"correction": 4}, ValueError, ["correction=4", "(3, 4)"]),
+        ("correction=1.0", {"correction": 1.0}, TypeError, ["correction", "float"]),
+        ("correction=None", {"correction": None}, TypeError, ["correction", "NoneType"]),
+    ]
+
+
+def _eps_bad():
+    return [
+        ("eps=None", {"eps": None}, TypeError, ["eps", "NoneType"]),
+        ("eps=str", {"eps": "tiny"}, TypeError, ["eps", "str"]),
+    ]
+
+
+def _v_over_d(kw):
+    H = kw["W_hh"].shape[0]
+    D = kw["W_xh"].shape[1]
+    kw["W_hy"] = np.full((D + 1, H), 0.5, kw["W_hh"].dtype)
+    kw["b_y"] = np.zeros(D + 1, kw["W_hh"].dtype)
+
+
+def _alias(dst, src):
+    def f(kw):
+        kw[dst] = kw[src]
+
+    return f
+
+
+def _shifted(dst, src):
+    """dst a view of src's memory shifted by one element."""
+
+    def f(kw):
+        a = kw[src]
+        buf = np.empty(a.size + 1, a.dtype)
+        buf[:-1] = a.ravel()
+        buf[-1] = 0.25
+        kw[src] = buf[:-1].reshape(a.shape)
+        kw[dst] = buf[1:].reshape(a.shape)
+
+    return f
+
+
+LINEAR = dict(N=3, D=4, H=5)
+ACT = dict(A=3, B=4)
+RNN = dict(T=3, B=2, D=4, H=5)
+SAMPLE = dict(B=2, D=6, H=5, V=4, n=4)
+RNN_W = [F("W_xh", "H D"), F("W_hh", "H H"), F("b_h", "H")]
+RNN_OUT = [F("W_hy", "V H"), F("b_y", "V")]
+
+
+def _activations():
+    out = []
+    for act in ("tanh", "sigmoid", "relu"):
+        out.append(Fn(f"{act}_forward", [F("x", "A B", ndims=ANY_NDIM)], ACT))
+        out.append(Fn(f"{act}_backward", [F("dy", "A B"), F("y", "A B")], ACT))
+    return out
+
+
+TABLE = [
+    Fn("linear_forward", [F("x", "N D", ndims={1, 2}), F("W", "H D"), F("b", "H", optional=True)], LINEAR),
+    Fn("linear_forward", [F("x", "D", ndims={1, 2}), F("W", "H D"), F("b", "H", optional=True)], LINEAR,
+       variant="unbatched"),
+    Fn("linear_backward", [F("dy", "N H"), F("x", "N D"), F("W", "H D")], LINEAR),
+    Fn("linear_backward", [F("dy", "H"), F("x", "D"), F("W", "H D")], LINEAR, variant="unbatched"),
+    *_activations(),
+    Fn("softmax", [F("logits", "N V", ndims={1, 2, 3, 4})], dict(N=3, V=5)),
+    Fn("cross_entropy_forward", [F("logits", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
+       scalars=lambda s: {"reduction": "mean"}, bad=_reduction_bad()),
+    Fn("cross_entropy_backward", [F("probs", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
+       scalars=lambda s: {"reduction": "sum"}, bad=_reduction_bad()),
+    Fn("embedding_forward", [F("table", "V E"), I("idx", "S R", "V", ndims=ANY_NDIM)], dict(V=5, E=3, S=2, R=4)),
+    Fn("embedding_backward", [F("dout", "S R E"), I("idx", "S R", "V")], dict(V=5, E=3, S=2, R=4),
+       scalars=lambda s: {"num_embeddings": s["V"]},
+       bad=[
+           ("num_embeddings=-1", {"num_embeddings": -1}, ValueError, ["num_embeddings", "-1"]),
+           ("num_embeddings=0", {"num_embeddings": 0}, IndexError, ["num_embeddings", "idx[0, 0] = "]),
+           ("num_embeddings=2.5", {"num_embeddings": 2.5}, TypeError, ["num_embeddings", "float"]),
+           ("num_embeddings=None", {"num_embeddings": None}, TypeError, ["num_embeddings", "NoneType"]),
+           ("num_embeddings=str", {"num_embeddings": "5"}, TypeError, ["num_embeddings", "str"]),
+       ]),
+    Fn("batchnorm_forward", [F("x", "N C"), F("gamma", "C"), F("beta", "C")], dict(N=3, C=4),
+       scalars=lambda s: {"eps": 1e-5, "correction": 0}, bad=_correction_bad() + _eps_bad(),
+       zero_raises={"N": ValueError}),
+    Fn("batchnorm_backward", [F("dy", "N C"), F("x", "N C"), F("gamma", "C"), F("mean", "C"), F("invstd", "C")],
+       dict(N=3, C=4), scalars=lambda s: {"correction": 0}, bad=_correction_bad(), zero_raises={"N": ValueError}),
+    Fn("batchnorm_inference",
+       [F("x", "N C"), F("gamma", "C"), F("beta", "C"), F("running_mean", "C"), F("running_var", "C")],
+       dict(N=3, C=4), scalars=lambda s: {"eps": 1e-5}, bad=_eps_bad()),
+    Fn("rnn_forward", [F("x", "T B D", tokens=True), F("h0", "B H", optional=True), *RNN_W], RNN),
+    Fn("rnn_forward", [I("x", "T B", "D", tokens=True), F("h0", "B H", optional=True), *RNN_W], RNN, variant="tokens"),
+    Fn("rnn_forward", [F("x", "T D", tokens=True), F("h0", "H", optional=True), *RNN_W], RNN, variant="unbatched"),
+    Fn("rnn_backward",
+       [F("dhs", "T B H"), F("x", "T B D", tokens=True), F("h0", "B H", optional=True), F("hs", "T B H"),
+        F("W_xh", "H D"), F("W_hh", "H H")],
+       RNN, scalars=lambda s: {"bptt_steps": None}, bad=_bptt_bad()),
+    Fn("rnn_backward",
+       [F("dhs", "T B H"), I("x", "T B", "D", tokens=True), F("h0", "B H", optional=True), F("hs", "T B H"),
+        F("W_xh", "H D"), F("W_hh", "H H")],
+       RNN, scalars=lambda s: {"bptt_steps": 2}, variant="tokens"),
+    Fn("rnn_backward",
+       [F("dhs", "T H"), F("x", "T D", tokens=True), F("h0", "H", optional=True), F("hs", "T H"),
+        F("W_xh", "H D"), F("W_hh", "H H")],
+       RNN, scalars=lambda s: {"bptt_steps": None}, variant="unbatched"),
+    Fn("rnn_lm_loss",
+       [I("inputs", "T B", "D"), I("targets", "T B", "V"), F("h0", "B H", optional=True), *RNN_W, *RNN_OUT],
+       dict(RNN, V=3), scalars=lambda s: {"bptt_steps": None, "reduction": "mean"},
+       bad=_bptt_bad() + _reduction_bad()),
+    Fn("rnn_lm_loss",
+       [I("inputs", "T", "D"), I("targets", "T", "V"), F("h0", "H", optional=True), *RNN_W, *RNN_OUT],
+       dict(RNN, V=3), scalars=lambda s: {"bptt_steps": 2, "reduction": "sum"}, variant="unbatched"),
+    Fn("rnn_sample", [F("h0", "B H", optional=True), I("token", "B", "D"), *RNN_W, *RNN_OUT], SAMPLE,
+       scalars=lambda s: {"n": s["n"], "temperature": 1.0, "greedy": False, "seed": 7},
+       zero_raises={"V": ValueError},
+       bad=[
+           ("n=-1", {"n": -1}, ValueError, ["n must", "-1"]),
+           ("n=2.0", {"n": 2.0}, TypeError, ["n must", "float"]),
+           ("n=None", {"n": None}, TypeError, ["n must", "NoneType"]),
+           ("temperature=0", {"temperature": 0.0}, ValueError, ["temperature", "0"]),
+           ("temperature=-1", {"temperature": -1.0}, ValueError, ["temperature", "-1"]),
+           ("temperature=nan", {"temperature": math.nan}, ValueError, ["temperature", "nan"]),
+           ("temperature=str", {"temperature": "hot"}, TypeError, ["temperature", "str"]),
+           ("temperature=None", {"temperature": None}, TypeError, ["temperature", "NoneType"]),
+           ("seed=1.5", {"seed": 1.5}, TypeError, ["seed", "float"]),
+           ("seed=str", {"seed": "abc"}, TypeError, ["seed", "str"]),
+           ("greedy=array", {"greedy": np.array([1, 0])}, ValueError, ["greedy"]),
+           ("V>D", _v_over_d, ValueError, ["W_hy", "W_xh.shape[1] = 6"]),
+       ]),
+    Fn("rnn_sample", [F("h0", "H", optional=True), I("token", "", "D", ndims={0}), *RNN_W, *RNN_OUT], SAMPLE,
+       scalars=lambda s: {"n": s["n"], "temperature": 0.5, "greedy": True}, zero_raises={"V": ValueError},
+       variant="unbatched"),
+    Fn("sgd_step_", [P("param", "A B"), F("grad", "A B")], ACT, scalars=lambda s: {"lr": 0.1},
+       bad=[
+           ("lr=None", {"lr": None}, TypeError, ["lr", "NoneType"]),
+           ("lr=str", {"lr": "big"}, TypeError, ["lr", "str"]),
+           ("lr=array", {"lr": np.array([0.1, 0.2])}, TypeError, ["lr", "ndarray"]),
+           ("grad-is-param", _alias("grad", "param"), None, []),
+           ("grad-overlaps-param", _shifted("grad", "param"), None, []),
+       ]),
+    Fn("adagrad_step_", [P("param", "A B"), F("grad", "A B"), P("mem", "A B")], ACT,
+       scalars=lambda s: {"lr": 0.1, "eps": 1e-8},
+       bad=[
+           ("lr=None", {"lr": None}, TypeError, ["lr", "NoneType"]),
+           ("eps=str", {"eps": "tiny"}, TypeError, ["eps", "str"]),
+           ("grad-is-param", _alias("grad", "param"), None, []),
+           ("grad-is-mem", _alias("grad", "mem"), None, []),
+           ("grad-overlaps-mem", _shifted("grad", "mem"), None, []),
+       ]),
+    Fn("adam_step_", [P("param", "A B"), F("grad", "A B"), P("m", "A B"), P("v", "A B")], ACT,
+       scalars=lambda s: {"t": 2, "lr": 1e-2, "weight_decay": 0.01},
+       bad=[
+           ("t=0", {"t": 0}, ValueError, ["t counts", "got 0"]),
+           ("t=1.5", {"t": 1.5}, TypeError, ["t must", "float"]),
+           ("t=None", {"t": None}, TypeError, ["t must", "NoneType"]),
+           ("lr=-1", {"lr": -1.0}, ValueError, ["lr=-1"]),
+           ("lr=nan", {"lr": math.nan}, ValueError, ["lr=nan"]),
+           ("eps=-1", {"eps": -1.0}, ValueError, ["eps=-1"]),
+           ("weight_decay=-0.5", {"weight_decay": -0.5}, ValueError, ["weight_decay=-0.5"]),
+           ("beta1=1", {"beta1": 1.0}, ValueError, ["beta1", "[0, 1)", "got 1"]),
+           ("beta2=-0.5", {"beta2": -0.5}, ValueError, ["beta2", "got -0.5"]),
+           ("beta1=str", {"beta1": "a"}, TypeError, ["beta1", "str"]),
+           ("grad-is-param", _alias("grad", "param"), None, []),
+           ("grad-is-v", _alias("grad", "v"), None, []),
+       ]),
+    Fn("clip_", [P("grad", "A B", ndims=ANY_NDIM)], ACT, scalars=lambda s: {"lo": -0.5, "hi": 0.5},
+       bad=[
+           ("lo>hi", {"lo": 1.0, "hi": -1.0}, ValueError, ["lo=1", "hi=-1"]),
+           ("hi=nan", {"hi": math.nan}, ValueError, ["hi=nan"]),
+           ("lo=None", {"lo": None}, TypeError, ["lo", "NoneType"]),
+           ("hi=str", {"hi": "5"}, TypeError, ["hi", "str"]),
+       ]),
+]
+
+# every public function is in the table
+assert {f.name for f in TABLE} == set(__import__("tinynet").FUNCTIONS)
+
+
+def make(spec, dtype, rng, sizes=None):
+    """Valid keyword arguments of spec's function in `dtype`."""
+    s = spec.sizes if sizes is None else sizes
+    kw = {}
+    for a in spec.args:
+        shape = tuple(s[d] for d in a.dims)
+        if a.kind == "i":
+            hi = s[a.hi]
+            kw[a.name] = rng.integers(0, hi, shape) if hi else np.zeros(shape, np.int64)
+        else:
+            kw[a.name] = rng.uniform(0.1, 0.9, shape).astype(dtype)
+    kw.update(spec.scalars(s))
+    return kw
+
+
+def free(spec, sym):
+    """A size symbol used by one dimension only may take any value."""
+    return sum(a.dims.count(sym) for a in spec.args) == 1
+
+
+# -------------------------------------------------------------------------- the cases
+
+
+@dataclasses.dataclass
+class Case:
+    spec: Fn
+    arg: str  # the argument made bad ("" for scalar cases)
+    label: str
+    build: Callable  # fn(kw) -> None: makes the valid kw bad, in place
+    exc: type = None  # None: the call must work
+    needles: list = ()  # strings (or fn(msg) -> bool) the message must contain
+    dtype: type = np.float64
+
+    @property
+    def id(self):
+        dt = "" if self.dtype is np.float64 else "-f32"
+        return f"{self.spec.id}-{self.arg or '*'}-{self.label}{dt}"
+
+
+def _set(name, fn):
+    def build(kw):
+        kw[name] = fn(kw[name])
+
+    return build
+
+
+def _shape_needle(name, fn, dim=None):
+    """The message gives the bad argument's shape, or names its (changed) dimension."""
+
+    def check(msg, kw):
+        a = np.asarray(kw[name])
+        if str(tuple(a.shape)) in msg:
+            return True
+        if dim is None:
+            return f"{name}.shape[" in msg
+        return f"{name}.shape[{dim}] = {a.shape[dim]}" in msg
+
+    check.__name__ = f"shape of {name}"
+    return check
+
+
+def _readonly(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+def _strided(a):
+    return np.repeat(a, 2, axis=-1)[..., ::2]
+
+
+def _negative(a):
+    return np.ascontiguousarray(a[::-1])[::-1]
+
+
+def _byteswapped(a):
+    return a.astype(a.dtype.newbyteorder())
+
+
+def _misaligned(a):
+    buf = np.zeros(a.nbytes + 1, np.uint8)[1:].view(a.dtype).reshape(a.shape)
+    buf[...] = a
+    return buf
+
+
+def _ragged(a):
+    return [[0.5, 0.5], [0.5]]
+
+
+def arg_cases(spec, a):
+    """The bad-input classes that apply to argument a of spec."""
+    n = a.name
+    fl = [b for b in spec.args if b.kind in "fp"]
+    C = lambda label, build, exc, needles=(), dtype=np.float64: Case(spec, n, label, build, exc, list(needles), dtype)
+    shape_exc = ValueError
+    nd = len(a.dims)
+
+    # ndim and sizes
+    yield C("ndim+1", _set(n, lambda v: np.stack([v, v])),
+            None if nd + 1 in a.ok_ndims else shape_exc, [_shape_needle(n, None)])
+    if nd:
+        yield C("ndim-1", _set(n, lambda v: np.ascontiguousarray(v[0])),
+                None if nd - 1 in a.ok_ndims else shape_exc, [_shape_needle(n, None)])
+    for i, sym in enumerate(a.dims):
+        def grow(v, i=i):
+            shape = list(v.shape)
+            shape[i] += 1
+            return np.resize(v, shape)
+
+        yield C(f"shape[{i}]={sym}+1", _set(n, grow),
+                None if free(spec, sym) else shape_exc,
+                [_shape_needle(n, None, i)])
+
+    # other objects
+    yield C("None", _set(n, lambda v: None), None if a.optional else TypeError, ["NoneType"])
+    yield C("str", _set(n, lambda v: "abc"), TypeError, ["str"])
+
+    if a.kind == "p":  # updated in place: an ndarray of the call's dtype, writeable, C-contiguous
+        yield C("list", _set(n, lambda v: v.tolist()), TypeError, ["list"])
+        yield C("scalar", _set(n, lambda v: 0.5), TypeError, ["float"])
+        for dt in (np.int64, np.float16):
+            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+        for label, f, why in [("read-only", _readonly, "read-only"), ("strided", _strided, "not C-contiguous"),
+                              ("fortran", np.asfortranarray, "not C-contiguous"),
+                              ("negative-stride", _negative, "not C-contiguous"),
+                              ("misaligned", _misaligned, "not aligned"),
+                              ("byteswapped", _byteswapped, "native byte order")]:
+            yield C(label, _set(n, f), ValueError, [why, _shape_needle(n, None)])
+        earlier = [b.name for b in spec.args[: spec.args.index(a)] if b.kind == "p"]
+        for e in earlier:
+            yield C(f"is-{e}", _alias(n, e), ValueError, ["share memory", e])
+            yield C(f"overlaps-{e}", _shifted(n, e), ValueError, ["share memory", e])
+    else:
+        yield C("ragged", _set(n, _ragged), ValueError, ["could not be converted"])
+        yield C("scalar", _set(n, lambda v: 0 if a.kind == "i" else 0.5),
+                None if 0 in a.ok_ndims else shape_exc, ["()"])
+
+    if a.kind == "f":
+        bad = [np.bool_, np.complex128, object, np.float16] + ([] if a.tokens else [np.int64])
+        for dt in bad:
+            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+        if not a.tokens:
+            yield C("int-list", _set(n, lambda v: np.rint(v * 4).astype(int).tolist()), None)
+        for dt in (np.float64, np.float32):
+            yield C("list", _set(n, lambda v: v.tolist()), None, dtype=dt)
+    if a.kind in "fp" and len(fl) > 1:
+        for dt, other in ((np.float64, np.float32), (np.float32, np.float64)):
+            others = [b.name for b in fl if b.name != n]
+            yield C("mixed", _set(n, lambda v, o=other: v.astype(o)), TypeError,
+                    ["float32", "float64", _names_needle(others)], dtype=dt)
+
+    if a.kind == "i":
+        for dt in (np.bool_, object, np.complex128):
+            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+        if a.tokens:  # float x is the RNN's float input (T, B, D): here the shape is wrong
+            yield C("float64", _set(n, lambda v: v.astype(float)), ValueError, [_shape_needle(n, None)])
+            yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), ValueError, [_shape_needle(n, None)])
+        else:
+            yield C("float64", _set(n, lambda v: v.astype(float)), TypeError, ["float64"])
+            yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), TypeError, ["float64"])
+        for dt in (np.uint8, np.int32):
+            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), None)
+        yield C("int-list", _set(n, lambda v: v.tolist()), None)
+        hi = spec.sizes[a.hi]
+        for label, val in (("too-large", hi), ("negative", -1), ("huge", 2**62)):
+            yield C(label, _set(n, lambda v, val=val: _poke(v, val)), IndexError, [_index_needle(n, val)])
+        yield C("uint64-max", _set(n, lambda v: _poke(v.astype(np.uint64), 2**64 - 1)), IndexError,
+                [_index_needle(n, 2**64 - 1)])
+
+
+def _names_needle(names):
+    def check(msg, kw):
+        return any(re.search(rf"(?<![\w.]){re.escape(x)}\b", msg) for x in names)
+
+    check.__name__ = f"name of the other float argument (one of {names})"
+    return check
+
+
+def _poke(v, val):
+    """v with its last element set to val."""
+    v = v.copy()
+    v.flat[-1] = val
+    return v
+
+
+def _index_needle(name, val):
+    def check(msg, kw):
+        a = np.asarray(kw[name])
+        pos = np.unravel_index(a.size - 1, a.shape)
+        where = f"[{', '.join(str(int(p)) for p in pos)}]" if a.ndim else ""
+        return f"{name}{where} = {val} " in msg
+
+    check.__name__ = f"position and value of {name}"
+    return check
+
+
+def scalar_cases(spec):
+    for label, upd, exc, needles in spec.bad:
+        build = upd if callable(upd) else (lambda kw, u=upd: kw.update(u))
+        yield Case(spec, "", label, build, exc, list(needles))
+
+
+def all_cases():
+    cases = []
+    for spec in TABLE:
+        for a in spec.args:
+            cases.extend(arg_cases(spec, a))
+        cases.extend(scalar_cases(spec))
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    return cases
+
+
+CASES = all_cases()
+
+# ---------------------------------------------------------------------------- running
+
+
+@dataclasses.dataclass
+class Outcome:
+    kw: dict
+    error: BaseException = None
+    result: object = None
+    changed: list = None  # the caller's arrays the call modified
+
+
+def _seed(text):
+    return zlib.crc32(text.encode())
+
+
+def _outputs(spec, kw, result):
+    """What a call produced: its result, and the arrays it updates in place."""
+    inplace = [kw[a.name] for a in spec.args if a.kind == "p"]
+    return (result, *inplace) if inplace else result
+
+
+def run(engine, spec, kw):
+    snap = {k: np.array(v, copy=True) for k, v in kw.items() if isinstance(v, np.ndarray)}
+    out = Outcome(kw)
+    try:
+        out.result = _outputs(spec, kw, getattr(engine, spec.name)(**kw))
+    except Exception as e:  # noqa: BLE001 (every exception type is compared)
+        out.error = e
+    out.changed = [k for k, v in snap.items() if not np.array_equal(kw[k], v, equal_nan=v.dtype.kind in "fc")]
+    return out
+
+
+def run_case(engine, case):
+    kw = make(case.spec, case.dtype, np.random.default_rng(_seed(case.id)))
+    case.build(kw)
+    return run(engine, case.spec, kw)
+
+
+def result_dtype(kw):
+    """The documented result dtype: the float ndarrays' one, float64 when there are none."""
+    for v in kw.values():
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return np.dtype(v.dtype.type)
+    return np.dtype(np.float64)
+
+
+def float_arrays(x):
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind == "f":
+            yield x
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from float_arrays(v)
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from float_arrays(v)
+
+
+def check_message(case, engine_name, out):
+    fn = case.spec.name
+    msg = str(out.error)
+    where = f"{engine_name} engine, {type(out.error).__name__}: {msg}"
+    assert msg.startswith(f"{fn}: "), f"message does not start with the function name ({where})"
+    if case.arg:
+        assert re.search(rf"(?<![\w.]){re.escape(case.arg)}\b", msg), f"message does not name {case.arg} ({where})"
+    for needle in case.needles:
+        if callable(needle):
+            assert needle(msg, out.kw), f"message lacks the {needle.__name__} ({where})"
+        else:
+            assert needle in msg, f"message lacks {needle!r} ({where})"
+
+
+def check_outcomes(case, outs):
+    """The expected exception (same type in both engines, a full message, nothing
+    modified), or, for an accepted variant, the same result in both engines."""
+    for name, out in outs.items():
+        if case.exc is None:
+            if out.error is not None:
+                raise AssertionError(f"{name} engine refused a valid call") from out.error
+        else:
+            assert out.error is not None, f"{name} engine accepted it, expected {case.exc.__name__}"
+            assert type(out.error) is case.exc, (
+                f"{name} engine raised {type(out.error).__name__}: {out.error}; expected {case.exc.__name__}")
+            check_message(case, name, out)
+            assert not out.changed, f"{name} engine modified {out.changed} in a failing call"
+        if case.exc is None and not any(a.kind == "p" for a in case.spec.args):
+            assert not out.changed, f"{name} engine modified {out.changed}"
+    types = {name: type(out.error).__name__ for name, out in outs.items()}
+    assert len(set(types.values())) == 1, f"the engines disagree: {types}"
+    if case.exc is None:
+        c, n = outs["c"], outs["numpy"]
+        assert_close(c.result, n.result, case.spec.name, rtol=RTOL[np.dtype(case.dtype)])
+        want = result_dtype(c.kw)
+        for a in float_arrays(c.result):
+            assert a.dtype == want, f"result dtype {a.dtype}, expected {want}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_input(case):
+    check_outcomes(case, {name: run_case(mod, case) for name, mod in ENGINES.items()})
+
+
+def test_case_count():
+    """The matrix covers every function, argument and class (keep this in step with the table)."""
+    per_fn = {}
+    for c in CASES:
+        per_fn[c.spec.name] = per_fn.get(c.spec.name, 0) + 1
+    assert set(per_fn) == {f.name for f in TABLE}
+    assert all(k >= 15 for k in per_fn.values()), per_fn
+    assert sum(c.exc is not None for c in CASES) > 1000
+
+
+# ------------------------------------------------------------------------- zero sizes
+
+ZERO_CASES = [(spec, sym) for spec in TABLE for sym in spec.sizes]
+
+
+@pytest.mark.parametrize("spec,sym", ZERO_CASES, ids=[f"{s.id}-{k}=0" for s, k in ZERO_CASES])
+def test_zero_size(spec, sym):
+    """A zero size works (empty results), or, where the call is undefined, both engines
+    raise the same clear error; never a crash."""
+    sizes = dict(spec.sizes, **{sym: 0})
+    outs = {}
+    for name, mod in ENGINES.items():
+        kw = make(spec, np.float64, np.random.default_rng(_seed(spec.id + sym)), sizes)
+        outs[name] = run(mod, spec, kw)
+    kw = outs["c"].kw
+    if sym in spec.zero_raises:
+        exc = spec.zero_raises[sym]
+    elif any(a.kind == "i" and kw[a.name].size and not sizes[a.hi] for a in spec.args):
+        exc = IndexError  # no id fits in [0, 0)
+    else:
+        exc = None
+    case = Case(spec, "", f"{sym}=0", None, exc, [])
+    check_outcomes(case, outs)
+
+
+# ------------------------------------------------------------------- memory layouts
+
+
+def layouts(a):
+    if a.ndim >= 2:
+        yield "fortran", np.asfortranarray(a)
+    if a.ndim >= 1:
+        yield "strided", _strided(a)
+        yield "negative-stride", _negative(a)
+    yield "byteswapped", _byteswapped(a)
+    yield "misaligned", _misaligned(a)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("spec", TABLE, ids=lambda s: s.id)
+def test_layouts(spec, engine):
+    """Every argument not updated in place, in every memory layout, gives the result of
+    the contiguous call."""
+    mod = ENGINES[engine]
+    rng = np.random.default_rng(_seed(spec.id))
+    base = make(spec, np.float64, rng)
+    fresh = lambda: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in base.items()}
+    want = run(mod, spec, fresh())
+    assert want.error is None, want.error
+    for a in spec.args:
+        if a.kind == "p":
+            continue
+        for kind, arr in layouts(base[a.name]):
+            kw = fresh()
+            kw[a.name] = arr
+            got = run(mod, spec, kw)
+            assert got.error is None, f"{a.name} {kind}: {got.error!r}"
+            assert not [k for k in got.changed if spec.arg(k).kind != "p"], f"{a.name} {kind} modified an input"
+            assert_close(got.result, want.result, f"{spec.id} with {a.name} {kind}")
+
+
+# ------------------------------------------------------------------ beyond the table
+
+
+def test_seed_none_is_accepted():
+    """seed=None (documented: seeded from the OS) works in both engines."""
+    spec = next(s for s in TABLE if s.name == "rnn_sample")
+    for mod in ENGINES.values():
+        kw = make(spec, np.float64, np.random.default_rng(0))
+        kw["seed"] = None
+        tokens = mod.rnn_sample(**kw)
+        assert tokens.shape == (spec.sizes["n"], spec.sizes["B"]) and tokens.dtype == np.int64
+        assert ((tokens >= 0) & (tokens < spec.sizes["V"])).all()
+
+
+@pytest.mark.parametrize("ndim", [33, 40])
+def test_high_ndim_ids(ndim):
+    """Ids with more dimensions than np.unravel_index / ndarray.flat support (32): the
+    same IndexError with the full position in both engines, and correct results."""
+    table = np.arange(6.0).reshape(3, 2)
+    idx = np.zeros((2, 2) + (1,) * (ndim - 2), np.int64)
+    idx[(1,) * 2 + (0,) * (ndim - 2)] = 2
+    for mod in ENGINES.values():
+        out = mod.embedding_forward(table, idx)
+        assert out.shape == idx.shape + (2,)
+        assert_close(out.reshape(-1, 2), table[idx.ravel()], "embedding_forward")
+    bad = idx.copy()
+    bad[(1, 0) + (0,) * (ndim - 2)] = 3
+    for name, mod in ENGINES.items():
+        with pytest.raises(IndexError) as e:
+            mod.embedding_forward(table, bad)
+        pos = ", ".join(["1", "0"] + ["0"] * (ndim - 2))
+        assert str(e.value).startswith(f"embedding_forward: idx[{pos}] = 3 is out of range [0, 3)"), (name, e.value)
+    # the C engine's scatter-add at high ndim, against the reference on flattened ids
+    # (the reference itself is not called here: np.add.at crashes NumPy 2.4 for >= 32-d ids)
+    dout = np.ones(idx.shape + (2,))
+    got = ENGINES["c"].embedding_backward(dout, idx, 3)
+    assert_close(got, ENGINES["numpy"].embedding_backward(dout.reshape(-1, 2), idx.ravel(), 3), "embedding_backward")
+
+
+@pytest.mark.skipif(int(np.__version__.split(".")[0]) < 2, reason="NumPy 1.x arrays have at most 32 dimensions")
+def test_embedding_output_too_many_dims():
+    idx = np.zeros((1,) * 64, np.int64)
+    for mod in ENGINES.values():
+        with pytest.raises(ValueError, match=r"^embedding_forward: idx has shape \(1, 1, .*expected at most 63"):
+            mod.embedding_forward(np.ones((3, 2)), idx)
+
+
+@pytest.mark.parametrize("call", ["rnn_sample", "embedding_backward"])
+def test_absurd_output_size(call):
+    """An output size that cannot exist: the same exception in both engines, no crash."""
+    errors = {}
+    for name, mod in ENGINES.items():
+        try:
+            if call == "rnn_sample":
+                mod.rnn_sample(None, [0, 1], 2**62, np.ones((3, 4)), np.eye(3), np.zeros(3), np.ones((4, 3)),
+                               np.zeros(4), seed=1)
+            else:
+                mod.embedding_backward(np.ones((2, 3)), [0, 1], 2**62)
+        except (ValueError, MemoryError) as e:
+            errors[name] = type(e)
+    assert len(errors) == 2 and len(set(errors.values())) == 1, errors

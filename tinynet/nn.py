@@ -1,0 +1,721 @@
+"""tinynet.nn: small layer objects built on the engine functions.
+
+Each layer is constructed like its PyTorch namesake and is a thin wrapper around the
+public functions of one engine (``engine="c"``, the default, or ``engine="numpy"``, the
+reference): ``forward`` calls ``*_forward`` and keeps what ``backward`` needs,
+``backward`` calls ``*_backward``, returns the gradient with respect to the layer's input
+and stores the parameter gradients.  There is no autograd and no graph: a model is a
+chain of layers, and its backward pass is the chain reversed (``Sequential`` does both).
+
+    >>> import numpy as np
+    >>> import tinynet as tn
+    >>> from tinynet import nn
+    >>> model = nn.Sequential([nn.Linear(3, 4, rng=0), nn.Tanh(), nn.Linear(4, 2, rng=1)])
+    >>> x, y = np.ones((5, 3)), np.array([0, 1, 1, 0, 1])
+    >>> loss, probs = tn.cross_entropy_forward(model(x), y)
+    >>> dx = model.backward(tn.cross_entropy_backward(probs, y))
+    >>> for p, g in zip(model.parameters(), model.grads()):
+    ...     tn.sgd_step_(p, g, 0.1)                  # updates the model in place
+    >>> [name for name, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+
+Conventions
+-----------
+* ``dtype=np.float64`` by default (NumPy's default; PyTorch's is float32); float32 is
+  supported.  Parameters are C-contiguous arrays of that dtype, so the in-place
+  optimizers (``tn.sgd_step_``, ``tn.adam_step_`` ...) accept them.  Inputs must have the
+  layer's dtype (the engines never mix float32 and float64: TypeError); lists are
+  converted to it.  Parameter-free layers (``Tanh``, ``ReLU``, ``Sigmoid``, ``Flatten``)
+  follow their input's dtype unless given one.
+* Initialisation is explicit: ``rng`` is a seed (int) or a ``np.random.Generator``
+  (shared and advanced, so one generator can initialise a whole model); ``rng=None``
+  draws fresh OS entropy.  Values are drawn in float64 and then rounded to ``dtype``, so
+  float32 and float64 layers built with the same seed hold the same numbers up to
+  rounding.  ``init="pytorch"`` (default) follows ``torch.nn``'s defaults,
+  ``"xavier_uniform"`` and ``"kaiming_normal"`` the ``torch.nn.init`` functions of those
+  names (with fan_in = weight.shape[1], fan_out = weight.shape[0]) and zero biases.
+* ``parameters()`` are the live arrays (update them in place; never rebind them if you
+  want ``parameters()`` lists taken earlier to stay valid); ``grads()`` are the
+  gradients of the last ``backward`` in the same order (None before the first
+  ``backward``).  ``backward`` overwrites the stored gradients; it never accumulates.
+* ``named_parameters()`` uses PyTorch's names (``weight``, ``bias``; ``Sequential``
+  prefixes the layer index, ``0.weight``), except for ``RNN``: ``W_xh``, ``W_hh`` and one
+  bias ``b_h`` (PyTorch's ``nn.RNN`` has two biases, ``b_h = bias_ih + bias_hh``).
+  ``named_buffers()`` lists non-trainable state (BatchNorm's running statistics).
+* ``forward`` keeps references to its input and output, not copies: do not modify them
+  in place before calling ``backward``.  ``backward`` may be called more than once
+  after one ``forward`` (each call overwrites the gradients).
+"""
+import math
+
+import numpy as np
+
+import tinynet
+
+__all__ = [
+    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN",
+    "Flatten", "Sequential", "INITS",
+]
+
+#: The initialisation schemes of layers with weights.
+INITS = ("pytorch", "xavier_uniform", "kaiming_normal")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _float_dtype(dtype, who, allow_none=False):
+    if dtype is None and allow_none:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{who}: dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _generator(rng, who):
+    """A np.random.Generator from a seed, a Generator (used as is) or None (OS entropy)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, (bool, float)) or not hasattr(rng, "__index__"):
+        raise TypeError(f"{who}: rng must be an integer seed, a numpy.random.Generator or None, "
+                        f"not {type(rng).__name__}")
+    return np.random.default_rng(int(rng.__index__()))
+
+
+def _size(value, name, who, minimum=0):
+    if isinstance(value, (bool, float)) or not hasattr(value, "__index__"):
+        raise TypeError(f"{who}: {name} must be an integer, not {type(value).__name__}")
+    value = int(value.__index__())
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_init(init, who):
+    if init not in INITS:
+        raise ValueError(f"{who}: init must be one of {', '.join(map(repr, INITS))}; got {init!r}")
+    return init
+
+
+def _weight(rng, shape, init, dtype, pytorch_fan_in=None):
+    """A weight of `shape` drawn as torch.nn / torch.nn.init would (in float64, then
+    rounded to dtype).  fan_in = shape[1], fan_out = shape[0]; `pytorch_fan_in` is the
+    fan-in torch's default uses (None: N(0, 1), as nn.Embedding)."""
+    fan_out, fan_in = shape
+    if init == "pytorch":
+        if pytorch_fan_in is None:
+            w = rng.standard_normal(shape)
+        else:
+            bound = 1 / math.sqrt(pytorch_fan_in) if pytorch_fan_in > 0 else 0.0
+            w = rng.uniform(-bound, bound, shape)
+    elif init == "xavier_uniform":
+        limit = math.sqrt(6 / (fan_in + fan_out)) if fan_in + fan_out > 0 else 0.0
+        w = rng.uniform(-limit, limit, shape)
+    else:  # kaiming_normal: torch's defaults a=0, mode="fan_in", nonlinearity="leaky_relu"
+        std = math.sqrt(2 / fan_in) if fan_in > 0 else 0.0
+        w = rng.normal(0.0, std, shape)
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+def _bias(rng, size, init, dtype, pytorch_fan_in):
+    if init == "pytorch":
+        bound = 1 / math.sqrt(pytorch_fan_in) if pytorch_fan_in > 0 else 0.0
+        return np.ascontiguousarray(rng.uniform(-bound, bound, size), dtype=dtype)
+    return np.zeros(size, dtype=dtype)
+
+
+def _shape(obj):
+    return tuple(np.shape(obj))
+
+
+# ------------------------------------------------------------------------------ Module
+
+
+class Module:
+    """Module(*, engine="c", dtype=np.float64)
+
+    The base of every layer: parameter bookkeeping, train/eval mode, error messages.
+    Subclasses list their parameter names in ``_param_names`` (and non-trainable state
+    in ``_buffer_names``) as PyTorch would name them, in PyTorch's order, and implement
+    ``forward`` and ``backward``.
+    """
+
+    _param_names = ()
+    _buffer_names = ()
+
+    def __init__(self, *, engine="c", dtype=np.float64, _dtype_optional=False):
+        tinynet.engine(engine)  # ValueError for an unknown engine
+        self.engine = engine
+        self.dtype = _float_dtype(dtype, type(self).__name__, allow_none=_dtype_optional)
+        self.training = True
+        self._grads = dict.fromkeys(self._param_names)
+        self._cache = None
+
+    @property
+    def tn(self):
+        """The engine module (``tinynet`` or ``tinynet.reference``) this layer calls."""
+        return tinynet.engine(self.engine)
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+    # -- parameters --------------------------------------------------------------------
+    def named_parameters(self):
+        """[(name, array), ...]: the live parameter arrays with PyTorch's names."""
+        return [(n, getattr(self, n)) for n in self._param_names]
+
+    def parameters(self):
+        """[array, ...]: the live parameter arrays, in the order of named_parameters()."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_grads(self):
+        """[(name, gradient), ...] from the last backward (None before it)."""
+        return [(n, self._grads[n]) for n in self._param_names]
+
+    def grads(self):
+        """[gradient, ...] matching parameters(): dL/dparam from the last backward."""
+        return [g for _, g in self.named_grads()]
+
+    def named_buffers(self):
+        """[(name, value), ...]: non-trainable state (BatchNorm's running statistics)."""
+        return [(n, getattr(self, n)) for n in self._buffer_names]
+
+    # -- mode --------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Training mode (batch statistics in BatchNorm1d); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (running statistics in BatchNorm1d); returns self."""
+        return self.train(False)
+
+    # -- helpers -----------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    def _input(self, x):
+        """Float inputs: lists and scalars take the layer's dtype (float64 for a
+        parameter-free layer without one), as the engines treat them; arrays keep theirs
+        (the engine rejects a float dtype that differs from the parameters')."""
+        if isinstance(x, np.ndarray):
+            return x
+        return np.asarray(x, dtype=self.dtype if self.dtype is not None else np.float64)
+
+    def _check_dtype(self, x, name="x"):
+        if self.dtype is not None and x.dtype.kind == "f" and x.dtype != self.dtype:
+            raise TypeError(f"{self!r}.forward: {name} is {x.dtype} but the layer is {self.dtype}")
+
+    def _cached(self):
+        if self._cache is None:
+            raise ValueError(f"{self!r}.backward: called before forward (nothing to backpropagate through); "
+                             "call forward first")
+        return self._cache
+
+    def _check_dout(self, dout, expected, name="dout"):
+        shape = _shape(dout)
+        if shape != tuple(expected):
+            raise ValueError(f"{self!r}.backward: {name} has shape {shape}, expected {tuple(expected)} "
+                             "(the shape of the last forward output)")
+
+
+# ------------------------------------------------------------------------------ Linear
+
+
+class Linear(Module):
+    """Linear(in_features, out_features, bias=True, *, engine="c", dtype=np.float64, init="pytorch", rng=None)
+
+    y = x @ weight.T + bias, as torch.nn.Linear.
+
+    weight: (out_features, in_features); bias: (out_features,) or None.
+    x: (N, in_features) or (in_features,) -> y: (N, out_features) or (out_features,).
+    ``init="pytorch"``: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features));
+    ``"xavier_uniform"``: weight ~ U(-a, a), a = sqrt(6 / (in + out)), bias 0 (seed 002);
+    ``"kaiming_normal"``: weight ~ N(0, 2 / in_features), bias 0.
+    backward(dy) returns dx and stores dweight, dbias.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import Linear
+    >>> layer = Linear(3, 2, rng=0)
+    >>> y = layer(np.ones((4, 3)))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((4, 2), (4, 3))
+    >>> [g.shape for g in layer.grads()]
+    [(2, 3), (2,)]
+    """
+
+    _param_names = ("weight", "bias")
+
+    def __init__(self, in_features, out_features, bias=True, *, engine="c", dtype=np.float64,
+                 init="pytorch", rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        self.in_features = _size(in_features, "in_features", "Linear")
+        self.out_features = _size(out_features, "out_features", "Linear")
+        _check_init(init, "Linear")
+        self.init = init
+        if not bias:
+            self._param_names = ("weight",)
+            self._grads = {"weight": None}
+        g = _generator(rng, "Linear")
+        shape = (self.out_features, self.in_features)
+        self.weight = _weight(g, shape, init, self.dtype, pytorch_fan_in=self.in_features)
+        self.bias = _bias(g, self.out_features, init, self.dtype, self.in_features) if bias else None
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+    def forward(self, x):
+        """forward(x): x (N, in_features) or (in_features,) -> y (N, out_features) or (out_features,)."""
+        x = self._input(x)
+        y = self.tn.linear_forward(x, self.weight, self.bias)
+        self._cache = (x, y.shape)
+        return y
+
+    def backward(self, dout):
+        """backward(dout): dout shaped like y -> dx shaped like x; stores dweight, dbias."""
+        x, y_shape = self._cached()
+        self._check_dout(dout, y_shape)
+        dx, dW, db = self.tn.linear_backward(dout, x, self.weight)
+        self._grads["weight"] = dW
+        if self.bias is not None:
+            self._grads["bias"] = db
+        return dx
+
+
+# --------------------------------------------------------------------------- activations
+
+
+class _Activation(Module):
+    _name = None
+
+    def __init__(self, *, engine="c", dtype=None, rng=None):
+        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
+        if rng is not None:
+            _generator(rng, type(self).__name__)  # validated, unused
+
+    def forward(self, x):
+        x = self._input(x)
+        self._check_dtype(x)
+        y = getattr(self.tn, f"{self._name}_forward")(x)
+        self._cache = y
+        return y
+
+    def backward(self, dout):
+        y = self._cached()
+        self._check_dout(dout, y.shape)
+        return getattr(self.tn, f"{self._name}_backward")(dout, y)
+
+
+class Tanh(_Activation):
+    """Tanh(*, engine="c", dtype=None, rng=None)
+
+    y = tanh(x) elementwise, any shape; backward(dy) = dy * (1 - y**2).
+    No parameters.  dtype=None follows the input (float32 or float64); a given dtype is
+    enforced.  rng is accepted for a uniform constructor and unused.
+
+    >>> from tinynet.nn import Tanh
+    >>> act = Tanh()
+    >>> act([0.0, 1.0]).round(4), act.backward([1.0, 1.0]).round(4)
+    (array([0.    , 0.7616]), array([1.  , 0.42]))
+    """
+
+    _name = "tanh"
+
+
+class ReLU(_Activation):
+    """ReLU(*, engine="c", dtype=None, rng=None)
+
+    y = max(x, 0) elementwise, any shape; backward(dy) = dy where y > 0, else 0.
+    No parameters; dtype=None follows the input.
+
+    >>> from tinynet.nn import ReLU
+    >>> act = ReLU()
+    >>> act([-1.0, 2.0]), act.backward([5.0, 5.0])
+    (array([0., 2.]), array([0., 5.]))
+    """
+
+    _name = "relu"
+
+
+class Sigmoid(_Activation):
+    """Sigmoid(*, engine="c", dtype=None, rng=None)
+
+    y = 1 / (1 + exp(-x)) elementwise, any shape; backward(dy) = dy * y * (1 - y).
+    No parameters; dtype=None follows the input.
+
+    >>> from tinynet.nn import Sigmoid
+    >>> act = Sigmoid()
+    >>> act([0.0]), act.backward([1.0])
+    (array([0.5]), array([0.25]))
+    """
+
+    _name = "sigmoid"
+
+
+class Flatten(Module):
+    """Flatten(start_dim=1, end_dim=-1, *, engine="c", dtype=None, rng=None)
+
+    Merges dimensions start_dim..end_dim, as torch.nn.Flatten: (N, T, E) -> (N, T*E),
+    e.g. makemore's ``emb.view(N, -1)`` after an Embedding.  backward reshapes the
+    gradient back.  Both return reshaped views where NumPy can.  No parameters.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import Flatten
+    >>> f = Flatten()
+    >>> f(np.zeros((32, 3, 10))).shape, f.backward(np.zeros((32, 30))).shape
+    ((32, 30), (32, 3, 10))
+    """
+
+    def __init__(self, start_dim=1, end_dim=-1, *, engine="c", dtype=None, rng=None):
+        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
+        if rng is not None:
+            _generator(rng, "Flatten")  # validated, unused
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def forward(self, x):
+        x = np.asarray(x)
+        self._check_dtype(x)
+        nd = x.ndim
+        s = self.start_dim + nd if self.start_dim < 0 else self.start_dim
+        e = self.end_dim + nd if self.end_dim < 0 else self.end_dim
+        if not (0 <= s < max(nd, 1) and 0 <= e < max(nd, 1)) or s > e:
+            raise ValueError(f"{self!r}.forward: dims {self.start_dim}..{self.end_dim} are out of range for "
+                             f"x of shape {x.shape}")
+        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1], dtype=np.int64)),) + x.shape[e + 1:]
+        y = x.reshape(shape)
+        self._cache = (x.shape, y.shape)
+        return y
+
+    def backward(self, dout):
+        x_shape, y_shape = self._cached()
+        self._check_dout(dout, y_shape)
+        return np.reshape(dout, x_shape)
+
+
+# --------------------------------------------------------------------------- Embedding
+
+
+class Embedding(Module):
+    """Embedding(num_embeddings, embedding_dim, *, engine="c", dtype=np.float64, init="pytorch", rng=None)
+
+    out = weight[idx], as torch.nn.Embedding: a lookup table of row vectors.
+
+    weight: (num_embeddings, embedding_dim), init "pytorch" N(0, 1) (also
+    "xavier_uniform", "kaiming_normal").  idx: integers of any shape S in
+    [0, num_embeddings) -> out: S + (embedding_dim,).  backward(dout) stores dweight
+    (repeated indices add up) and returns None: token ids have no gradient.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import Embedding
+    >>> emb = Embedding(27, 10, rng=0)
+    >>> out = emb(np.array([[0, 5, 5]]))
+    >>> out.shape, emb.backward(np.ones_like(out)), float(emb.grads()[0][5, 0])
+    ((1, 3, 10), None, 2.0)
+    """
+
+    _param_names = ("weight",)
+
+    def __init__(self, num_embeddings, embedding_dim, *, engine="c", dtype=np.float64, init="pytorch",
+                 rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        self.num_embeddings = _size(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = _size(embedding_dim, "embedding_dim", "Embedding")
+        self.init = _check_init(init, "Embedding")
+        g = _generator(rng, "Embedding")
+        self.weight = _weight(g, (self.num_embeddings, self.embedding_dim), init, self.dtype)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+    def forward(self, idx):
+        """forward(idx): integer ids of shape S -> S + (embedding_dim,)."""
+        idx = np.asarray(idx)
+        out = self.tn.embedding_forward(self.weight, idx)
+        self._cache = (idx, out.shape)
+        return out
+
+    def backward(self, dout):
+        """backward(dout): stores dweight (num_embeddings, embedding_dim); returns None."""
+        idx, out_shape = self._cached()
+        self._check_dout(dout, out_shape)
+        self._grads["weight"] = self.tn.embedding_backward(dout, idx, self.num_embeddings)
+        return None
+
+
+# ------------------------------------------------------------------------- BatchNorm1d
+
+
+class BatchNorm1d(Module):
+    """BatchNorm1d(num_features, eps=1e-5, momentum=0.1, correction=0, *, engine="c", dtype=np.float64, rng=None)
+
+    Batch normalisation over the batch axis of x (N, num_features), as
+    torch.nn.BatchNorm1d (affine, tracking running statistics).
+
+    Training mode (the default, ``train()``): normalises with the batch mean and the
+    batch variance divided by N - correction (0: PyTorch; 1: Bessel, as makemore) via
+    ``batchnorm_forward``, and updates the running statistics exactly as PyTorch does:
+    ``running = (1 - momentum) * running + momentum * batch`` with the batch mean and
+    the *unbiased* (N - 1) batch variance whatever ``correction`` is; momentum=None
+    is PyTorch's cumulative average (factor 1 / num_batches_tracked).  N = 1 raises
+    ValueError, as in PyTorch.  Eval mode (``eval()``): ``batchnorm_inference`` with
+    the running statistics; its backward treats them as constants.
+
+    Parameters weight (gamma, init 1) and bias (beta, init 0), (num_features,);
+    buffers running_mean (0), running_var (1), num_batches_tracked (int, 0).
+    backward(dy) returns dx and stores dweight, dbias.  rng is accepted for a
+    uniform constructor and unused (the initialisation is deterministic).
+
+    >>> import numpy as np
+    >>> from tinynet.nn import BatchNorm1d
+    >>> bn = BatchNorm1d(2)
+    >>> y = bn(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    >>> y.round(4), bn.running_mean, bn.running_var
+    (array([[-1., -1.],
+           [ 1.,  1.]]), array([0.2, 0.4]), array([1.1, 1.7]))
+    """
+
+    _param_names = ("weight", "bias")
+    _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, correction=0, *, engine="c",
+                 dtype=np.float64, rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        self.num_features = C = _size(num_features, "num_features", "BatchNorm1d")
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.correction = _size(correction, "correction", "BatchNorm1d")
+        if rng is not None:
+            _generator(rng, "BatchNorm1d")  # validated, unused
+        self.weight = np.ones(C, dtype=self.dtype)
+        self.bias = np.zeros(C, dtype=self.dtype)
+        self.running_mean = np.zeros(C, dtype=self.dtype)
+        self.running_var = np.ones(C, dtype=self.dtype)
+        self.num_batches_tracked = 0
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"correction={self.correction}")
+
+    def forward(self, x):
+        """forward(x): x (N, num_features) -> y (N, num_features), in the current mode."""
+        x = self._input(x)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (N, {self.num_features})")
+        tn = self.tn
+        if not self.training:
+            y = tn.batchnorm_inference(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
+            self._cache = ("eval", x)
+            return y
+        N = x.shape[0]
+        if N <= 1:
+            raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
+                             f"got x of shape {x.shape} (use eval() for single examples)")
+        y, mean, invstd = tn.batchnorm_forward(x, self.weight, self.bias, self.eps, self.correction)
+        self._update_running_stats(x, mean)
+        self._cache = ("train", x, mean, invstd)
+        return y
+
+    def _update_running_stats(self, x, mean):
+        self.num_batches_tracked += 1
+        f = self.momentum if self.momentum is not None else 1.0 / self.num_batches_tracked
+        diff = x - mean
+        unbiased_var = (diff * diff).sum(axis=0) / (x.shape[0] - 1)
+        # in place, so the buffers stay the same arrays (state_dict-ready)
+        self.running_mean *= 1 - f
+        self.running_mean += f * mean
+        self.running_var *= 1 - f
+        self.running_var += f * unbiased_var
+
+    def backward(self, dout):
+        """backward(dout): dout (N, num_features) -> dx; stores dweight, dbias."""
+        cache = self._cached()
+        x = cache[1]
+        self._check_dout(dout, x.shape)
+        tn = self.tn
+        if cache[0] == "train":
+            _, x, mean, invstd = cache
+            dx, dgamma, dbeta = tn.batchnorm_backward(dout, x, self.weight, mean, invstd, self.correction)
+        else:
+            # eval: y = gamma * xhat + beta with xhat = (x - running_mean) / sqrt(running_var + eps),
+            # an affine map; dx = dy * gamma / sqrt(running_var + eps) is the same map applied to dy
+            # with beta = 0 and mean 0.
+            zeros = np.zeros_like(self.bias)
+            dout = np.asarray(dout, dtype=x.dtype) if not isinstance(dout, np.ndarray) else dout
+            dx = tn.batchnorm_inference(dout, self.weight, zeros, zeros, self.running_var, self.eps)
+            xhat = tn.batchnorm_inference(x, np.ones_like(self.weight), zeros, self.running_mean,
+                                          self.running_var, self.eps)
+            dgamma = (dout * xhat).sum(axis=0)
+            dbeta = dout.sum(axis=0)
+        self._grads["weight"] = dgamma
+        self._grads["bias"] = dbeta
+        return dx
+
+
+# --------------------------------------------------------------------------------- RNN
+
+
+class RNN(Module):
+    """RNN(input_size, hidden_size, bptt_steps=None, *, engine="c", dtype=np.float64, init="pytorch", rng=None)
+
+    A vanilla tanh RNN, one layer, time-major, one bias:
+    h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h).
+
+    W_xh: (hidden_size, input_size); W_hh: (hidden_size, hidden_size); b_h: (hidden_size,).
+    init "pytorch": all ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as torch.nn.RNN
+    ("xavier_uniform" / "kaiming_normal" per matrix, b_h 0).
+    forward(x, h0=None): x floats (T, B, input_size) or token ids (T, B) (one-hot
+    implied, so input_size is the vocabulary size); unbatched (T, input_size) / (T,)
+    with h0 (hidden_size,).  h0 None means zeros.  Returns hs (T, B, H) or (T, H), the
+    state after every step (the last state is hs[-1]).
+    backward(dhs): dhs = dL/dhs -> dx (None for token input); stores dW_xh, dW_hh, db_h
+    and sets ``self.dh0`` (dL/dh0).  bptt_steps=None is full backpropagation through
+    time; bptt_steps=k truncates it (see tinynet.rnn_backward).
+
+    >>> import numpy as np
+    >>> from tinynet.nn import RNN
+    >>> rnn = RNN(4, 3, rng=0)
+    >>> hs = rnn(np.array([[0, 1], [2, 3]]))          # T=2 steps, B=2 token sequences
+    >>> hs.shape, rnn.backward(np.ones_like(hs)), rnn.dh0.shape
+    ((2, 2, 3), None, (2, 3))
+    >>> [name for name, _ in rnn.named_parameters()]
+    ['W_xh', 'W_hh', 'b_h']
+    """
+
+    _param_names = ("W_xh", "W_hh", "b_h")
+
+    def __init__(self, input_size, hidden_size, bptt_steps=None, *, engine="c", dtype=np.float64,
+                 init="pytorch", rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        self.input_size = D = _size(input_size, "input_size", "RNN")
+        self.hidden_size = H = _size(hidden_size, "hidden_size", "RNN")
+        self.bptt_steps = None if bptt_steps is None else _size(bptt_steps, "bptt_steps", "RNN", 1)
+        self.init = _check_init(init, "RNN")
+        g = _generator(rng, "RNN")
+        self.W_xh = _weight(g, (H, D), init, self.dtype, pytorch_fan_in=H)
+        self.W_hh = _weight(g, (H, H), init, self.dtype, pytorch_fan_in=H)
+        self.b_h = _bias(g, H, init, self.dtype, H)
+        self.dh0 = None
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        return s if self.bptt_steps is None else s + f", bptt_steps={self.bptt_steps}"
+
+    def forward(self, x, h0=None):
+        """forward(x, h0=None) -> hs (T, B, hidden_size) or (T, hidden_size)."""
+        raw = np.asarray(x)
+        x = raw if raw.dtype.kind in "iu" else self._input(x)  # token ids, or floats
+        if h0 is not None:
+            h0 = self._input(h0)
+        hs = self.tn.rnn_forward(x, h0, self.W_xh, self.W_hh, self.b_h)
+        self._cache = (x, h0, hs)
+        self.dh0 = None
+        return hs
+
+    def backward(self, dhs):
+        """backward(dhs) -> dx (None for token ids); stores the weight gradients and self.dh0."""
+        x, h0, hs = self._cached()
+        self._check_dout(dhs, hs.shape, "dhs")
+        dx, dh0, dW_xh, dW_hh, db_h = self.tn.rnn_backward(dhs, x, h0, hs, self.W_xh, self.W_hh,
+                                                           self.bptt_steps)
+        self._grads.update(W_xh=dW_xh, W_hh=dW_hh, b_h=db_h)
+        self.dh0 = dh0
+        return dx
+
+
+# -------------------------------------------------------------------------- Sequential
+
+
+class Sequential(Module):
+    """Sequential([layer, ...])
+
+    Layers applied in order; backward runs them in reverse, so an MLP is
+    ``Sequential([Linear(...), Tanh(), Linear(...)])``.  ``Sequential(l1, l2, ...)``
+    works too.  parameters()/grads() concatenate the layers' lists;
+    named_parameters() prefixes each name with the layer's index ("0.weight", as
+    PyTorch); train()/eval() reach every layer.  Indexing and len() as for a list.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import Sequential, Linear, ReLU
+    >>> mlp = Sequential([Linear(26, 64, rng=42), ReLU(), Linear(64, 26, rng=43)])
+    >>> out = mlp(np.eye(26)[:2])
+    >>> out.shape, mlp.backward(np.ones_like(out)).shape, sum(p.size for p in mlp.parameters())
+    ((2, 26), (2, 26), 3418)
+    """
+
+    def __init__(self, layers=(), *more):
+        if isinstance(layers, Module):
+            layers = (layers,) + more
+        elif more:
+            raise TypeError("Sequential: pass the layers as one list, Sequential([l1, l2]), or as arguments")
+        self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a tinynet.nn layer")
+        self.training = True
+        self.engine = None
+        self.dtype = None
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)" if inner else "Sequential()"
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Sequential(self.layers[i])
+        return self.layers[i]
+
+    def forward(self, x):
+        """forward(x): each layer's forward in order."""
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, dout):
+        """backward(dout): each layer's backward in reverse order; returns dL/dinput
+        (None when the first layer takes token ids)."""
+        for i in reversed(range(len(self.layers))):
+            if dout is None:
+                raise ValueError(f"Sequential.backward: layer {i + 1} ({self.layers[i + 1]!r}) returned no input "
+                                 f"gradient, so layer {i} ({self.layers[i]!r}) cannot be backpropagated")
+            dout = self.layers[i].backward(dout)
+        return dout
+
+    def named_parameters(self):
+        return [(f"{i}.{n}", p) for i, layer in enumerate(self.layers) for n, p in layer.named_parameters()]
+
+    def named_grads(self):
+        return [(f"{i}.{n}", g) for i, layer in enumerate(self.layers) for n, g in layer.named_grads()]
+
+    def named_buffers(self):
+        return [(f"{i}.{n}", b) for i, layer in enumerate(self.layers) for n, b in layer.named_buffers()]
+
+    def train(self, mode=True):
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
