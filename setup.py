@@ -24,7 +24,7 @@ if os.environ.get("TINYNET_SANITIZE"):
 
 core = Extension(
     "tinynet._core",
-    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c"],
+    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c", "csrc/tn_math.c"],
     include_dirs=["csrc", np.get_include()],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
@@ -37,6 +37,8 @@ core = Extension(
         "csrc/tn_internal.h",
         "csrc/tn_kernels_impl.h",
         "csrc/tn_gemm_impl.h",
+        "csrc/tn_micro_impl.h",
+        "csrc/tn_tanh_impl.h",
     ],
 )
 

@@ -20,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <numpy/arrayobject.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -131,14 +132,29 @@ static int shape_error(Call *c, const char *name, PyArrayObject *a, const char *
     return -1;
 }
 
-/* a must be nd-dimensional with a.shape[i] == dims[i] wherever dims[i] >= 0. */
-static int expect(Call *c, const char *name, PyArrayObject *a, int nd, const npy_intp *dims,
-                  const char *pattern, const char *where)
+/* Is a nd-dimensional with a.shape[i] == dims[i] wherever dims[i] >= 0? */
+static int fits(PyArrayObject *a, int nd, const npy_intp *dims)
 {
-    if (PyArray_NDIM(a) != nd) return shape_error(c, name, a, pattern, where);
+    if (PyArray_NDIM(a) != nd) return 0;
     for (int i = 0; i < nd; i++)
-        if (dims[i] >= 0 && PyArray_DIM(a, i) != dims[i]) return shape_error(c, name, a, pattern, where);
-    return 0;
+        if (dims[i] >= 0 && PyArray_DIM(a, i) != dims[i]) return 0;
+    return 1;
+}
+
+/* a must fit (nd, dims); else a shape error whose `where` part is formatted from
+ * where_fmt -- only then, so that a good call pays nothing for its messages. */
+static int expect(Call *c, const char *name, PyArrayObject *a, int nd, const npy_intp *dims, const char *pattern,
+                  const char *where_fmt, ...)
+{
+    if (fits(a, nd, dims)) return 0;
+    char where[400] = "";
+    if (where_fmt) {
+        va_list ap;
+        va_start(ap, where_fmt);
+        vsnprintf(where, sizeof where, where_fmt, ap);
+        va_end(ap);
+    }
+    return shape_error(c, name, a, pattern, where);
 }
 
 /* a must have exactly the shape of ref. */
@@ -153,14 +169,56 @@ static int same_shape(Call *c, const char *name, PyArrayObject *a, const char *r
     return -1;
 }
 
+/* ------------------------------------------------------------------ argument parsing */
+
+/* Vectorcall arguments into *dst[i] by position, then by keyword (kwlist order); the first
+ * nreq are required, the others keep their preset defaults.  Errors read as CPython's. */
+static int parse(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                 const char *const *kwlist, int nreq, PyObject **dst[])
+{
+    int n = 0;
+    while (kwlist[n]) n++;
+    if (nargs > n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d argument%s (%zd given)", fn, n, n == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    unsigned long long given = 0; /* bit i: argument i supplied (n <= 64) */
+    for (Py_ssize_t i = 0; i < nargs; i++) *dst[i] = args[i], given |= 1ull << i;
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        const char *name = PyUnicode_AsUTF8(key);
+        if (name == NULL) return -1;
+        int i = 0;
+        while (i < n && strcmp(name, kwlist[i]) != 0) i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%s'", fn, name);
+            return -1;
+        }
+        if (given & (1ull << i)) {
+            PyErr_Format(PyExc_TypeError, "argument for %s() given by name ('%s') and position (%d)", fn, name, i + 1);
+            return -1;
+        }
+        *dst[i] = args[nargs + k], given |= 1ull << i;
+    }
+    for (int i = 0; i < nreq; i++)
+        if (!(given & (1ull << i))) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", fn, kwlist[i], i + 1);
+            return -1;
+        }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ argument conversion */
 
 /* Plain Python values take the call's dtype; everything else brings its own. */
 static int is_weak(PyObject *o) { return PyList_Check(o) || PyTuple_Check(o) || PyLong_Check(o) || PyFloat_Check(o); }
 
-/* obj as an ndarray of whatever dtype it has (new reference kept by the call). */
+/* obj as an ndarray of whatever dtype it has: an ndarray itself (borrowed: the caller's
+ * arguments outlive the call), else a new reference kept by the call. */
 static PyArrayObject *raw_array(Call *c, const char *name, PyObject *obj)
 {
+    if (PyArray_Check(obj)) return (PyArrayObject *)obj;
     if (obj == Py_None || PyUnicode_Check(obj) || PyBytes_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s: %s must be an array, not %s", c->fn, name, short_type(obj));
         return NULL;
@@ -209,9 +267,11 @@ static int resolve(Call *c, const char *name, PyObject *obj, PyArrayObject *raw)
     return 0;
 }
 
-/* raw converted to an aligned C-contiguous native array of `type` (new ref kept). */
+/* raw as an aligned C-contiguous native array of `type`: raw itself when it already is
+ * one (the common case, no copy and no new reference), else a converted copy (kept). */
 static PyArrayObject *cast(Call *c, PyArrayObject *raw, int type)
 {
+    if (PyArray_TYPE(raw) == type && PyArray_ISCARRAY_RO(raw) && PyArray_ISNOTSWAPPED(raw)) return raw;
     PyArray_Descr *d = PyArray_DescrFromType(type);
     if (d == NULL) return NULL;
     return (PyArrayObject *)keep(
@@ -442,15 +502,15 @@ PyDoc_STRVAR(linear_forward_doc,
 ">>> tn.linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape\n"
 "(2, 4)\n");
 
-static PyObject *py_linear_forward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"x", "W", "b", NULL};
+    static const char *const kwlist[] = {"x", "W", "b", NULL};
     PyObject *ox, *oW, *ob = Py_None, *res = NULL;
     PyArrayObject *x, *W, *b, *y;
     Call c;
     call_init(&c, "linear_forward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:linear_forward", kwlist, &ox, &oW, &ob)) return NULL;
+    if (parse("linear_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ox, &oW, &ob})) return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}};
     if (floats(&c, fa, 3)) goto done;
     if (PyArray_NDIM(W) != 2) {
@@ -458,13 +518,12 @@ static PyObject *py_linear_forward(PyObject *self, PyObject *args, PyObject *kw)
         goto done;
     }
     npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1);
-    char where[96];
-    snprintf(where, sizeof where, " with D = W.shape[1] = %zd", (Py_ssize_t)D);
     int batched = PyArray_NDIM(x) == 2;
     npy_intp xd[2] = {-1, D};
-    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", where)) goto done;
-    snprintf(where, sizeof where, " with H = W.shape[0] = %zd", (Py_ssize_t)H);
-    if (b && expect(&c, "b", b, 1, &H, "(H,)", where)) goto done;
+    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", " with D = W.shape[1] = %zd",
+               (Py_ssize_t)D))
+        goto done;
+    if (b && expect(&c, "b", b, 1, &H, "(H,)", " with H = W.shape[0] = %zd", (Py_ssize_t)H)) goto done;
     npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
     if (!(y = new_out(&c, batched ? 2 : 1, batched ? yd : yd + 1, c.type))) goto done;
     void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
@@ -486,15 +545,15 @@ PyDoc_STRVAR(linear_backward_doc,
 ">>> dx.shape, dW.shape, db.shape\n"
 "((2, 3), (4, 3), (4,))\n");
 
-static PyObject *py_linear_backward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"dy", "x", "W", NULL};
+    static const char *const kwlist[] = {"dy", "x", "W", NULL};
     PyObject *ody, *ox, *oW, *res = NULL;
     PyArrayObject *dy, *x, *W, *dx, *dW, *db;
     Call c;
     call_init(&c, "linear_backward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:linear_backward", kwlist, &ody, &ox, &oW)) return NULL;
+    if (parse("linear_backward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ody, &ox, &oW})) return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"W", oW, &W, 0}};
     if (floats(&c, fa, 3)) goto done;
     if (PyArray_NDIM(W) != 2) {
@@ -502,18 +561,17 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *args, PyObject *kw
         goto done;
     }
     npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1);
-    char where[128];
     int batched = PyArray_NDIM(x) == 2;
     npy_intp xd[2] = {-1, D};
-    snprintf(where, sizeof where, " with D = W.shape[1] = %zd", (Py_ssize_t)D);
-    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", where)) goto done;
+    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", " with D = W.shape[1] = %zd",
+               (Py_ssize_t)D))
+        goto done;
     npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
-    if (batched)
-        snprintf(where, sizeof where, " with N = x.shape[0] = %zd, H = W.shape[0] = %zd", (Py_ssize_t)N, (Py_ssize_t)H);
-    else
-        snprintf(where, sizeof where, " for unbatched x of shape (%zd,), with H = W.shape[0] = %zd", (Py_ssize_t)D,
-                 (Py_ssize_t)H);
-    if (expect(&c, "dy", dy, batched ? 2 : 1, batched ? yd : yd + 1, batched ? "(N, H)" : "(H,)", where)) goto done;
+    if (batched ? expect(&c, "dy", dy, 2, yd, "(N, H)", " with N = x.shape[0] = %zd, H = W.shape[0] = %zd",
+                         (Py_ssize_t)N, (Py_ssize_t)H)
+                : expect(&c, "dy", dy, 1, yd + 1, "(H,)", " for unbatched x of shape (%zd,), with H = W.shape[0] = %zd",
+                         (Py_ssize_t)D, (Py_ssize_t)H))
+        goto done;
     npy_intp wd[2] = {H, D};
     if (!(dx = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(dW = new_out(&c, 2, wd, c.type)) ||
         !(db = new_out(&c, 1, &H, c.type)))
@@ -536,15 +594,15 @@ typedef void (*ew2_f32)(float *, const float *, const float *, size_t);
 typedef void (*ew2_f64)(double *, const double *, const double *, size_t);
 
 /* y = f(x) elementwise, any shape */
-static PyObject *elementwise_forward(const char *fn, const char *fmt, PyObject *args, PyObject *kw, ew1_f32 k32,
-                                     ew1_f64 k64)
+static PyObject *elementwise_forward(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                     ew1_f32 k32, ew1_f64 k64)
 {
-    static char *kwlist[] = {"x", NULL};
+    static const char *const kwlist[] = {"x", NULL};
     PyObject *ox, *res = NULL;
     PyArrayObject *x, *y;
     Call c;
     call_init(&c, fn);
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ox)) return NULL;
+    if (parse(fn, args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ox})) return NULL;
     FArg fa[] = {{"x", ox, &x, 0}};
     if (floats(&c, fa, 1) || !(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type))) goto done;
     size_t n = SIZE(x);
@@ -559,15 +617,15 @@ done:
 }
 
 /* dx = g(dy, y) elementwise, any shape (dy and y the same shape) */
-static PyObject *elementwise_backward(const char *fn, const char *fmt, PyObject *args, PyObject *kw, ew2_f32 k32,
-                                      ew2_f64 k64)
+static PyObject *elementwise_backward(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                      ew2_f32 k32, ew2_f64 k64)
 {
-    static char *kwlist[] = {"dy", "y", NULL};
+    static const char *const kwlist[] = {"dy", "y", NULL};
     PyObject *ody, *oy, *res = NULL;
     PyArrayObject *dy, *y, *dx;
     Call c;
     call_init(&c, fn);
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &ody, &oy)) return NULL;
+    if (parse(fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &oy})) return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"y", oy, &y, 0}};
     if (floats(&c, fa, 2) || same_shape(&c, "dy", dy, "y", y) ||
         !(dx = new_out(&c, PyArray_NDIM(y), PyArray_DIMS(y), c.type)))
@@ -586,15 +644,15 @@ done:
 #define ACTIVATION(name, fwd_doc, bwd_doc)                                                                        \
     PyDoc_STRVAR(name##_forward_doc, #name "_forward(x)\n--\n\n" fwd_doc);                                      \
     PyDoc_STRVAR(name##_backward_doc, #name "_backward(dy, y)\n--\n\n" bwd_doc);                                \
-    static PyObject *py_##name##_forward(PyObject *self, PyObject *args, PyObject *kw)                           \
+    static PyObject *py_##name##_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)                           \
     {                                                                                                             \
         (void)self;                                                                                               \
-        return elementwise_forward(#name "_forward", "O:" #name "_forward", args, kw, tn_##name##_forward_f32, tn_##name##_forward_f64); \
+        return elementwise_forward(#name "_forward", args, nargs, kwnames, tn_##name##_forward_f32, tn_##name##_forward_f64); \
     }                                                                                                             \
-    static PyObject *py_##name##_backward(PyObject *self, PyObject *args, PyObject *kw)                          \
+    static PyObject *py_##name##_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)                          \
     {                                                                                                             \
         (void)self;                                                                                               \
-        return elementwise_backward(#name "_backward", "OO:" #name "_backward", args, kw, tn_##name##_backward_f32,                       \
+        return elementwise_backward(#name "_backward", args, nargs, kwnames, tn_##name##_backward_f32,                       \
                                     tn_##name##_backward_f64);                                                    \
     }
 
@@ -622,15 +680,15 @@ PyDoc_STRVAR(softmax_doc,
 "logits: (N, V) or (V,) (any leading shape works).  Returns probs, same shape.\n\n"
 ">>> import tinynet as tn\n>>> tn.softmax([0.0, 0.0])\narray([0.5, 0.5])\n");
 
-static PyObject *py_softmax(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"logits", NULL};
+    static const char *const kwlist[] = {"logits", NULL};
     PyObject *ol, *res = NULL;
     PyArrayObject *l, *p;
     Call c;
     call_init(&c, "softmax");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:softmax", kwlist, &ol)) return NULL;
+    if (parse("softmax", args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ol})) return NULL;
     FArg fa[] = {{"logits", ol, &l, 0}};
     if (floats(&c, fa, 1)) goto done;
     if (PyArray_NDIM(l) < 1) {
@@ -653,12 +711,10 @@ static int ce_args(Call *c, const char *lname, PyObject *ol, PyObject *ot, PyArr
     if (floats(c, fa, 1) || !(*t = ints(c, "targets", ot))) return -1;
     npy_intp ld[2] = {-1, -1};
     if (expect(c, lname, *l, 2, ld, "(N, V)", NULL)) return -1;
-    char where[96];
     npy_intp N = PyArray_DIM(*l, 0);
-    snprintf(where, sizeof where, " with N = %s.shape[0] = %zd", lname, (Py_ssize_t)N);
-    if (expect(c, "targets", *t, 1, &N, "(N,)", where)) return -1;
-    snprintf(where, sizeof where, "V = %s.shape[1]", lname);
-    return in_range(c, "targets", *t, PyArray_DIM(*l, 1), where);
+    if (expect(c, "targets", *t, 1, &N, "(N,)", " with N = %s.shape[0] = %zd", lname, (Py_ssize_t)N)) return -1;
+    return in_range(c, "targets", *t, PyArray_DIM(*l, 1),
+                    strcmp(lname, "logits") == 0 ? "V = logits.shape[1]" : "V = probs.shape[1]");
 }
 
 PyDoc_STRVAR(cross_entropy_forward_doc,
@@ -670,16 +726,16 @@ PyDoc_STRVAR(cross_entropy_forward_doc,
 ">>> import tinynet as tn\n>>> loss, probs = tn.cross_entropy_forward([[0.0, 0.0]], [1])\n"
 ">>> round(loss, 6)\n0.693147\n");
 
-static PyObject *py_cross_entropy_forward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_cross_entropy_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"logits", "targets", "reduction", NULL};
+    static const char *const kwlist[] = {"logits", "targets", "reduction", NULL};
     PyObject *ol, *ot, *ored = NULL, *res = NULL;
     PyArrayObject *l, *t, *p;
     int mean = 1;
     Call c;
     call_init(&c, "cross_entropy_forward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:cross_entropy_forward", kwlist, &ol, &ot, &ored)) return NULL;
+    if (parse("cross_entropy_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ol, &ot, &ored})) return NULL;
     if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "logits", ol, ot, &l, &t) ||
         !(p = new_out(&c, 2, PyArray_DIMS(l), c.type)))
         goto done;
@@ -700,16 +756,16 @@ PyDoc_STRVAR(cross_entropy_backward_doc,
 "Returns dlogits (N, V).\n\n"
 ">>> import tinynet as tn\n>>> tn.cross_entropy_backward([[0.5, 0.5]], [1])\narray([[ 0.5, -0.5]])\n");
 
-static PyObject *py_cross_entropy_backward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_cross_entropy_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"probs", "targets", "reduction", NULL};
+    static const char *const kwlist[] = {"probs", "targets", "reduction", NULL};
     PyObject *op, *ot, *ored = NULL, *res = NULL;
     PyArrayObject *p, *t, *d;
     int mean = 1;
     Call c;
     call_init(&c, "cross_entropy_backward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:cross_entropy_backward", kwlist, &op, &ot, &ored)) return NULL;
+    if (parse("cross_entropy_backward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&op, &ot, &ored})) return NULL;
     if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "probs", op, ot, &p, &t) ||
         !(d = new_out(&c, 2, PyArray_DIMS(p), c.type)))
         goto done;
@@ -731,15 +787,15 @@ PyDoc_STRVAR(embedding_forward_doc,
 ">>> import numpy as np, tinynet as tn\n"
 ">>> tn.embedding_forward(np.eye(3), [[2, 0]]).shape\n(1, 2, 3)\n");
 
-static PyObject *py_embedding_forward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_embedding_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"table", "idx", NULL};
+    static const char *const kwlist[] = {"table", "idx", NULL};
     PyObject *otab, *oidx, *res = NULL;
     PyArrayObject *tab, *idx, *out;
     Call c;
     call_init(&c, "embedding_forward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:embedding_forward", kwlist, &otab, &oidx)) return NULL;
+    if (parse("embedding_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&otab, &oidx})) return NULL;
     FArg fa[] = {{"table", otab, &tab, 0}};
     if (floats(&c, fa, 1) || !(idx = ints(&c, "idx", oidx))) goto done;
     npy_intp td[2] = {-1, -1};
@@ -772,16 +828,16 @@ PyDoc_STRVAR(embedding_backward_doc,
 "Returns dtable: (num_embeddings, E).\n\n"
 ">>> import tinynet as tn\n>>> tn.embedding_backward([[1.0], [2.0]], [0, 0], 2)\narray([[3.],\n       [0.]])\n");
 
-static PyObject *py_embedding_backward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_embedding_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"dout", "idx", "num_embeddings", NULL};
+    static const char *const kwlist[] = {"dout", "idx", "num_embeddings", NULL};
     PyObject *od, *oidx, *onum, *res = NULL;
     PyArrayObject *dout, *idx, *dt;
     long long V;
     Call c;
     call_init(&c, "embedding_backward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:embedding_backward", kwlist, &od, &oidx, &onum)) return NULL;
+    if (parse("embedding_backward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&od, &oidx, &onum})) return NULL;
     FArg fa[] = {{"dout", od, &dout, 0}};
     if (floats(&c, fa, 1) || !(idx = ints(&c, "idx", oidx)) || get_int(&c, "num_embeddings", onum, &V)) goto done;
     if (V < 0) {
@@ -817,10 +873,8 @@ static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArr
     npy_intp xd[2] = {-1, -1};
     if (expect(c, "x", x, 2, xd, "(N, C)", NULL)) return -1;
     npy_intp C = PyArray_DIM(x, 1);
-    char where[96];
-    snprintf(where, sizeof where, " with C = x.shape[1] = %zd", (Py_ssize_t)C);
     for (int i = 0; i < nvec; i++)
-        if (expect(c, names[i], vecs[i], 1, &C, "(C,)", where)) return -1;
+        if (expect(c, names[i], vecs[i], 1, &C, "(C,)", " with C = x.shape[1] = %zd", (Py_ssize_t)C)) return -1;
     if (correction < 0) {
         PyErr_Format(PyExc_ValueError, "%s: correction must be >= 0, got %lld", c->fn, correction);
         return -1;
@@ -846,17 +900,17 @@ PyDoc_STRVAR(batchnorm_forward_doc,
 ">>> import tinynet as tn\n>>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
 ">>> y.round(4).ravel(), mean\n(array([-1.,  1.]), array([2.]))\n");
 
-static PyObject *py_batchnorm_forward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"x", "gamma", "beta", "eps", "correction", NULL};
+    static const char *const kwlist[] = {"x", "gamma", "beta", "eps", "correction", NULL};
     PyObject *ox, *og, *ob, *oeps = NULL, *ocorr = NULL, *res = NULL;
     PyArrayObject *x, *g, *b, *y, *mean, *invstd;
     double eps = 1e-5;
     long long corr = 0;
     Call c;
     call_init(&c, "batchnorm_forward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:batchnorm_forward", kwlist, &ox, &og, &ob, &oeps, &ocorr))
+    if (parse("batchnorm_forward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"beta", ob, &b, 0}};
     const char *names[] = {"gamma", "beta"};
@@ -888,16 +942,16 @@ PyDoc_STRVAR(batchnorm_backward_doc,
 ">>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)\n"
 ">>> dbeta\narray([2.])\n");
 
-static PyObject *py_batchnorm_backward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"dy", "x", "gamma", "mean", "invstd", "correction", NULL};
+    static const char *const kwlist[] = {"dy", "x", "gamma", "mean", "invstd", "correction", NULL};
     PyObject *ody, *ox, *og, *om, *oi, *ocorr = NULL, *res = NULL;
     PyArrayObject *dy, *x, *g, *m, *is, *dx, *dg, *db;
     long long corr = 0;
     Call c;
     call_init(&c, "batchnorm_backward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|O:batchnorm_backward", kwlist, &ody, &ox, &og, &om, &oi, &ocorr))
+    if (parse("batchnorm_backward", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ody, &ox, &og, &om, &oi, &ocorr}))
         return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"mean", om, &m, 0}, {"invstd", oi, &is, 0}};
     const char *names[] = {"gamma", "mean", "invstd"};
@@ -924,16 +978,16 @@ PyDoc_STRVAR(batchnorm_inference_doc,
 "x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C).\n\n"
 ">>> import tinynet as tn\n>>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)\narray([[1.]])\n");
 
-static PyObject *py_batchnorm_inference(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"x", "gamma", "beta", "running_mean", "running_var", "eps", NULL};
+    static const char *const kwlist[] = {"x", "gamma", "beta", "running_mean", "running_var", "eps", NULL};
     PyObject *ox, *og, *ob, *orm, *orv, *oeps = NULL, *res = NULL;
     PyArrayObject *x, *g, *b, *rm, *rv, *y;
     double eps = 1e-5;
     Call c;
     call_init(&c, "batchnorm_inference");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|O:batchnorm_inference", kwlist, &ox, &og, &ob, &orm, &orv, &oeps))
+    if (parse("batchnorm_inference", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &og, &ob, &orm, &orv, &oeps}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0},
                  {"gamma", og, &g, 0},
@@ -980,20 +1034,17 @@ static int rnn_weight_shapes(Call *c, RnnDims *r, PyArrayObject *W_xh, PyArrayOb
     npy_intp hh[2] = {-1, -1};
     if (expect(c, "W_hh", W_hh, 2, hh, "(H, H)", NULL)) return -1;
     r->H = PyArray_DIM(W_hh, 0);
-    char where[96];
-    snprintf(where, sizeof where, " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H);
     if (PyArray_DIM(W_hh, 1) != r->H) return shape_error(c, "W_hh", W_hh, "(H, H)", NULL);
     npy_intp xh[2] = {r->H, -1};
-    if (expect(c, "W_xh", W_xh, 2, xh, "(H, D)", where)) return -1;
+    if (expect(c, "W_xh", W_xh, 2, xh, "(H, D)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
     r->D = PyArray_DIM(W_xh, 1);
-    if (b_h && expect(c, "b_h", b_h, 1, &r->H, "(H,)", where)) return -1;
+    if (b_h && expect(c, "b_h", b_h, 1, &r->H, "(H,)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
     return 0;
 }
 
 /* The input sequence (tokens or floats) against D; sets batched, T, B. */
 static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
 {
-    char where[96];
     r->in_name = name;
     r->in = r->tokens ? r->tokens : r->x;
     r->bdim = 1;
@@ -1006,9 +1057,11 @@ static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
         return in_range(c, name, r->tokens, r->D, "D = W_xh.shape[1]");
     }
     int nd = PyArray_NDIM(r->x);
-    snprintf(where, sizeof where, " with D = W_xh.shape[1] = %zd", (Py_ssize_t)r->D);
-    if ((nd != 2 && nd != 3) || PyArray_DIM(r->x, nd - 1) != r->D)
+    if ((nd != 2 && nd != 3) || PyArray_DIM(r->x, nd - 1) != r->D) {
+        char where[96];
+        snprintf(where, sizeof where, " with D = W_xh.shape[1] = %zd", (Py_ssize_t)r->D);
         return shape_error(c, name, r->x, "(T, B, D) or (T, D)", where);
+    }
     r->batched = nd == 3;
     r->T = PyArray_DIM(r->x, 0);
     r->B = r->batched ? PyArray_DIM(r->x, 1) : 1;
@@ -1019,32 +1072,29 @@ static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
  * the input argument the sizes come from. */
 static int rnn_state_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
 {
-    char where[320], s[160];
+    char s[160];
     npy_intp d[2] = {r->B, r->H};
-    if (r->batched) {
-        snprintf(where, sizeof where, " with B = %s.shape[%d] = %zd, H = W_hh.shape[0] = %zd", r->in_name, r->bdim,
-                 (Py_ssize_t)r->B, (Py_ssize_t)r->H);
-        return expect(c, name, h, 2, d, "(B, H)", where);
-    }
-    snprintf(where, sizeof where, " for unbatched %s of shape %s, with H = W_hh.shape[0] = %zd", r->in_name,
-             fmt_shape(r->in, s, sizeof s), (Py_ssize_t)r->H);
-    return expect(c, name, h, 1, d + 1, "(H,)", where);
+    if (r->batched)
+        return expect(c, name, h, 2, d, "(B, H)", " with B = %s.shape[%d] = %zd, H = W_hh.shape[0] = %zd", r->in_name,
+                      r->bdim, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
+    if (fits(h, 1, d + 1)) return 0;
+    return expect(c, name, h, 1, d + 1, "(H,)", " for unbatched %s of shape %s, with H = W_hh.shape[0] = %zd",
+                  r->in_name, fmt_shape(r->in, s, sizeof s), (Py_ssize_t)r->H);
 }
 
 /* A (T, B, H) / (T, H) sequence of hidden states. */
 static int rnn_seq_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
 {
-    char where[320], s[160];
+    char s[160];
     if (r->batched) {
         npy_intp d[3] = {r->T, r->B, r->H};
-        snprintf(where, sizeof where, " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = W_hh.shape[0] = %zd",
-                 r->in_name, (Py_ssize_t)r->T, r->in_name, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
-        return expect(c, name, h, 3, d, "(T, B, H)", where);
+        return expect(c, name, h, 3, d, "(T, B, H)", " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = W_hh.shape[0] = %zd",
+                      r->in_name, (Py_ssize_t)r->T, r->in_name, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
     }
     npy_intp u[2] = {r->T, r->H};
-    snprintf(where, sizeof where, " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = W_hh.shape[0] = %zd",
-             r->in_name, fmt_shape(r->in, s, sizeof s), r->in_name, (Py_ssize_t)r->T, (Py_ssize_t)r->H);
-    return expect(c, name, h, 2, u, "(T, H)", where);
+    if (fits(h, 2, u)) return 0;
+    return expect(c, name, h, 2, u, "(T, H)", " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = W_hh.shape[0] = %zd",
+                  r->in_name, fmt_shape(r->in, s, sizeof s), r->in_name, (Py_ssize_t)r->T, (Py_ssize_t)r->H);
 }
 
 PyDoc_STRVAR(rnn_forward_doc,
@@ -1059,17 +1109,17 @@ PyDoc_STRVAR(rnn_forward_doc,
 ">>> hs = tn.rnn_forward([0, 1, 2], np.zeros(H), np.ones((H, V)), np.eye(H), np.zeros(H))\n"
 ">>> hs.shape\n(3, 3)\n");
 
-static PyObject *py_rnn_forward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"x", "h0", "W_xh", "W_hh", "b_h", NULL};
+    static const char *const kwlist[] = {"x", "h0", "W_xh", "W_hh", "b_h", NULL};
     PyObject *ox, *oh0, *oWxh, *oWhh, *obh, *res = NULL;
     PyArrayObject *xraw, *h0, *Wxh, *Whh, *bh, *hs;
     RnnDims r = {0};
     int tok;
     Call c;
     call_init(&c, "rnn_forward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:rnn_forward", kwlist, &ox, &oh0, &oWxh, &oWhh, &obh)) return NULL;
+    if (parse("rnn_forward", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oh0, &oWxh, &oWhh, &obh})) return NULL;
     if (rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"x", tok ? NULL : ox, &r.x, 0},
                  {"h0", oh0, &h0, 1},
@@ -1108,10 +1158,10 @@ PyDoc_STRVAR(rnn_backward_doc,
 ">>> dx, dh0, dW_xh, dW_hh, db_h = tn.rnn_backward(np.ones_like(hs), [0, 1], None, hs, W_xh, W_hh)\n"
 ">>> dx is None, dW_xh.shape\n(True, (3, 4))\n");
 
-static PyObject *py_rnn_backward(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"dhs", "x", "h0", "hs", "W_xh", "W_hh", "bptt_steps", NULL};
+    static const char *const kwlist[] = {"dhs", "x", "h0", "hs", "W_xh", "W_hh", "bptt_steps", NULL};
     PyObject *odhs, *ox, *oh0, *ohs, *oWxh, *oWhh, *ok = Py_None, *res = NULL;
     PyArrayObject *xraw, *dhs, *h0, *hs, *Wxh, *Whh, *dx = NULL, *dh0, *dWxh, *dWhh, *dbh;
     RnnDims r = {0};
@@ -1119,8 +1169,7 @@ static PyObject *py_rnn_backward(PyObject *self, PyObject *args, PyObject *kw)
     int tok;
     Call c;
     call_init(&c, "rnn_backward");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOO|O:rnn_backward", kwlist, &odhs, &ox, &oh0, &ohs, &oWxh, &oWhh,
-                                     &ok))
+    if (parse("rnn_backward", args, nargs, kwnames, kwlist, 6, (PyObject **[]){&odhs, &ox, &oh0, &ohs, &oWxh, &oWhh, &ok}))
         return NULL;
     if (get_bptt(&c, ok, &k) || rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"dhs", odhs, &dhs, 0}, {"x", tok ? NULL : ox, &r.x, 0}, {"h0", oh0, &h0, 1},
@@ -1153,13 +1202,10 @@ done:
 /* The output layer W_hy (V, H), b_y (V,) against H; sets r->V. */
 static int rnn_output_shapes(Call *c, RnnDims *r, PyArrayObject *W_hy, PyArrayObject *b_y)
 {
-    char where[96];
-    snprintf(where, sizeof where, " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H);
     npy_intp yd[2] = {-1, r->H};
-    if (expect(c, "W_hy", W_hy, 2, yd, "(V, H)", where)) return -1;
+    if (expect(c, "W_hy", W_hy, 2, yd, "(V, H)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
     r->V = PyArray_DIM(W_hy, 0);
-    snprintf(where, sizeof where, " with V = W_hy.shape[0] = %zd", (Py_ssize_t)r->V);
-    return expect(c, "b_y", b_y, 1, &r->V, "(V,)", where);
+    return expect(c, "b_y", b_y, 1, &r->V, "(V,)", " with V = W_hy.shape[0] = %zd", (Py_ssize_t)r->V);
 }
 
 PyDoc_STRVAR(rnn_lm_loss_doc,
@@ -1178,10 +1224,14 @@ PyDoc_STRVAR(rnn_lm_loss_doc,
 ">>> loss, grads, h = tn.rnn_lm_loss([1, 0, 2, 2], [0, 2, 2, 3], None, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V))\n"
 ">>> sorted(grads), h.shape\n(['W_hh', 'W_hy', 'W_xh', 'b_h', 'b_y'], (3,))\n");
 
-static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *args, PyObject *kw)
+/* The keys of rnn_lm_loss's gradient dict, interned once at import. */
+static PyObject *grad_keys[5];
+static const char *const grad_names[5] = {"W_xh", "W_hh", "b_h", "W_hy", "b_y"};
+
+static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"inputs", "targets", "h0", "W_xh", "W_hh", "b_h", "W_hy", "b_y", "bptt_steps", "reduction",
+    static const char *const kwlist[] = {"inputs", "targets", "h0", "W_xh", "W_hh", "b_h", "W_hy", "b_y", "bptt_steps", "reduction",
                              NULL};
     PyObject *oin, *otg, *oh0, *oWxh, *oWhh, *obh, *oWhy, *oby, *ok = Py_None, *ored = NULL, *res = NULL;
     PyArrayObject *tg, *h0, *Wxh, *Whh, *bh, *Why, *by, *g[5], *hl;
@@ -1190,8 +1240,7 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *args, PyObject *kw)
     int mean = 0;
     Call c;
     call_init(&c, "rnn_lm_loss");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|OO:rnn_lm_loss", kwlist, &oin, &otg, &oh0, &oWxh, &oWhh, &obh,
-                                     &oWhy, &oby, &ok, &ored))
+    if (parse("rnn_lm_loss", args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oin, &otg, &oh0, &oWxh, &oWhh, &obh, &oWhy, &oby, &ok, &ored}))
         return NULL;
     if (get_bptt(&c, ok, &k) || (ored && get_reduction(&c, ored, &mean))) goto done;
     FArg fa[] = {{"h0", oh0, &h0, 1},  {"W_xh", oWxh, &Wxh, 0}, {"W_hh", oWhh, &Whh, 0},
@@ -1213,10 +1262,12 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *args, PyObject *kw)
     RUN(2.0 * T * B * H * (H * (1.0 + reach) + 3.0 * V),
         loss = KERNEL(&c, rnn_lm_loss, P(g[0]), P(g[1]), P(g[2]), P(g[3]), P(g[4]), P(hl), P(r.tokens), P(tg), P(h0),
                       P(Wxh), P(Whh), P(bh), P(Why), P(by), T, B, D, H, V, k, mean, work));
-    PyObject *grads = Py_BuildValue("{sOsOsOsOsO}", "W_xh", g[0], "W_hh", g[1], "b_h", g[2], "W_hy", g[3], "b_y", g[4]);
-    if (grads) {
-        res = Py_BuildValue("dNO", loss, grads, hl);
-    }
+    PyObject *grads = PyDict_New(), *lossobj = PyFloat_FromDouble(loss);
+    int built = grads && lossobj;
+    for (int i = 0; built && i < 5; i++) built = PyDict_SetItem(grads, grad_keys[i], (PyObject *)g[i]) == 0;
+    if (built) res = PyTuple_Pack(3, lossobj, grads, hl);
+    Py_XDECREF(grads);
+    Py_XDECREF(lossobj);
 done:
     call_done(&c);
     return res;
@@ -1255,10 +1306,10 @@ PyDoc_STRVAR(rnn_sample_doc,
 ">>> W_xh, W_hh, W_hy = np.eye(H, V), np.eye(H) * 0.5, np.eye(V, H)\n"
 ">>> tn.rnn_sample(None, 0, 5, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V), seed=1).shape\n(5,)\n");
 
-static PyObject *py_rnn_sample(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"h0",  "token", "n",           "W_xh",   "W_hh", "b_h", "W_hy",
+    static const char *const kwlist[] = {"h0",  "token", "n",           "W_xh",   "W_hh", "b_h", "W_hy",
                              "b_y", "temperature", "greedy", "seed", NULL};
     PyObject *oh0, *otok, *on, *oWxh, *oWhh, *obh, *oWhy, *oby, *otemp = NULL, *ogreedy = Py_False, *oseed = Py_None,
                                                                  *res = NULL;
@@ -1270,8 +1321,7 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *args, PyObject *kw)
     int greedy;
     Call c;
     call_init(&c, "rnn_sample");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|OOO:rnn_sample", kwlist, &oh0, &otok, &on, &oWxh, &oWhh, &obh,
-                                     &oWhy, &oby, &otemp, &ogreedy, &oseed))
+    if (parse("rnn_sample", args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oh0, &otok, &on, &oWxh, &oWhh, &obh, &oWhy, &oby, &otemp, &ogreedy, &oseed}))
         return NULL;
     if (get_int(&c, "n", on, &n) || (otemp && get_double(&c, "temperature", otemp, &temp))) goto done;
     if (n < 0) {
@@ -1426,18 +1476,18 @@ PyDoc_STRVAR(sgd_step__doc,
 "In place: param -= lr * grad.  Returns None.\n\n"
 "param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the\n"
 "same shape (any array-like).\n\n"
-">>> import numpy as np, tinynet as tn\n>>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p\narray([ 0.5, 0. ])\n");
+">>> import numpy as np, tinynet as tn\n>>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p\narray([0.5, 0. ])\n");
 
-static PyObject *py_sgd_step_(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_sgd_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"param", "grad", "lr", NULL};
+    static const char *const kwlist[] = {"param", "grad", "lr", NULL};
     PyObject *op, *og, *olr, *res = NULL;
     PyArrayObject *p, *g;
     double lr;
     Call c;
     call_init(&c, "sgd_step_");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:sgd_step_", kwlist, &op, &og, &olr)) return NULL;
+    if (parse("sgd_step_", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&op, &og, &olr})) return NULL;
     const char *names[] = {"param"};
     if (!(p = inplace(&c, "param", op)) || optimizer_args(&c, og, &g, names, &p, 1) || get_double(&c, "lr", olr, &lr))
         goto done;
@@ -1458,16 +1508,16 @@ PyDoc_STRVAR(adagrad_step__doc,
 ">>> import numpy as np, tinynet as tn\n"
 ">>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem\narray([4.])\n");
 
-static PyObject *py_adagrad_step_(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_adagrad_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"param", "grad", "mem", "lr", "eps", NULL};
+    static const char *const kwlist[] = {"param", "grad", "mem", "lr", "eps", NULL};
     PyObject *op, *og, *om, *olr, *oeps = NULL, *res = NULL;
     PyArrayObject *st[2], *g;
     double lr, eps = 1e-8;
     Call c;
     call_init(&c, "adagrad_step_");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|O:adagrad_step_", kwlist, &op, &og, &om, &olr, &oeps)) return NULL;
+    if (parse("adagrad_step_", args, nargs, kwnames, kwlist, 4, (PyObject **[]){&op, &og, &om, &olr, &oeps})) return NULL;
     const char *names[] = {"param", "mem"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "mem", om)) ||
         optimizer_args(&c, og, &g, names, st, 2) || get_double(&c, "lr", olr, &lr) ||
@@ -1502,18 +1552,17 @@ static int check_beta(Call *c, const char *name, double v)
     return -1;
 }
 
-static PyObject *py_adam_step_(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_adam_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"param", "grad", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay", NULL};
+    static const char *const kwlist[] = {"param", "grad", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay", NULL};
     PyObject *op, *og, *om, *ov, *ot, *olr = NULL, *ob1 = NULL, *ob2 = NULL, *oeps = NULL, *owd = NULL, *res = NULL;
     PyArrayObject *st[3], *g;
     double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.0;
     long long t;
     Call c;
     call_init(&c, "adam_step_");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|OOOOO:adam_step_", kwlist, &op, &og, &om, &ov, &ot, &olr, &ob1,
-                                     &ob2, &oeps, &owd))
+    if (parse("adam_step_", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&op, &og, &om, &ov, &ot, &olr, &ob1, &ob2, &oeps, &owd}))
         return NULL;
     const char *names[] = {"param", "m", "v"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "m", om)) || !(st[2] = inplace(&c, "v", ov)) ||
@@ -1549,16 +1598,16 @@ PyDoc_STRVAR(clip__doc,
 "grad: a writeable, C-contiguous float32/float64 ndarray; lo <= hi.  Returns None.\n\n"
 ">>> import numpy as np, tinynet as tn\n>>> g = np.array([-9.0, 0.5, 9.0]); tn.clip_(g, -5, 5); g\narray([-5. ,  0.5,  5. ])\n");
 
-static PyObject *py_clip_(PyObject *self, PyObject *args, PyObject *kw)
+static PyObject *py_clip_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static char *kwlist[] = {"grad", "lo", "hi", NULL};
+    static const char *const kwlist[] = {"grad", "lo", "hi", NULL};
     PyObject *og, *olo, *ohi, *res = NULL;
     PyArrayObject *g;
     double lo, hi;
     Call c;
     call_init(&c, "clip_");
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:clip_", kwlist, &og, &olo, &ohi)) return NULL;
+    if (parse("clip_", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&og, &olo, &ohi})) return NULL;
     if (!(g = inplace(&c, "grad", og)) || get_double(&c, "lo", olo, &lo) || get_double(&c, "hi", ohi, &hi)) goto done;
     if (!(lo <= hi)) {
         PyErr_Format(PyExc_ValueError, "clip_: need lo <= hi, got lo=%R, hi=%R", olo, ohi);
@@ -1578,7 +1627,12 @@ done:
 PyDoc_STRVAR(set_num_threads_doc,
 "set_num_threads(n)\n--\n\n"
 "Threads the C engine may use for its large kernels (n <= 0: one per core).  Results\n"
-"are bit-identical for any thread count.\n");
+"are bit-identical for any thread count.  n: an int.  Returns None.\n\n"
+">>> import tinynet as tn\n"
+">>> before = tn.get_num_threads()\n"
+">>> tn.set_num_threads(1); tn.get_num_threads()\n"
+"1\n"
+">>> tn.set_num_threads(before)\n");
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
 {
@@ -1591,7 +1645,13 @@ static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(get_num_threads_doc, "get_num_threads()\n--\n\nThe thread count set by set_num_threads.\n");
+PyDoc_STRVAR(get_num_threads_doc,
+"get_num_threads()\n--\n\n"
+"The number of threads the C engine uses for its large kernels (an int >= 1), as set by\n"
+"set_num_threads; by default one per core.\n\n"
+">>> import tinynet as tn\n"
+">>> tn.get_num_threads() >= 1\n"
+"True\n");
 
 static PyObject *py_get_num_threads(PyObject *self, PyObject *unused)
 {
@@ -1629,7 +1689,7 @@ static PyObject *py_fma_peak(PyObject *self, PyObject *args)
     return Py_BuildValue("dd", flops, t1 - t0);
 }
 
-#define KW(name) {#name, (PyCFunction)(void (*)(void))py_##name, METH_VARARGS | METH_KEYWORDS, name##_doc}
+#define KW(name) {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL | METH_KEYWORDS, name##_doc}
 
 static PyMethodDef methods[] = {
     KW(linear_forward),
@@ -1671,6 +1731,8 @@ static struct PyModuleDef moduledef = {
 PyMODINIT_FUNC PyInit__core(void)
 {
     import_array();
+    for (int i = 0; i < 5; i++)
+        if (!grad_keys[i] && !(grad_keys[i] = PyUnicode_InternFromString(grad_names[i]))) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
     if (PyModule_AddStringConstant(m, "simd", tn_simd_name()) < 0) {

@@ -127,12 +127,53 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 #include "tn_micro_impl.h"
 #endif
 
+/* The small path: C = beta C + alpha (op(A) op(B)), each element a k-ordered chain of
+ * fused multiply-adds from 0 -- exactly the microkernels' arithmetic, so a product
+ * has the same bits whichever path computes it. */
+#define SMALL_LOOP(T, FMA, AIK, BKJ)                                                                                 \
+    for (size_t i = 0; i < M; i++) {                                                                                  \
+        T *ci = C + i * ldc;                                                                                          \
+        for (size_t j = 0; j < N; j++) {                                                                              \
+            T acc = 0;                                                                                                \
+            for (size_t k = 0; k < K; k++) acc = FMA(AIK, BKJ, acc);                                                  \
+            T t = alpha == 1 ? acc : alpha * acc;                                                                     \
+            ci[j] = beta == 0 ? t : beta == 1 ? ci[j] + t : beta * ci[j] + t;                                         \
+        }                                                                                                             \
+    }
+#define SMALL_BODY(T, FMA)                                                                                           \
+    if (!ta && !tb)                                                                                                   \
+        SMALL_LOOP(T, FMA, A[i * lda + k], B[k * ldb + j])                                                            \
+    else if (!ta)                                                                                                     \
+        SMALL_LOOP(T, FMA, A[i * lda + k], B[j * ldb + k])                                                            \
+    else if (!tb)                                                                                                     \
+        SMALL_LOOP(T, FMA, A[k * lda + i], B[k * ldb + j])                                                            \
+    else                                                                                                              \
+        SMALL_LOOP(T, FMA, A[k * lda + i], B[j * ldb + k])
+
+#define SMALL_FN(name, T, FMA, TARGET)                                                                               \
+    TARGET static void name(int ta, int tb, size_t M, size_t N, size_t K, T alpha, const T *A, size_t lda,            \
+                            const T *B, size_t ldb, T beta, T *C, size_t ldc)                                         \
+    {                                                                                                                 \
+        SMALL_BODY(T, FMA)                                                                                            \
+    }
+
+SMALL_FN(small_generic_f32, float, fmaf, )
+SMALL_FN(small_generic_f64, double, fma, )
+#ifdef TN_X86
+/* the same C, with the FMA instruction available so fma() becomes one instruction */
+SMALL_FN(small_fma_f32, float, fmaf, __attribute__((target("fma"))))
+SMALL_FN(small_fma_f64, double, fma, __attribute__((target("fma"))))
+#endif
+
 /* ----------------------------------------------------------------- dispatch */
 
-static const tn_isa isa_generic = {"generic", 4, 4, 4, 4, micro_generic_f32, micro_generic_f64};
+static const tn_isa isa_generic = {"generic",         4, 4, 4, 4, micro_generic_f32, micro_generic_f64,
+                                   small_generic_f32, small_generic_f64, tn_tanh_generic_f32, tn_tanh_generic_f64};
 #ifdef TN_X86
-static const tn_isa isa_avx2 = {"avx2", 6, 16, 6, 8, micro_avx2_f32, micro_avx2_f64};
-static const tn_isa isa_avx512 = {"avx512", 8, 32, 8, 16, micro_avx512_f32, micro_avx512_f64};
+static const tn_isa isa_avx2 = {"avx2",           6, 16, 6, 8, micro_avx2_f32, micro_avx2_f64,
+                                small_fma_f32, small_fma_f64, tn_tanh_avx2_f32, tn_tanh_avx2_f64};
+static const tn_isa isa_avx512 = {"avx512",         8, 32, 8, 16, micro_avx512_f32, micro_avx512_f64,
+                                  small_fma_f32, small_fma_f64, tn_tanh_avx2_f32, tn_tanh_avx2_f64};
 #endif
 static const tn_isa *isa_chosen = &isa_generic;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;

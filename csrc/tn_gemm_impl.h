@@ -3,99 +3,195 @@
  *
  * C(M,N) = alpha op(A)(M,K) op(B)(K,N) + beta C, row-major.  Goto/BLIS structure:
  *   for jc over N in NC blocks, for pc over K in KC blocks:
- *     pack op(B)[pc, jc] into KC x NR column panels          (split over the team)
+ *     pack op(B)[pc, jc] into KC x NR column panels          (split over the team;
+ *                                                             skipped if prepacked)
  *     for ic over M in MC blocks:
  *       pack op(A)[ic, pc] into MR x KC row panels           (split over the team)
- *       every (MR, NR) tile: microkernel over kc, then C = beta C + alpha acc
- *                                                            (split over the team)
+ *       every (MR, NR) tile: microkernel over kc, then C = beta C + alpha acc, then
+ *       after the last KC block the tile's epilogue          (split over the team)
  * The microkernel (MR, NR, instruction set) is chosen at run time; see tn_gemm.c.
- * Every C element is accumulated in k order by fused multiply-adds, one KC block
- * after another: the result does not depend on the tiling or the thread count. */
+ * Every C element is accumulated in k order by fused multiply-adds, one KC block after
+ * another, and its epilogue is elementwise: the result does not depend on the tiling or
+ * the thread count.
+ *
+ * A job can also run inside a team started by its caller (tn_gemm_member), so that a
+ * recurrence (the RNN's time loop) keeps one team across all its steps. */
 
 #define SF(name) TN_CAT3(name, _, TN_S)
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
-#define MICRO TN_CAT3(tn_micro, _, TN_S)
+#define JOB FN(gemm_job)
 
-typedef struct {
-    int trans_a, trans_b;
-    size_t M, N, K, lda, ldb, ldc, MR, NR;
-    TN_T alpha, beta;
-    const TN_T *A, *B;
-    TN_T *C, *packa, *packb;
-    MICRO micro;
-} SF(gemm_job);
-
-/* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc]: element (i, k) at dst[k*MR + i], zero-padded. */
-static void SF(pack_a_panel)(const SF(gemm_job) *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc,
-                             size_t p)
+/* Member m's share of packing op(A)[i0 : i0+mc, k0 : k0+kc] into ceil(mc/MR) panels,
+ * element (i, k) of panel p at dst[p*kc*MR + k*MR + i], zero-padded.  Both layouts are
+ * read along memory rows (a stride-lda walk down a column would touch a new page per
+ * element): row panels are split over the team, and for op(A) = A^T the k rows are. */
+static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, tn_member *m)
 {
-    size_t MR = g->MR, r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
-    dst += p * kc * MR;
+    size_t MR = g->MR, np = (mc + MR - 1) / MR, b0, b1;
     if (!g->trans_a) {
-        for (size_t i = 0; i < mr; i++) {
-            const TN_T *row = g->A + (r0 + i) * g->lda + k0;
-            for (size_t k = 0; k < kc; k++) dst[k * MR + i] = row[k];
+        tn_share(np, m->tid, m->n, &b0, &b1);
+        for (size_t p = b0; p < b1; p++) {
+            size_t r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
+            TN_T *d = dst + p * kc * MR;
+            for (size_t i = 0; i < mr; i++) {
+                const TN_T *row = g->A + (r0 + i) * g->lda + k0;
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = row[k];
+            }
+            for (size_t i = mr; i < MR; i++)
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0;
         }
     } else {
-        for (size_t k = 0; k < kc; k++) {
-            const TN_T *col = g->A + (k0 + k) * g->lda + r0;
-            for (size_t i = 0; i < mr; i++) dst[k * MR + i] = col[i];
+        tn_share(kc, m->tid, m->n, &b0, &b1);
+        for (size_t k = b0; k < b1; k++) {
+            const TN_T *row = g->A + (k0 + k) * g->lda + i0;
+            for (size_t p = 0; p < np; p++) {
+                size_t mr = TN_MIN(MR, mc - p * MR);
+                TN_T *d = dst + p * kc * MR + k * MR;
+                for (size_t i = 0; i < mr; i++) d[i] = row[p * MR + i];
+                for (size_t i = mr; i < MR; i++) d[i] = 0;
+            }
         }
     }
-    for (size_t i = mr; i < MR; i++)
-        for (size_t k = 0; k < kc; k++) dst[k * MR + i] = 0;
 }
 
-/* Panel q of op(B)[k0 : k0+kc, j0 : j0+nc]: element (k, j) at dst[k*NR + j], zero-padded. */
-static void SF(pack_b_panel)(const SF(gemm_job) *g, TN_T *restrict dst, size_t k0, size_t kc, size_t j0, size_t nc,
-                             size_t q)
+/* d[0 : nr] = row[0 : nr], with the common panel widths as fixed-size copies (which the
+ * compiler turns into a few vector moves rather than a memmove call). */
+static inline void SF(copy_row)(TN_T *restrict d, const TN_T *restrict row, size_t nr)
 {
-    size_t NR = g->NR, c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR);
-    dst += q * kc * NR;
-    if (!g->trans_b) {
-        for (size_t k = 0; k < kc; k++) {
-            const TN_T *row = g->B + (k0 + k) * g->ldb + c0;
-            for (size_t j = 0; j < nr; j++) dst[k * NR + j] = row[j];
+    switch (nr * sizeof(TN_T)) {
+    case 128: memcpy(d, row, 128); break;
+    case 64: memcpy(d, row, 64); break;
+    case 32: memcpy(d, row, 32); break;
+    default:
+        for (size_t j = 0; j < nr; j++) d[j] = row[j];
+    }
+}
+
+/* Member (tid of n)'s share of packing op(B)[k0 : k0+kc, j0 : j0+nc] into ceil(nc/NR)
+ * panels, element (k, j) of panel q at dst[q*kc*NR + k*NR + j], zero-padded; read along
+ * memory rows, as pack_a. */
+static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t NR, TN_T *restrict dst, size_t k0, size_t kc,
+                       size_t j0, size_t nc, int tid, int n)
+{
+    size_t nq = (nc + NR - 1) / NR, b0, b1;
+    if (trans_b) {
+        tn_share(nq, tid, n, &b0, &b1);
+        for (size_t q = b0; q < b1; q++) {
+            size_t c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR);
+            TN_T *d = dst + q * kc * NR;
+            for (size_t j = 0; j < nr; j++) {
+                const TN_T *row = B + (c0 + j) * ldb + k0;
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = row[k];
+            }
+            for (size_t j = nr; j < NR; j++)
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0;
         }
     } else {
-        for (size_t j = 0; j < nr; j++) {
-            const TN_T *row = g->B + (c0 + j) * g->ldb + k0;
-            for (size_t k = 0; k < kc; k++) dst[k * NR + j] = row[k];
+        tn_share(kc, tid, n, &b0, &b1);
+        for (size_t k = b0; k < b1; k++) {
+            const TN_T *row = B + (k0 + k) * ldb + j0;
+            for (size_t q = 0; q < nq; q++) {
+                size_t nr = TN_MIN(NR, nc - q * NR);
+                TN_T *d = dst + q * kc * NR + k * NR;
+                SF(copy_row)(d, row + q * NR, nr);
+                for (size_t j = nr; j < NR; j++) d[j] = 0;
+            }
         }
     }
-    for (size_t j = nr; j < NR; j++)
-        for (size_t k = 0; k < kc; k++) dst[k * NR + j] = 0;
 }
 
-static void SF(gemm_team)(void *ctx, tn_member *m)
+/* Where block (jc, pc) of a whole-matrix packing starts: full NC blocks before it hold
+ * NC * K elements each; within its column block, KC blocks of ncp * kc. */
+static size_t SF(packed_offset)(size_t jc, size_t pc, size_t N, size_t K, size_t NR)
 {
-    const SF(gemm_job) *g = ctx;
+    size_t nc = TN_MIN((size_t)TN_GEMM_NC, N - jc), ncp = (nc + NR - 1) / NR * NR;
+    return jc * K + ncp * pc;
+}
+
+void FN(gemm_pack_b)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb, TN_T *packed)
+{
+    size_t NR = (size_t)tn_isa_get()->TN_CAT3(nr, _, TN_S);
+    for (size_t jc = 0; jc < N; jc += TN_GEMM_NC) {
+        size_t nc = TN_MIN((size_t)TN_GEMM_NC, N - jc);
+        for (size_t pc = 0; pc < K; pc += TN_GEMM_KC) {
+            size_t kc = TN_MIN((size_t)TN_GEMM_KC, K - pc);
+            SF(pack_b)(trans_b, B, ldb, NR, packed + SF(packed_offset)(jc, pc, N, K, NR), pc, kc, jc, nc, 0, 1);
+        }
+    }
+}
+
+/* The tile's epilogue, after its last KC block. */
+static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
+{
+    for (size_t i = 0; i < mr; i++) {
+        TN_T *c = g->C + (i0 + i) * g->ldc + j0;
+        if (g->epi == TN_EPI_TANH) {
+            g->tanh(c, c, nr);
+        } else { /* TN_EPI_DTANH: c = (c + e1) (1 - e2^2) */
+            const TN_T *e1 = g->e1 + (i0 + i) * g->ldc + j0, *e2 = g->e2 + (i0 + i) * g->ldc + j0;
+            for (size_t j = 0; j < nr; j++) c[j] = (c[j] + e1[j]) * (1 - e2[j] * e2[j]);
+        }
+    }
+}
+
+void FN(gemm_member)(const JOB *g, tn_member *m)
+{
     size_t MR = g->MR, NR = g->NR, b0, b1;
     for (size_t jc = 0; jc < g->N; jc += TN_GEMM_NC) {
         size_t nc = TN_MIN((size_t)TN_GEMM_NC, g->N - jc), nq = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < g->K; pc += TN_GEMM_KC) {
             size_t kc = TN_MIN((size_t)TN_GEMM_KC, g->K - pc);
             TN_T beta = pc == 0 ? g->beta : 1;
-            tn_share(nq, m->tid, m->n, &b0, &b1);
-            for (size_t q = b0; q < b1; q++) SF(pack_b_panel)(g, g->packb, pc, kc, jc, nc, q);
-            tn_barrier(m);
+            const TN_T *packb;
+            if (g->packed_b) {
+                packb = g->packed_b + SF(packed_offset)(jc, pc, g->N, g->K, NR);
+            } else {
+                SF(pack_b)(g->trans_b, g->B, g->ldb, NR, g->packb, pc, kc, jc, nc, m->tid, m->n);
+                tn_barrier(m);
+                packb = g->packb;
+            }
+            int last = pc + kc == g->K;
             for (size_t ic = 0; ic < g->M; ic += TN_GEMM_MC) {
                 size_t mc = TN_MIN((size_t)TN_GEMM_MC, g->M - ic), np = (mc + MR - 1) / MR;
-                tn_share(np, m->tid, m->n, &b0, &b1);
-                for (size_t p = b0; p < b1; p++) SF(pack_a_panel)(g, g->packa, ic, mc, pc, kc, p);
+                SF(pack_a)(g, g->packa, ic, mc, pc, kc, m);
                 tn_barrier(m);
                 /* tiles ordered B-panel major, so a B panel stays in L1 across A panels */
                 tn_share(np * nq, m->tid, m->n, &b0, &b1);
                 for (size_t t = b0; t < b1; t++) {
-                    size_t q = t / np, p = t % np;
-                    g->micro(kc, g->packa + p * kc * MR, g->packb + q * kc * NR,
-                             g->C + (ic + p * MR) * g->ldc + jc + q * NR, g->ldc, TN_MIN(MR, mc - p * MR),
-                             TN_MIN(NR, nc - q * NR), g->alpha, beta);
+                    size_t q = t / np, p = t % np, i0 = ic + p * MR, j0 = jc + q * NR;
+                    size_t mr = TN_MIN(MR, mc - p * MR), nr = TN_MIN(NR, nc - q * NR);
+                    g->micro(kc, g->packa + p * kc * MR, packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
+                             g->alpha, beta);
+                    if (last && g->epi) SF(epilogue)(g, i0, j0, mr, nr);
                 }
                 tn_barrier(m);
             }
         }
     }
+}
+
+void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A,
+                   size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+{
+    const tn_isa *isa = tn_isa_get();
+    size_t mc_max = TN_MIN(M, (size_t)TN_GEMM_MC), kc_max = TN_MIN(K, (size_t)TN_GEMM_KC);
+    *g = (JOB){0};
+    g->trans_a = trans_a, g->trans_b = trans_b;
+    g->M = M, g->N = N, g->K = K, g->lda = lda, g->ldb = ldb, g->ldc = ldc;
+    g->MR = (size_t)isa->TN_CAT3(mr, _, TN_S), g->NR = (size_t)isa->TN_CAT3(nr, _, TN_S);
+    g->alpha = alpha, g->beta = beta, g->A = A, g->B = B, g->C = C;
+    g->packa = work;
+    g->packb = work + TN_ROUND_UP((mc_max + TN_GEMM_TILE_MAX) * kc_max);
+    g->micro = isa->TN_CAT3(micro, _, TN_S);
+    g->tanh = isa->TN_CAT3(tanh, _, TN_S);
+}
+
+static void SF(gemm_team)(void *ctx, tn_member *m) { FN(gemm_member)(ctx, m); }
+
+/* Threads only where the work pays for the synchronisation. */
+int FN(gemm_threads)(size_t M, size_t N, size_t K)
+{
+    return 2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS ? 1 : tn_get_num_threads();
 }
 
 void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
@@ -109,17 +205,15 @@ void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha
         }
         return;
     }
-    const tn_isa *isa = tn_isa_get();
-    size_t mc_max = TN_MIN(M, (size_t)TN_GEMM_MC), kc_max = TN_MIN(K, (size_t)TN_GEMM_KC);
-    SF(gemm_job) g = {trans_a, trans_b, M, N, K, lda, ldb, ldc, (size_t)isa->TN_CAT3(mr, _, TN_S),
-                      (size_t)isa->TN_CAT3(nr, _, TN_S), alpha, beta, A, B, C, work,
-                      work + TN_ROUND_UP((mc_max + TN_GEMM_TILE_MAX) * kc_max), isa->TN_CAT3(micro, _, TN_S)};
-    /* threads only where the work pays for the synchronisation */
-    double flops = 2.0 * (double)M * (double)N * (double)K;
-    int n = flops < TN_GEMM_PARALLEL_FLOPS ? 1 : tn_get_num_threads();
-    tn_team_run(n, SF(gemm_team), &g);
+    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) { /* (no overflow: K > 0) */
+        tn_isa_get()->TN_CAT3(small, _, TN_S)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    JOB g;
+    FN(gemm_init)(&g, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+    tn_team_run(FN(gemm_threads)(M, N, K), SF(gemm_team), &g);
 }
 
 #undef SF
 #undef FN
-#undef MICRO
+#undef JOB

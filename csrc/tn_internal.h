@@ -17,6 +17,8 @@
 #define TN_GEMM_NC 1024
 /* Upper bound on any microkernel tile side (MR, NR) and on buffer alignment slack. */
 #define TN_GEMM_TILE_MAX 32
+/* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
+#define TN_GEMM_SMALL_MACS 4096
 /* Below this many flops a GEMM runs on one thread. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
 
@@ -58,12 +60,65 @@ typedef void (*tn_micro_f32)(size_t kc, const float *a, const float *b, float *c
                              float alpha, float beta);
 typedef void (*tn_micro_f64)(size_t kc, const double *a, const double *b, double *c, size_t ldc, size_t mr,
                              size_t nr, double alpha, double beta);
+/* The small-GEMM path: the same k-ordered fused multiply-add chain per element as the
+ * microkernels, without packing, for problems too small to pay for it. */
+typedef void (*tn_small_f32)(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                             const float *B, size_t ldb, float beta, float *C, size_t ldc);
+typedef void (*tn_small_f64)(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                             const double *B, size_t ldb, double beta, double *C, size_t ldc);
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
     tn_micro_f32 micro_f32;
     tn_micro_f64 micro_f64;
+    tn_small_f32 small_f32;
+    tn_small_f64 small_f64;
+    void (*tanh_f32)(float *y, const float *x, size_t n);
+    void (*tanh_f64)(double *y, const double *x, size_t n);
 } tn_isa;
+
+/* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times
+ * (tn_gemm_pack_b into tn_gemm_packed_size elements), attach an elementwise epilogue
+ * applied to each finished tile, and run jobs inside a team it started itself
+ * (tn_gemm_member: every member calls it with an identical job). */
+enum { TN_EPI_NONE = 0, TN_EPI_TANH = 1, TN_EPI_DTANH = 2 /* c = (c + e1) (1 - e2^2) */ };
+
+static inline size_t tn_gemm_packed_size(size_t N, size_t K)
+{
+    /* each NC block of columns is padded to a multiple of NR <= TN_GEMM_TILE_MAX */
+    return (N + TN_GEMM_TILE_MAX * (N / TN_GEMM_NC + 1)) * K;
+}
+
+#define TN_DECLARE_GEMM_JOB(T, S)                                                                                    \
+    typedef struct {                                                                                                  \
+        int trans_a, trans_b;                                                                                         \
+        size_t M, N, K, lda, ldb, ldc, MR, NR;                                                                        \
+        T alpha, beta;                                                                                                \
+        const T *A, *B;                                                                                               \
+        T *C, *packa, *packb;                                                                                         \
+        const T *packed_b; /* op(B) prepacked by tn_gemm_pack_b, or NULL */                                           \
+        int epi;           /* TN_EPI_* */                                                                             \
+        const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                             \
+        tn_micro_##S micro;                                                                                           \
+        void (*tanh)(T *, const T *, size_t);                                                                         \
+    } tn_gemm_job_##S;                                                                                                \
+    void tn_gemm_init_##S(tn_gemm_job_##S *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,       \
+                          const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc, T *work);         \
+    void tn_gemm_member_##S(const tn_gemm_job_##S *g, tn_member *m);                                                  \
+    void tn_gemm_pack_b_##S(int trans_b, size_t K, size_t N, const T *B, size_t ldb, T *packed);                      \
+    int tn_gemm_threads_##S(size_t M, size_t N, size_t K);
+TN_DECLARE_GEMM_JOB(float, f32)
+TN_DECLARE_GEMM_JOB(double, f64)
+
+/* tanh over arrays (tn_math.c), one per instruction set: identical results on all. */
+void tn_tanh_generic_f32(float *y, const float *x, size_t n);
+void tn_tanh_generic_f64(double *y, const double *x, size_t n);
+#if defined(__x86_64__) || defined(__i386__)
+void tn_tanh_avx2_f32(float *y, const float *x, size_t n);
+void tn_tanh_avx2_f64(double *y, const double *x, size_t n);
+void tn_tanh_avx512_f32(float *y, const float *x, size_t n);
+void tn_tanh_avx512_f64(double *y, const double *x, size_t n);
+#endif
 const tn_isa *tn_isa_get(void);
 
 #endif

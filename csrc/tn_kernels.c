@@ -35,9 +35,12 @@ size_t tn_linear_work(size_t N, size_t D, size_t H)
 
 size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H)
 {
+    tn_ws w = {0, 0};
     size_t TB;
     if (tn_size_mul(T, B, &TB)) return SIZE_MAX;
-    return TN_MAX(tn_gemm_work(TB, H, D), tn_gemm_work(B, H, H));
+    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh^T, packed once (H <= sqrt of an array size) */
+    ws_add(&w, TN_MAX(tn_gemm_work(TB, H, D), tn_gemm_work(B, H, H)), 1, 1);
+    return ws_done(&w);
 }
 
 size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_steps)
@@ -49,6 +52,7 @@ size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_
     ws_add(&w, TB, H, 1); /* dpre */
     ws_add(&w, B, H, 2);  /* g, gnext */
     ws_add(&w, D, H, 1);  /* transposed dW_xh for tokens */
+    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh, packed once */
     size_t g = TN_MAX(TN_MAX(tn_gemm_work(B, H, H), tn_gemm_work(H, D, TB)),
                       TN_MAX(tn_gemm_work(H, H, TB), tn_gemm_work(TB, D, H)));
     ws_add(&w, g, 1, 1);

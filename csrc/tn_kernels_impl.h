@@ -42,10 +42,7 @@ void FN(linear_backward)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy, const TN_
 
 /* ------------------------------------------------------------ activations */
 
-void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++) y[i] = TN_TANH(x[i]);
-}
+void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n) { tn_isa_get()->TN_CAT3(tanh, _, TN_S)(y, x, n); }
 
 void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
@@ -250,17 +247,73 @@ static void SF(gather_columns)(TN_T *pre, const int64_t *tokens, const TN_T *W_x
     }
 }
 
-/* hs_t(B,H) = tanh(hs_t + h_prev(B,H) @ W_hh^T), h_prev NULL = zeros */
-static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_t B, size_t H,
-                         TN_T *work)
+/* hs_t(B,H) = tanh(hs_t + h_prev(B,H) @ W_hh^T), h_prev NULL = zeros (small sizes) */
+static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_t B, size_t H, TN_T *work)
 {
     if (h_prev) GEMM(0, 1, B, H, H, 1, h_prev, H, W_hh, H, 1, hs_t, H, work);
     FN(tanh_forward)(hs_t, hs_t, B * H);
 }
 
-void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T *h0,
-                     const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, size_t T_, size_t B,
-                     size_t D, size_t H, TN_T *work)
+/* Does the recurrence use a prepacked W_hh and one team for all steps?  Not for tiny
+ * states, where packing costs more than it saves. */
+static int SF(rnn_packed)(size_t B, size_t H) { return B * H > TN_GEMM_SMALL_MACS / (H ? H : 1); }
+
+/* The recurrence, run by one team: step t is one GEMM job against the prepacked
+ * W_hh, its epilogue applying tanh (forward) or the tanh derivative (backward). */
+typedef struct {
+    size_t T, B, H;
+    TN_T *seq;          /* forward: hs, pre-filled with the input projections; backward: dpre */
+    const TN_T *h0;     /* forward: initial state (NULL: zeros) */
+    const TN_T *dhs, *hs; /* backward: the epilogue's operands */
+    TN_T *dh0;          /* backward: W_hh^T dpre_0, or NULL */
+    const TN_T *packed; /* W_hh^T (forward) or W_hh (backward), packed */
+    TN_T *work;         /* A-panel buffer */
+} SF(rnn_rec);
+
+static void SF(rnn_forward_team)(void *ctx, tn_member *m)
+{
+    const SF(rnn_rec) *r = ctx;
+    size_t BH = r->B * r->H;
+    for (size_t t = 0; t < r->T; t++) {
+        TN_T *hs_t = r->seq + t * BH;
+        const TN_T *prev = t ? hs_t - BH : r->h0;
+        if (!prev) { /* h_{-1} = 0: only the tanh, rows split over the team */
+            size_t b0, b1;
+            tn_share(r->B, m->tid, m->n, &b0, &b1);
+            FN(tanh_forward)(hs_t + b0 * r->H, hs_t + b0 * r->H, (b1 - b0) * r->H);
+            tn_barrier(m);
+            continue;
+        }
+        TN_CAT3(tn_gemm_job, _, TN_S) g;
+        TN_CAT3(tn_gemm_init, _, TN_S)(&g, 0, 1, r->B, r->H, r->H, 1, prev, r->H, NULL, r->H, 1, hs_t, r->H, r->work);
+        g.packed_b = r->packed;
+        g.epi = TN_EPI_TANH;
+        TN_CAT3(tn_gemm_member, _, TN_S)(&g, m);
+    }
+}
+
+static void SF(rnn_backward_team)(void *ctx, tn_member *m)
+{
+    const SF(rnn_rec) *r = ctx;
+    size_t BH = r->B * r->H;
+    for (size_t t = r->T; t-- > 0;) {
+        if (t == 0 && !r->dh0) break;
+        TN_CAT3(tn_gemm_job, _, TN_S) g;
+        TN_T *out = t ? r->seq + (t - 1) * BH : r->dh0;
+        TN_CAT3(tn_gemm_init, _, TN_S)(&g, 0, 0, r->B, r->H, r->H, 1, r->seq + t * BH, r->H, NULL, r->H, 0, out, r->H,
+                                       r->work);
+        g.packed_b = r->packed;
+        if (t) { /* dpre_{t-1} = (dhs_{t-1} + W_hh^T dpre_t) (1 - h_{t-1}^2) */
+            g.epi = TN_EPI_DTANH;
+            g.e1 = r->dhs + (t - 1) * BH;
+            g.e2 = r->hs + (t - 1) * BH;
+        }
+        TN_CAT3(tn_gemm_member, _, TN_S)(&g, m);
+    }
+}
+
+void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *W_xh,
+                     const TN_T *W_hh, const TN_T *b_h, size_t T_, size_t B, size_t D, size_t H, TN_T *work)
 {
     size_t TB = T_ * B;
     if (TB == 0 || H == 0) return;
@@ -271,14 +324,22 @@ void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T 
     } else {
         FN(linear_forward)(hs, x, W_xh, b_h, TB, D, H, work);
     }
-    for (size_t t = 0; t < T_; t++)
-        SF(rnn_step)(hs + t * B * H, t ? hs + (t - 1) * B * H : h0, W_hh, B, H, work);
+    if (!SF(rnn_packed)(B, H)) {
+        for (size_t t = 0; t < T_; t++)
+            SF(rnn_step)(hs + t * B * H, t ? hs + (t - 1) * B * H : h0, W_hh, B, H, work);
+        return;
+    }
+    TN_T *packed = work;
+    work += TN_ROUND_UP(tn_gemm_packed_size(H, H));
+    TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, H, W_hh, H, packed); /* op(B) = W_hh^T */
+    SF(rnn_rec) r = {T_, B, H, hs, h0, NULL, NULL, NULL, packed, work};
+    tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_forward_team), &r);
 }
 
 /* dW_xh(H,D) from dpre(TB,H): x given: dpre^T @ x; tokens: scatter-add columns, through
  * a transposed (D,H) buffer so that every row update is contiguous. */
-static void SF(rnn_dW_xh)(TN_T *dW_xh, const TN_T *dpre, const TN_T *x, const int64_t *tokens,
-                          size_t TB, size_t D, size_t H, TN_T *dWT, TN_T *work)
+static void SF(rnn_dW_xh)(TN_T *dW_xh, const TN_T *dpre, const TN_T *x, const int64_t *tokens, size_t TB, size_t D,
+                          size_t H, TN_T *dWT, TN_T *work)
 {
     if (x) {
         GEMM(1, 0, H, D, TB, 1, dpre, H, x, D, 0, dW_xh, D, work);
@@ -289,10 +350,9 @@ static void SF(rnn_dW_xh)(TN_T *dW_xh, const TN_T *dpre, const TN_T *x, const in
         for (size_t d = 0; d < D; d++) dW_xh[h * D + d] = dWT[d * H + h];
 }
 
-void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
-                      const TN_T *dhs, const TN_T *x, const int64_t *tokens, const TN_T *h0,
-                      const TN_T *hs, const TN_T *W_xh, const TN_T *W_hh, size_t T_, size_t B,
-                      size_t D, size_t H, size_t bptt_steps, TN_T *work)
+void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, const TN_T *dhs, const TN_T *x,
+                      const int64_t *tokens, const TN_T *h0, const TN_T *hs, const TN_T *W_xh, const TN_T *W_hh,
+                      size_t T_, size_t B, size_t D, size_t H, size_t bptt_steps, TN_T *work)
 {
     size_t TB = T_ * B, BH = B * H;
     if (TB == 0 || H == 0) {
@@ -316,18 +376,27 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
     if (tokens) work += TN_ROUND_UP(D * H);
 
     if (bptt_steps == 0 || bptt_steps >= T_) {
-        /* full BPTT: g_t = dhs_t + W_hh^T dpre_{t+1};  dpre_t = g_t (1 - h_t^2) */
-        for (size_t t = T_; t-- > 0;) {
-            const TN_T *dh_t = dhs + t * BH, *h_t = hs + t * BH;
-            TN_T *dp = dpre + t * BH;
-            for (size_t i = 0; i < BH; i++) {
-                TN_T gi = t + 1 < T_ ? dh_t[i] + g[i] : dh_t[i];
-                dp[i] = gi * (1 - h_t[i] * h_t[i]);
+        /* full BPTT: dpre_t = (dhs_t + W_hh^T dpre_{t+1}) (1 - h_t^2) */
+        const TN_T *dh_T = dhs + (T_ - 1) * BH, *h_T = hs + (T_ - 1) * BH;
+        TN_T *dp_T = dpre + (T_ - 1) * BH;
+        for (size_t i = 0; i < BH; i++) dp_T[i] = dh_T[i] * (1 - h_T[i] * h_T[i]);
+        if (SF(rnn_packed)(B, H)) {
+            TN_T *packed = work;
+            work += TN_ROUND_UP(tn_gemm_packed_size(H, H));
+            TN_CAT3(tn_gemm_pack_b, _, TN_S)(0, H, H, W_hh, H, packed); /* op(B) = W_hh */
+            SF(rnn_rec) r = {T_, B, H, dpre, NULL, dhs, hs, dh0, packed, work};
+            tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_backward_team), &r);
+        } else {
+            for (size_t t = T_; t-- > 0;) {
+                if (t == 0) {
+                    if (dh0) GEMM(0, 0, B, H, H, 1, dpre, H, W_hh, H, 0, dh0, H, work);
+                    break;
+                }
+                GEMM(0, 0, B, H, H, 1, dpre + t * BH, H, W_hh, H, 0, g, H, work);
+                const TN_T *dh_p = dhs + (t - 1) * BH, *h_p = hs + (t - 1) * BH;
+                TN_T *dp = dpre + (t - 1) * BH;
+                for (size_t i = 0; i < BH; i++) dp[i] = (g[i] + dh_p[i]) * (1 - h_p[i] * h_p[i]);
             }
-            if (t > 0)
-                GEMM(0, 0, B, H, H, 1, dp, H, W_hh, H, 0, g, H, work);
-            else if (dh0)
-                GEMM(0, 0, B, H, H, 1, dp, H, W_hh, H, 0, dh0, H, work);
         }
     } else {
         /* truncated: the loss at step t reaches steps t, t-1, ..., t-k+1 */

@@ -17,12 +17,18 @@ MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *res
                               size_t mr, size_t nr, MK_T alpha, MK_T beta)
 {
     MK_V acc[MK_MR][MK_NV];
+    /* the C tile is needed only after the k loop: ask for it now (it may be far away) */
+    for (size_t i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MK_MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
     for (size_t k = 0; k < kc; k++) {
         MK_V bv[MK_NV];
+        __builtin_prefetch(a + 8 * MK_MR, 0, 3); /* the A panel streams from L2 */
 #pragma GCC unroll 4
         for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
 #pragma GCC unroll 16

@@ -1,0 +1,74 @@
+/* tn_tanh_impl.h -- tanh over an array, written once; included by tn_math.c for each
+ * (instruction set, dtype) with:
+ *   TH_NAME            the function's name: void TH_NAME(T *y, const T *x, size_t n)
+ *   TH_T, TH_TARGET    element type, function attribute
+ *   TH_V, TH_M, TH_LANES   vector type, comparison-mask type, lanes
+ *   TH_LOAD(p), TH_STORE(p, v), TH_SET1(x), TH_ADD, TH_SUB, TH_MUL, TH_DIV, TH_FMA(a, b, c),
+ *   TH_MIN, TH_ABS(v), TH_GE(a, b) (mask), TH_SELECT(m, a, b) (m ? a : b),
+ *   TH_ROUND(v) (to nearest even), TH_POW2(k) (2^k for integral k in the normal range),
+ *   TH_COPYSIGN(mag, sign)
+ *   TH_CLAMP           |x| above which tanh(x) rounds to +-1
+ *   TH_POLY(r)         expm1(r) for |r| <= ln2/2 (Taylor, to below half an ulp)
+ *
+ * tanh(x) = sign(x) (|x| < 1 ?  -t / (t + 2)  with t = expm1(-2|x|)
+ *                            :  1 - 2 / (t + 2) with t = expm1(2 min(|x|, CLAMP)))
+ * (glibc's formulation), with expm1(y) = 2^k (expm1(r) + 1) - 1 = fma(2^k, expm1(r), 2^k - 1),
+ * y = k ln2 + r.  Only lane-wise IEEE operations are used, and the tail goes through the
+ * same vector code, so every element gets the same bits whatever its position, the
+ * instruction set or the thread count.  NaN stays NaN; +-inf give +-1. */
+
+TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
+{
+    const TH_V one = TH_SET1(1), two = TH_SET1(2);
+    TH_V ax = TH_ABS(x);
+    TH_M big = TH_GE(ax, one);
+    TH_V y = TH_SELECT(big, TH_MUL(two, TH_MIN(ax, TH_SET1(TH_CLAMP))), TH_MUL(TH_SET1(-2), ax));
+    /* expm1(y): y = k ln2 + r */
+    TH_V k = TH_ROUND(TH_MUL(y, TH_SET1(1.4426950408889634074)));
+    TH_V r = TH_FMA(k, TH_SET1(-TH_LN2_HI), y);
+    r = TH_FMA(k, TH_SET1(-TH_LN2_LO), r);
+    TH_V s = TH_POW2(k);
+    TH_V t = TH_FMA(s, TH_POLY(r), TH_SUB(s, one));
+    TH_V d = TH_ADD(t, two);
+    TH_V small_r = TH_DIV(TH_SUB(TH_SET1(0), t), d); /* -t / (t + 2) */
+    TH_V big_r = TH_SUB(one, TH_DIV(two, d));        /* 1 - 2 / (t + 2) */
+    return TH_COPYSIGN(TH_SELECT(big, big_r, small_r), x);
+}
+
+TH_TARGET void TH_NAME(TH_T *y, const TH_T *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + TH_LANES <= n; i += TH_LANES) TH_STORE(y + i, TN_CAT3(TH_NAME, _, vec)(TH_LOAD(x + i)));
+    if (i < n) { /* the tail, through the same vector code */
+        TH_T buf[TH_LANES];
+        for (size_t j = 0; j < TH_LANES; j++) buf[j] = i + j < n ? x[i + j] : 0;
+        TH_STORE(buf, TN_CAT3(TH_NAME, _, vec)(TH_LOAD(buf)));
+        for (size_t j = 0; i + j < n; j++) y[i + j] = buf[j];
+    }
+}
+
+#undef TH_NAME
+#undef TH_T
+#undef TH_TARGET
+#undef TH_V
+#undef TH_M
+#undef TH_LANES
+#undef TH_LOAD
+#undef TH_STORE
+#undef TH_SET1
+#undef TH_ADD
+#undef TH_SUB
+#undef TH_MUL
+#undef TH_DIV
+#undef TH_FMA
+#undef TH_MIN
+#undef TH_ABS
+#undef TH_GE
+#undef TH_SELECT
+#undef TH_ROUND
+#undef TH_POW2
+#undef TH_COPYSIGN
+#undef TH_CLAMP
+#undef TH_POLY
+#undef TH_LN2_HI
+#undef TH_LN2_LO
