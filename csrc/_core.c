@@ -539,7 +539,8 @@ PyDoc_STRVAR(linear_backward_doc,
 "linear_backward(dy, x, W)\n--\n\n"
 "Gradients of y = x @ W.T + b given dy = dL/dy.\n\n"
 "dy: (N, H) or (H,); x: (N, D) or (D,) (the forward input); W: (H, D).\n"
-"Returns (dx, dW, db): dx like x, dW (H, D) = dy.T @ x, db (H,) = dy summed over N.\n\n"
+"Returns (dx, dW, db): dx like x, dW (H, D) = dy.T @ x, db (H,) = dy summed over N;\n"
+"float32 or float64, the dtype of the arguments.\n\n"
 ">>> import numpy as np, tinynet as tn\n"
 ">>> dx, dW, db = tn.linear_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((4, 3)))\n"
 ">>> dx.shape, dW.shape, db.shape\n"
@@ -659,17 +660,21 @@ done:
 ACTIVATION(tanh,
            "Elementwise y = tanh(x); x of any shape.  Returns y, same shape and dtype.\n\n"
            ">>> import tinynet as tn\n>>> tn.tanh_forward([0.0, 1.0]).round(4)\narray([0.    , 0.7616])\n",
-           "Gradient of tanh from its output y: dx = dy * (1 - y**2); dy, y the same shape.\n\n"
+           "Gradient of tanh from its output y: dx = dy * (1 - y**2); dy, y the same shape.\n"
+           "Returns dx, that shape and dtype (float32 or float64).\n\n"
            ">>> import tinynet as tn\n>>> tn.tanh_backward([1.0, 1.0], [0.0, 0.5])\narray([1.  , 0.75])\n")
 ACTIVATION(sigmoid,
            "Elementwise y = 1 / (1 + exp(-x)); x of any shape.  Returns y, same shape and dtype.\n\n"
            ">>> import tinynet as tn\n>>> tn.sigmoid_forward([0.0])\narray([0.5])\n",
-           "Gradient of the sigmoid from its output y: dx = dy * y * (1 - y).\n\n"
+           "Gradient of the sigmoid from its output y: dx = dy * y * (1 - y); dy, y the same\n"
+           "shape.  Returns dx, that shape and dtype (float32 or float64).\n\n"
            ">>> import tinynet as tn\n>>> tn.sigmoid_backward([1.0], [0.5])\narray([0.25])\n")
 ACTIVATION(relu,
-           "Elementwise y = max(x, 0); x of any shape (NaN stays NaN).  Returns y.\n\n"
+           "Elementwise y = max(x, 0); x of any shape (NaN stays NaN).  Returns y, same shape and\n"
+           "dtype.\n\n"
            ">>> import tinynet as tn\n>>> tn.relu_forward([-1.0, 2.0])\narray([0., 2.])\n",
-           "Gradient of ReLU from its output y: dx = dy where y > 0, else 0.\n\n"
+           "Gradient of ReLU from its output y: dx = dy where y > 0, else 0; dy, y the same shape.\n"
+           "Returns dx, that shape and dtype (float32 or float64).\n\n"
            ">>> import tinynet as tn\n>>> tn.relu_backward([5.0, 5.0], [0.0, 2.0])\narray([0., 5.])\n")
 
 /* ------------------------------------------------------- softmax, cross-entropy */
@@ -677,7 +682,8 @@ ACTIVATION(relu,
 PyDoc_STRVAR(softmax_doc,
 "softmax(logits)\n--\n\n"
 "Softmax over the last axis, max-subtracted (finite for huge logits).\n\n"
-"logits: (N, V) or (V,) (any leading shape works).  Returns probs, same shape.\n\n"
+"logits: (N, V) or (V,) (any leading shape works), float32 or float64.  Returns probs,\n"
+"same shape and dtype.\n\n"
 ">>> import tinynet as tn\n>>> tn.softmax([0.0, 0.0])\narray([0.5, 0.5])\n");
 
 static PyObject *py_softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -896,7 +902,8 @@ PyDoc_STRVAR(batchnorm_forward_doc,
 "y = gamma * (x - mean) / sqrt(var + eps) + beta.\n"
 "correction=0 is PyTorch's training-mode normalisation; correction=1 is Bessel's n-1\n"
 "(makemore part 4).  N must exceed correction.\n\n"
-"x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)).\n\n"
+"x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with\n"
+"invstd = 1 / sqrt(var + eps), all in the dtype of x (float32 or float64).\n\n"
 ">>> import tinynet as tn\n>>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
 ">>> y.round(4).ravel(), mean\n(array([-1.,  1.]), array([2.]))\n");
 
@@ -937,7 +944,8 @@ PyDoc_STRVAR(batchnorm_backward_doc,
 "Gradients of batchnorm_forward (same correction) from dy = dL/dy:\n"
 "dx = invstd * (g - mean(g) - xhat * sum(g * xhat) / (N - correction)) with g = dy * gamma,\n"
 "xhat = (x - mean) * invstd; dgamma = sum(dy * xhat); dbeta = sum(dy).\n\n"
-"dy, x: (N, C); gamma, mean, invstd: (C,).  Returns (dx (N, C), dgamma (C,), dbeta (C,)).\n\n"
+"dy, x: (N, C); gamma, mean, invstd: (C,).  Returns (dx (N, C), dgamma (C,), dbeta (C,)),\n"
+"float32 or float64 as the arguments.\n\n"
 ">>> import tinynet as tn\n>>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
 ">>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)\n"
 ">>> dbeta\narray([2.])\n");
@@ -975,7 +983,8 @@ PyDoc_STRVAR(batchnorm_inference_doc,
 "batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)\n--\n\n"
 "Batch normalisation in eval mode, with running statistics:\n"
 "y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.\n\n"
-"x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C).\n\n"
+"x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the\n"
+"arguments' dtype (float32 or float64).\n\n"
 ">>> import tinynet as tn\n>>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)\narray([[1.]])\n");
 
 static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1150,8 +1159,10 @@ PyDoc_STRVAR(rnn_backward_doc,
 "bptt_steps=None is full BPTT; bptt_steps=k lets the gradient of the loss at step t\n"
 "reach steps t, t-1, ..., t-k+1 only (and through them x, h0 and the weights);\n"
 "bptt_steps=1 is the per-step gradient of seed notebook 000.\n"
-"Returns (dx, dh0, dW_xh, dW_hh, db_h); dx is None for token input; dh0 is returned\n"
-"(shaped like h0) even when h0 is None.\n\n"
+"dhs, hs: (T, B, H) or (T, H); x, h0, W_xh, W_hh as for rnn_forward.\n"
+"Returns (dx, dh0, dW_xh, dW_hh, db_h), each shaped like its input and in the float\n"
+"arguments' dtype; dx is None for token input; dh0 is returned (shaped like h0) even\n"
+"when h0 is None.\n\n"
 ">>> import numpy as np, tinynet as tn\n"
 ">>> W_xh, W_hh, b = np.ones((3, 4)) * 0.1, np.eye(3) * 0.5, np.zeros(3)\n"
 ">>> hs = tn.rnn_forward([0, 1], None, W_xh, W_hh, b)\n"

@@ -25,51 +25,50 @@ static void ws_add(tn_ws *w, size_t a, size_t b, size_t c)
 
 static size_t ws_done(const tn_ws *w) { return w->overflow ? SIZE_MAX : w->n; }
 
+/* GEMM scratch for any product whose three sizes are each at most m: one bound for all
+ * the GEMMs of a kernel (cheap to compute; tn_gemm_work is bounded by constants). */
+static size_t gemm_bound(size_t m) { return tn_gemm_work(m, m, m); }
+
+static size_t max4(size_t a, size_t b, size_t c, size_t d) { return TN_MAX(TN_MAX(a, b), TN_MAX(c, d)); }
+
 size_t tn_linear_work(size_t N, size_t D, size_t H)
 {
-    (void)N, (void)D, (void)H;
     /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N) */
-    size_t a = tn_gemm_work(N, H, D), b = tn_gemm_work(N, D, H), c = tn_gemm_work(H, D, N);
-    return TN_MAX(a, TN_MAX(b, c));
+    return gemm_bound(max4(N, D, H, 0));
 }
 
-size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H)
+/* The RNN kernels' pieces, summed with overflow checks (SIZE_MAX if they overflow). */
+static size_t rnn_work(size_t T, size_t B, size_t D, size_t H, size_t V, int backward, int lm)
 {
     tn_ws w = {0, 0};
     size_t TB;
     if (tn_size_mul(T, B, &TB)) return SIZE_MAX;
-    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh^T, packed once (H <= sqrt of an array size) */
-    ws_add(&w, TN_MAX(tn_gemm_work(TB, H, D), tn_gemm_work(B, H, H)), 1, 1);
+    if (lm) {
+        ws_add(&w, TB, H, 2); /* hs, dhs */
+        ws_add(&w, TB, V, 1); /* logits / dlogits */
+    }
+    if (backward) {
+        ws_add(&w, TB, H, 1); /* dpre */
+        ws_add(&w, B, H, 2);  /* g, gnext */
+        ws_add(&w, D, H, 1);  /* transposed dW_xh for token input */
+    }
+    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh (or W_hh^T), packed once */
+    ws_add(&w, gemm_bound(TN_MAX(max4(TB, D, H, V), B)), 1, 1);
     return ws_done(&w);
 }
+
+size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H) { return rnn_work(T, B, D, H, 0, 0, 0); }
 
 size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_steps)
 {
     (void)bptt_steps;
-    tn_ws w = {0, 0};
-    size_t TB;
-    if (tn_size_mul(T, B, &TB)) return SIZE_MAX;
-    ws_add(&w, TB, H, 1); /* dpre */
-    ws_add(&w, B, H, 2);  /* g, gnext */
-    ws_add(&w, D, H, 1);  /* transposed dW_xh for tokens */
-    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh, packed once */
-    size_t g = TN_MAX(TN_MAX(tn_gemm_work(B, H, H), tn_gemm_work(H, D, TB)),
-                      TN_MAX(tn_gemm_work(H, H, TB), tn_gemm_work(TB, D, H)));
-    ws_add(&w, g, 1, 1);
-    return ws_done(&w);
+    return rnn_work(T, B, D, H, 0, 1, 0);
 }
 
 size_t tn_rnn_lm_loss_work(size_t T, size_t B, size_t D, size_t H, size_t V, size_t bptt_steps)
 {
-    tn_ws w = {0, 0};
-    size_t TB;
-    if (tn_size_mul(T, B, &TB)) return SIZE_MAX;
-    ws_add(&w, TB, H, 2); /* hs, dhs */
-    ws_add(&w, TB, V, 1); /* logits / dlogits */
-    size_t inner = TN_MAX(tn_rnn_forward_work(T, B, D, H), tn_rnn_backward_work(T, B, D, H, bptt_steps));
-    inner = TN_MAX(inner, tn_linear_work(TB, H, V));
-    ws_add(&w, inner, 1, 1);
-    return ws_done(&w);
+    (void)bptt_steps;
+    return rnn_work(T, B, D, H, V, 1, 1);
 }
 
 size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V)
@@ -77,7 +76,7 @@ size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V)
     tn_ws w = {0, 0};
     ws_add(&w, B, H, 2); /* h, h_next */
     ws_add(&w, B, V, 1); /* logits */
-    ws_add(&w, TN_MAX(tn_gemm_work(B, H, H), tn_linear_work(B, H, V)), 1, 1);
+    ws_add(&w, gemm_bound(max4(B, H, V, 0)), 1, 1);
     (void)D;
     return ws_done(&w);
 }
