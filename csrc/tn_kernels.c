@@ -76,6 +76,8 @@ size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V)
     tn_ws w = {0, 0};
     ws_add(&w, B, H, 2); /* h, h_next */
     ws_add(&w, B, V, 1); /* logits */
+    ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh^T, packed once */
+    ws_add(&w, tn_gemm_packed_size(V, H), 1, 1); /* W_hy^T, packed once */
     ws_add(&w, gemm_bound(max4(B, H, V, 0)), 1, 1);
     (void)D;
     return ws_done(&w);

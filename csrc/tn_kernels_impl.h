@@ -483,6 +483,19 @@ static size_t SF(draw)(const TN_T *p, size_t V, double u)
     return seen ? last : V - 1;
 }
 
+/* C(M,N) = beta C + A(M,K) @ op(B), op(B) prepacked, on the calling thread, then the
+ * epilogue: the same bits as GEMM on the unpacked operand. */
+static void SF(gemm_prepacked)(TN_T *C, const TN_T *A, size_t M, size_t N, size_t K, const TN_T *packed, TN_T beta,
+                               int epi, TN_T *work)
+{
+    TN_CAT3(tn_gemm_job, _, TN_S) g;
+    TN_CAT3(tn_gemm_init, _, TN_S)(&g, 0, 0, M, N, K, 1, A, K, NULL, N, beta, C, N, work);
+    g.packed_b = packed;
+    g.epi = epi;
+    tn_member solo = {0, 1, 0};
+    TN_CAT3(tn_gemm_member, _, TN_S)(&g, &solo);
+}
+
 void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n,
                     const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, const TN_T *W_hy,
                     const TN_T *b_y, size_t B, size_t D, size_t H, size_t V, TN_T temperature,
@@ -495,14 +508,30 @@ void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n
     work += TN_ROUND_UP(B * H);
     TN_T *logits = work;
     work += TN_ROUND_UP(B * V);
+    /* big states: W_hh^T and W_hy^T packed once for all n steps */
+    int packed = SF(rnn_packed)(B, H) && H > 0 && V > 0;
+    TN_T *pk_hh = work, *pk_hy = work;
+    if (packed) {
+        pk_hy = pk_hh + TN_ROUND_UP(tn_gemm_packed_size(H, H));
+        work = pk_hy + TN_ROUND_UP(tn_gemm_packed_size(V, H));
+        TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, H, W_hh, H, pk_hh);
+        TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, V, W_hy, H, pk_hy);
+    }
     const int64_t *tok = start;
     for (size_t i = 0; i < B * H; i++) h[i] = h0 ? h0[i] : 0;
     for (size_t i = 0; i < n; i++) {
         SF(gather_columns)(hn, tok, W_xh, b_h, B, D, H);
-        SF(rnn_step)(hn, h, W_hh, B, H, work);
+        if (packed) {
+            SF(gemm_prepacked)(hn, h, B, H, H, pk_hh, 1, TN_EPI_TANH, work);
+            for (size_t b = 0; b < B; b++)
+                for (size_t v = 0; v < V; v++) logits[b * V + v] = b_y[v];
+            SF(gemm_prepacked)(logits, hn, B, V, H, pk_hy, 1, TN_EPI_NONE, work);
+        } else {
+            SF(rnn_step)(hn, h, W_hh, B, H, work);
+            FN(linear_forward)(logits, hn, W_hy, b_y, B, H, V, work);
+        }
         TN_T *swap = h;
         h = hn, hn = swap;
-        FN(linear_forward)(logits, h, W_hy, b_y, B, H, V, work);
         int64_t *o = out + i * B;
         for (size_t b = 0; b < B; b++) {
             TN_T *l = logits + b * V;
