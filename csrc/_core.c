@@ -383,8 +383,12 @@ static int get_double(Call *c, const char *name, PyObject *o, double *out)
     }
     double v = PyFloat_AsDouble(o);
     if (v == -1.0 && PyErr_Occurred()) {
+        int too_big = PyErr_ExceptionMatches(PyExc_OverflowError); /* an int beyond the float range */
         PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, short_type(o));
+        if (too_big)
+            PyErr_Format(PyExc_ValueError, "%s: %s is out of range (too large for a float)", c->fn, name);
+        else
+            PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, not %s", c->fn, name, short_type(o));
         return -1;
     }
     *out = v;
@@ -478,6 +482,10 @@ static void *workspace(Call *c, size_t elems)
         }                                                                                                         \
     } while (0)
 
+/* Calls whose outputs are all empty skip their kernel (`if (SIZE(y)) RUN(...)`): nothing
+ * is written, and a loop over another dimension could be long for nothing -- x of shape
+ * (2**59, 0) is a valid empty array. */
+
 /* The kernel for the call's dtype; array pointers are passed as void *. */
 #define KERNEL(c, name, ...) ((c)->type == NPY_FLOAT ? tn_##name##_f32(__VA_ARGS__) : tn_##name##_f64(__VA_ARGS__))
 #define P(a) ((a) ? PyArray_DATA(a) : NULL)
@@ -528,7 +536,8 @@ static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssi
     if (!(y = new_out(&c, batched ? 2 : 1, batched ? yd : yd + 1, c.type))) goto done;
     void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
     if (!work) goto done;
-    RUN(2.0 * N * D * H, KERNEL(&c, linear_forward, P(y), P(x), P(W), P(b), (size_t)N, (size_t)D, (size_t)H, work));
+    if (SIZE(y))
+        RUN(2.0 * N * D * H, KERNEL(&c, linear_forward, P(y), P(x), P(W), P(b), (size_t)N, (size_t)D, (size_t)H, work));
     res = ret(y);
 done:
     call_done(&c);
@@ -579,8 +588,9 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ss
         goto done;
     void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
     if (!work) goto done;
-    RUN(4.0 * N * D * H,
-        KERNEL(&c, linear_backward, P(dx), P(dW), P(db), P(dy), P(x), P(W), (size_t)N, (size_t)D, (size_t)H, work));
+    if (SIZE(dx) || SIZE(dW) || SIZE(db))
+        RUN(4.0 * N * D * H, KERNEL(&c, linear_backward, P(dx), P(dW), P(db), P(dy), P(x), P(W), (size_t)N, (size_t)D,
+                                    (size_t)H, work));
     res = Py_BuildValue("OOO", dx, dW, db);
 done:
     call_done(&c);
@@ -931,8 +941,9 @@ static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_
         !(invstd = new_out(&c, 1, &C, c.type)))
         goto done;
     size_t N = DIM(x, 0);
-    RUN(8.0 * N * C, KERNEL(&c, batchnorm_forward, P(y), P(mean), P(invstd), P(x), P(g), P(b), N, (size_t)C, eps,
-                            (size_t)corr));
+    if (C) /* (N > correction >= 0) */
+        RUN(8.0 * N * C, KERNEL(&c, batchnorm_forward, P(y), P(mean), P(invstd), P(x), P(g), P(b), N, (size_t)C, eps,
+                                (size_t)corr));
     res = Py_BuildValue("OOO", y, mean, invstd);
 done:
     call_done(&c);
@@ -971,8 +982,9 @@ static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py
         !(db = new_out(&c, 1, &C, c.type)))
         goto done;
     size_t N = DIM(x, 0);
-    RUN(12.0 * N * C, KERNEL(&c, batchnorm_backward, P(dx), P(dg), P(db), P(dy), P(x), P(g), P(m), P(is), N,
-                             (size_t)C, (size_t)corr));
+    if (C) /* (N > correction >= 0) */
+        RUN(12.0 * N * C, KERNEL(&c, batchnorm_backward, P(dx), P(dg), P(db), P(dy), P(x), P(g), P(m), P(is), N,
+                                 (size_t)C, (size_t)corr));
     res = Py_BuildValue("OOO", dx, dg, db);
 done:
     call_done(&c);
@@ -1008,7 +1020,7 @@ static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, P
     PyArrayObject *vecs[] = {g, b, rm, rv};
     if (bn_shapes(&c, x, names, vecs, 4, 0, 0) || !(y = new_out(&c, 2, PyArray_DIMS(x), c.type))) goto done;
     size_t N = DIM(x, 0), C = DIM(x, 1);
-    RUN(6.0 * N * C, KERNEL(&c, batchnorm_inference, P(y), P(x), P(g), P(b), P(rm), P(rv), N, C, eps));
+    if (SIZE(y)) RUN(6.0 * N * C, KERNEL(&c, batchnorm_inference, P(y), P(x), P(g), P(b), P(rm), P(rv), N, C, eps));
     res = ret(y);
 done:
     call_done(&c);

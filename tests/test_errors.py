@@ -20,8 +20,11 @@ non-contiguous / Fortran / byte-swapped / negative-stride inputs to the function
 do not work in place (the same result as the contiguous call).
 """
 import dataclasses
+import faulthandler
+import itertools
 import math
 import re
+import time
 import zlib
 from typing import Callable
 
@@ -362,6 +365,11 @@ def _misaligned(a):
     return buf
 
 
+def _as_dtype(v, d):
+    """v's values in dtype d (datetimes from whole numbers)."""
+    return (v * 100).astype(np.int64).astype(d) if d.kind == "M" else v.astype(d)
+
+
 def _ragged(a):
     return [[0.5, 0.5], [0.5]]
 
@@ -381,14 +389,17 @@ def arg_cases(spec, a):
         yield C("ndim-1", _set(n, lambda v: np.ascontiguousarray(v[0])),
                 None if nd - 1 in a.ok_ndims else shape_exc, [_shape_needle(n, None)])
     for i, sym in enumerate(a.dims):
-        def grow(v, i=i):
-            shape = list(v.shape)
-            shape[i] += 1
-            return np.resize(v, shape)
+        for delta in (+1, -1):
+            if delta < 0 and free(spec, sym) and any(b.hi == sym for b in spec.args):
+                continue  # a smaller range for the ids: IndexError or not, by their values
+            def resize(v, i=i, delta=delta):
+                shape = list(v.shape)
+                shape[i] += delta
+                return np.resize(v, shape)
 
-        yield C(f"shape[{i}]={sym}+1", _set(n, grow),
-                None if free(spec, sym) else shape_exc,
-                [_shape_needle(n, None, i)])
+            yield C(f"shape[{i}]={sym}{delta:+d}", _set(n, resize),
+                    None if free(spec, sym) else shape_exc,
+                    [_shape_needle(n, None, i)])
 
     # other objects
     yield C("None", _set(n, lambda v: None), None if a.optional else TypeError, ["NoneType"])
@@ -397,7 +408,7 @@ def arg_cases(spec, a):
     if a.kind == "p":  # updated in place: an ndarray of the call's dtype, writeable, C-contiguous
         yield C("list", _set(n, lambda v: v.tolist()), TypeError, ["list"])
         yield C("scalar", _set(n, lambda v: 0.5), TypeError, ["float"])
-        for dt in (np.int64, np.float16):
+        for dt in (np.int64, np.float16, np.bool_, np.complex128, object, np.longdouble):
             yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
         for label, f, why in [("read-only", _readonly, "read-only"), ("strided", _strided, "not C-contiguous"),
                               ("fortran", np.asfortranarray, "not C-contiguous"),
@@ -415,9 +426,10 @@ def arg_cases(spec, a):
                 None if 0 in a.ok_ndims else shape_exc, ["()"])
 
     if a.kind == "f":
-        bad = [np.bool_, np.complex128, object, np.float16] + ([] if a.tokens else [np.int64])
-        for dt in bad:
-            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+        bad = [np.bool_, np.complex128, np.complex64, object, np.float16, np.longdouble, "U3", "M8[s]"]
+        bad += [] if a.tokens else [np.int64, np.int32, np.uint8]
+        for d in map(np.dtype, bad):
+            yield C(d.name, _set(n, lambda v, d=d: _as_dtype(v, d)), TypeError, [str(d) if d.kind in "UM" else d.name])
         if not a.tokens:
             yield C("int-list", _set(n, lambda v: np.rint(v * 4).astype(int).tolist()), None)
         for dt in (np.float64, np.float32):
@@ -513,8 +525,9 @@ def _outputs(spec, kw, result):
     return (result, *inplace) if inplace else result
 
 
-def run(engine, spec, kw):
-    snap = {k: np.array(v, copy=True) for k, v in kw.items() if isinstance(v, np.ndarray)}
+def run(engine, spec, kw, snapshot=True):
+    """Call spec's function of `engine`; with snapshot, note which arrays it changed."""
+    snap = {k: np.array(v, copy=True) for k, v in kw.items() if snapshot and isinstance(v, np.ndarray)}
     out = Outcome(kw)
     try:
         out.result = _outputs(spec, kw, getattr(engine, spec.name)(**kw))
@@ -640,6 +653,9 @@ def layouts(a):
         yield "negative-stride", _negative(a)
     yield "byteswapped", _byteswapped(a)
     yield "misaligned", _misaligned(a)
+    yield "read-only", _readonly(a)
+    if a.ndim >= 1:
+        yield "byteswapped-negative-stride", _negative(_byteswapped(a))
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -726,3 +742,119 @@ def test_absurd_output_size(call):
         except (ValueError, MemoryError) as e:
             errors[name] = type(e)
     assert len(errors) == 2 and len(set(errors.values())) == 1, errors
+
+
+# ---------------------------------------------------------------- NaN and infinities
+
+SPECIALS = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}
+SPECIAL_CASES = [(spec, a.name, label, dt) for spec in TABLE for a in spec.args if a.kind in "fp"
+                 for label in SPECIALS for dt in (np.float64, np.float32)]
+
+
+@pytest.mark.parametrize("spec,arg,label,dtype", SPECIAL_CASES,
+                         ids=[f"{s.id}-{a}={v}{'-f32' if d is np.float32 else ''}" for s, a, v, d in SPECIAL_CASES])
+def test_nan_and_inf_propagate(spec, arg, label, dtype):
+    """A NaN or an infinity in any float argument is no error: both engines run, and the
+    results have NaN and +-inf in the same places with the same values (IEEE arithmetic,
+    as NumPy does it); the rest agrees as usual."""
+    outs = {}
+    for name, mod in ENGINES.items():
+        kw = make(spec, dtype, np.random.default_rng(_seed(spec.id + arg)))
+        v = kw[arg].copy()
+        v.flat[v.size // 2] = SPECIALS[label]
+        kw[arg] = v
+        outs[name] = run(mod, spec, kw)
+    check_outcomes(Case(spec, arg, label, None, None, [], dtype), outs)
+
+
+# ------------------------------------------------------- huge and empty dimensions
+
+HUGE = 2**44  # any array with this dimension and no zero one is >= 64 TiB
+
+
+def _huge_kw(spec, sizes, rng):
+    """Arguments for sizes where some dimension is HUGE: empty arrays are np.empty (no
+    memory), non-empty ones with a HUGE dimension are read-only broadcast views of one
+    value (no memory either); raises ValueError if an argument cannot exist at all."""
+    kw = make(spec, np.float64, rng, {k: 1 if v == HUGE else v for k, v in sizes.items()})
+    for a in spec.args:
+        shape = tuple(sizes[d] for d in a.dims)
+        dtype = np.int64 if a.kind == "i" else np.float64
+        if 0 in shape:
+            kw[a.name] = np.empty(shape, dtype)
+        elif HUGE in shape:
+            kw[a.name] = np.broadcast_to(np.array(0 if a.kind == "i" else 0.5, dtype), shape)
+    kw.update(spec.scalars(sizes))
+    return kw
+
+
+HUGE_CASES = [(spec, h, z) for spec in TABLE for h in spec.sizes for z in [None, *spec.sizes] if z != h]
+
+
+@pytest.mark.parametrize("spec,huge,zero", HUGE_CASES,
+                         ids=[f"{s.id}-{h}=2**44" + (f"-{z}=0" if z else "") for s, h, z in HUGE_CASES])
+def test_huge_dimensions(spec, huge, zero):
+    """One size 2**44 (and another 0, or none): no size may wrap around and no loop may
+    run over the huge size for nothing.  Both engines finish at once, with the same
+    (empty) result, or the same clean error: MemoryError (or NumPy's "array is too
+    big" ValueError) for what cannot be allocated, IndexError for ids with no range."""
+    sizes = dict(spec.sizes, **{huge: HUGE}, **({zero: 0} if zero else {}))
+    try:
+        kws = {name: _huge_kw(spec, sizes, np.random.default_rng(0)) for name in ENGINES}
+    except ValueError as e:  # e.g. W_hh (H, H) with H = 2**44 cannot exist, even as a view
+        pytest.skip(f"no such arguments: {e}")
+    outs = {}
+    faulthandler.dump_traceback_later(300, exit=True)  # a runaway loop fails the run, not hangs it
+    try:
+        for name, mod in ENGINES.items():
+            t0 = time.perf_counter()
+            outs[name] = run(mod, spec, kws[name], snapshot=False)  # (views are read-only)
+            took = time.perf_counter() - t0
+            assert took < 5, f"{name} engine took {took:.1f} s"
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    errors = {name: out.error for name, out in outs.items()}
+    for name, e in errors.items():
+        if e is not None and not isinstance(e, (MemoryError, ValueError, IndexError)):
+            raise AssertionError(f"{name} engine raised {type(e).__name__}") from e
+    assert len({type(e) for e in errors.values()}) == 1, f"the engines disagree: {errors}"
+    if errors["c"] is None:
+        assert_close(outs["c"].result, outs["numpy"].result, spec.id)
+
+
+# ------------------------------------------------------------------ fresh outputs
+
+
+def _arrays(x):
+    if isinstance(x, np.ndarray):
+        yield x
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _arrays(v)
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _arrays(v)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("spec", TABLE, ids=lambda s: s.id)
+def test_outputs_are_fresh(spec, engine):
+    """Results are new, writeable arrays: never a view of an input, never memory shared
+    with another result of the same call or of an earlier call; in-place functions
+    return None."""
+    mod = ENGINES[engine]
+    kw = make(spec, np.float64, np.random.default_rng(_seed(spec.id)))
+    first = getattr(mod, spec.name)(**kw)
+    second = getattr(mod, spec.name)(**kw)
+    if any(a.kind == "p" for a in spec.args):
+        assert first is None and second is None
+        return
+    inputs = [v for v in kw.values() if isinstance(v, np.ndarray)]
+    outs1, outs2 = list(_arrays(first)), list(_arrays(second))
+    assert outs1 and len(outs1) == len(outs2)
+    for o in outs1:
+        assert o.flags.writeable, "a result is read-only"
+        assert not any(np.shares_memory(o, i) for i in inputs), "a result shares memory with an input"
+        assert not any(np.shares_memory(o, p) for p in outs2), "results of two calls share memory"
+    for o, p in itertools.combinations(outs1, 2):
+        assert not np.shares_memory(o, p), "two results of one call share memory"

@@ -1,13 +1,88 @@
 """tinynet: a fast, correct C engine for small neural networks, NumPy in, NumPy out.
 
-Two engines share one API (see the README's API tour):
+tinynet runs the forward and backward passes of the networks people write by hand in
+NumPy notebooks -- a vanilla tanh RNN with backpropagation through time, min-char-rnn's
+``lossFun`` in one call, MLP layers (linear, tanh / ReLU / sigmoid, softmax
+cross-entropy, embedding, batch norm) and in-place optimizers -- in C, on NumPy arrays.
+Every function's docstring starts with its signature and gives shapes, dtypes and an
+example: ``help(tinynet.rnn_lm_loss)``, or ``tinynet.rnn_lm_loss?`` in Jupyter.
 
-    import tinynet as tn                 # the C engine (tinynet._core)
-    import tinynet.reference as tn       # the NumPy engine, written to be read
+Two engines, one API
+--------------------
+    import tinynet as tn                 # the C engine (tinynet._core, re-exported here)
+    import tinynet.reference as tn       # the NumPy engine: the same functions, written to be read
+    tn = tinynet.engine("numpy")         # or "c": swap engines with one parameter
 
-``tinynet.engine("c")`` / ``tinynet.engine("numpy")`` return those two modules, so a
-notebook swaps engines with one parameter.
+The NumPy engine is the oracle every C function is tested against.
+
+Conventions
+-----------
+Weights are (out_features, in_features), as in PyTorch, so a layer is y = x @ W.T + b.
+Batches are rows (N, features); sequences are time-major (T, B, ...), and an unbatched
+(T, ...) sequence with h0 (H,) works too.  float64 and float32 are both supported but
+never mixed in one call (TypeError naming the argument); results keep the dtype.  Token
+ids, targets and indices take any integer dtype.  Backward functions return fresh
+gradient arrays; the functions ending in "_" work in place and return None.  Bad input
+raises ValueError (shapes, values), TypeError (types, dtypes) or IndexError (an id out
+of range), naming the function, the argument and the shapes.
+
+The functions
+-------------
+Layers, as forward / backward pairs:
+    linear_forward(x, W, b=None) -> y                x (N, D), W (H, D), b (H,) -> (N, H)
+    linear_backward(dy, x, W) -> (dx, dW, db)
+    tanh_forward(x) -> y, tanh_backward(dy, y) -> dx          (also sigmoid_*, relu_*)
+    softmax(logits) -> probs                          over the last axis
+    cross_entropy_forward(logits, targets, reduction="mean") -> (loss, probs)
+    cross_entropy_backward(probs, targets, reduction="mean") -> dlogits
+    embedding_forward(table, idx) -> table[idx]       table (V, E), idx ints of shape S
+    embedding_backward(dout, idx, num_embeddings) -> dtable (V, E)
+    batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0) -> (y, mean, invstd)
+    batchnorm_backward(dy, x, gamma, mean, invstd, correction=0) -> (dx, dgamma, dbeta)
+    batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5) -> y
+The vanilla RNN, h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h):
+    rnn_forward(x, h0, W_xh, W_hh, b_h) -> hs (T, B, H)
+    rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None) -> (dx, dh0, dW_xh, dW_hh, db_h)
+    rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None,
+                reduction="sum") -> (loss, grads, h_last)
+    rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False,
+               seed=None) -> tokens
+Optimizers and helpers, in place:
+    sgd_step_(param, grad, lr), adagrad_step_(param, grad, mem, lr, eps=1e-8),
+    adam_step_(param, grad, m, v, t, lr=1e-3, ...), clip_(grad, lo, hi)
+The engine:
+    engine(name="c"), set_num_threads(n), get_num_threads()
+
+Beyond the functions
+--------------------
+tinynet.nn           layer objects built like their torch.nn namesakes (Linear, Tanh,
+                     ReLU, Sigmoid, Embedding, BatchNorm1d, RNN, Flatten, Sequential),
+                     with forward / backward, parameters() / grads(), and
+                     state_dict() / load_state_dict() in PyTorch's key names and layouts
+save(path, model)    a model as a plain .npz file (arrays plus the architecture as JSON)
+load(path)           ... and back, without pickle
+gradcheck(f, inputs) central-difference gradient checking
+tinynet.data         the character vocabulary, build_dataset(words, block_size) and
+                     load_names() for makemore's names.txt
+
+Where to go next
+----------------
+The repository's notebooks/ folder holds the worked notebooks (see the README's
+"Notebooks" section), and docs/reference.md the full API table and the conventions of
+PyTorch, min-char-rnn, makemore and cs231n side by side, with how tinynet handles each.
+
+>>> import numpy as np
+>>> import tinynet
+>>> x, W, b = np.ones((2, 3)), np.full((4, 3), 0.5), np.zeros(4)
+>>> tinynet.linear_forward(x, W, b)
+array([[1.5, 1.5, 1.5, 1.5],
+       [1.5, 1.5, 1.5, 1.5]])
+>>> tn = tinynet.engine("numpy")                     # the same call on the NumPy engine
+>>> bool(np.array_equal(tn.linear_forward(x, W, b), tinynet.linear_forward(x, W, b)))
+True
 """
+import types
+
 from tinynet import _core
 from tinynet._core import (
     adagrad_step_,
@@ -38,6 +113,7 @@ from tinynet._core import (
     tanh_forward,
 )
 from tinynet._gradcheck import gradcheck
+from tinynet.io import load, save
 
 __version__ = "0.1.0"
 
@@ -54,7 +130,7 @@ FUNCTIONS = (
 )
 
 
-def engine(name="c"):
+def engine(name: str = "c") -> types.ModuleType:
     """engine(name="c")
 
     The module implementing tinynet's functions: ``"c"`` gives the C engine
@@ -76,4 +152,15 @@ def engine(name="c"):
     raise ValueError(f'engine: name must be "c" or "numpy", got {name!r}')
 
 
-__all__ = list(FUNCTIONS) + ["engine", "gradcheck", "set_num_threads", "get_num_threads", "FUNCTIONS"]
+# Written out (not computed) so that type checkers see the re-exports.
+__all__ = [
+    "linear_forward", "linear_backward",
+    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
+    "relu_forward", "relu_backward",
+    "softmax", "cross_entropy_forward", "cross_entropy_backward",
+    "embedding_forward", "embedding_backward",
+    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+    "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
+    "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
+    "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS",
+]

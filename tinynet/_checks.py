@@ -6,7 +6,9 @@ both with the same exception type:
 * ndarrays, NumPy scalars and other array objects bring their dtype: float32 or
   float64, never mixed in one call (TypeError naming the argument);
 * plain lists, tuples and Python numbers take the call's dtype (float64 if no
-  argument fixes it); their values must be real numbers;
+  argument fixes it); their values must be real numbers.  (np.float64 is a subclass
+  of Python's float, so its scalars count as Python numbers here, as in the C engine's
+  PyFloat_Check);
 * integer arguments (tokens, targets, indices) take any integer dtype and must lie in
   range (IndexError);
 * shapes are checked before any computation (ValueError naming argument and shapes);
@@ -135,6 +137,8 @@ class Call:
             raise TypeError(f"{self.fn}: {name} must be a real number, not {type(v).__name__}")
         try:
             return float(v)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(f"{self.fn}: {name} is out of range (too large for a float)") from None
         except (TypeError, ValueError):
             raise TypeError(f"{self.fn}: {name} must be a real number, not {type(v).__name__}") from None
 

@@ -42,11 +42,16 @@ Conventions
   prefixes the layer index, ``0.weight``), except for ``RNN``: ``W_xh``, ``W_hh`` and one
   bias ``b_h`` (PyTorch's ``nn.RNN`` has two biases, ``b_h = bias_ih + bias_hh``).
   ``named_buffers()`` lists non-trainable state (BatchNorm's running statistics).
+* ``state_dict()`` / ``load_state_dict(d)`` use PyTorch's key names and layouts for every
+  layer, the RNN included (``weight_ih_l0`` = W_xh, ``weight_hh_l0`` = W_hh, and
+  ``b_h = bias_ih_l0 + bias_hh_l0``), so weights move to and from ``torch.nn`` modules;
+  ``tinynet.save`` / ``tinynet.load`` keep a model in a plain ``.npz`` file.
 * ``forward`` keeps references to its input and output, not copies: do not modify them
   in place before calling ``backward``.  ``backward`` may be called more than once
   after one ``forward`` (each call overwrites the gradients).
 """
 import math
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -134,6 +139,19 @@ def _shape(obj):
     return tuple(np.shape(obj))
 
 
+def _to_numpy(value):
+    """A state-dict value as an ndarray: a torch tensor through detach().cpu().numpy()
+    (recognised by those methods, so torch is never imported here), anything else
+    through np.asarray."""
+    if not isinstance(value, np.ndarray) and all(hasattr(value, m) for m in ("detach", "cpu", "numpy")):
+        t = value.detach().cpu()
+        try:
+            return t.numpy()
+        except TypeError:  # a dtype NumPy lacks, such as bfloat16
+            return t.double().numpy()
+    return np.asarray(value)
+
+
 # ------------------------------------------------------------------------------ Module
 
 
@@ -143,11 +161,33 @@ class Module:
     The base of every layer: parameter bookkeeping, train/eval mode, error messages.
     Subclasses list their parameter names in ``_param_names`` (and non-trainable state
     in ``_buffer_names``) as PyTorch would name them, in PyTorch's order, and implement
-    ``forward`` and ``backward``.
+    ``forward`` and ``backward``; ``state_dict()``, ``load_state_dict()``,
+    ``parameters()`` and ``grads()`` then work for them.
+
+    >>> import numpy as np
+    >>> from tinynet import nn
+    >>> class Scale(nn.Module):                  # a layer of your own: y = weight * x
+    ...     _param_names = ("weight",)
+    ...     def __init__(self, n):
+    ...         super().__init__()
+    ...         self.weight = np.full(n, 2.0)
+    ...     def forward(self, x):
+    ...         self._cache = x
+    ...         return self.weight * x
+    ...     def backward(self, dout):
+    ...         self._grads["weight"] = (dout * self._cache).sum(axis=0)
+    ...         return dout * self.weight
+    >>> layer = Scale(2)
+    >>> layer.backward(layer(np.ones((3, 2))))
+    array([[4., 4.],
+           [4., 4.],
+           [4., 4.]])
+    >>> layer.grads(), layer.state_dict()
+    ([array([6., 6.])], {'weight': array([2., 2.])})
     """
 
-    _param_names = ()
-    _buffer_names = ()
+    _param_names: Tuple[str, ...] = ()
+    _buffer_names: Tuple[str, ...] = ()
 
     def __init__(self, *, engine="c", dtype=np.float64, _dtype_optional=False):
         tinynet.engine(engine)  # ValueError for an unknown engine
@@ -191,6 +231,124 @@ class Module:
     def named_buffers(self):
         """[(name, value), ...]: non-trainable state (BatchNorm's running statistics)."""
         return [(n, getattr(self, n)) for n in self._buffer_names]
+
+    # -- state dict: PyTorch's keys and layouts -----------------------------------------
+    #: Appended to key-mismatch errors (RNN explains its mapping to torch's names).
+    _state_hint = ""
+
+    def state_dict(self):
+        """state_dict()
+
+        The layer's parameters and buffers as ``{key: ndarray}``, with PyTorch's key
+        names and layouts, so ``torch_module.load_state_dict({k: torch.from_numpy(v)
+        for k, v in d.items()})`` loads them into the equivalent ``torch.nn`` module.
+        Keys: Linear ``weight`` (out_features, in_features) and ``bias``
+        (out_features,); Embedding ``weight`` (num_embeddings, embedding_dim);
+        BatchNorm1d ``weight``, ``bias``, ``running_mean``, ``running_var`` (C,) and
+        ``num_batches_tracked`` (an int64 array of shape ()); RNN ``weight_ih_l0``
+        (= W_xh), ``weight_hh_l0`` (= W_hh), ``bias_ih_l0`` (= b_h) and
+        ``bias_hh_l0`` (zeros); Sequential prefixes each layer's keys with its index
+        (``"0.weight"``, nested ``"1.0.weight"``); Tanh, ReLU, Sigmoid and Flatten have
+        none.  Float arrays have the layer's dtype.  The arrays are copies: changing
+        them does not change the layer.
+
+        >>> import numpy as np
+        >>> from tinynet import nn
+        >>> model = nn.Sequential([nn.Linear(3, 4, rng=0), nn.Tanh(), nn.BatchNorm1d(4)])
+        >>> {k: v.shape for k, v in model.state_dict().items()}  # doctest: +NORMALIZE_WHITESPACE
+        {'0.weight': (4, 3), '0.bias': (4,), '2.weight': (4,), '2.bias': (4,),
+         '2.running_mean': (4,), '2.running_var': (4,), '2.num_batches_tracked': ()}
+        """
+        return {k: np.array(v, copy=True) for k, v in self._state().items()}
+
+    def load_state_dict(self, state_dict):
+        """load_state_dict(state_dict)
+
+        Copy a state dict (PyTorch's keys and layouts, see ``state_dict()``) into the
+        layer's arrays, in place (``parameters()`` taken earlier stay valid).  Values
+        may be NumPy arrays, anything ``np.asarray`` accepts, or torch tensors (taken
+        with ``detach().cpu().numpy()``; torch is not imported for that); they are
+        converted to the layer's dtype.  A ``torch.nn.RNN``'s two biases are added into
+        ``b_h = bias_ih_l0 + bias_hh_l0``.
+
+        Like PyTorch's ``strict=True``: a missing or unexpected key is a ValueError
+        listing them, a shape that differs is a ValueError naming the key and both
+        shapes, a non-real dtype a TypeError.  Everything is checked before anything is
+        copied, so a refused state dict leaves the layer unchanged.  Returns None.
+
+        >>> import numpy as np
+        >>> from tinynet import nn
+        >>> layer = nn.Linear(2, 1)
+        >>> layer.load_state_dict({"weight": [[1.0, 2.0]], "bias": [0.5]})
+        >>> layer(np.array([[1.0, 1.0]]))
+        array([[3.5]])
+        >>> layer.load_state_dict({"weight": np.ones((2, 1)), "bias": [0.5]})
+        Traceback (most recent call last):
+        ...
+        ValueError: Linear.load_state_dict: 'weight' of Linear(in_features=2, out_features=1, bias=True) has shape (2, 1), expected (1, 2) (transposed? tinynet and PyTorch store weights as (out_features, in_features): pass W.T for a matrix stored (in, out), as makemore and cs231n do)
+        """
+        who = f"{type(self).__name__}.load_state_dict"
+        if not (hasattr(state_dict, "keys") and hasattr(state_dict, "__getitem__")):
+            raise TypeError(f"{who}: expected a dict of arrays (a state dict), got {type(state_dict).__name__}")
+        expected = self._state()
+        given = list(state_dict.keys())
+        given_set = set(given)
+        missing = [k for k in expected if k not in given_set]
+        unexpected = [k for k in given if k not in expected]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append("missing key(s) " + ", ".join(map(repr, missing)))
+            if unexpected:
+                parts.append("unexpected key(s) " + ", ".join(map(repr, unexpected)))
+            hints = "".join(dict.fromkeys(self._owner(k)._state_hint for k in missing + unexpected))
+            raise ValueError(f"{who}: the state dict does not fit {self._short_repr()}: {'; '.join(parts)}"
+                             f"{hints}")
+        arrays = {}
+        for key, current in expected.items():
+            value = _to_numpy(state_dict[key])
+            where = f"{who}: {key!r} of {self._owner(key)!r}"
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"{where} has dtype {value.dtype}; expected real numbers "
+                                f"(converted to {current.dtype})")
+            if value.shape != current.shape:
+                hint = ""
+                if value.ndim == 2 and value.shape[::-1] == current.shape:
+                    hint = (" (transposed? tinynet and PyTorch store weights as (out_features, in_features): "
+                            "pass W.T for a matrix stored (in, out), as makemore and cs231n do)")
+                raise ValueError(f"{where} has shape {value.shape}, expected {current.shape}{hint}")
+            if current.dtype.kind in "iu":  # a counter (num_batches_tracked)
+                if not (np.all(np.isfinite(value)) and np.all(value == np.floor(value)) and np.all(value >= 0)):
+                    raise ValueError(f"{where} must be a non-negative integer, got {value!r}")
+            arrays[key] = value
+        self._load_state(arrays)
+
+    def _state(self):
+        """{key: array}: the arrays behind state_dict() (live ones where they exist)."""
+        state = dict(self.named_parameters())
+        for name, value in self.named_buffers():
+            if isinstance(value, (int, np.integer)):  # a counter such as num_batches_tracked
+                value = np.array(value, dtype=np.int64)
+            state[name] = value if isinstance(value, np.ndarray) else np.asarray(value)
+        return state
+
+    def _load_state(self, arrays):
+        """Copy checked arrays (the keys of _state(), the right shapes) into the layer."""
+        for key, value in arrays.items():
+            current = getattr(self, key)
+            if isinstance(current, np.ndarray):
+                current[...] = value  # in place, cast to the layer's dtype
+            elif isinstance(current, (int, np.integer)):
+                setattr(self, key, int(value))
+            else:
+                setattr(self, key, value.item() if value.ndim == 0 else value.copy())
+
+    def _owner(self, key):
+        """The layer a state-dict key belongs to (itself, for a leaf layer)."""
+        return self
+
+    def _short_repr(self):
+        return repr(self)
 
     # -- mode --------------------------------------------------------------------------
     def train(self, mode=True):
@@ -301,7 +459,7 @@ class Linear(Module):
 
 
 class _Activation(Module):
-    _name = None
+    _name: Optional[str] = None
 
     def __init__(self, *, engine="c", dtype=None, rng=None):
         super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
@@ -630,6 +788,22 @@ class RNN(Module):
         self.dh0 = None
         return hs
 
+    _state_hint = (" (RNN.state_dict uses torch.nn.RNN's keys: weight_ih_l0 is W_xh, weight_hh_l0 is W_hh, "
+                   "and b_h = bias_ih_l0 + bias_hh_l0; tinynet.nn.RNN is torch.nn.RNN(input_size, hidden_size) "
+                   "with one layer, tanh, biases and batch_first=False)")
+
+    def _state(self):
+        # torch.nn.RNN's names; its two biases are exported as b_h and zeros
+        return {"weight_ih_l0": self.W_xh, "weight_hh_l0": self.W_hh, "bias_ih_l0": self.b_h,
+                "bias_hh_l0": np.zeros_like(self.b_h)}
+
+    def _load_state(self, arrays):
+        self.W_xh[...] = arrays["weight_ih_l0"]
+        self.W_hh[...] = arrays["weight_hh_l0"]
+        b_ih, b_hh = arrays["bias_ih_l0"], arrays["bias_hh_l0"]
+        # added at the wider of the two precisions, then rounded once to the layer's dtype
+        self.b_h[...] = np.add(b_ih, b_hh, dtype=np.result_type(b_ih.dtype, b_hh.dtype, self.dtype))
+
     def backward(self, dhs):
         """backward(dhs) -> dx (None for token ids); stores the weight gradients and self.dh0."""
         x, h0, hs = self._cached()
@@ -707,6 +881,23 @@ class Sequential(Module):
 
     def named_parameters(self):
         return [(f"{i}.{n}", p) for i, layer in enumerate(self.layers) for n, p in layer.named_parameters()]
+
+    def _state(self):
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer._state().items()}
+
+    def _load_state(self, arrays):
+        for i, layer in enumerate(self.layers):
+            prefix = f"{i}."
+            layer._load_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+
+    def _owner(self, key):
+        i, _, rest = str(key).partition(".")
+        if i.isdigit() and int(i) < len(self.layers):
+            return self.layers[int(i)]._owner(rest)
+        return self
+
+    def _short_repr(self):
+        return f"Sequential({', '.join(type(layer).__name__ for layer in self.layers)})"
 
     def named_grads(self):
         return [(f"{i}.{n}", g) for i, layer in enumerate(self.layers) for n, g in layer.named_grads()]

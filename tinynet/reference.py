@@ -33,12 +33,14 @@ __all__ = [
 
 
 def _ieee(f):
-    """Let inf and nan arise silently (overflow in exp, 0/0 ...), as in C."""
+    """Let inf and nan arise silently (overflow in exp, 0/0 ...), as in C; and return a
+    0-d array where NumPy's ufuncs give a scalar (tanh_forward of a 0-d array)."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         with np.errstate(all="ignore"):
-            return f(*args, **kwargs)
+            out = f(*args, **kwargs)
+        return np.asarray(out) if isinstance(out, np.generic) else out
 
     return wrapper
 
@@ -50,8 +52,14 @@ def _ieee(f):
 def linear_forward(x, W, b=None):
     """linear_forward(x, W, b=None)
 
-    Affine layer: y = x @ W.T + b.  x: (N, D) or (D,); W: (H, D); b: (H,) or None.
-    Returns y: (N, H) or (H,).
+    Affine layer: y = x @ W.T + b.
+
+    x: (N, D) or (D,); W: (H, D) (PyTorch nn.Linear layout); b: (H,) or None.
+    Returns y: (N, H) or (H,), in the dtype of the float arguments (float32/float64).
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> tn.linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape
+    (2, 4)
     """
     c = Call("linear_forward")
     x, W, b = c.floats(("x", x), ("W", W), ("b", b), optional=("b",))
@@ -76,8 +84,16 @@ def _linear_shapes(c, x, W):
 def linear_backward(dy, x, W):
     """linear_backward(dy, x, W)
 
-    Gradients of y = x @ W.T + b: returns (dx, dW, db) with dx = dy @ W (like x),
-    dW = dy.T @ x (H, D) and db = dy summed over the batch (H,).
+    Gradients of y = x @ W.T + b given dy = dL/dy.
+
+    dy: (N, H) or (H,); x: (N, D) or (D,) (the forward input); W: (H, D).
+    Returns (dx, dW, db): dx = dy @ W like x, dW = dy.T @ x (H, D), db = dy summed
+    over the batch (H,); float32 or float64, the dtype of the arguments.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> dx, dW, db = tn.linear_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((4, 3)))
+    >>> dx.shape, dW.shape, db.shape
+    ((2, 3), (4, 3), (4,))
     """
     c = Call("linear_backward")
     dy, x, W = c.floats(("dy", dy), ("x", x), ("W", W))
@@ -108,7 +124,11 @@ def _elementwise(fn, *named):
 def tanh_forward(x):
     """tanh_forward(x)
 
-    y = tanh(x), elementwise.
+    Elementwise y = tanh(x); x of any shape.  Returns y, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.tanh_forward([0.0, 1.0]).round(4)
+    array([0.    , 0.7616])
     """
     x = _elementwise("tanh_forward", ("x", x))
     return np.tanh(x)
@@ -118,7 +138,12 @@ def tanh_forward(x):
 def tanh_backward(dy, y):
     """tanh_backward(dy, y)
 
-    dx = dy * (1 - y**2), from the forward output y.
+    Gradient of tanh from its output y: dx = dy * (1 - y**2); dy, y the same shape.
+    Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.tanh_backward([1.0, 1.0], [0.0, 0.5])
+    array([1.  , 0.75])
     """
     dy, y = _elementwise("tanh_backward", ("dy", dy), ("y", y))
     return dy * (1 - y * y)
@@ -128,7 +153,11 @@ def tanh_backward(dy, y):
 def sigmoid_forward(x):
     """sigmoid_forward(x)
 
-    y = 1 / (1 + exp(-x)), elementwise.
+    Elementwise y = 1 / (1 + exp(-x)); x of any shape.  Returns y, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.sigmoid_forward([0.0])
+    array([0.5])
     """
     x = _elementwise("sigmoid_forward", ("x", x))
     return 1 / (1 + np.exp(-x))
@@ -138,7 +167,12 @@ def sigmoid_forward(x):
 def sigmoid_backward(dy, y):
     """sigmoid_backward(dy, y)
 
-    dx = dy * y * (1 - y), from the forward output y.
+    Gradient of the sigmoid from its output y: dx = dy * y * (1 - y); dy, y the same
+    shape.  Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.sigmoid_backward([1.0], [0.5])
+    array([0.25])
     """
     dy, y = _elementwise("sigmoid_backward", ("dy", dy), ("y", y))
     return dy * (y * (1 - y))
@@ -148,7 +182,12 @@ def sigmoid_backward(dy, y):
 def relu_forward(x):
     """relu_forward(x)
 
-    y = max(x, 0), elementwise (nan stays nan).
+    Elementwise y = max(x, 0); x of any shape (nan stays nan).  Returns y, same shape
+    and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.relu_forward([-1.0, 2.0])
+    array([0., 2.])
     """
     x = _elementwise("relu_forward", ("x", x))
     return np.where(x < 0, x.dtype.type(0), x)
@@ -158,7 +197,12 @@ def relu_forward(x):
 def relu_backward(dy, y):
     """relu_backward(dy, y)
 
-    dx = dy where the forward output y > 0, else 0.
+    Gradient of ReLU from its output y: dx = dy where y > 0, else 0; dy, y the same
+    shape.  Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.relu_backward([5.0, 5.0], [0.0, 2.0])
+    array([0., 5.])
     """
     dy, y = _elementwise("relu_backward", ("dy", dy), ("y", y))
     return np.where(y > 0, dy, dy.dtype.type(0))
@@ -173,6 +217,13 @@ def softmax(logits):
 
     Softmax over the last axis.  Subtracting the row maximum first changes nothing
     mathematically but keeps exp() from overflowing for huge logits.
+
+    logits: (N, V) or (V,) (any leading shape works), float32/float64.  Returns probs,
+    same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.softmax([0.0, 0.0])
+    array([0.5, 0.5])
     """
     c = Call("softmax")
     logits = c.floats(("logits", logits))
@@ -201,7 +252,15 @@ def cross_entropy_forward(logits, targets, reduction="mean"):
 
     loss_n = logsumexp(logits_n) - logits_n[target_n], averaged ("mean") or added
     ("sum") over the batch.  Working in log space keeps the loss exact even when a
-    target's probability underflows to 0.  Returns (loss as a float, probs (N, V)).
+    target's probability underflows to 0.
+
+    logits: (N, V) floats; targets: (N,) integers in [0, V).  Returns (loss, probs):
+    loss a Python float (nan for "mean" over N = 0), probs (N, V) = softmax(logits).
+
+    >>> import tinynet.reference as tn
+    >>> loss, probs = tn.cross_entropy_forward([[0.0, 0.0]], [1])
+    >>> round(loss, 6)
+    0.693147
     """
     c = Call("cross_entropy_forward")
     reduction = c.reduction(reduction)
@@ -226,6 +285,13 @@ def cross_entropy_backward(probs, targets, reduction="mean"):
     """cross_entropy_backward(probs, targets, reduction="mean")
 
     dL/dlogits = probs - onehot(targets), divided by N for "mean".
+
+    probs: (N, V) from cross_entropy_forward; targets: (N,) integers in [0, V).
+    Returns dlogits (N, V), the dtype of probs.
+
+    >>> import tinynet.reference as tn
+    >>> tn.cross_entropy_backward([[0.5, 0.5]], [1])
+    array([[ 0.5, -0.5]])
     """
     c = Call("cross_entropy_backward")
     reduction = c.reduction(reduction)
@@ -246,7 +312,14 @@ def cross_entropy_backward(probs, targets, reduction="mean"):
 def embedding_forward(table, idx):
     """embedding_forward(table, idx)
 
-    out = table[idx]: table (V, E), idx integers of any shape S -> out S + (E,).
+    Row lookup: out = table[idx].
+
+    table: (V, E) floats; idx: integers of any shape S, each in [0, V) (negative or too
+    large is IndexError).  Returns out: S + (E,), the dtype of table.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> tn.embedding_forward(np.eye(3), [[2, 0]]).shape
+    (1, 2, 3)
     """
     c = Call("embedding_forward")
     table = c.floats(("table", table))
@@ -263,8 +336,16 @@ def embedding_forward(table, idx):
 def embedding_backward(dout, idx, num_embeddings):
     """embedding_backward(dout, idx, num_embeddings)
 
-    dtable (V, E): every row of dout added to the table row it was read from.
-    np.add.at accumulates repeated indices (plain fancy-index += would not).
+    dtable: every row of dout added to the table row it was read from.  np.add.at
+    accumulates repeated indices (plain fancy-index += would not).
+
+    dout: S + (E,) floats; idx: integers of shape S in [0, num_embeddings).
+    Returns dtable: (num_embeddings, E), the dtype of dout.
+
+    >>> import tinynet.reference as tn
+    >>> tn.embedding_backward([[1.0], [2.0]], [0, 0], 2)
+    array([[3.],
+           [0.]])
     """
     c = Call("embedding_backward")
     dout = c.floats(("dout", dout))
@@ -302,9 +383,18 @@ def _bn_shapes(c, x, vectors, correction, need_rows=True):
 def batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0):
     """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)
 
-    Normalise each channel (column) of x (N, C) with the batch statistics:
-    var divides by N - correction (0: PyTorch training mode, 1: Bessel, makemore).
-    Returns (y, mean, invstd) with invstd = 1 / sqrt(var + eps).
+    Normalise each channel (column) of x with the batch statistics:
+    mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),
+    y = gamma * (x - mean) / sqrt(var + eps) + beta.  correction=0 is PyTorch's
+    training mode, correction=1 Bessel's n-1 (makemore); N must exceed correction.
+
+    x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with
+    invstd = 1 / sqrt(var + eps), all in x's dtype.
+
+    >>> import tinynet.reference as tn
+    >>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
+    >>> y.round(4).ravel(), mean
+    (array([-1.,  1.]), array([2.]))
     """
     c = Call("batchnorm_forward")
     eps = c.real("eps", eps)
@@ -327,8 +417,18 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, correction=0):
 
     With xhat = (x - mean) * invstd and g = dy * gamma (the gradient at xhat):
         dx = invstd * (g - mean_n(g) - xhat * sum_n(g * xhat) / (N - correction))
-    (the second term is the path through the mean, the third through the variance).
-    Returns (dx, dgamma, dbeta).
+    (the second term is the path through the mean, the third through the variance);
+    dgamma = sum_n(dy * xhat), dbeta = sum_n(dy).
+
+    dy, x: (N, C); gamma, mean, invstd: (C,) (mean and invstd from batchnorm_forward
+    with the same correction).  Returns (dx (N, C), dgamma (C,), dbeta (C,)), float32
+    or float64 as the arguments.
+
+    >>> import tinynet.reference as tn
+    >>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
+    >>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)
+    >>> dbeta
+    array([2.])
     """
     c = Call("batchnorm_backward")
     correction = c.integer("correction", correction)
@@ -353,6 +453,13 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     """batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)
 
     Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
+
+    x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the
+    arguments' dtype (float32 or float64).
+
+    >>> import tinynet.reference as tn
+    >>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)
+    array([[1.]])
     """
     c = Call("batchnorm_inference")
     eps = c.real("eps", eps)
@@ -463,6 +570,8 @@ def _forward(x, h0, W_xh, W_hh, b_h, tokens):
     """hs (T, B, H): the RNN over batched x (T, B) ids or (T, B, D) floats from h0 (B, H)."""
     T, B, H = x.shape[0], h0.shape[0], W_hh.shape[0]
     hs = np.empty((T, B, H), dtype=h0.dtype)
+    if hs.size == 0:  # nothing to compute (T may be huge when B or H is 0)
+        return hs
     h = h0
     for t in range(T):
         h = np.tanh(_input_projection(x[t], W_xh, tokens) + h @ W_hh.T + b_h)
@@ -475,8 +584,17 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
     """rnn_forward(x, h0, W_xh, W_hh, b_h)
 
     h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h) for t = 0 .. T-1, with h_{-1} = h0.
-    x: floats (T, B, D) or token ids (T, B); unbatched (T, D) / (T,) with h0 (H,).
-    h0 None means zeros.  Returns hs (T, B, H) or (T, H).
+
+    x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D =
+    W_xh.shape[1]); unbatched (T, D) / (T,) go with h0 (H,).  h0: (B, H) / (H,), or
+    None for zeros.  W_xh: (H, D); W_hh: (H, H); b_h: (H,).
+    Returns hs: (T, B, H) or (T, H), the state after every step.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> H, V = 3, 4
+    >>> hs = tn.rnn_forward([0, 1, 2], np.zeros(H), np.ones((H, V)), np.eye(H), np.zeros(H))
+    >>> hs.shape
+    (3, 3)
     """
     c = Call("rnn_forward")
     raw, tokens = _rnn_input(c, x)
@@ -492,6 +610,9 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
 def _backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps, tokens):
     """BPTT on batched arrays; returns (dx or None, dh0, dW_xh, dW_hh, db_h)."""
     T = hs.shape[0]
+    if hs.size == 0:  # no states, so no gradient (T may be huge when B or H is 0)
+        dx = None if tokens else np.zeros_like(x)
+        return dx, np.zeros_like(h0), np.zeros_like(W_xh), np.zeros_like(W_hh), np.zeros(W_hh.shape[0], hs.dtype)
     # dpre[t] = dL / d(pre-activation of step t): what tanh'(.) lets through
     dpre = np.zeros_like(hs)
     if bptt_steps is None or bptt_steps >= T:
@@ -534,9 +655,20 @@ def _backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps, tokens):
 def rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None):
     """rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None)
 
-    Backpropagation through time given dhs = dL/dhs.  bptt_steps=None: full BPTT;
-    bptt_steps=k: the gradient of the loss at step t reaches steps t .. t-k+1 only.
-    Returns (dx, dh0, dW_xh, dW_hh, db_h); dx is None for token input.
+    Backpropagation through time given dhs = dL/dhs (shaped like hs).
+    bptt_steps=None: full BPTT; bptt_steps=k: the gradient of the loss at step t
+    reaches steps t .. t-k+1 only; bptt_steps=1 is seed 000's per-step gradient.
+
+    x, h0, W_xh, W_hh as for rnn_forward; hs: its output.
+    Returns (dx, dh0, dW_xh, dW_hh, db_h), each shaped like its input and in the float
+    arguments' dtype; dx is None for token input; dh0 is returned (shaped like h0) even when h0 is None.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> W_xh, W_hh, b = np.ones((3, 4)) * 0.1, np.eye(3) * 0.5, np.zeros(3)
+    >>> hs = tn.rnn_forward([0, 1], None, W_xh, W_hh, b)
+    >>> dx, dh0, dW_xh, dW_hh, db_h = tn.rnn_backward(np.ones_like(hs), [0, 1], None, hs, W_xh, W_hh)
+    >>> dx is None, dW_xh.shape
+    (True, (3, 4))
     """
     c = Call("rnn_backward")
     bptt_steps = c.bptt(bptt_steps)
@@ -560,9 +692,21 @@ def rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None
     """rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None, reduction="sum")
 
     min-char-rnn's lossFun: forward over the token ids, logits = h_t @ W_hy.T + b_y,
-    cross-entropy against targets (summed, or averaged over all T*B predictions), and
-    BPTT.  Returns (loss, grads, h_last) with grads keyed "W_xh", "W_hh", "b_h",
-    "W_hy", "b_y".
+    cross-entropy against targets (summed, or averaged over all T*B predictions, which
+    scales the gradients too), and BPTT.
+
+    inputs: integer ids (T,) or (T, B) in [0, W_xh.shape[1]); targets: same shape, in
+    [0, V) with V = W_hy.shape[0]; h0: (H,) / (B, H) or None for zeros; W_xh (H, D),
+    W_hh (H, H), b_h (H,), W_hy (V, H), b_y (V,).
+    Returns (loss, grads, h_last): loss a float, grads a dict keyed "W_xh", "W_hh",
+    "b_h", "W_hy", "b_y" (each shaped like its weight), h_last (H,) / (B, H).
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> rng = np.random.default_rng(0); V, H = 4, 3
+    >>> W_xh, W_hh, W_hy = (rng.standard_normal(s) * 0.1 for s in [(H, V), (H, H), (V, H)])
+    >>> loss, grads, h = tn.rnn_lm_loss([1, 0, 2, 2], [0, 2, 2, 3], None, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V))
+    >>> sorted(grads), h.shape
+    (['W_hh', 'W_hy', 'W_xh', 'b_h', 'b_y'], (3,))
     """
     c = Call("rnn_lm_loss")
     bptt_steps = c.bptt(bptt_steps)
@@ -579,6 +723,10 @@ def rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None
     h0 = r.state("h0", h0)
     y = targets.reshape(r.T, r.B)
     T, B, V = r.T, r.B, r.V
+    if T * B == 0:  # no predictions (T may be huge when B is 0): zero loss and gradients
+        grads = {"W_xh": np.zeros_like(W_xh), "W_hh": np.zeros_like(W_hh), "b_h": np.zeros_like(b_h),
+                 "W_hy": np.zeros_like(W_hy), "b_y": np.zeros_like(b_y)}
+        return (math.nan if reduction == "mean" else 0.0), grads, r.unbatch(h0.copy(), axis=0)
 
     # forward: hidden states, then a linear read-out and softmax at every step
     hs = _forward(x, h0, W_xh, W_hh, b_h, tokens=True)
@@ -648,8 +796,16 @@ def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy
 
     Generate n tokens, feeding each one back as the next input.  greedy=True takes the
     most likely token; otherwise draws from softmax(logits / temperature) with the
-    SplitMix64 generator seeded by `seed` (None: from the OS).
-    h0 (H,) and an int token give (n,); h0 (B, H) and tokens (B,) give (n, B).
+    SplitMix64 generator seeded by `seed` (None: from the OS), exactly as the C engine.
+
+    h0 (H,) and an int token give (n,); h0 (B, H) (or None) and tokens (B,) give
+    (n, B); int64.  Weights as for rnn_lm_loss; W_hy.shape[0] <= W_xh.shape[1].
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> V, H = 4, 3
+    >>> W_xh, W_hh, W_hy = np.eye(H, V), np.eye(H) * 0.5, np.eye(V, H)
+    >>> tn.rnn_sample(None, 0, 5, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V), seed=1).shape
+    (5,)
     """
     c = Call("rnn_sample")
     n = c.integer("n", n)
@@ -692,6 +848,8 @@ def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy
 
     tok = token.reshape(r.B)
     out = np.empty((n, r.B), dtype=np.int64)
+    if r.B == 0:  # no sequences, nothing to generate (n may be huge)
+        return out
     for i in range(n):
         h = np.tanh(_input_projection(tok, W_xh, tokens=True) + h @ W_hh.T + b_h)
         logits = (h @ W_hy.T + b_y) / temperature
@@ -714,6 +872,13 @@ def sgd_step_(param, grad, lr):
     """sgd_step_(param, grad, lr)
 
     In place: param -= lr * grad.  Returns None.
+
+    param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the
+    same shape (any array-like).
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p
+    array([0.5, 0. ])
     """
     c = Call("sgd_step_")
     param = c.inplace("param", param)
@@ -728,6 +893,13 @@ def adagrad_step_(param, grad, mem, lr, eps=1e-8):
     """adagrad_step_(param, grad, mem, lr, eps=1e-8)
 
     In place (min-char-rnn): mem += grad**2; param -= lr * grad / sqrt(mem + eps).
+    eps sits inside the square root, as in min-char-rnn (PyTorch's Adagrad adds it
+    outside).  param and mem: writeable, C-contiguous ndarrays of one shape and dtype
+    (both are modified); grad: that shape.  Returns None.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem
+    array([4.])
     """
     c = Call("adagrad_step_")
     param = c.inplace("param", param)
@@ -744,7 +916,17 @@ def adagrad_step_(param, grad, mem, lr, eps=1e-8):
 def adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     """adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
 
-    In place, AdamW as torch.optim.AdamW computes it (step t counts from 1).
+    In place, AdamW as torch.optim.AdamW computes it (step t counts from 1):
+    param *= 1 - lr * weight_decay; m = lerp(m, grad, 1 - beta1);
+    v = beta2 * v + (1 - beta2) * grad**2;
+    param -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps).
+    param, m, v: writeable C-contiguous ndarrays of one shape and dtype (all modified);
+    grad: that shape.  Returns None.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> p, m, v = np.ones(1), np.zeros(1), np.zeros(1)
+    >>> tn.adam_step_(p, [1.0], m, v, 1, lr=0.1); p.round(6)
+    array([0.9])
     """
     c = Call("adam_step_")
     param = c.inplace("param", param)
@@ -778,7 +960,13 @@ def adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, 
 def clip_(grad, lo, hi):
     """clip_(grad, lo, hi)
 
-    In place: grad = min(max(grad, lo), hi); nan stays nan.
+    In place: grad = min(max(grad, lo), hi); nan stays nan; min-char-rnn clips to
+    [-5, 5].  grad: a writeable, C-contiguous float32/float64 ndarray of any shape;
+    lo <= hi.  Returns None.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> g = np.array([-9.0, 0.5, 9.0]); tn.clip_(g, -5, 5); g
+    array([-5. ,  0.5,  5. ])
     """
     c = Call("clip_")
     grad = c.inplace("grad", grad)

@@ -1,0 +1,337 @@
+"""The seed notebooks (notebooks/*.ipynb), executed on a real Jupyter kernel, once per engine.
+
+Every notebook's first code cell is its parameters cell (tagged "parameters"); it is
+replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003) and the notebook is
+run top to bottom by nbclient on an ipykernel running this interpreter.  The last cell
+prints ``RESULT {json}``; the tests check those numbers against the seeds (SEEDS.md) and
+check that the two engines agree on everything they both computed (1e-9 relative).
+
+Runs (all started at once, a few kernels at a time, so the file takes about as long as
+its longest run, 003's 200k training steps on the C engine):
+
+    000, 001, 002            on "c" and on "numpy"
+    003 STEPS=200_000        on "c": the full makemore training (val loss <= 2.20)
+    003 STEPS=SHORT_STEPS    on "c" and on "numpy": the cross-engine comparison
+    003 STEPS=SHORT_STEPS    on "c" with `import torch` made to fail: the no-PyTorch paths
+
+The kernel gets TINYNET_DATA as an absolute path (its working directory is notebooks/),
+MPLBACKEND=Agg, and PYTHONPATH starting with the directory of the tinynet being tested.
+Nothing is downloaded: without names.txt the 003 runs are skipped.  The executed
+notebooks are kept in pytest's temporary directory (see the `executed` fixture).
+"""
+import asyncio
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import re
+import string
+import sys
+
+import pytest
+
+import tinynet
+
+from conftest import data_dir
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+jupyter_client = pytest.importorskip("jupyter_client")
+pytest.importorskip("matplotlib")
+pytest.importorskip("tqdm")
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NB = {
+    "000": "000_hello_rnn_fixed_weights.ipynb",
+    "001": "001_hello_rnn_bptt.ipynb",
+    "002": "002_mlp_letter_classifier.ipynb",
+    "003": "003_makemore_manual_backprop.ipynb",
+}
+SHORT_STEPS = 4000
+FULL_STEPS = 200_000
+CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+# run id -> (notebook, source of the parameters cell)
+RUNS = {
+    "000-c": ("000", 'ENGINE = "c"'),
+    "000-numpy": ("000", 'ENGINE = "numpy"'),
+    "001-c": ("001", 'ENGINE = "c"'),
+    "001-numpy": ("001", 'ENGINE = "numpy"'),
+    "002-c": ("002", 'ENGINE = "c"'),
+    "002-numpy": ("002", 'ENGINE = "numpy"'),
+    "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_STEPS}'),
+    "003-c": ("003", f'ENGINE = "c"\nSTEPS = {SHORT_STEPS}'),
+    "003-numpy": ("003", f'ENGINE = "numpy"\nSTEPS = {SHORT_STEPS}'),
+    "003-c-notorch": ("003", f'ENGINE = "c"\nSTEPS = {SHORT_STEPS}\n'
+                             'import sys\nsys.modules["torch"] = None  # `import torch` now fails, as without PyTorch'),
+}
+
+# RESULT keys that are not the same computation on both engines: labels, timings, and
+# rounding-noise measurements (differences of order 1e-17, or relative gradient-check
+# errors of order 1e-10), which are bounded separately instead.
+NOT_COMPARED = {"engine", "seconds", "reference", "max_grad_diff", "gradcheck_max_error"}
+ENGINE_RTOL = 1e-9
+
+
+# ------------------------------------------------------------------------ execution
+
+
+class _ThisInterpreter(KernelSpecManager):
+    """Every kernel name resolves to an ipykernel running sys.executable, whatever
+    kernelspecs are (or are not) installed on the machine."""
+
+    def get_kernel_spec(self, kernel_name):
+        return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                          display_name="tinynet tests", language="python", name=kernel_name)
+
+
+def _kernel_env():
+    env = dict(os.environ)
+    env["TINYNET_DATA"] = str(data_dir().resolve())  # absolute: the kernel runs in notebooks/
+    env["MPLBACKEND"] = "Agg"
+    here = str(pathlib.Path(tinynet.__file__).resolve().parents[1])  # the tinynet under test
+    env["PYTHONPATH"] = os.pathsep.join([here] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def _with_parameters(nb, source):
+    """The notebook with its first code cell's source replaced (papermill-style)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "parameters" in first.metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    first.source = source
+    first.metadata["tags"] = ["injected-parameters"]
+    return nb
+
+
+def _result(nb):
+    """The RESULT {json} line printed by the notebook's last code cell."""
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    for out in last.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stdout":
+            for line in out["text"].splitlines():
+                if line.startswith("RESULT "):
+                    return json.loads(line[len("RESULT "):])
+    raise AssertionError("the last code cell printed no 'RESULT {json}' line")
+
+
+async def _run(nb, env, semaphore):
+    async with semaphore:
+        km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisInterpreter())
+        client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
+                                         resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+        await client.async_execute(env=env)
+        return nb
+
+
+async def _run_all(runs, env):
+    semaphore = asyncio.Semaphore(max(2, min(4, (os.cpu_count() or 2) + 1)))
+    tasks = [_run(nb, env, semaphore) for nb in runs.values()]  # the longest run is first
+    return dict(zip(runs, await asyncio.gather(*tasks, return_exceptions=True)))
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """{run id: executed notebook, or the exception that stopped it}; None for a
+    skipped run.  The executed notebooks are written to a temporary directory."""
+    have_names = (data_dir() / "names.txt").is_file()
+    todo = {}
+    for run, (key, params) in RUNS.items():
+        if key == "003" and not have_names:
+            continue
+        nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
+        todo[run] = _with_parameters(nb, params)
+    done = asyncio.run(_run_all(todo, _kernel_env()))
+    out = tmp_path_factory.mktemp("executed_notebooks")
+    for run, nb in done.items():
+        if not isinstance(nb, BaseException):
+            nbformat.write(nb, out / f"{run}.ipynb")
+    return {run: done.get(run) for run in RUNS}
+
+
+@pytest.fixture(scope="module")
+def results(executed):
+    def get(run):
+        nb = executed[run]
+        if nb is None:
+            pytest.skip(f"names.txt not found in {data_dir()}; set TINYNET_DATA")
+        if isinstance(nb, BaseException):
+            pytest.fail(f"notebook run {run} failed:\n{nb}", pytrace=False)
+        return _result(nb)
+
+    return get
+
+
+# --------------------------------------------------------------- the committed files
+
+
+def _make_notebooks():
+    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOK_DIR / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_four_notebooks_are_there():
+    assert sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(NB.values())
+
+
+@pytest.mark.parametrize("key", sorted(NB))
+def test_committed_notebook_has_no_outputs(key):
+    nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{NB[key]}: code cell {i} carries outputs; strip them"
+            assert cell.execution_count is None, f"{NB[key]}: code cell {i} carries an execution count"
+        assert "execution" not in cell.metadata, f"{NB[key]}: cell {i} carries execution timings"
+
+
+@pytest.mark.parametrize("key", sorted(NB))
+def test_notebook_layout(key):
+    """Parameters first (tagged), the engine chosen through tinynet.engine(ENGINE), a RESULT line last."""
+    nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
+    assert nb.cells[0].cell_type == "markdown", "a notebook starts by telling its seed's story"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].metadata.get("tags") == ["parameters"]
+    assert 'ENGINE = "c"' in code[0].source
+    for c in code[1:]:  # nothing after the parameters cell fixes the engine
+        assert not re.search(r"^\s*ENGINE\s*=", c.source, re.M), "only the parameters cell sets ENGINE"
+        assert 'engine("' not in c.source and "tinynet.reference" not in c.source
+    assert "tn = tinynet.engine(ENGINE)" in code[1].source
+    assert 'print("RESULT " + json.dumps(result))' in code[-1].source
+    if key == "003":
+        assert "STEPS = 200_000" in code[0].source
+
+
+def test_notebooks_match_their_generator():
+    """The committed notebooks are exactly what notebooks/make_notebooks.py writes."""
+    for name, text in _make_notebooks().notebooks().items():
+        committed = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
+        assert committed == text, f"{name} differs from make_notebooks.py's output; run python notebooks/make_notebooks.py"
+
+
+# ---------------------------------------------------------------------- the numbers
+
+
+def _close(actual, expected, abs_tol):
+    assert len(actual) == len(expected)
+    assert all(abs(a - e) <= abs_tol for a, e in zip(actual, expected)), f"{actual} != {expected}"
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_000_fixed_weight_hello_rnn(results, engine):
+    r = results(f"000-{engine}")
+    assert r["engine"] == engine
+    _close(r["epoch_losses"], [5.527646895941318, 5.307358547512624], 1e-12)
+    # the seed's printouts (8 decimals)
+    _close(r["h_first"], [0.13231045, -0.09032689, 0.04665659, -0.07534557], 5e-9)
+    _close(r["logits_first"], [0.01720198, 0.00115502, 0.03680228, 0.00240921], 5e-9)
+    _close(r["y_pred_first"], [0.2506774, 0.24668689, 0.25563922, 0.24699648], 5e-9)
+    _close(r["y_pred_last"], [0.22648704, 0.25030167, 0.26900662, 0.25420467], 5e-9)
+    _close(r["exp_logits_last"], [0.90283151, 0.99776235, 1.07232474, 1.01332061], 5e-9)
+    # tinynet's exact loss differs from the seed's only by the 1e-8 inside the log
+    assert abs(r["fused_loss"] - 5.527646895941318) < 1e-6
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_001_bptt_hello_rnn(results, engine):
+    r = results(f"001-{engine}")
+    assert r["prediction"] == "hello"
+    assert abs(r["loss_epoch0"] - math.log(4)) < 0.02  # ~ln 4 at a small random init
+    assert r["loss_epoch990"] < 0.06                  # SEEDS.md: median ~0.037 at epoch 990
+    assert 0 < r["final_loss"] < r["loss_epoch990"]
+
+
+SEED002_LOSSES = {"1": 3.260734, "100": 2.714772, "200": 2.414738, "300": 2.362113, "400": 2.345619,
+                  "500": 2.338166}
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_002_letter_classifier(results, engine):
+    r = results(f"002-{engine}")
+    assert r["parameters"] == 3418
+    assert r["correct"] == 26 and r["accuracy"] == 1.0
+    assert abs(r["final_loss"] - 2.338166) <= 0.5e-6, r["final_loss"]
+    assert sorted(r["epoch_losses"]) == sorted(SEED002_LOSSES)
+    for epoch, loss in SEED002_LOSSES.items():
+        assert abs(r["epoch_losses"][epoch] - loss) <= 0.5e-6, (epoch, r["epoch_losses"][epoch])
+    ceiling = math.e / (math.e + 25)
+    assert abs(r["confidence_ceiling"] - ceiling) < 1e-15
+    assert abs(r["confidence_mean"] - 0.0965) < 0.0005 and r["confidence_mean"] < ceiling
+    assert r["final_loss"] > -math.log(ceiling)
+    assert r["gradcheck_max_error"] < 1e-7  # the seed's tolerance is 1e-4
+    assert r["no_sigmoid_confidence_mean"] > 0.9
+
+
+def _check_003_common(r, steps):
+    assert r["split"] == [182418, 22885, 22843]
+    assert r["parameters"] == 4137
+    assert r["steps"] == steps
+    assert len(r["samples"]) == 20 and all(set(s) <= set(string.ascii_lowercase) for s in r["samples"])
+    assert r["max_grad_diff"] < 1e-12  # rounding differences only
+    if r["source"] == "torch":
+        assert r["reference"] == "PyTorch autograd (float64)"
+        assert abs(r["first_loss"] - 3.439766) <= 0.5e-6, r["first_loss"]
+
+
+def test_003_makemore_full_training(results):
+    r = results("003-c-full")
+    _check_003_common(r, FULL_STEPS)
+    assert r["source"] == ("torch" if HAVE_TORCH else "numpy")
+    assert r["val_loss"] <= 2.20, r["val_loss"]     # n_hidden 64 reaches ~2.16
+    assert r["train_loss"] <= 2.20, r["train_loss"]
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_003_makemore_short_training(results, engine):
+    r = results(f"003-{engine}")
+    _check_003_common(r, SHORT_STEPS)
+    assert r["val_loss"] < 2.5 and r["train_loss"] < 2.5
+
+
+def test_003_makemore_without_torch(results):
+    r = results("003-c-notorch")
+    _check_003_common(r, SHORT_STEPS)
+    assert r["source"] == "numpy"
+    assert r["reference"].startswith("tinynet's numpy engine")
+    assert r["val_loss"] < 2.5
+
+
+# ------------------------------------------------------------------ engines agree
+
+
+def _assert_agree(c, n, where="RESULT"):
+    if isinstance(c, dict):
+        assert sorted(c) == sorted(n), f"{where}: keys differ"
+        for k in c:
+            _assert_agree(c[k], n[k], f"{where}[{k!r}]")
+    elif isinstance(c, list):
+        assert len(c) == len(n), f"{where}: lengths differ"
+        for i, (a, b) in enumerate(zip(c, n)):
+            _assert_agree(a, b, f"{where}[{i}]")
+    elif isinstance(c, float) or isinstance(n, float):
+        assert abs(c - n) <= ENGINE_RTOL * max(abs(c), abs(n)), f"{where}: C {c!r} vs NumPy {n!r}"
+    else:
+        assert c == n, f"{where}: C {c!r} vs NumPy {n!r}"
+
+
+@pytest.mark.parametrize("key", sorted(NB))
+def test_engines_agree(results, key):
+    """The same notebook on the C and the NumPy engine: every number it reports agrees
+    to 1e-9 relative (for 003: both with STEPS = SHORT_STEPS)."""
+    c, n = results(f"{key}-c"), results(f"{key}-numpy")
+    assert (c["engine"], n["engine"]) == ("c", "numpy")
+    compared = {k: v for k, v in c.items() if k not in NOT_COMPARED}
+    assert compared, "nothing to compare"
+    _assert_agree(compared, {k: v for k, v in n.items() if k not in NOT_COMPARED})
+    for k in ("max_grad_diff", "gradcheck_max_error"):  # noise measurements: both small
+        if k in c:
+            assert c[k] < 1e-7 and n[k] < 1e-7, (k, c[k], n[k])
