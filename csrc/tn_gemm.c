@@ -28,6 +28,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 
 /* portable C: 4 x 4 tiles of scalars, with fma() so that every path rounds alike */
 #define MK_NAME micro_generic_f32
+#define MK_ROW_NAME row_generic_f32
 #define MK_T float
 #define MK_TARGET
 #define MK_V float
@@ -44,6 +45,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 #include "tn_micro_impl.h"
 
 #define MK_NAME micro_generic_f64
+#define MK_ROW_NAME row_generic_f64
 #define MK_T double
 #define MK_TARGET
 #define MK_V double
@@ -62,6 +64,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 #ifdef TN_X86
 /* AVX2 + FMA: 6 x 16 (float) and 6 x 8 (double) tiles, 12 accumulators of 256 bits */
 #define MK_NAME micro_avx2_f32
+#define MK_ROW_NAME row_avx2_f32
 #define MK_T float
 #define MK_TARGET __attribute__((target("avx2,fma")))
 #define MK_V __m256
@@ -78,6 +81,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 #include "tn_micro_impl.h"
 
 #define MK_NAME micro_avx2_f64
+#define MK_ROW_NAME row_avx2_f64
 #define MK_T double
 #define MK_TARGET __attribute__((target("avx2,fma")))
 #define MK_V __m256d
@@ -95,6 +99,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 
 /* AVX-512: 8 x 32 (float) and 8 x 16 (double) tiles, 16 accumulators of 512 bits */
 #define MK_NAME micro_avx512_f32
+#define MK_ROW_NAME row_avx512_f32
 #define MK_T float
 #define MK_TARGET __attribute__((target("avx512f")))
 #define MK_V __m512
@@ -111,6 +116,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 #include "tn_micro_impl.h"
 
 #define MK_NAME micro_avx512_f64
+#define MK_ROW_NAME row_avx512_f64
 #define MK_T double
 #define MK_TARGET __attribute__((target("avx512f")))
 #define MK_V __m512d
@@ -167,13 +173,28 @@ SMALL_FN(small_fma_f64, double, fma, __attribute__((target("fma"))))
 
 /* ----------------------------------------------------------------- dispatch */
 
-static const tn_isa isa_generic = {"generic",         4, 4, 4, 4, micro_generic_f32, micro_generic_f64,
-                                   small_generic_f32, small_generic_f64, tn_tanh_generic_f32, tn_tanh_generic_f64};
+static const tn_isa isa_generic = {
+    "generic",          4, 4, 4, 4,
+    micro_generic_f32,  micro_generic_f64,
+    row_generic_f32,    row_generic_f64,
+    small_generic_f32,  small_generic_f64,
+    tn_tanh_generic_f32, tn_tanh_generic_f64,
+};
 #ifdef TN_X86
-static const tn_isa isa_avx2 = {"avx2",           6, 16, 6, 8, micro_avx2_f32, micro_avx2_f64,
-                                small_fma_f32, small_fma_f64, tn_tanh_avx2_f32, tn_tanh_avx2_f64};
-static const tn_isa isa_avx512 = {"avx512",         8, 32, 8, 16, micro_avx512_f32, micro_avx512_f64,
-                                  small_fma_f32, small_fma_f64, tn_tanh_avx2_f32, tn_tanh_avx2_f64};
+static const tn_isa isa_avx2 = {
+    "avx2",             6, 16, 6, 8,
+    micro_avx2_f32,     micro_avx2_f64,
+    row_avx2_f32,       row_avx2_f64,
+    small_fma_f32,      small_fma_f64,
+    tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
+};
+static const tn_isa isa_avx512 = {
+    "avx512",           8, 32, 8, 16,
+    micro_avx512_f32,   micro_avx512_f64,
+    row_avx512_f32,     row_avx512_f64,
+    small_fma_f32,      small_fma_f64,
+    tn_tanh_avx512_f32, tn_tanh_avx512_f64,
+};
 #endif
 static const tn_isa *isa_chosen = &isa_generic;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;

@@ -155,6 +155,19 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                 size_t mc = TN_MIN((size_t)TN_GEMM_MC, g->M - ic), np = (mc + MR - 1) / MR;
                 SF(pack_a)(g, g->packa, ic, mc, pc, kc, m);
                 tn_barrier(m);
+                if (g->M == 1) { /* one row: groups of 4 B panels, the A "panel" a plain row */
+                    size_t ng = (nq + 3) / 4;
+                    tn_share(ng, m->tid, m->n, &b0, &b1);
+                    for (size_t t = b0; t < b1; t++) {
+                        size_t q0 = 4 * t, j0 = jc + q0 * NR;
+                        int cnt = (int)TN_MIN((size_t)4, nq - q0);
+                        size_t nr_last = TN_MIN(NR, nc - (q0 + (size_t)cnt - 1) * NR);
+                        g->row(kc, g->packa, packb + q0 * kc * NR, kc * NR, cnt, g->C + j0, nr_last, g->alpha, beta);
+                        if (last && g->epi) SF(epilogue)(g, 0, j0, 1, (size_t)(cnt - 1) * NR + nr_last);
+                    }
+                    tn_barrier(m);
+                    continue;
+                }
                 /* tiles ordered B-panel major, so a B panel stays in L1 across A panels */
                 tn_share(np * nq, m->tid, m->n, &b0, &b1);
                 for (size_t t = b0; t < b1; t++) {
@@ -183,6 +196,8 @@ void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t 
     g->packa = work;
     g->packb = work + TN_ROUND_UP((mc_max + TN_GEMM_TILE_MAX) * kc_max);
     g->micro = isa->TN_CAT3(micro, _, TN_S);
+    g->row = isa->TN_CAT3(row, _, TN_S);
+    if (M == 1) g->MR = 1; /* the row kernel reads A as a plain row */
     g->tanh = isa->TN_CAT3(tanh, _, TN_S);
 }
 

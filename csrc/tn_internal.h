@@ -66,11 +66,18 @@ typedef void (*tn_small_f32)(int ta, int tb, size_t M, size_t N, size_t K, float
                              const float *B, size_t ldb, float beta, float *C, size_t ldc);
 typedef void (*tn_small_f64)(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                              const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* One row against up to 4 packed B panels (for M = 1). */
+typedef void (*tn_row_f32)(size_t kc, const float *a, const float *b, size_t pstride, int np, float *c,
+                           size_t nr_last, float alpha, float beta);
+typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t pstride, int np, double *c,
+                           size_t nr_last, double alpha, double beta);
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
     tn_micro_f32 micro_f32;
     tn_micro_f64 micro_f64;
+    tn_row_f32 row_f32;
+    tn_row_f64 row_f64;
     tn_small_f32 small_f32;
     tn_small_f64 small_f64;
     void (*tanh_f32)(float *y, const float *x, size_t n);
@@ -100,6 +107,7 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
         int epi;           /* TN_EPI_* */                                                                             \
         const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                             \
         tn_micro_##S micro;                                                                                           \
+        tn_row_##S row;                                                                                               \
         void (*tanh)(T *, const T *, size_t);                                                                         \
     } tn_gemm_job_##S;                                                                                                \
     void tn_gemm_init_##S(tn_gemm_job_##S *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,       \

@@ -1,6 +1,6 @@
 /* tn_micro_impl.h -- one GEMM microkernel, written once; included by tn_gemm.c for
  * each (instruction set, dtype) with:
- *   MK_NAME            the function's name
+ *   MK_NAME, MK_ROW_NAME   the kernels' names (MR rows; one row)
  *   MK_T               element type
  *   MK_TARGET          a function attribute (e.g. __attribute__((target("avx512f"))))
  *   MK_V, MK_LANES     vector type and its lane count
@@ -77,7 +77,54 @@ MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *res
     }
 }
 
+/* One row of C against up to 4 B panels at once (np panels, panel q at b + q*pstride,
+ * the last holding nr_last valid columns): for M = 1, where MR rows would be mostly
+ * padding.  Each element is the same k-ordered FMA chain as in the kernel above, so the
+ * bits agree; 4 panels x NV vectors keep enough independent chains in flight. */
+MK_TARGET static void MK_ROW_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, size_t pstride, int np,
+                                  MK_T *c, size_t nr_last, MK_T alpha, MK_T beta)
+{
+    MK_V acc[4][MK_NV];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) acc[q][v] = MK_ZERO();
+    if (np == 4) {
+        for (size_t k = 0; k < kc; k++) {
+            MK_V ak = MK_BCAST(a[k]);
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+                for (int v = 0; v < MK_NV; v++)
+                    acc[q][v] = MK_FMA(ak, MK_LOAD(b + q * pstride + k * MK_NV * MK_LANES + v * MK_LANES), acc[q][v]);
+        }
+    } else {
+        for (size_t k = 0; k < kc; k++) {
+            MK_V ak = MK_BCAST(a[k]);
+            for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                for (int v = 0; v < MK_NV; v++)
+                    acc[q][v] = MK_FMA(ak, MK_LOAD(b + q * pstride + k * MK_NV * MK_LANES + v * MK_LANES), acc[q][v]);
+        }
+    }
+    MK_T tile[4 * MK_NV * MK_LANES];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) MK_STORE(tile + (q * MK_NV + v) * MK_LANES, acc[q][v]);
+    size_t n = (size_t)(np - 1) * MK_NV * MK_LANES + nr_last;
+    for (size_t j = 0; j < n; j++) {
+        MK_T t = alpha == 1 ? tile[j] : alpha * tile[j];
+        if (beta == 1)
+            t = c[j] + t;
+        else if (beta != 0)
+            t = beta * c[j] + t;
+        c[j] = t;
+    }
+}
+
 #undef MK_NAME
+#undef MK_ROW_NAME
 #undef MK_T
 #undef MK_TARGET
 #undef MK_V

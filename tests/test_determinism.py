@@ -72,6 +72,9 @@ def test_rows_computed_alone_match_the_batch(dtype):
     small_W = W[:8]  # 1 x 8 x 200 products go through the small path
     for i in [0, 5, 63]:
         assert np.array_equal(tn.linear_forward(x[i], small_W, b[:8]), full[i, :8])
+        # 1 x 96 x 200: the packed path's one-row kernel
+        assert np.array_equal(tn.linear_forward(x[i], W, b), full[i])
+        assert np.array_equal(tn.linear_forward(x[i : i + 1], W, b)[0], full[i])
 
 
 def test_rnn_fused_recurrence_matches_the_step_by_step_path():
