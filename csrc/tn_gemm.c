@@ -18,6 +18,8 @@
 
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
+    if (M == 0 || N == 0 || K == 0) return 0;
+    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) return 0; /* the small path packs nothing */
     size_t kc = TN_MIN(K, (size_t)TN_GEMM_KC);
     size_t rows = TN_MIN(M, (size_t)TN_GEMM_MC) + TN_GEMM_TILE_MAX;
     size_t cols = TN_MIN(N, (size_t)TN_GEMM_NC) + TN_GEMM_TILE_MAX;

@@ -25,16 +25,12 @@ static void ws_add(tn_ws *w, size_t a, size_t b, size_t c)
 
 static size_t ws_done(const tn_ws *w) { return w->overflow ? SIZE_MAX : w->n; }
 
-/* GEMM scratch for any product whose three sizes are each at most m: one bound for all
- * the GEMMs of a kernel (cheap to compute; tn_gemm_work is bounded by constants). */
-static size_t gemm_bound(size_t m) { return tn_gemm_work(m, m, m); }
-
-static size_t max4(size_t a, size_t b, size_t c, size_t d) { return TN_MAX(TN_MAX(a, b), TN_MAX(c, d)); }
+static size_t max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN_MAX(b, c)); }
 
 size_t tn_linear_work(size_t N, size_t D, size_t H)
 {
     /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N) */
-    return gemm_bound(max4(N, D, H, 0));
+    return max3(tn_gemm_work(N, H, D), tn_gemm_work(N, D, H), tn_gemm_work(H, D, N));
 }
 
 /* The RNN kernels' pieces, summed with overflow checks (SIZE_MAX if they overflow). */
@@ -53,7 +49,9 @@ static size_t rnn_work(size_t T, size_t B, size_t D, size_t H, size_t V, int bac
         ws_add(&w, D, H, 1);  /* transposed dW_xh for token input */
     }
     ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh (or W_hh^T), packed once */
-    ws_add(&w, gemm_bound(TN_MAX(max4(TB, D, H, V), B)), 1, 1);
+    /* one bound for all the GEMMs: rows from (TB, B, H, V), columns from (H, D, V), depth
+     * from (D, H, TB, V) -- every product's (M, N, K) lies within it */
+    ws_add(&w, tn_gemm_work(TN_MAX(max3(TB, H, V), B), max3(H, D, V), TN_MAX(max3(D, H, TB), V)), 1, 1);
     return ws_done(&w);
 }
 
@@ -78,7 +76,7 @@ size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V)
     ws_add(&w, B, V, 1); /* logits */
     ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh^T, packed once */
     ws_add(&w, tn_gemm_packed_size(V, H), 1, 1); /* W_hy^T, packed once */
-    ws_add(&w, gemm_bound(max4(B, H, V, 0)), 1, 1);
+    ws_add(&w, tn_gemm_work(B, TN_MAX(H, V), H), 1, 1);
     (void)D;
     return ws_done(&w);
 }

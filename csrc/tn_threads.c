@@ -19,7 +19,7 @@
 #define TN_MAX_THREADS 64
 #define SPIN_ITERS 4000
 
-static int tn_nthreads = 0; /* 0: not yet chosen */
+static _Atomic int tn_nthreads = 0; /* 0: not yet chosen; set from Python threads while others run */
 
 static int default_threads(void)
 {
@@ -36,8 +36,9 @@ void tn_set_num_threads(int n)
 
 int tn_get_num_threads(void)
 {
-    if (tn_nthreads == 0) tn_nthreads = default_threads();
-    return tn_nthreads;
+    int n = atomic_load(&tn_nthreads);
+    if (n == 0) atomic_store(&tn_nthreads, n = default_threads());
+    return n;
 }
 
 /* One step of a spin-wait: pause, and after a while give the core away (the machine
