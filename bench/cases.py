@@ -1,0 +1,585 @@
+"""The benchmark cases of bench/run.py: one training step (or layer call) per engine.
+
+Every engine of a case is built by a function returning (step, canon): step() does one
+step on the engine's own copy of the state and returns its results; canon(result) maps
+the results (and the updated state) to named NumPy arrays in tinynet's layout, which the
+correctness guard compares with the NumPy engine's.  All engines of a case start from
+the same initial state and see the same data in the same order.
+"""
+import itertools
+import os
+import pathlib
+
+import numpy as np
+
+import seedstyle
+import tinynet
+import tinynet.reference as ref
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:  # PyTorch is an optional peer
+    torch = None
+    F = None
+
+TN = "tinynet"
+REF = "numpy engine"
+SEED = "seed-style NumPy"
+TORCH = "PyTorch"
+RAW = "NumPy matmul"
+#: Column order of the report.
+ENGINES = (TN, REF, SEED, TORCH, RAW)
+
+
+class Engine:
+    def __init__(self, name, build):
+        self.name = name
+        self.build = build
+
+
+class Case:
+    """One benchmarked variant: a group (hello, makemore, ...), a label, its dtype,
+    its GEMM flops per step, the engines (tinynet first) and the oracle (the NumPy
+    engine's canon dict for one step from the initial state)."""
+
+    def __init__(self, key, group, label, dtype, flops, engines, oracle, scale_of=None):
+        self.key, self.group, self.label = key, group, label
+        self.scale_of = scale_of or {}
+        self.dtype = np.dtype(dtype)
+        self.flops = flops
+        self.engines = engines
+        self.oracle = oracle
+
+
+def _torch_dtype(dtype):
+    return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+
+
+def _t(a, grad=False):
+    """A torch tensor owning a copy of a (so engines never share state)."""
+    t = torch.from_numpy(np.array(a, copy=True))
+    return t.requires_grad_(True) if grad else t
+
+
+def _np(t):
+    return t.detach().numpy().copy()
+
+
+# ----------------------------------------------------------------------- case 1: hello
+
+HELLO = dict(V=4, H=4, T=4, lr=0.01)
+
+
+def hello_params(rng, V=4, H=4):
+    """Seed 001's init (randn * 0.1), with small nonzero biases so the guard sees b."""
+    return {
+        "W_xh": rng.standard_normal((H, V)) * 0.1,
+        "W_hh": rng.standard_normal((H, H)) * 0.1,
+        "b_h": rng.standard_normal(H) * 0.01,
+        "W_hy": rng.standard_normal((V, H)) * 0.1,
+        "b_y": rng.standard_normal(V) * 0.01,
+    }
+
+
+def hello_engine(E, params, inputs, targets, lr):
+    """tinynet or the NumPy engine: rnn_lm_loss (full BPTT, summed loss) + 5 sgd_step_."""
+    W_xh, W_hh, b_h, W_hy, b_y = (params[k].copy() for k in ("W_xh", "W_hh", "b_h", "W_hy", "b_y"))
+    h0 = np.zeros(W_hh.shape[0])
+    rnn_lm_loss, sgd_step_ = E.rnn_lm_loss, E.sgd_step_
+
+    def step():
+        loss, g, h_last = rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y)
+        sgd_step_(W_xh, g["W_xh"], lr)
+        sgd_step_(W_hh, g["W_hh"], lr)
+        sgd_step_(b_h, g["b_h"], lr)
+        sgd_step_(W_hy, g["W_hy"], lr)
+        sgd_step_(b_y, g["b_y"], lr)
+        return loss, g
+
+    def canon(res):
+        loss, g = res
+        out = {"loss": np.array(loss)}
+        out.update({"d" + k: v for k, v in g.items()})
+        out.update(W_xh=W_xh, W_hh=W_hh, b_h=b_h, W_hy=W_hy, b_y=b_y)
+        return out
+
+    return step, canon
+
+
+def hello_torch(params, inputs, targets, lr):
+    """The same RNN in PyTorch eager: a loop over the steps, one-hot inputs (as the
+    seed), cross-entropy summed, loss.backward(), SGD under no_grad."""
+    V = params["W_hy"].shape[0]
+    W_xh, W_hh, b_h, W_hy, b_y = (_t(params[k], grad=True) for k in ("W_xh", "W_hh", "b_h", "W_hy", "b_y"))
+    ps = [W_xh, W_hh, b_h, W_hy, b_y]
+    xs = [_t(np.eye(V)[i]) for i in inputs]
+    tgt = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+    H = W_hh.shape[0]
+
+    def step():
+        h = torch.zeros(H, dtype=torch.float64)
+        logits = []
+        for x in xs:
+            h = torch.tanh(W_xh @ x + W_hh @ h + b_h)
+            logits.append(W_hy @ h + b_y)
+        loss = F.cross_entropy(torch.stack(logits), tgt, reduction="sum")
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in ps:
+                p -= lr * p.grad
+        return loss
+
+    def canon(loss):
+        out = {"loss": _np(loss)}
+        for k, p in zip(("W_xh", "W_hh", "b_h", "W_hy", "b_y"), ps):
+            out["d" + k] = _np(p.grad)
+            out[k] = _np(p)
+        return out
+
+    return step, canon
+
+
+def hello_cases(have_torch):
+    rng = np.random.default_rng(1)
+    V, H, T, lr = HELLO["V"], HELLO["H"], HELLO["T"], HELLO["lr"]
+    params = hello_params(rng, V, H)
+    # seed 001's vocabulary: e0 h1 l2 o3; inputs 'hell', targets 'ello'
+    inputs = np.array([1, 0, 2, 2], dtype=np.int64)
+    targets = np.array([0, 2, 2, 3], dtype=np.int64)
+    flops = T * 2 * (2 * H * V + 3 * H * H + 3 * V * H)  # one-hot x counted as a dense GEMM
+    engines = [
+        Engine(TN, lambda: hello_engine(tinynet, params, inputs, targets, lr)),
+        Engine(REF, lambda: hello_engine(ref, params, inputs, targets, lr)),
+        Engine(SEED, lambda: seedstyle.make_hello_rnn(params, inputs, targets, V, lr)),
+    ]
+    if have_torch:
+        engines.append(Engine(TORCH, lambda: hello_torch(params, inputs, targets, lr)))
+
+    def oracle():
+        step, canon = hello_engine(ref, params, inputs, targets, lr)
+        return canon(step())
+
+    return [Case("hello", "hello", f'"hello" RNN step (V={V}, H={H}, T={T}, float64)', np.float64, flops,
+                 engines, oracle)]
+
+
+# -------------------------------------------------------------------- case 2: makemore
+
+MAKEMORE = dict(n_embd=10, block=3, vocab=27, batch=32, lr=0.1, pool=64)
+
+
+def data_dir():
+    """Where names.txt is looked for: $TINYNET_DATA, then /work/shared/data."""
+    for d in (os.environ.get("TINYNET_DATA"), "/work/shared/data"):
+        if d and (pathlib.Path(d) / "names.txt").is_file():
+            return pathlib.Path(d)
+    return None
+
+
+def makemore_data(rng):
+    """(Xtr, Ytr, source): seed 003's training split of names.txt, or random ids."""
+    d = data_dir()
+    if d is not None:
+        from tinynet import data
+
+        words = data.load_names(d / "names.txt")
+        train, _, _ = data.split_words(words, seed=278)
+        X, Y = data.build_dataset(train, block_size=MAKEMORE["block"])
+        return X, Y, f"names.txt ({d}), seed 003's training split: {len(X):,} examples"
+    n = 182418
+    X = rng.integers(0, 27, size=(n, MAKEMORE["block"]), dtype=np.int64)
+    Y = rng.integers(0, 27, size=n, dtype=np.int64)
+    return X, Y, "random indices (names.txt not found in $TINYNET_DATA or /work/shared/data)"
+
+
+def cycle(pool):
+    """itertools.cycle over pool, primed by one pass so that its internal copy of the
+    pool is complete (the memory case then sees no growth that is the harness's)."""
+    it = itertools.cycle(pool)
+    for _ in pool:
+        next(it)
+    return it
+
+
+def makemore_batches(X, Y, rng, batch, pool):
+    """A fixed pool of random minibatches (drawn once, outside the timing) that every
+    engine cycles through in the same order."""
+    ix = rng.integers(0, len(X), size=(pool, batch))
+    return [(np.ascontiguousarray(X[i]), np.ascontiguousarray(Y[i])) for i in ix]
+
+
+def makemore_params(rng, n_hidden, dtype):
+    """Seed 003's init, in tinynet's (out, in) layout."""
+    E, blk, V = MAKEMORE["n_embd"], MAKEMORE["block"], MAKEMORE["vocab"]
+    fan_in = E * blk
+    p = {
+        "C": rng.standard_normal((V, E)),
+        "W1": rng.standard_normal((n_hidden, fan_in)) * (5 / 3) / fan_in**0.5,
+        "b1": rng.standard_normal(n_hidden) * 0.1,
+        "gamma": 1.0 + 0.1 * rng.standard_normal(n_hidden),
+        "beta": 0.1 * rng.standard_normal(n_hidden),
+        "W2": rng.standard_normal((V, n_hidden)) * 0.1,
+        "b2": rng.standard_normal(V) * 0.1,
+    }
+    return {k: v.astype(dtype) for k, v in p.items()}
+
+
+MM_KEYS = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
+#: db1 is mathematically zero (BatchNorm cancels b1, as SEEDS.md notes): what remains is
+#: rounding of a sum of the batch's dhpre, so it is compared on the scale of dW1, the same
+#: layer's gradient (dW1 = embcat.T @ dhpre), not on its own ~1e-17 scale.
+MM_SCALE_OF = {"db1": "dW1"}
+
+
+def makemore_engine(E, params, pool, lr):
+    """tinynet or the NumPy engine: one public call per layer forward and backward,
+    then sgd_step_ on the 7 parameters."""
+    C, W1, b1, gamma, beta, W2, b2 = (params[k].copy() for k in MM_KEYS)
+    V = C.shape[0]
+    batches = cycle(pool)
+    embedding_forward, linear_forward, batchnorm_forward = E.embedding_forward, E.linear_forward, E.batchnorm_forward
+    tanh_forward, cross_entropy_forward = E.tanh_forward, E.cross_entropy_forward
+    cross_entropy_backward, linear_backward, tanh_backward = E.cross_entropy_backward, E.linear_backward, E.tanh_backward
+    batchnorm_backward, embedding_backward, sgd_step_ = E.batchnorm_backward, E.embedding_backward, E.sgd_step_
+
+    def step():
+        Xb, Yb = next(batches)
+        n = Xb.shape[0]
+        emb = embedding_forward(C, Xb)                       # (n, 3, 10)
+        x = emb.reshape(n, -1)                               # (n, 30)
+        hpre = linear_forward(x, W1, b1)
+        hbn, mean, invstd = batchnorm_forward(hpre, gamma, beta, correction=1)
+        h = tanh_forward(hbn)
+        logits = linear_forward(h, W2, b2)
+        loss, probs = cross_entropy_forward(logits, Yb)
+        dlogits = cross_entropy_backward(probs, Yb)
+        dh, dW2, db2 = linear_backward(dlogits, h, W2)
+        dhbn = tanh_backward(dh, h)
+        dhpre, dgamma, dbeta = batchnorm_backward(dhbn, hpre, gamma, mean, invstd, correction=1)
+        dx, dW1, db1 = linear_backward(dhpre, x, W1)
+        dC = embedding_backward(dx.reshape(emb.shape), Xb, V)
+        sgd_step_(C, dC, lr)
+        sgd_step_(W1, dW1, lr)
+        sgd_step_(b1, db1, lr)
+        sgd_step_(gamma, dgamma, lr)
+        sgd_step_(beta, dbeta, lr)
+        sgd_step_(W2, dW2, lr)
+        sgd_step_(b2, db2, lr)
+        return loss, (dC, dW1, db1, dgamma, dbeta, dW2, db2)
+
+    def canon(res):
+        loss, grads = res
+        out = {"loss": np.array(loss)}
+        out.update({"d" + k: g for k, g in zip(MM_KEYS, grads)})
+        out.update(zip(MM_KEYS, (C, W1, b1, gamma, beta, W2, b2)))
+        return out
+
+    return step, canon
+
+
+def makemore_torch(params, pool, lr):
+    """PyTorch autograd: F.embedding, F.linear, BatchNorm written out with Bessel's
+    variance (as the seed), torch.tanh, F.cross_entropy; backward; SGD under no_grad."""
+    ps = [_t(params[k], grad=True) for k in MM_KEYS]
+    C, W1, b1, gamma, beta, W2, b2 = ps
+    tpool = [(torch.from_numpy(Xb), torch.from_numpy(Yb)) for Xb, Yb in pool]
+    batches = cycle(tpool)
+
+    def step():
+        Xb, Yb = next(batches)
+        emb = F.embedding(Xb, C)
+        embcat = emb.view(emb.shape[0], -1)
+        hprebn = F.linear(embcat, W1, b1)
+        bnmean = hprebn.mean(0, keepdim=True)
+        bnvar = hprebn.var(0, keepdim=True, unbiased=True)
+        bnvar_inv = (bnvar + 1e-5) ** -0.5
+        hpreact = gamma * (hprebn - bnmean) * bnvar_inv + beta
+        h = torch.tanh(hpreact)
+        logits = F.linear(h, W2, b2)
+        loss = F.cross_entropy(logits, Yb)
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in ps:
+                p -= lr * p.grad
+        return loss
+
+    def canon(loss):
+        out = {"loss": _np(loss)}
+        for k, p in zip(MM_KEYS, ps):
+            out["d" + k] = _np(p.grad)
+            out[k] = _np(p)
+        return out
+
+    return step, canon
+
+
+def makemore_flops(n_hidden, batch=32):
+    fan_in = MAKEMORE["n_embd"] * MAKEMORE["block"]
+    # forward 2 GEMMs, backward dx and dW of both (dx of layer 1 feeds dC)
+    return 3 * 2 * batch * n_hidden * (fan_in + MAKEMORE["vocab"])
+
+
+def makemore_setup():
+    rng = np.random.default_rng(3)
+    X, Y, source = makemore_data(rng)
+    pool = makemore_batches(X, Y, rng, MAKEMORE["batch"], MAKEMORE["pool"])
+    return pool, source
+
+
+def makemore_cases(have_torch, pool, hiddens=(64, 200), dtypes=(np.float32, np.float64)):
+    lr = MAKEMORE["lr"]
+    cases = []
+    for n_hidden in hiddens:
+        for dtype in dtypes:
+            params = makemore_params(np.random.default_rng(n_hidden), n_hidden, dtype)
+            engines = [
+                Engine(TN, lambda p=params: makemore_engine(tinynet, p, pool, lr)),
+                Engine(REF, lambda p=params: makemore_engine(ref, p, pool, lr)),
+                Engine(SEED, lambda p=params: seedstyle.make_makemore(p, cycle(pool), lr)),
+            ]
+            if have_torch:
+                engines.append(Engine(TORCH, lambda p=params: makemore_torch(p, pool, lr)))
+
+            def oracle(p=params):
+                step, canon = makemore_engine(ref, p, pool, lr)
+                return canon(step())
+
+            name = np.dtype(dtype).name
+            cases.append(Case(f"makemore-h{n_hidden}-{name}", "makemore",
+                              f"makemore MLP step (hidden {n_hidden}, batch {MAKEMORE['batch']}, {name})",
+                              dtype, makemore_flops(n_hidden), engines, oracle, scale_of=MM_SCALE_OF))
+    return cases
+
+
+# -------------------------------------------------------------------- case 3: char-RNN
+
+CHARRNN = dict(T=64, B=32, D=128, H=256)
+
+
+def charrnn_state(dtype=np.float32):
+    T, B, D, H = CHARRNN["T"], CHARRNN["B"], CHARRNN["D"], CHARRNN["H"]
+    rng = np.random.default_rng(5)
+    k = 1 / H**0.5  # PyTorch's nn.RNN init range
+    s = {
+        "x": rng.standard_normal((T, B, D)),
+        "h0": 0.1 * rng.standard_normal((B, H)),
+        "W_xh": rng.uniform(-k, k, (H, D)),
+        "W_hh": rng.uniform(-k, k, (H, H)),
+        "b_h": rng.uniform(-k, k, H),
+        "R": rng.standard_normal((T, B, H)),
+    }
+    return {key: v.astype(dtype) for key, v in s.items()}
+
+
+def charrnn_engine(E, s):
+    """rnn_forward on float inputs + rnn_backward (full BPTT) with dhs = R."""
+    x, h0, W_xh, W_hh, b_h, R = (s[k] for k in ("x", "h0", "W_xh", "W_hh", "b_h", "R"))
+    rnn_forward, rnn_backward = E.rnn_forward, E.rnn_backward
+
+    def step():
+        hs = rnn_forward(x, h0, W_xh, W_hh, b_h)
+        return hs, rnn_backward(R, x, h0, hs, W_xh, W_hh)
+
+    def canon(res):
+        hs, (dx, dh0, dW_xh, dW_hh, db_h) = res
+        return {"hs": hs, "dx": dx, "dh0": dh0, "dW_xh": dW_xh, "dW_hh": dW_hh, "db_h": db_h}
+
+    return step, canon
+
+
+def charrnn_torch(s):
+    """nn.RNN(D, H) with tinynet's weights (bias_hh = 0), forward + backward of
+    sum(hs * R); gradients for x and h0 too, as tinynet computes them."""
+    D, H = CHARRNN["D"], CHARRNN["H"]
+    dt = _torch_dtype(s["x"].dtype)
+    rnn = torch.nn.RNN(D, H).to(dt)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(s["W_xh"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(s["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(s["b_h"]))
+        rnn.bias_hh_l0.zero_()
+    x = _t(s["x"], grad=True)
+    h0 = _t(s["h0"][None], grad=True)
+    R = _t(s["R"])
+    params = list(rnn.parameters())
+
+    def step():
+        for p in params:
+            p.grad = None
+        x.grad = None
+        h0.grad = None
+        hs, _ = rnn(x, h0)
+        (hs * R).sum().backward()
+        return hs
+
+    def canon(hs):
+        return {"hs": _np(hs), "dx": _np(x.grad), "dh0": _np(h0.grad[0]), "dW_xh": _np(rnn.weight_ih_l0.grad),
+                "dW_hh": _np(rnn.weight_hh_l0.grad), "db_h": _np(rnn.bias_ih_l0.grad)}
+
+    return step, canon
+
+
+def charrnn_flops():
+    T, B, D, H = CHARRNN["T"], CHARRNN["B"], CHARRNN["D"], CHARRNN["H"]
+    # forward x@W_xh.T, h@W_hh.T; backward dW_xh, dx, dW_hh, dh_prev
+    return 6 * T * B * H * (D + H)
+
+
+def charrnn_cases(have_torch):
+    s = charrnn_state(np.float32)
+    engines = [Engine(TN, lambda: charrnn_engine(tinynet, s)), Engine(REF, lambda: charrnn_engine(ref, s))]
+    if have_torch:
+        engines.append(Engine(TORCH, lambda: charrnn_torch(s)))
+
+    def oracle():
+        step, canon = charrnn_engine(ref, s)
+        return canon(step())
+
+    c = CHARRNN
+    return [Case("char-rnn", "char-rnn",
+                 f"char-RNN forward + full BPTT (T={c['T']}, B={c['B']}, D={c['D']}, H={c['H']}, float32)",
+                 np.float32, charrnn_flops(), engines, oracle)]
+
+
+# ---------------------------------------------------------------------- case 4: GEMM
+
+GEMM_N = 1024
+
+
+def gemm_state(dtype, n=GEMM_N):
+    rng = np.random.default_rng(7)
+    return {k: rng.standard_normal((n, n)).astype(dtype) for k in ("x", "W", "dy")}
+
+
+def linear_fwd_engines(s, have_torch):
+    x, W = s["x"], s["W"]
+
+    def tn_build():
+        return (lambda: tinynet.linear_forward(x, W)), (lambda y: {"y": y})
+
+    def np_build():
+        return (lambda: x @ W.T), (lambda y: {"y": y})
+
+    engines = [Engine(TN, tn_build), Engine(RAW, np_build)]
+    if have_torch:
+        def torch_build():
+            xt, Wt = _t(x), _t(W)
+            return (lambda: F.linear(xt, Wt)), (lambda y: {"y": _np(y)})
+
+        engines.append(Engine(TORCH, torch_build))
+    return engines
+
+
+def linear_bwd_engines(s, have_torch):
+    x, W, dy = s["x"], s["W"], s["dy"]
+    names = ("dx", "dW", "db")
+
+    def tn_build():
+        return (lambda: tinynet.linear_backward(dy, x, W)), (lambda r: dict(zip(names, r)))
+
+    def np_build():
+        return (lambda: (dy @ W, dy.T @ x, dy.sum(0))), (lambda r: dict(zip(names, r)))
+
+    engines = [Engine(TN, tn_build), Engine(RAW, np_build)]
+    if have_torch:
+        def torch_build():
+            xt, Wt, dyt = _t(x), _t(W), _t(dy)
+            return (lambda: (dyt @ Wt, dyt.T @ xt, dyt.sum(0))), (lambda r: dict(zip(names, map(_np, r))))
+
+        engines.append(Engine(TORCH, torch_build))
+    return engines
+
+
+def gemm_cases(have_torch, n=GEMM_N):
+    cases = []
+    for dtype in (np.float32, np.float64):
+        s = gemm_state(dtype, n)
+        name = np.dtype(dtype).name
+        cases.append(Case(f"linear-fwd-{name}", "linear", f"linear_forward {n}x{n}x{n} ({name})", dtype,
+                          2 * n**3, linear_fwd_engines(s, have_torch),
+                          lambda s=s: {"y": ref.linear_forward(s["x"], s["W"])}))
+        cases.append(Case(f"linear-bwd-{name}", "linear", f"linear_backward {n}x{n}x{n} ({name})", dtype,
+                          4 * n**3, linear_bwd_engines(s, have_torch),
+                          lambda s=s: dict(zip(("dx", "dW", "db"), ref.linear_backward(s["dy"], s["x"], s["W"])))))
+    return cases
+
+
+# -------------------------------------------------------------------- the guard
+
+
+def compare(got, want, dtype, scale_of=None):
+    """(ok, worst relative error, where): every array of `want` against `got`, as
+    max|got - want| / max|want| (the array's scale), within 1e-10 (float64) / 1e-4
+    (float32).  scale_of maps an array whose exact value cancels to ~0 to another
+    array whose scale it is measured on (the larger of both is used)."""
+    scale_of = scale_of or {}
+    tol = 1e-10 if np.dtype(dtype) == np.float64 else 1e-4
+    worst, where = 0.0, ""
+    for k, w in want.items():
+        if k not in got:
+            return False, float("inf"), f"{k} missing"
+        g = np.asarray(got[k], dtype=np.float64)
+        w = np.asarray(w, dtype=np.float64)
+        if g.shape != w.shape:
+            return False, float("inf"), f"{k}: shape {g.shape} != {w.shape}"
+        scale = float(np.max(np.abs(w))) if w.size else 0.0
+        if k in scale_of:
+            scale = max(scale, float(np.max(np.abs(want[scale_of[k]]))))
+        err = float(np.max(np.abs(g - w))) if w.size else 0.0
+        rel = err / scale if scale > 0 else err
+        if not np.isfinite(rel):
+            rel = float("inf")
+        if rel > worst or where == "":
+            worst, where = rel, k
+    return worst <= tol, worst, where
+
+
+def guard(case):
+    """Run one step of every engine from the initial state and compare with the NumPy
+    engine.  Returns {engine name: (ok, rel err, worst array)}."""
+    want = case.oracle()
+    out = {}
+    for e in case.engines:
+        try:
+            step, canon = e.build()
+            got = canon(step())
+        except Exception as exc:  # a crash is a failed guard, reported, not fatal
+            out[e.name] = (False, float("inf"), f"{type(exc).__name__}: {exc}")
+            continue
+        out[e.name] = compare(got, want, case.dtype, case.scale_of)
+    return out
+
+
+# -------------------------------------------------------------------- memory (case 6)
+
+
+def memory_run(build, steps=200, mark=10):
+    """tracemalloc over a training run: (state bytes, current after step `mark`,
+    current after the last step, peak), all relative to the empty start; NumPy's data
+    buffers and tinynet's PyMem_RawMalloc workspace are both traced."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step, _ = build()
+        step()  # first call: lazy imports / caches are not growth
+        gc.collect()
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        cur_mark = None
+        for i in range(2, steps + 1):
+            step()
+            if i == mark:
+                cur_mark = tracemalloc.get_traced_memory()[0]
+        cur_end, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {"state": base, "after_mark": cur_mark, "after_end": cur_end, "peak": peak,
+            "growth": cur_end - cur_mark, "steps": steps, "mark": mark}
