@@ -19,7 +19,8 @@
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
-    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) return 0; /* the small path packs nothing */
+    size_t MN; /* (checked: M and N may be bounds taken from different arrays, see rnn_work) */
+    if (K <= TN_GEMM_KC && !tn_size_mul(M, N, &MN) && MN <= TN_GEMM_SMALL_MACS / K) return 0; /* small: no packing */
     size_t kc = TN_MIN(K, (size_t)TN_GEMM_KC);
     size_t rows = TN_MIN(M, (size_t)TN_GEMM_MC) + TN_GEMM_TILE_MAX;
     size_t cols = TN_MIN(N, (size_t)TN_GEMM_NC) + TN_GEMM_TILE_MAX;
@@ -173,29 +174,88 @@ SMALL_FN(small_fma_f32, float, fmaf, __attribute__((target("fma"))))
 SMALL_FN(small_fma_f64, double, fma, __attribute__((target("fma"))))
 #endif
 
+/* Block transposes for packing op(B) = B^T: dst[k*ldd + j] = src[j*lds + k]. */
+#define TB_F32 8
+#define TB_F64 4
+static void transpose_generic_f32(float *dst, size_t ldd, const float *src, size_t lds)
+{
+    for (size_t j = 0; j < TB_F32; j++)
+        for (size_t k = 0; k < TB_F32; k++) dst[k * ldd + j] = src[j * lds + k];
+}
+static void transpose_generic_f64(double *dst, size_t ldd, const double *src, size_t lds)
+{
+    for (size_t j = 0; j < TB_F64; j++)
+        for (size_t k = 0; k < TB_F64; k++) dst[k * ldd + j] = src[j * lds + k];
+}
+#ifdef TN_X86
+__attribute__((target("avx2"))) static void transpose_avx2_f32(float *dst, size_t ldd, const float *src, size_t lds)
+{
+    __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+__attribute__((target("avx2"))) static void transpose_avx2_f64(double *dst, size_t ldd, const double *src, size_t lds)
+{
+    __m256d r0 = _mm256_loadu_pd(src + 0 * lds), r1 = _mm256_loadu_pd(src + 1 * lds);
+    __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
+    __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst + 0 * ldd, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + 1 * ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+#endif
+
 /* ----------------------------------------------------------------- dispatch */
 
 static const tn_isa isa_generic = {
     "generic",          4, 4, 4, 4,
     micro_generic_f32,  micro_generic_f64,
+    micro_generic_f32_rows, micro_generic_f64_rows,
     row_generic_f32,    row_generic_f64,
     small_generic_f32,  small_generic_f64,
     tn_tanh_generic_f32, tn_tanh_generic_f64,
+    transpose_generic_f32, transpose_generic_f64,
+    tn_dtanh_generic_f32, tn_dtanh_generic_f64,
 };
 #ifdef TN_X86
 static const tn_isa isa_avx2 = {
     "avx2",             6, 16, 6, 8,
     micro_avx2_f32,     micro_avx2_f64,
+    micro_avx2_f32_rows, micro_avx2_f64_rows,
     row_avx2_f32,       row_avx2_f64,
     small_fma_f32,      small_fma_f64,
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
+    transpose_avx2_f32, transpose_avx2_f64,
+    tn_dtanh_avx2_f32,  tn_dtanh_avx2_f64,
 };
 static const tn_isa isa_avx512 = {
     "avx512",           8, 32, 8, 16,
     micro_avx512_f32,   micro_avx512_f64,
+    micro_avx512_f32_rows, micro_avx512_f64_rows,
     row_avx512_f32,     row_avx512_f64,
     small_fma_f32,      small_fma_f64,
     tn_tanh_avx512_f32, tn_tanh_avx512_f64,
+    transpose_avx2_f32, transpose_avx2_f64,
+    tn_dtanh_avx512_f32, tn_dtanh_avx512_f64,
 };
 #endif
 static const tn_isa *isa_chosen = &isa_generic;
@@ -228,12 +288,15 @@ const char *tn_simd_name(void) { return tn_isa_get()->name; }
 
 #define TN_T float
 #define TN_S f32
+#define TN_TB TB_F32
 #include "tn_gemm_impl.h"
+#undef TN_TB
 #undef TN_T
 #undef TN_S
 
 #define TN_T double
 #define TN_S f64
+#define TN_TB TB_F64
 #include "tn_gemm_impl.h"
 
 /* --------------------------------------------- the machine's limit, measured */

@@ -21,25 +21,49 @@
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
 #define JOB FN(gemm_job)
 
-/* Member m's share of packing op(A)[i0 : i0+mc, k0 : k0+kc] into ceil(mc/MR) panels,
- * element (i, k) of panel p at dst[p*kc*MR + k*MR + i], zero-padded.  Both layouts are
- * read along memory rows (a stride-lda walk down a column would touch a new page per
- * element): row panels are split over the team, and for op(A) = A^T the k rows are. */
-static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, tn_member *m)
+/* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc] for op(A) = A, element (i, k) at
+ * dst[p*kc*MR + k*MR + i], zero-padded: rows read along memory. */
+static void SF(pack_a_panel)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, size_t p)
+{
+    size_t MR = g->MR, r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
+    TN_T *d = dst + p * kc * MR;
+    for (size_t i = 0; i < mr; i++) {
+        const TN_T *row = g->A + (r0 + i) * g->lda + k0;
+        for (size_t k = 0; k < kc; k++) d[k * MR + i] = row[k];
+    }
+    for (size_t i = mr; i < MR; i++)
+        for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0;
+}
+
+/* d[0 : n] = row[0 : n], with the common panel widths as fixed-size copies (which the
+ * compiler turns into a few vector moves rather than a memmove call). */
+static inline void SF(copy_row)(TN_T *restrict d, const TN_T *restrict row, size_t n)
+{
+    switch (n * sizeof(TN_T)) {
+    case 128: memcpy(d, row, 128); break;
+    case 64: memcpy(d, row, 64); break;
+    case 32: memcpy(d, row, 32); break;
+    default:
+        for (size_t j = 0; j < n; j++) d[j] = row[j];
+    }
+}
+
+/* Member m's share of packing op(A)[i0 : i0+mc, k0 : k0+kc] into ceil(mc/MR) panels.
+ * Both layouts are read along memory rows (a stride-lda walk down a column would touch
+ * a new page per element): row panels are split over the team, and for op(A) = A^T the
+ * k rows are.  direct: the full panels are read in place by the rows kernel, so only a
+ * partial last panel is packed. */
+static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, int direct,
+                       tn_member *m)
 {
     size_t MR = g->MR, np = (mc + MR - 1) / MR, b0, b1;
     if (!g->trans_a) {
-        tn_share(np, m->tid, m->n, &b0, &b1);
-        for (size_t p = b0; p < b1; p++) {
-            size_t r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
-            TN_T *d = dst + p * kc * MR;
-            for (size_t i = 0; i < mr; i++) {
-                const TN_T *row = g->A + (r0 + i) * g->lda + k0;
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = row[k];
-            }
-            for (size_t i = mr; i < MR; i++)
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0;
+        if (direct) {
+            if (mc % MR && m->tid == m->n - 1) SF(pack_a_panel)(g, dst, i0, mc, k0, kc, np - 1);
+            return;
         }
+        tn_share(np, m->tid, m->n, &b0, &b1);
+        for (size_t p = b0; p < b1; p++) SF(pack_a_panel)(g, dst, i0, mc, k0, kc, p);
     } else {
         tn_share(kc, m->tid, m->n, &b0, &b1);
         for (size_t k = b0; k < b1; k++) {
@@ -47,41 +71,32 @@ static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, s
             for (size_t p = 0; p < np; p++) {
                 size_t mr = TN_MIN(MR, mc - p * MR);
                 TN_T *d = dst + p * kc * MR + k * MR;
-                for (size_t i = 0; i < mr; i++) d[i] = row[p * MR + i];
+                SF(copy_row)(d, row + p * MR, mr);
                 for (size_t i = mr; i < MR; i++) d[i] = 0;
             }
         }
     }
 }
 
-/* d[0 : nr] = row[0 : nr], with the common panel widths as fixed-size copies (which the
- * compiler turns into a few vector moves rather than a memmove call). */
-static inline void SF(copy_row)(TN_T *restrict d, const TN_T *restrict row, size_t nr)
-{
-    switch (nr * sizeof(TN_T)) {
-    case 128: memcpy(d, row, 128); break;
-    case 64: memcpy(d, row, 64); break;
-    case 32: memcpy(d, row, 32); break;
-    default:
-        for (size_t j = 0; j < nr; j++) d[j] = row[j];
-    }
-}
-
 /* Member (tid of n)'s share of packing op(B)[k0 : k0+kc, j0 : j0+nc] into ceil(nc/NR)
  * panels, element (k, j) of panel q at dst[q*kc*NR + k*NR + j], zero-padded; read along
- * memory rows, as pack_a. */
+ * memory rows, as pack_a.  For op(B) = B^T the copy is a transpose: TB x TB blocks go
+ * through the instruction set's register transpose, the edges element by element. */
 static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t NR, TN_T *restrict dst, size_t k0, size_t kc,
                        size_t j0, size_t nc, int tid, int n)
 {
     size_t nq = (nc + NR - 1) / NR, b0, b1;
     if (trans_b) {
+        void (*transpose)(TN_T *, size_t, const TN_T *, size_t) = tn_isa_get()->TN_CAT3(transpose, _, TN_S);
         tn_share(nq, tid, n, &b0, &b1);
         for (size_t q = b0; q < b1; q++) {
-            size_t c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR);
+            size_t c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR), jb = nr / TN_TB * TN_TB, kb = kc / TN_TB * TN_TB;
             TN_T *d = dst + q * kc * NR;
+            for (size_t j = 0; j < jb; j += TN_TB)
+                for (size_t k = 0; k < kb; k += TN_TB) transpose(d + k * NR + j, NR, B + (c0 + j) * ldb + k0 + k, ldb);
             for (size_t j = 0; j < nr; j++) {
                 const TN_T *row = B + (c0 + j) * ldb + k0;
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = row[k];
+                for (size_t k = j < jb ? kb : 0; k < kc; k++) d[k * NR + j] = row[k];
             }
             for (size_t j = nr; j < NR; j++)
                 for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0;
@@ -128,8 +143,7 @@ static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t n
         if (g->epi == TN_EPI_TANH) {
             g->tanh(c, c, nr);
         } else { /* TN_EPI_DTANH: c = (c + e1) (1 - e2^2) */
-            const TN_T *e1 = g->e1 + (i0 + i) * g->ldc + j0, *e2 = g->e2 + (i0 + i) * g->ldc + j0;
-            for (size_t j = 0; j < nr; j++) c[j] = (c[j] + e1[j]) * (1 - e2[j] * e2[j]);
+            g->dtanh(c, g->e1 + (i0 + i) * g->ldc + j0, g->e2 + (i0 + i) * g->ldc + j0, nr);
         }
     }
 }
@@ -137,6 +151,9 @@ static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t n
 void FN(gemm_member)(const JOB *g, tn_member *m)
 {
     size_t MR = g->MR, NR = g->NR, b0, b1;
+    /* read A's full row panels in place (and a single row always), unless its row stride
+     * is a multiple of 4 KiB (then MR rows would fight over the same L1 sets) */
+    int direct = !g->trans_a && (g->M == 1 || (g->lda * sizeof(TN_T)) % 4096 != 0);
     for (size_t jc = 0; jc < g->N; jc += TN_GEMM_NC) {
         size_t nc = TN_MIN((size_t)TN_GEMM_NC, g->N - jc), nq = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < g->K; pc += TN_GEMM_KC) {
@@ -153,7 +170,7 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
             int last = pc + kc == g->K;
             for (size_t ic = 0; ic < g->M; ic += TN_GEMM_MC) {
                 size_t mc = TN_MIN((size_t)TN_GEMM_MC, g->M - ic), np = (mc + MR - 1) / MR;
-                SF(pack_a)(g, g->packa, ic, mc, pc, kc, m);
+                SF(pack_a)(g, g->packa, ic, mc, pc, kc, direct, m);
                 tn_barrier(m);
                 if (g->M == 1) { /* one row: groups of 4 B panels, the A "panel" a plain row */
                     size_t ng = (nq + 3) / 4;
@@ -162,7 +179,8 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                         size_t q0 = 4 * t, j0 = jc + q0 * NR;
                         int cnt = (int)TN_MIN((size_t)4, nq - q0);
                         size_t nr_last = TN_MIN(NR, nc - (q0 + (size_t)cnt - 1) * NR);
-                        g->row(kc, g->packa, packb + q0 * kc * NR, kc * NR, cnt, g->C + j0, nr_last, g->alpha, beta);
+                        const TN_T *a = g->trans_a ? g->packa : g->A + pc; /* one row: in place when it is one */
+                        g->row(kc, a, packb + q0 * kc * NR, kc * NR, cnt, g->C + j0, nr_last, g->alpha, beta);
                         if (last && g->epi) SF(epilogue)(g, 0, j0, 1, (size_t)(cnt - 1) * NR + nr_last);
                     }
                     tn_barrier(m);
@@ -173,8 +191,12 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                 for (size_t t = b0; t < b1; t++) {
                     size_t q = t / np, p = t % np, i0 = ic + p * MR, j0 = jc + q * NR;
                     size_t mr = TN_MIN(MR, mc - p * MR), nr = TN_MIN(NR, nc - q * NR);
-                    g->micro(kc, g->packa + p * kc * MR, packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr, nr,
-                             g->alpha, beta);
+                    if (direct && mr == MR)
+                        g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, g->C + i0 * g->ldc + j0,
+                                g->ldc, nr, g->alpha, beta);
+                    else
+                        g->micro(kc, g->packa + p * kc * MR, packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr,
+                                 nr, g->alpha, beta);
                     if (last && g->epi) SF(epilogue)(g, i0, j0, mr, nr);
                 }
                 tn_barrier(m);
@@ -197,6 +219,8 @@ void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t 
     g->packb = work + TN_ROUND_UP((mc_max + TN_GEMM_TILE_MAX) * kc_max);
     g->micro = isa->TN_CAT3(micro, _, TN_S);
     g->row = isa->TN_CAT3(row, _, TN_S);
+    g->rows = isa->TN_CAT3(rows, _, TN_S);
+    g->dtanh = isa->TN_CAT3(dtanh, _, TN_S);
     if (M == 1) g->MR = 1; /* the row kernel reads A as a plain row */
     g->tanh = isa->TN_CAT3(tanh, _, TN_S);
 }

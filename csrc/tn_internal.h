@@ -66,6 +66,11 @@ typedef void (*tn_small_f32)(int ta, int tb, size_t M, size_t N, size_t K, float
                              const float *B, size_t ldb, float beta, float *C, size_t ldc);
 typedef void (*tn_small_f64)(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                              const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* The microkernel reading A in place from MR full rows (row stride lda). */
+typedef void (*tn_rows_f32)(size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, size_t nr,
+                            float alpha, float beta);
+typedef void (*tn_rows_f64)(size_t kc, const double *a, size_t lda, const double *b, double *c, size_t ldc,
+                            size_t nr, double alpha, double beta);
 /* One row against up to 4 packed B panels (for M = 1). */
 typedef void (*tn_row_f32)(size_t kc, const float *a, const float *b, size_t pstride, int np, float *c,
                            size_t nr_last, float alpha, float beta);
@@ -76,12 +81,21 @@ typedef struct {
     int mr_f32, nr_f32, mr_f64, nr_f64;
     tn_micro_f32 micro_f32;
     tn_micro_f64 micro_f64;
+    tn_rows_f32 rows_f32;
+    tn_rows_f64 rows_f64;
     tn_row_f32 row_f32;
     tn_row_f64 row_f64;
     tn_small_f32 small_f32;
     tn_small_f64 small_f64;
     void (*tanh_f32)(float *y, const float *x, size_t n);
     void (*tanh_f64)(double *y, const double *x, size_t n);
+    /* dst[k*ldd + j] = src[j*lds + k] for a TB x TB block (TB = 8 for float, 4 for
+     * double): the transposing copy of GEMM packing */
+    void (*transpose_f32)(float *dst, size_t ldd, const float *src, size_t lds);
+    void (*transpose_f64)(double *dst, size_t ldd, const double *src, size_t lds);
+    /* c = (c + e1) (1 - e2^2), the tanh derivative step of BPTT */
+    void (*dtanh_f32)(float *c, const float *e1, const float *e2, size_t n);
+    void (*dtanh_f64)(double *c, const double *e1, const double *e2, size_t n);
 } tn_isa;
 
 /* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times
@@ -107,7 +121,10 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
         int epi;           /* TN_EPI_* */                                                                             \
         const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                             \
         tn_micro_##S micro;                                                                                           \
+        tn_rows_##S rows;                                                                                             \
         tn_row_##S row;                                                                                               \
+        void (*dtanh)(T *, const T *, const T *, size_t);                                                             \
+        void (*transpose)(T *, size_t, const T *, size_t);                                                            \
         void (*tanh)(T *, const T *, size_t);                                                                         \
     } tn_gemm_job_##S;                                                                                                \
     void tn_gemm_init_##S(tn_gemm_job_##S *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,       \
@@ -119,6 +136,14 @@ TN_DECLARE_GEMM_JOB(float, f32)
 TN_DECLARE_GEMM_JOB(double, f64)
 
 /* tanh over arrays (tn_math.c), one per instruction set: identical results on all. */
+#define TN_DECLARE_DTANH(isa)                                                                                        \
+    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t n);                                 \
+    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t n);
+TN_DECLARE_DTANH(generic)
+#if defined(__x86_64__) || defined(__i386__)
+TN_DECLARE_DTANH(avx2)
+TN_DECLARE_DTANH(avx512)
+#endif
 void tn_tanh_generic_f32(float *y, const float *x, size_t n);
 void tn_tanh_generic_f64(double *y, const double *x, size_t n);
 #if defined(__x86_64__) || defined(__i386__)

@@ -34,6 +34,30 @@
             r, SET1(0.5f)),                                                                                           \
         r)
 
+/* c = (c + e1) (1 - e2^2): plain IEEE operations, vectorised by the compiler for each
+ * instruction set (no contraction into FMA under -std=c11), so every lane rounds as C. */
+#define DTANH_FN(isa, T, TARGET)                                                                                     \
+    TARGET void tn_dtanh_##isa##_##T##_(T *c, const T *e1, const T *e2, size_t n)                                   \
+    {                                                                                                                 \
+        for (size_t i = 0; i < n; i++) c[i] = (c[i] + e1[i]) * (1 - e2[i] * e2[i]);                                   \
+    }
+#define DTANH_PAIR(isa, TARGET)                                                                                      \
+    DTANH_FN(isa, float, TARGET)                                                                                      \
+    DTANH_FN(isa, double, TARGET)                                                                                     \
+    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t n)                                  \
+    {                                                                                                                 \
+        tn_dtanh_##isa##_float_(c, e1, e2, n);                                                                        \
+    }                                                                                                                 \
+    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t n)                               \
+    {                                                                                                                 \
+        tn_dtanh_##isa##_double_(c, e1, e2, n);                                                                       \
+    }
+DTANH_PAIR(generic, )
+#ifdef TN_X86
+DTANH_PAIR(avx2, __attribute__((target("avx2,fma"))))
+DTANH_PAIR(avx512, __attribute__((target("avx512f"))))
+#endif
+
 /* ------------------------------------------------------------- portable C */
 
 static inline double g_pow2(double k) { return ldexp(1.0, (int)k); }

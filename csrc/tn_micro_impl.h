@@ -8,39 +8,22 @@
  *   MK_MUL(a, b), MK_ADD(a, b)
  *   MK_MR, MK_NV       tile: MR rows by NV vectors (NR = NV * LANES columns)
  *
- * acc(MR, NR) = sum over k of a[k*MR + i] * b[k*NR + j], each element accumulated in k
+ * acc(MR, NR) = sum over k of A(i, k) * b[k*NR + j], each element accumulated in k
  * order with one fused multiply-add per step -- the same sequence of roundings on every
  * instruction set and for any tiling, so results do not depend on the thread count or
- * on which kernel ran.  Then C = beta C + alpha acc on the valid mr x nr corner. */
+ * on which kernel ran.  Then C = beta C + alpha acc on the valid mr x nr corner.  A comes
+ * packed (MK_NAME: A(i, k) = a[k*MR + i]) or straight from MR rows of a row-major matrix
+ * (MK_NAME_rows: A(i, k) = a[i*lda + k]), which saves packing it. */
 
-MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
-                              size_t mr, size_t nr, MK_T alpha, MK_T beta)
+#define MK_CAT_(a, b) a##b
+#define MK_CAT(a, b) MK_CAT_(a, b)
+
+/* C tile = beta C + alpha acc on its valid mr x nr corner: the same operations whether
+ * done in vectors (full tiles) or scalars (edges). */
+MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _store)(MK_V acc[MK_MR][MK_NV], MK_T *c,
+                                                                                     size_t ldc, size_t mr, size_t nr,
+                                                                                     MK_T alpha, MK_T beta)
 {
-    MK_V acc[MK_MR][MK_NV];
-    /* the C tile is needed only after the k loop: ask for it now (it may be far away) */
-    for (size_t i = 0; i < mr; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < MK_MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
-    for (size_t k = 0; k < kc; k++) {
-        MK_V bv[MK_NV];
-        __builtin_prefetch(a + 8 * MK_MR, 0, 3); /* the A panel streams from L2 */
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
-#pragma GCC unroll 16
-        for (int i = 0; i < MK_MR; i++) {
-            MK_V ai = MK_BCAST(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);
-        }
-        a += MK_MR;
-        b += MK_NV * MK_LANES;
-    }
-    /* C = beta C + alpha acc: the same operations whether done in vectors or scalars */
     if (mr == MK_MR && nr == (size_t)(MK_NV * MK_LANES)) {
         MK_V va = MK_BCAST(alpha), vb = MK_BCAST(beta);
 #pragma GCC unroll 16
@@ -75,6 +58,57 @@ MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *res
             ci[j] = t;
         }
     }
+}
+
+/* The k loop, with row i's k-th A value at AIK (an expression in a, i and k). */
+#define MK_LOOP(AIK, ADVANCE)                                                                                          \
+    for (size_t k = 0; k < kc; k++) {                                                                                 \
+        MK_V bv[MK_NV];                                                                                               \
+        _Pragma("GCC unroll 4") for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);                   \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MK_MR; i++)                                                      \
+        {                                                                                                             \
+            MK_V ai = MK_BCAST(AIK);                                                                                  \
+            _Pragma("GCC unroll 4") for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);         \
+        }                                                                                                             \
+        ADVANCE;                                                                                                      \
+        b += MK_NV * MK_LANES;                                                                                        \
+    }
+
+/* A packed (element (i, k) at a[k*MR + i]). */
+MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
+                              size_t mr, size_t nr, MK_T alpha, MK_T beta)
+{
+    MK_V acc[MK_MR][MK_NV];
+    /* the C tile is needed only after the k loop: ask for it now (it may be far away) */
+    for (size_t i = 0; i < mr; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    MK_LOOP(a[i], (__builtin_prefetch(a + 8 * MK_MR, 0, 3), a += MK_MR))
+    MK_CAT(MK_NAME, _store)(acc, c, ldc, mr, nr, alpha, beta);
+}
+
+/* A read in place: MR full rows of a row-major A (row i at a + i*lda), no packing. */
+MK_TARGET static void MK_CAT(MK_NAME, _rows)(size_t kc, const MK_T *restrict a, size_t lda, const MK_T *restrict b,
+                                             MK_T *c, size_t ldc, size_t nr, MK_T alpha, MK_T beta)
+{
+    MK_V acc[MK_MR][MK_NV];
+    const MK_T *ar[MK_MR];
+    for (size_t i = 0; i < MK_MR; i++) {
+        ar[i] = a + i * lda;
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MK_MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    MK_LOOP(ar[i][k], (void)0)
+    MK_CAT(MK_NAME, _store)(acc, c, ldc, MK_MR, nr, alpha, beta);
 }
 
 /* One row of C against up to 4 B panels at once (np panels, panel q at b + q*pstride,
@@ -125,6 +159,9 @@ MK_TARGET static void MK_ROW_NAME(size_t kc, const MK_T *restrict a, const MK_T 
 
 #undef MK_NAME
 #undef MK_ROW_NAME
+#undef MK_LOOP
+#undef MK_CAT
+#undef MK_CAT_
 #undef MK_T
 #undef MK_TARGET
 #undef MK_V
