@@ -233,6 +233,7 @@ static const tn_isa isa_generic = {
     row_generic_f32,    row_generic_f64,
     small_generic_f32,  small_generic_f64,
     tn_tanh_generic_f32, tn_tanh_generic_f64,
+    tn_exp_generic_f32, tn_exp_generic_f64,
     transpose_generic_f32, transpose_generic_f64,
     tn_dtanh_generic_f32, tn_dtanh_generic_f64,
 };
@@ -244,6 +245,7 @@ static const tn_isa isa_avx2 = {
     row_avx2_f32,       row_avx2_f64,
     small_fma_f32,      small_fma_f64,
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
+    tn_exp_avx2_f32,    tn_exp_avx2_f64,
     transpose_avx2_f32, transpose_avx2_f64,
     tn_dtanh_avx2_f32,  tn_dtanh_avx2_f64,
 };
@@ -254,6 +256,7 @@ static const tn_isa isa_avx512 = {
     row_avx512_f32,     row_avx512_f64,
     small_fma_f32,      small_fma_f64,
     tn_tanh_avx512_f32, tn_tanh_avx512_f64,
+    tn_exp_avx512_f32, tn_exp_avx512_f64,
     transpose_avx2_f32, transpose_avx2_f64,
     tn_dtanh_avx512_f32, tn_dtanh_avx512_f64,
 };

@@ -89,6 +89,8 @@ typedef struct {
     tn_small_f64 small_f64;
     void (*tanh_f32)(float *y, const float *x, size_t n);
     void (*tanh_f64)(double *y, const double *x, size_t n);
+    void (*exp_f32)(float *y, const float *x, size_t n);
+    void (*exp_f64)(double *y, const double *x, size_t n);
     /* dst[k*ldd + j] = src[j*lds + k] for a TB x TB block (TB = 8 for float, 4 for
      * double): the transposing copy of GEMM packing */
     void (*transpose_f32)(float *dst, size_t ldd, const float *src, size_t lds);
@@ -144,13 +146,15 @@ TN_DECLARE_DTANH(generic)
 TN_DECLARE_DTANH(avx2)
 TN_DECLARE_DTANH(avx512)
 #endif
-void tn_tanh_generic_f32(float *y, const float *x, size_t n);
-void tn_tanh_generic_f64(double *y, const double *x, size_t n);
+#define TN_DECLARE_VMATH(isa)                                                                                        \
+    void tn_tanh_##isa##_f32(float *y, const float *x, size_t n);                                                    \
+    void tn_tanh_##isa##_f64(double *y, const double *x, size_t n);                                                  \
+    void tn_exp_##isa##_f32(float *y, const float *x, size_t n);                                                     \
+    void tn_exp_##isa##_f64(double *y, const double *x, size_t n);
+TN_DECLARE_VMATH(generic)
 #if defined(__x86_64__) || defined(__i386__)
-void tn_tanh_avx2_f32(float *y, const float *x, size_t n);
-void tn_tanh_avx2_f64(double *y, const double *x, size_t n);
-void tn_tanh_avx512_f32(float *y, const float *x, size_t n);
-void tn_tanh_avx512_f64(double *y, const double *x, size_t n);
+TN_DECLARE_VMATH(avx2)
+TN_DECLARE_VMATH(avx512)
 #endif
 const tn_isa *tn_isa_get(void);
 

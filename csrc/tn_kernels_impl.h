@@ -49,9 +49,24 @@ void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
+/* exp over n values: the vectorised one from 16 values up, libm's below (where the
+ * vector code's fixed cost loses).  The choice depends on n alone, the same on every
+ * instruction set, so a given shape always gets the same bits. */
+static void SF(vexp)(TN_T *y, const TN_T *x, size_t n)
+{
+    if (n >= 16) {
+        tn_isa_get()->TN_CAT3(exp, _, TN_S)(y, x, n);
+    } else {
+        for (size_t i = 0; i < n; i++) y[i] = TN_EXP(x[i]);
+    }
+}
+#define VEXP SF(vexp)
+
 void FN(sigmoid_forward)(TN_T *y, const TN_T *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + TN_EXP(-x[i]));
+    for (size_t i = 0; i < n; i++) y[i] = -x[i];
+    VEXP(y, y, n);
+    for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + y[i]);
 }
 
 void FN(sigmoid_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
@@ -81,15 +96,13 @@ static TN_T SF(row_max)(const TN_T *r, size_t V)
     return m;
 }
 
-/* e(V) = exp(r - max r); returns sum e and stores max r in *mx. */
-static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T *mx)
+/* e(V) = exp(r - m), in place when e == r; returns the sum of e (added in order). */
+static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T m)
 {
-    TN_T m = SF(row_max)(r, V), s = 0;
-    for (size_t v = 0; v < V; v++) {
-        e[v] = TN_EXP(r[v] - m);
-        s += e[v];
-    }
-    *mx = m;
+    TN_T s = 0;
+    for (size_t v = 0; v < V; v++) e[v] = r[v] - m;
+    VEXP(e, e, V);
+    for (size_t v = 0; v < V; v++) s += e[v];
     return s;
 }
 
@@ -98,8 +111,9 @@ void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
 {
     if (V == 0) return;
     for (size_t n = 0; n < N; n++) {
-        TN_T m, *p = probs + n * V;
-        TN_T s = SF(row_exp)(p, logits + n * V, V, &m);
+        TN_T *p = probs + n * V;
+        const TN_T *r = logits + n * V;
+        TN_T s = SF(row_exp)(p, r, V, SF(row_max)(r, V));
         for (size_t v = 0; v < V; v++) p[v] /= s;
     }
 }
@@ -112,13 +126,22 @@ double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t 
     for (size_t n = 0; n < N; n++) {
         const TN_T *r = logits + n * V;
         TN_T m = SF(row_max)(r, V), s = 0, target = r[targets[n]]; /* probs may alias r */
-        for (size_t v = 0; v < V; v++) {
-            TN_T e = TN_EXP(r[v] - m);
-            if (probs) probs[n * V + v] = e;
-            s += e;
+        if (probs) {
+            TN_T *p = probs + n * V;
+            s = SF(row_exp)(p, r, V, m);
+            for (size_t v = 0; v < V; v++) p[v] /= s;
+        } else { /* no room for the exponentials: a chunk at a time, summed in the same order */
+            TN_T buf[64];
+            for (size_t v0 = 0; v0 < V; v0 += 64) {
+                size_t cnt = TN_MIN((size_t)64, V - v0);
+                for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
+                if (V >= 16) /* the path row_exp takes for this V */
+                    tn_isa_get()->TN_CAT3(exp, _, TN_S)(buf, buf, cnt);
+                else
+                    for (size_t j = 0; j < cnt; j++) buf[j] = TN_EXP(buf[j]);
+                for (size_t j = 0; j < cnt; j++) s += buf[j];
+            }
         }
-        if (probs)
-            for (size_t v = 0; v < V; v++) probs[n * V + v] /= s;
         loss += (double)((m + TN_LOG(s)) - target);
     }
     return mean ? loss / (double)N : loss;
@@ -593,3 +616,4 @@ void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
 #undef SF
 #undef FN
 #undef GEMM
+#undef VEXP

@@ -1,4 +1,4 @@
-/* tn_math.c -- vectorised elementwise math for each instruction set: tanh (see
+/* tn_math.c -- vectorised elementwise math for each instruction set: tanh and exp (see
  * tn_tanh_impl.h for the method and its guarantees).  Chosen at run time with the GEMM
  * microkernels (tn_gemm.c). */
 #include <math.h>
@@ -60,14 +60,19 @@ DTANH_PAIR(avx512, __attribute__((target("avx512f"))))
 
 /* ------------------------------------------------------------- portable C */
 
-static inline double g_pow2(double k) { return ldexp(1.0, (int)k); }
-static inline float g_pow2f(float k) { return ldexpf(1.0f, (int)k); }
+/* 2^k for integral k (NaN passes through: converting it to int would be undefined) */
+static inline double g_pow2(double k) { return k != k ? k : ldexp(1.0, (int)k); }
+static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k); }
 #define G_FMA(a, b, c) fma(a, b, c)
 #define G_FMAF(a, b, c) fmaf(a, b, c)
 #define G_MUL(a, b) ((a) * (b))
 #define G_SET1(x) (x)
 
 #define TH_NAME tn_tanh_generic_f64
+#define TH_EXP_NAME tn_exp_generic_f64
+#define TH_EXP_CLAMP 745.5
+#define TH_ISNAN(v) ((v) != (v))
+#define TH_MAX(a, b) fmax(a, b)
 #define TH_T double
 #define TH_TARGET
 #define TH_V double
@@ -95,6 +100,10 @@ static inline float g_pow2f(float k) { return ldexpf(1.0f, (int)k); }
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_generic_f32
+#define TH_EXP_NAME tn_exp_generic_f32
+#define TH_EXP_CLAMP 104.0f
+#define TH_ISNAN(v) ((v) != (v))
+#define TH_MAX(a, b) fmaxf(a, b)
 #define TH_T float
 #define TH_TARGET
 #define TH_V float
@@ -147,6 +156,10 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 }
 
 #define TH_NAME tn_tanh_avx2_f64
+#define TH_EXP_NAME tn_exp_avx2_f64
+#define TH_EXP_CLAMP 745.5
+#define TH_ISNAN(v) _mm256_cmp_pd(v, v, _CMP_UNORD_Q)
+#define TH_MAX(a, b) _mm256_max_pd(a, b)
 #define TH_T double
 #define TH_TARGET T2
 #define TH_V __m256d
@@ -174,6 +187,10 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx2_f32
+#define TH_EXP_NAME tn_exp_avx2_f32
+#define TH_EXP_CLAMP 104.0f
+#define TH_ISNAN(v) _mm256_cmp_ps(v, v, _CMP_UNORD_Q)
+#define TH_MAX(a, b) _mm256_max_ps(a, b)
 #define TH_T float
 #define TH_TARGET T2
 #define TH_V __m256
@@ -235,6 +252,10 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 }
 
 #define TH_NAME tn_tanh_avx512_f64
+#define TH_EXP_NAME tn_exp_avx512_f64
+#define TH_EXP_CLAMP 745.5
+#define TH_ISNAN(v) _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)
+#define TH_MAX(a, b) _mm512_max_pd(a, b)
 #define TH_T double
 #define TH_TARGET T5
 #define TH_V __m512d
@@ -262,6 +283,10 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx512_f32
+#define TH_EXP_NAME tn_exp_avx512_f32
+#define TH_EXP_CLAMP 104.0f
+#define TH_ISNAN(v) _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)
+#define TH_MAX(a, b) _mm512_max_ps(a, b)
 #define TH_T float
 #define TH_TARGET T5
 #define TH_V __m512

@@ -1,6 +1,6 @@
-/* tn_tanh_impl.h -- tanh over an array, written once; included by tn_math.c for each
- * (instruction set, dtype) with:
- *   TH_NAME            the function's name: void TH_NAME(T *y, const T *x, size_t n)
+/* tn_tanh_impl.h -- tanh and exp over an array, written once; included by tn_math.c for
+ * each (instruction set, dtype) with:
+ *   TH_NAME, TH_EXP_NAME   the functions' names: void TH_NAME(T *y, const T *x, size_t n)
  *   TH_T, TH_TARGET    element type, function attribute
  *   TH_V, TH_M, TH_LANES   vector type, comparison-mask type, lanes
  *   TH_LOAD(p), TH_STORE(p, v), TH_SET1(x), TH_ADD, TH_SUB, TH_MUL, TH_DIV, TH_FMA(a, b, c),
@@ -8,6 +8,8 @@
  *   TH_ROUND(v) (to nearest even), TH_POW2(k) (2^k for integral k in the normal range),
  *   TH_COPYSIGN(mag, sign)
  *   TH_CLAMP           |x| above which tanh(x) rounds to +-1
+ *   TH_EXP_CLAMP       |x| beyond which exp(x) is inf or 0 (keeps 2^k's exponent in range)
+ *   TH_ISNAN(v)        mask of NaN lanes
  *   TH_POLY(r)         expm1(r) for |r| <= ln2/2 (Taylor, to below half an ulp)
  *
  * tanh(x) = sign(x) (|x| < 1 ?  -t / (t + 2)  with t = expm1(-2|x|)
@@ -15,7 +17,11 @@
  * (glibc's formulation), with expm1(y) = 2^k (expm1(r) + 1) - 1 = fma(2^k, expm1(r), 2^k - 1),
  * y = k ln2 + r.  Only lane-wise IEEE operations are used, and the tail goes through the
  * same vector code, so every element gets the same bits whatever its position, the
- * instruction set or the thread count.  NaN stays NaN; +-inf give +-1. */
+ * instruction set or the thread count.  NaN stays NaN; +-inf give +-1.
+ *
+ * exp(x) = 2^k (1 + expm1(r)) = fma(s1, expm1(r), s1) s2, x = k ln2 + r, 2^k = s1 s2 split
+ * in two halves so that both stay normal numbers down to the subnormal results
+ * (multiplying by the exact power of two s2 is exact whenever the result is normal). */
 
 TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
 {
@@ -35,19 +41,42 @@ TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
     return TH_COPYSIGN(TH_SELECT(big, big_r, small_r), x);
 }
 
-TH_TARGET void TH_NAME(TH_T *y, const TH_T *x, size_t n)
+TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
 {
-    size_t i = 0;
-    for (; i + TH_LANES <= n; i += TH_LANES) TH_STORE(y + i, TN_CAT3(TH_NAME, _, vec)(TH_LOAD(x + i)));
-    if (i < n) { /* the tail, through the same vector code */
-        TH_T buf[TH_LANES];
-        for (size_t j = 0; j < TH_LANES; j++) buf[j] = i + j < n ? x[i + j] : 0;
-        TH_STORE(buf, TN_CAT3(TH_NAME, _, vec)(TH_LOAD(buf)));
-        for (size_t j = 0; i + j < n; j++) y[i + j] = buf[j];
-    }
+    const TH_V one = TH_SET1(1);
+    TH_V xc = TH_MAX(TH_SET1(-TH_EXP_CLAMP), TH_MIN(TH_SET1(TH_EXP_CLAMP), x));
+    TH_V k = TH_ROUND(TH_MUL(xc, TH_SET1(1.4426950408889634074)));
+    TH_V r = TH_FMA(k, TH_SET1(-TH_LN2_HI), xc);
+    r = TH_FMA(k, TH_SET1(-TH_LN2_LO), r);
+    TH_V kh = TH_ROUND(TH_MUL(k, TH_SET1(0.5)));
+    TH_V s1 = TH_POW2(TH_SUB(k, kh)), s2 = TH_POW2(kh);
+    TH_V e = TH_MUL(TH_FMA(s1, TH_POLY(r), s1), s2);
+    (void)one;
+    return TH_SELECT(TH_ISNAN(x), x, e);
 }
 
+/* y[i] = f(x[i]) through the vector code, the tail included (padded in a buffer). */
+#define TH_ARRAY(NAME)                                                                                               \
+    TH_TARGET void NAME(TH_T *y, const TH_T *x, size_t n)                                                             \
+    {                                                                                                                 \
+        size_t i = 0;                                                                                                 \
+        for (; i + TH_LANES <= n; i += TH_LANES) TH_STORE(y + i, TN_CAT3(NAME, _, vec)(TH_LOAD(x + i)));              \
+        if (i < n) {                                                                                                  \
+            TH_T buf[TH_LANES];                                                                                       \
+            for (size_t j = 0; j < TH_LANES; j++) buf[j] = i + j < n ? x[i + j] : 0;                                 \
+            TH_STORE(buf, TN_CAT3(NAME, _, vec)(TH_LOAD(buf)));                                                       \
+            for (size_t j = 0; i + j < n; j++) y[i + j] = buf[j];                                                     \
+        }                                                                                                             \
+    }
+TH_ARRAY(TH_NAME)
+TH_ARRAY(TH_EXP_NAME)
+#undef TH_ARRAY
+
 #undef TH_NAME
+#undef TH_EXP_NAME
+#undef TH_EXP_CLAMP
+#undef TH_ISNAN
+#undef TH_MAX
 #undef TH_T
 #undef TH_TARGET
 #undef TH_V
