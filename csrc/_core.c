@@ -534,7 +534,7 @@ static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssi
     if (b && expect(&c, "b", b, 1, &H, "(H,)", " with H = W.shape[0] = %zd", (Py_ssize_t)H)) goto done;
     npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
     if (!(y = new_out(&c, batched ? 2 : 1, batched ? yd : yd + 1, c.type))) goto done;
-    void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
+    void *work = workspace(&c, tn_linear_forward_work((size_t)N, (size_t)D, (size_t)H));
     if (!work) goto done;
     if (SIZE(y))
         RUN(2.0 * N * D * H, KERNEL(&c, linear_forward, P(y), P(x), P(W), P(b), (size_t)N, (size_t)D, (size_t)H, work));

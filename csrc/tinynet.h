@@ -53,7 +53,8 @@ double tn_fma_flops(int dbl, size_t iters);
 
 /* Workspace sizes, in elements of the kernel's dtype; SIZE_MAX if it would overflow. */
 size_t tn_gemm_work(size_t M, size_t N, size_t K);
-size_t tn_linear_work(size_t N, size_t D, size_t H);
+size_t tn_linear_forward_work(size_t N, size_t D, size_t H);
+size_t tn_linear_work(size_t N, size_t D, size_t H); /* backward (and either) */
 size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_steps);
 size_t tn_rnn_lm_loss_work(size_t T, size_t B, size_t D, size_t H, size_t V, size_t bptt_steps);
@@ -72,7 +73,7 @@ double tn_rng_uniform(uint64_t *state);
                      const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,            \
                      size_t ldc, T *work);                                                    \
                                                                                               \
-    /* y(N,H) = x(N,D) @ W(H,D)^T + b(H); b may be NULL.  work: tn_linear_work. */          \
+    /* y(N,H) = x(N,D) @ W(H,D)^T + b(H); b may be NULL.  work: tn_linear_forward_work. */  \
     void tn_linear_forward_##S(T *y, const T *x, const T *W, const T *b, size_t N, size_t D, \
                                size_t H, T *work);                                            \
     /* dx(N,D) = dy @ W;  dW(H,D) = dy^T @ x;  db(H) = sum_n dy.  Any output may be NULL. */ \

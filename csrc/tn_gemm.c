@@ -16,15 +16,23 @@
 #include <immintrin.h>
 #endif
 
+/* The A panels' share of a GEMM workspace (they come first), padded to this
+ * instruction set's tile rows (the larger of the two dtypes'). */
+static size_t packa_elems(size_t M, size_t K)
+{
+    const tn_isa *isa = tn_isa_get();
+    size_t MR = (size_t)TN_MAX(isa->mr_f32, isa->mr_f64);
+    return TN_ROUND_UP((TN_MIN(M, (size_t)TN_GEMM_MC) + MR - 1) / MR * MR * TN_MIN(K, (size_t)TN_GEMM_KC));
+}
+
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
-    size_t MN; /* (checked: M and N may be bounds taken from different arrays, see rnn_work) */
-    if (K <= TN_GEMM_KC && !tn_size_mul(M, N, &MN) && MN <= TN_GEMM_SMALL_MACS / K) return 0; /* small: no packing */
-    size_t kc = TN_MIN(K, (size_t)TN_GEMM_KC);
-    size_t rows = TN_MIN(M, (size_t)TN_GEMM_MC) + TN_GEMM_TILE_MAX;
-    size_t cols = TN_MIN(N, (size_t)TN_GEMM_NC) + TN_GEMM_TILE_MAX;
-    return TN_ROUND_UP(rows * kc) + TN_ROUND_UP(cols * kc); /* bounded by constants */
+    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) return 0; /* the small path packs nothing */
+    const tn_isa *isa = tn_isa_get();
+    size_t NR = (size_t)TN_MAX(isa->nr_f32, isa->nr_f64);
+    size_t cols = (TN_MIN(N, (size_t)TN_GEMM_NC) + NR - 1) / NR * NR;
+    return packa_elems(M, K) + TN_ROUND_UP(cols * TN_MIN(K, (size_t)TN_GEMM_KC)); /* bounded by constants */
 }
 
 /* ---------------------------------------------------------------- microkernels */

@@ -209,14 +209,13 @@ void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t 
                    size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
-    size_t mc_max = TN_MIN(M, (size_t)TN_GEMM_MC), kc_max = TN_MIN(K, (size_t)TN_GEMM_KC);
     *g = (JOB){0};
     g->trans_a = trans_a, g->trans_b = trans_b;
     g->M = M, g->N = N, g->K = K, g->lda = lda, g->ldb = ldb, g->ldc = ldc;
     g->MR = (size_t)isa->TN_CAT3(mr, _, TN_S), g->NR = (size_t)isa->TN_CAT3(nr, _, TN_S);
     g->alpha = alpha, g->beta = beta, g->A = A, g->B = B, g->C = C;
     g->packa = work;
-    g->packb = work + TN_ROUND_UP((mc_max + TN_GEMM_TILE_MAX) * kc_max);
+    g->packb = work + packa_elems(M, K);
     g->micro = isa->TN_CAT3(micro, _, TN_S);
     g->row = isa->TN_CAT3(row, _, TN_S);
     g->rows = isa->TN_CAT3(rows, _, TN_S);

@@ -27,6 +27,8 @@ static size_t ws_done(const tn_ws *w) { return w->overflow ? SIZE_MAX : w->n; }
 
 static size_t max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN_MAX(b, c)); }
 
+size_t tn_linear_forward_work(size_t N, size_t D, size_t H) { return tn_gemm_work(N, H, D); }
+
 size_t tn_linear_work(size_t N, size_t D, size_t H)
 {
     /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N) */
