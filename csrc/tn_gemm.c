@@ -28,7 +28,7 @@ static size_t packa_elems(size_t M, size_t K)
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
-    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) return 0; /* the small path packs nothing */
+    if (tn_gemm_is_small(M, N, K)) return 0; /* the small path packs nothing */
     const tn_isa *isa = tn_isa_get();
     size_t NR = (size_t)TN_MAX(isa->nr_f32, isa->nr_f64);
     size_t cols = (TN_MIN(N, (size_t)TN_GEMM_NC) + NR - 1) / NR * NR;

@@ -243,7 +243,7 @@ void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha
         }
         return;
     }
-    if (K <= TN_GEMM_KC && M * N <= TN_GEMM_SMALL_MACS / K) { /* (no overflow: K > 0) */
+    if (tn_gemm_is_small(M, N, K)) {
         tn_isa_get()->TN_CAT3(small, _, TN_S)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }

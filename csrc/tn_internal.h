@@ -19,6 +19,13 @@
 #define TN_GEMM_TILE_MAX 32
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096
+
+/* M N K <= TN_GEMM_SMALL_MACS and K <= KC, for M, N, K >= 1, without forming a product
+ * that could wrap. */
+static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
+{
+    return K <= TN_GEMM_KC && M <= TN_GEMM_SMALL_MACS / K && N <= TN_GEMM_SMALL_MACS / K / M;
+}
 /* Below this many flops a GEMM runs on one thread. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
 

@@ -279,7 +279,10 @@ static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_
 
 /* Does the recurrence use a prepacked W_hh and one team for all steps?  Not for tiny
  * states, where packing costs more than it saves. */
-static int SF(rnn_packed)(size_t B, size_t H) { return B * H > TN_GEMM_SMALL_MACS / (H ? H : 1); }
+static int SF(rnn_packed)(size_t B, size_t H)
+{
+    return H > 0 && (H > TN_GEMM_SMALL_MACS / H || B > TN_GEMM_SMALL_MACS / H / H); /* B H H > SMALL, unwrapped */
+}
 
 /* The recurrence, run by one team: step t is one GEMM job against the prepacked
  * W_hh, its epilogue applying tanh (forward) or the tanh derivative (backward). */
