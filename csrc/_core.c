@@ -518,7 +518,7 @@ static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssi
     PyArrayObject *x, *W, *b, *y;
     Call c;
     call_init(&c, "linear_forward");
-    if (parse("linear_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ox, &oW, &ob})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ox, &oW, &ob})) return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}};
     if (floats(&c, fa, 3)) goto done;
     if (PyArray_NDIM(W) != 2) {
@@ -563,7 +563,7 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ss
     PyArrayObject *dy, *x, *W, *dx, *dW, *db;
     Call c;
     call_init(&c, "linear_backward");
-    if (parse("linear_backward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ody, &ox, &oW})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ody, &ox, &oW})) return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"W", oW, &W, 0}};
     if (floats(&c, fa, 3)) goto done;
     if (PyArray_NDIM(W) != 2) {
@@ -613,7 +613,7 @@ static PyObject *elementwise_forward(const char *fn, PyObject *const *args, Py_s
     PyArrayObject *x, *y;
     Call c;
     call_init(&c, fn);
-    if (parse(fn, args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ox})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ox})) return NULL;
     FArg fa[] = {{"x", ox, &x, 0}};
     if (floats(&c, fa, 1) || !(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type))) goto done;
     size_t n = SIZE(x);
@@ -636,7 +636,7 @@ static PyObject *elementwise_backward(const char *fn, PyObject *const *args, Py_
     PyArrayObject *dy, *y, *dx;
     Call c;
     call_init(&c, fn);
-    if (parse(fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &oy})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &oy})) return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"y", oy, &y, 0}};
     if (floats(&c, fa, 2) || same_shape(&c, "dy", dy, "y", y) ||
         !(dx = new_out(&c, PyArray_NDIM(y), PyArray_DIMS(y), c.type)))
@@ -704,7 +704,7 @@ static PyObject *py_softmax(PyObject *self, PyObject *const *args, Py_ssize_t na
     PyArrayObject *l, *p;
     Call c;
     call_init(&c, "softmax");
-    if (parse("softmax", args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ol})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ol})) return NULL;
     FArg fa[] = {{"logits", ol, &l, 0}};
     if (floats(&c, fa, 1)) goto done;
     if (PyArray_NDIM(l) < 1) {
@@ -751,7 +751,7 @@ static PyObject *py_cross_entropy_forward(PyObject *self, PyObject *const *args,
     int mean = 1;
     Call c;
     call_init(&c, "cross_entropy_forward");
-    if (parse("cross_entropy_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ol, &ot, &ored})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ol, &ot, &ored})) return NULL;
     if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "logits", ol, ot, &l, &t) ||
         !(p = new_out(&c, 2, PyArray_DIMS(l), c.type)))
         goto done;
@@ -781,7 +781,7 @@ static PyObject *py_cross_entropy_backward(PyObject *self, PyObject *const *args
     int mean = 1;
     Call c;
     call_init(&c, "cross_entropy_backward");
-    if (parse("cross_entropy_backward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&op, &ot, &ored})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&op, &ot, &ored})) return NULL;
     if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "probs", op, ot, &p, &t) ||
         !(d = new_out(&c, 2, PyArray_DIMS(p), c.type)))
         goto done;
@@ -811,7 +811,7 @@ static PyObject *py_embedding_forward(PyObject *self, PyObject *const *args, Py_
     PyArrayObject *tab, *idx, *out;
     Call c;
     call_init(&c, "embedding_forward");
-    if (parse("embedding_forward", args, nargs, kwnames, kwlist, 2, (PyObject **[]){&otab, &oidx})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&otab, &oidx})) return NULL;
     FArg fa[] = {{"table", otab, &tab, 0}};
     if (floats(&c, fa, 1) || !(idx = ints(&c, "idx", oidx))) goto done;
     npy_intp td[2] = {-1, -1};
@@ -853,7 +853,7 @@ static PyObject *py_embedding_backward(PyObject *self, PyObject *const *args, Py
     long long V;
     Call c;
     call_init(&c, "embedding_backward");
-    if (parse("embedding_backward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&od, &oidx, &onum})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&od, &oidx, &onum})) return NULL;
     FArg fa[] = {{"dout", od, &dout, 0}};
     if (floats(&c, fa, 1) || !(idx = ints(&c, "idx", oidx)) || get_int(&c, "num_embeddings", onum, &V)) goto done;
     if (V < 0) {
@@ -927,7 +927,7 @@ static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_
     long long corr = 0;
     Call c;
     call_init(&c, "batchnorm_forward");
-    if (parse("batchnorm_forward", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"beta", ob, &b, 0}};
     const char *names[] = {"gamma", "beta"};
@@ -970,7 +970,7 @@ static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py
     long long corr = 0;
     Call c;
     call_init(&c, "batchnorm_backward");
-    if (parse("batchnorm_backward", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ody, &ox, &og, &om, &oi, &ocorr}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ody, &ox, &og, &om, &oi, &ocorr}))
         return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"mean", om, &m, 0}, {"invstd", oi, &is, 0}};
     const char *names[] = {"gamma", "mean", "invstd"};
@@ -1008,7 +1008,7 @@ static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, P
     double eps = 1e-5;
     Call c;
     call_init(&c, "batchnorm_inference");
-    if (parse("batchnorm_inference", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &og, &ob, &orm, &orv, &oeps}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &og, &ob, &orm, &orv, &oeps}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0},
                  {"gamma", og, &g, 0},
@@ -1140,7 +1140,7 @@ static PyObject *py_rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_
     int tok;
     Call c;
     call_init(&c, "rnn_forward");
-    if (parse("rnn_forward", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oh0, &oWxh, &oWhh, &obh})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oh0, &oWxh, &oWhh, &obh})) return NULL;
     if (rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"x", tok ? NULL : ox, &r.x, 0},
                  {"h0", oh0, &h0, 1},
@@ -1192,7 +1192,7 @@ static PyObject *py_rnn_backward(PyObject *self, PyObject *const *args, Py_ssize
     int tok;
     Call c;
     call_init(&c, "rnn_backward");
-    if (parse("rnn_backward", args, nargs, kwnames, kwlist, 6, (PyObject **[]){&odhs, &ox, &oh0, &ohs, &oWxh, &oWhh, &ok}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 6, (PyObject **[]){&odhs, &ox, &oh0, &ohs, &oWxh, &oWhh, &ok}))
         return NULL;
     if (get_bptt(&c, ok, &k) || rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"dhs", odhs, &dhs, 0}, {"x", tok ? NULL : ox, &r.x, 0}, {"h0", oh0, &h0, 1},
@@ -1263,7 +1263,7 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *const *args, Py_ssize_
     int mean = 0;
     Call c;
     call_init(&c, "rnn_lm_loss");
-    if (parse("rnn_lm_loss", args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oin, &otg, &oh0, &oWxh, &oWhh, &obh, &oWhy, &oby, &ok, &ored}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oin, &otg, &oh0, &oWxh, &oWhh, &obh, &oWhy, &oby, &ok, &ored}))
         return NULL;
     if (get_bptt(&c, ok, &k) || (ored && get_reduction(&c, ored, &mean))) goto done;
     FArg fa[] = {{"h0", oh0, &h0, 1},  {"W_xh", oWxh, &Wxh, 0}, {"W_hh", oWhh, &Whh, 0},
@@ -1344,7 +1344,7 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t
     int greedy;
     Call c;
     call_init(&c, "rnn_sample");
-    if (parse("rnn_sample", args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oh0, &otok, &on, &oWxh, &oWhh, &obh, &oWhy, &oby, &otemp, &ogreedy, &oseed}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oh0, &otok, &on, &oWxh, &oWhh, &obh, &oWhy, &oby, &otemp, &ogreedy, &oseed}))
         return NULL;
     if (get_int(&c, "n", on, &n) || (otemp && get_double(&c, "temperature", otemp, &temp))) goto done;
     if (n < 0) {
@@ -1510,7 +1510,7 @@ static PyObject *py_sgd_step_(PyObject *self, PyObject *const *args, Py_ssize_t 
     double lr;
     Call c;
     call_init(&c, "sgd_step_");
-    if (parse("sgd_step_", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&op, &og, &olr})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&op, &og, &olr})) return NULL;
     const char *names[] = {"param"};
     if (!(p = inplace(&c, "param", op)) || optimizer_args(&c, og, &g, names, &p, 1) || get_double(&c, "lr", olr, &lr))
         goto done;
@@ -1540,7 +1540,7 @@ static PyObject *py_adagrad_step_(PyObject *self, PyObject *const *args, Py_ssiz
     double lr, eps = 1e-8;
     Call c;
     call_init(&c, "adagrad_step_");
-    if (parse("adagrad_step_", args, nargs, kwnames, kwlist, 4, (PyObject **[]){&op, &og, &om, &olr, &oeps})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&op, &og, &om, &olr, &oeps})) return NULL;
     const char *names[] = {"param", "mem"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "mem", om)) ||
         optimizer_args(&c, og, &g, names, st, 2) || get_double(&c, "lr", olr, &lr) ||
@@ -1585,7 +1585,7 @@ static PyObject *py_adam_step_(PyObject *self, PyObject *const *args, Py_ssize_t
     long long t;
     Call c;
     call_init(&c, "adam_step_");
-    if (parse("adam_step_", args, nargs, kwnames, kwlist, 5, (PyObject **[]){&op, &og, &om, &ov, &ot, &olr, &ob1, &ob2, &oeps, &owd}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&op, &og, &om, &ov, &ot, &olr, &ob1, &ob2, &oeps, &owd}))
         return NULL;
     const char *names[] = {"param", "m", "v"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "m", om)) || !(st[2] = inplace(&c, "v", ov)) ||
@@ -1630,7 +1630,7 @@ static PyObject *py_clip_(PyObject *self, PyObject *const *args, Py_ssize_t narg
     double lo, hi;
     Call c;
     call_init(&c, "clip_");
-    if (parse("clip_", args, nargs, kwnames, kwlist, 3, (PyObject **[]){&og, &olo, &ohi})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&og, &olo, &ohi})) return NULL;
     if (!(g = inplace(&c, "grad", og)) || get_double(&c, "lo", olo, &lo) || get_double(&c, "hi", ohi, &hi)) goto done;
     if (!(lo <= hi)) {
         PyErr_Format(PyExc_ValueError, "clip_: need lo <= hi, got lo=%R, hi=%R", olo, ohi);

@@ -153,8 +153,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
         for (size_t j = 0; j < N; j++) {                                                                              \
             T acc = 0;                                                                                                \
             for (size_t k = 0; k < K; k++) acc = FMA(AIK, BKJ, acc);                                                  \
-            T t = alpha == 1 ? acc : alpha * acc;                                                                     \
-            ci[j] = beta == 0 ? t : beta == 1 ? ci[j] + t : beta * ci[j] + t;                                         \
+            TN_GEMM_PUT(ci[j], acc, alpha, beta);                                                                     \
         }                                                                                                             \
     }
 #define SMALL_BODY(T, FMA)                                                                                           \

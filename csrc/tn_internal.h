@@ -20,6 +20,14 @@
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096
 
+/* c = beta c + alpha acc, the last step of every GEMM path for one element of C, always
+ * in these operations (beta == 0: c is not read, so NaN or garbage there is ignored). */
+#define TN_GEMM_PUT(c, acc, alpha, beta)                                                                             \
+    do {                                                                                                              \
+        __typeof__(acc) t_ = (alpha) == 1 ? (acc) : (alpha) * (acc);                                                  \
+        (c) = (beta) == 0 ? t_ : (beta) == 1 ? (c) + t_ : (beta) * (c) + t_;                                          \
+    } while (0)
+
 /* M N K <= TN_GEMM_SMALL_MACS and K <= KC, for M, N, K >= 1, without forming a product
  * that could wrap. */
 static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)

@@ -6,6 +6,14 @@
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
 #define GEMM FN(gemm)
 
+/* The next n elements of a kernel's workspace (rounded to keep the rest aligned). */
+static inline TN_T *SF(take)(TN_T **work, size_t n)
+{
+    TN_T *p = *work;
+    *work += TN_ROUND_UP(n);
+    return p;
+}
+
 /* ---------------------------------------------------------------- linear */
 
 /* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
@@ -355,8 +363,7 @@ void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T 
             SF(rnn_step)(hs + t * B * H, t ? hs + (t - 1) * B * H : h0, W_hh, B, H, work);
         return;
     }
-    TN_T *packed = work;
-    work += TN_ROUND_UP(tn_gemm_packed_size(H, H));
+    TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
     TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, H, W_hh, H, packed); /* op(B) = W_hh^T */
     SF(rnn_rec) r = {T_, B, H, hs, h0, NULL, NULL, NULL, packed, work};
     tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_forward_team), &r);
@@ -392,14 +399,10 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
         return;
     }
     /* dpre(T,B,H) = dL/d(pre-activation) of every step, summed over all loss terms */
-    TN_T *dpre = work;
-    work += TN_ROUND_UP(TB * H);
-    TN_T *g = work; /* (B,H): the gradient travelling back in time */
-    work += TN_ROUND_UP(BH);
-    TN_T *gnext = work;
-    work += TN_ROUND_UP(BH);
-    TN_T *dWT = work; /* (D,H) for token input */
-    if (tokens) work += TN_ROUND_UP(D * H);
+    TN_T *dpre = SF(take)(&work, TB * H);
+    TN_T *g = SF(take)(&work, BH); /* (B,H): the gradient travelling back in time */
+    TN_T *gnext = SF(take)(&work, BH);
+    TN_T *dWT = SF(take)(&work, tokens ? D * H : 0); /* (D,H) for token input */
 
     if (bptt_steps == 0 || bptt_steps >= T_) {
         /* full BPTT: dpre_t = (dhs_t + W_hh^T dpre_{t+1}) (1 - h_t^2) */
@@ -407,8 +410,7 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
         TN_T *dp_T = dpre + (T_ - 1) * BH;
         for (size_t i = 0; i < BH; i++) dp_T[i] = dh_T[i] * (1 - h_T[i] * h_T[i]);
         if (SF(rnn_packed)(B, H)) {
-            TN_T *packed = work;
-            work += TN_ROUND_UP(tn_gemm_packed_size(H, H));
+            TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
             TN_CAT3(tn_gemm_pack_b, _, TN_S)(0, H, H, W_hh, H, packed); /* op(B) = W_hh */
             SF(rnn_rec) r = {T_, B, H, dpre, NULL, dhs, hs, dh0, packed, work};
             tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_backward_team), &r);
@@ -461,12 +463,9 @@ double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *
                        size_t H, size_t V, size_t bptt_steps, int mean, TN_T *work)
 {
     size_t TB = T_ * B;
-    TN_T *hs = work;
-    work += TN_ROUND_UP(TB * H);
-    TN_T *dhs = work;
-    work += TN_ROUND_UP(TB * H);
-    TN_T *logits = work;
-    work += TN_ROUND_UP(TB * V);
+    TN_T *hs = SF(take)(&work, TB * H);
+    TN_T *dhs = SF(take)(&work, TB * H);
+    TN_T *logits = SF(take)(&work, TB * V);
 
     FN(rnn_forward)(hs, NULL, inputs, h0, W_xh, W_hh, b_h, T_, B, D, H, work);
     if (T_ > 0)
@@ -528,18 +527,15 @@ void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n
                     int greedy, uint64_t *rng, TN_T *work)
 {
     if (n == 0 || B == 0) return;
-    TN_T *h = work;
-    work += TN_ROUND_UP(B * H);
-    TN_T *hn = work;
-    work += TN_ROUND_UP(B * H);
-    TN_T *logits = work;
-    work += TN_ROUND_UP(B * V);
+    TN_T *h = SF(take)(&work, B * H);
+    TN_T *hn = SF(take)(&work, B * H);
+    TN_T *logits = SF(take)(&work, B * V);
     /* big states: W_hh^T and W_hy^T packed once for all n steps */
     int packed = SF(rnn_packed)(B, H) && H > 0 && V > 0;
     TN_T *pk_hh = work, *pk_hy = work;
     if (packed) {
-        pk_hy = pk_hh + TN_ROUND_UP(tn_gemm_packed_size(H, H));
-        work = pk_hy + TN_ROUND_UP(tn_gemm_packed_size(V, H));
+        pk_hh = SF(take)(&work, tn_gemm_packed_size(H, H));
+        pk_hy = SF(take)(&work, tn_gemm_packed_size(V, H));
         TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, H, W_hh, H, pk_hh);
         TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, V, W_hy, H, pk_hy);
     }

@@ -46,18 +46,8 @@ MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _sto
     for (int i = 0; i < MK_MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < MK_NV; v++) MK_STORE(tile + i * MK_NV * MK_LANES + v * MK_LANES, acc[i][v]);
-    for (size_t i = 0; i < mr; i++) {
-        MK_T *ci = c + i * ldc;
-        const MK_T *ti = tile + i * MK_NV * MK_LANES;
-        for (size_t j = 0; j < nr; j++) {
-            MK_T t = alpha == 1 ? ti[j] : alpha * ti[j];
-            if (beta == 1)
-                t = ci[j] + t;
-            else if (beta != 0)
-                t = beta * ci[j] + t;
-            ci[j] = t;
-        }
-    }
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) TN_GEMM_PUT(c[i * ldc + j], tile[i * MK_NV * MK_LANES + j], alpha, beta);
 }
 
 /* The k loop, with row i's k-th A value at AIK (an expression in a, i and k). */
@@ -147,14 +137,7 @@ MK_TARGET static void MK_ROW_NAME(size_t kc, const MK_T *restrict a, const MK_T 
 #pragma GCC unroll 4
         for (int v = 0; v < MK_NV; v++) MK_STORE(tile + (q * MK_NV + v) * MK_LANES, acc[q][v]);
     size_t n = (size_t)(np - 1) * MK_NV * MK_LANES + nr_last;
-    for (size_t j = 0; j < n; j++) {
-        MK_T t = alpha == 1 ? tile[j] : alpha * tile[j];
-        if (beta == 1)
-            t = c[j] + t;
-        else if (beta != 0)
-            t = beta * c[j] + t;
-        c[j] = t;
-    }
+    for (size_t j = 0; j < n; j++) TN_GEMM_PUT(c[j], tile[j], alpha, beta);
 }
 
 #undef MK_NAME
