@@ -171,7 +171,7 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
             for (size_t ic = 0; ic < g->M; ic += TN_GEMM_MC) {
                 size_t mc = TN_MIN((size_t)TN_GEMM_MC, g->M - ic), np = (mc + MR - 1) / MR;
                 SF(pack_a)(g, g->packa, ic, mc, pc, kc, direct, m);
-                tn_barrier(m);
+                if (!direct || mc % MR) tn_barrier(m); /* (read in place: nothing was packed) */
                 if (g->M == 1) { /* one row: groups of 4 B panels, the A "panel" a plain row */
                     size_t ng = (nq + 3) / 4;
                     tn_share(ng, m->tid, m->n, &b0, &b1);
