@@ -62,11 +62,15 @@ static struct {
     pthread_cond_t wake;
     int nworkers;           /* workers started (member ids 1..nworkers) */
     unsigned start_job;     /* the generation new workers wait to see change */
-    _Atomic unsigned job;   /* generation: bumped for every run */
-    _Atomic int remaining;  /* workers still running the current job */
-    int n;                  /* team size of the current job */
-    tn_team_fn fn;
-    void *ctx;
+    /* The current job, published as a seqlock: `job` is odd while n, fn and ctx are
+     * being written and even once they are complete, so a worker acts only on a
+     * consistent (generation, n, fn, ctx) and runs each job at most once -- a worker that
+     * sat one job out can never mistake the next job's size for the old generation's. */
+    _Atomic unsigned job;
+    _Atomic int remaining;  /* participants still running the current job */
+    _Atomic int n;          /* team size of the current job */
+    _Atomic(tn_team_fn) fn;
+    _Atomic(void *) ctx;
     /* sense-reversing barrier */
     _Atomic int bar_count;
     _Atomic int bar_sense;
@@ -103,10 +107,16 @@ static void *worker(void *arg)
             while (atomic_load(&team.job) == seen) pthread_cond_wait(&team.wake, &team.lock);
             pthread_mutex_unlock(&team.lock);
         }
-        seen = atomic_load(&team.job);
-        if (id < team.n) {
-            tn_member m = {id, team.n, atomic_load(&team.bar_sense)};
-            team.fn(team.ctx, &m);
+        unsigned g = atomic_load(&team.job);
+        if (g & 1) continue; /* being written: look again */
+        int n = atomic_load(&team.n), sense = atomic_load(&team.bar_sense);
+        tn_team_fn fn = atomic_load(&team.fn);
+        void *ctx = atomic_load(&team.ctx);
+        if (atomic_load(&team.job) != g) continue; /* changed while we read: look again */
+        seen = g;
+        if (id < n) {
+            tn_member m = {id, n, sense};
+            fn(ctx, &m);
             atomic_fetch_sub(&team.remaining, 1);
         }
     }
@@ -152,13 +162,15 @@ void tn_team_run(int n, tn_team_fn fn, void *ctx)
         fn(ctx, &solo);
         return;
     }
-    team.n = n;
-    team.fn = fn;
-    team.ctx = ctx;
+    unsigned g = atomic_load(&team.job); /* even: the last job is complete */
+    atomic_store(&team.job, g + 1);      /* odd: writing the next */
+    atomic_store(&team.n, n);
+    atomic_store(&team.fn, fn);
+    atomic_store(&team.ctx, ctx);
     atomic_store(&team.bar_count, 0);
     atomic_store(&team.remaining, n - 1);
     pthread_mutex_lock(&team.lock);
-    atomic_fetch_add(&team.job, 1);
+    atomic_store(&team.job, g + 2); /* published */
     pthread_cond_broadcast(&team.wake);
     pthread_mutex_unlock(&team.lock);
     tn_member self = {0, n, atomic_load(&team.bar_sense)};
