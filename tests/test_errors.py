@@ -3,10 +3,12 @@
 TABLE describes every public function once: its array arguments (kind, shape in size
 symbols, value range, what else is accepted) and its other arguments.  From it the
 matrix derives, for every argument, each bad-input class that applies to it (wrong
-ndim, wrong size in each dimension, wrong dtype, float32/float64 mix, None, scalar,
-ragged list, string, out-of-range ids; read-only / strided / Fortran / byte-swapped /
-misaligned / aliased arrays for in-place arguments) plus the function's own bad
-scalars.  Every case runs on the C engine and on the NumPy engine and asserts:
+ndim, each dimension one too large and one too small, wrong dtype -- int, bool,
+complex, object, float16, longdouble, str, datetime --, float32/float64 mix, None,
+scalar, ragged list, string, out-of-range and negative ids; read-only / strided /
+Fortran / byte-swapped / misaligned / aliased arrays for in-place arguments) plus the
+function's own bad scalars (bptt_steps < 1, n < 0, temperature <= 0, an unknown
+reduction, ...).  Every case runs on the C engine and on the NumPy engine and asserts:
 
 * the exception type is the expected one, and the same in both engines;
 * the message starts with the function name, names the argument and gives the
@@ -15,9 +17,18 @@ scalars.  Every case runs on the C engine and on the NumPy engine and asserts:
 * the variants that must be accepted (free sizes, documented None, lists of ints as
   floats, any integer dtype) work and give the same result in both engines.
 
-Beside the matrix: zero-size dimensions (empty results, or a clear error), and
-non-contiguous / Fortran / byte-swapped / negative-stride inputs to the functions that
-do not work in place (the same result as the contiguous call).
+Beside the matrix, also generated from TABLE for every function and argument:
+* zero-size dimensions (empty results, or a clear error);
+* non-contiguous / Fortran / byte-swapped / negative-stride / misaligned / read-only
+  inputs to the functions that do not work in place (the same result as the contiguous
+  call);
+* NaN, +inf and -inf in any float argument: no error, and the same NaN / inf positions
+  as the NumPy engine (IEEE arithmetic);
+* one dimension of 2**44 (with another 0, or not), as np.empty arrays or broadcast
+  views: an immediate empty result or the same MemoryError / ValueError / IndexError in
+  both engines -- no wrapped size, no long loop; and the core's workspace sizes
+  (tn_*_work) never wrap, for any sizes;
+* results are fresh arrays, sharing no memory with the inputs or each other.
 """
 import dataclasses
 import faulthandler
@@ -858,3 +869,41 @@ def test_outputs_are_fresh(spec, engine):
         assert not any(np.shares_memory(o, p) for p in outs2), "results of two calls share memory"
     for o, p in itertools.combinations(outs1, 2):
         assert not np.shares_memory(o, p), "two results of one call share memory"
+
+
+# ------------------------------------------------------- the core's size arithmetic
+
+SIZES = [0, 1, 7, 300, 2**20, 2**31, 2**32 + 1, 2**33, 2**40, 2**62, 2**64 - 1]
+
+
+def _core_fn(name, nargs):
+    import ctypes
+
+    import tinynet
+
+    f = getattr(ctypes.CDLL(tinynet._core.__file__), name)
+    f.restype, f.argtypes = ctypes.c_size_t, [ctypes.c_size_t] * nargs
+    return f
+
+
+def test_workspace_sizes_never_wrap():
+    """The C core's workspace sizes (tinynet.h: tn_*_work, which the wrapper allocates
+    from) never wrap around: for any sizes, even ones no array could have, each is
+    SIZE_MAX (too large: MemoryError) or at least the largest buffer its kernel carves
+    out -- and a GEMM is never given no workspace unless it is small."""
+    SIZE_MAX = 2**64 - 1
+    gemm = _core_fn("tn_gemm_work", 3)
+    for M, N, K in itertools.product(SIZES, repeat=3):
+        w = gemm(M, N, K)
+        assert w > 0 or M * N * K <= 2**24, f"tn_gemm_work({M}, {N}, {K}) = 0 for a large GEMM"
+        assert w == SIZE_MAX or w < 2**40, f"tn_gemm_work({M}, {N}, {K}) = {w}"
+    lm = _core_fn("tn_rnn_lm_loss_work", 6)
+    fwd, bwd = _core_fn("tn_rnn_forward_work", 4), _core_fn("tn_rnn_backward_work", 5)
+    sample = _core_fn("tn_rnn_sample_work", 4)
+    for T, B, D, H, V in itertools.product(SIZES[:1] + SIZES[2::2], repeat=5):
+        TB = T * B
+        for w, need in [(lm(T, B, D, H, V, 0), max(2 * TB * H, TB * V, D * H)),
+                        (bwd(T, B, D, H, 0), max(TB * H, D * H)),
+                        (fwd(T, B, D, H), 0),
+                        (sample(B, D, H, V), max(2 * B * H, B * V))]:
+            assert w == SIZE_MAX or need <= w, f"(T, B, D, H, V) = {(T, B, D, H, V)}: {w} < {need}"

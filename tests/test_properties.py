@@ -1,5 +1,6 @@
 """Property tests (hypothesis): for every public function, random calls -- random sizes
-(0, 1 and odd ones included), dtypes, values, memory layouts (Fortran, strided,
+(0, 1 and odd ones included; now and then large enough for the packed, multi-threaded
+GEMM paths), dtypes, values, memory layouts (Fortran, strided,
 negative-stride, byte-swapped, misaligned, read-only, nested lists), integer dtypes,
 valid and invalid ids, and now and then a bad layout for an in-place argument, a mixed
 float dtype or a mismatched shape.  The C engine must give what the NumPy engine gives
@@ -62,7 +63,7 @@ def relayout(a, layout):
     if layout == "strided" and a.ndim:
         return np.repeat(a, 2, axis=-1)[..., ::2]
     if layout == "negative" and a.ndim:
-        return np.ascontiguousarray(a[::-1])[::-1]
+        return a[::-1].copy()[::-1]  # (a copy: each engine gets its own memory)
     if layout == "byteswapped":
         return a.astype(a.dtype.newbyteorder())
     if layout == "misaligned":
@@ -87,8 +88,13 @@ class Draft:
     scalars: dict
     note: list  # what was made invalid on purpose (for the report)
 
-    def kwargs(self):
-        kw = {name: (None if a is None else relayout(a, lay)) for name, (a, lay) in self.arrays.items()}
+    def kwargs(self, dtype=None):
+        """Fresh arguments (float arrays in `dtype` if given, in the same layouts)."""
+        kw = {}
+        for name, (a, lay) in self.arrays.items():
+            if a is not None and dtype is not None and a.dtype.kind == "f":
+                a = a.astype(dtype)
+            kw[name] = None if a is None else relayout(a, lay)
         kw.update(self.scalars)
         return kw
 
@@ -128,8 +134,9 @@ def _shapes(draw, spec, sizes):
         shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
         return {a.name: shape for a in spec.args}
     shapes = {a.name: tuple(sizes[d] for d in a.dims) for a in spec.args}
-    if spec.name == "softmax":
-        shapes["logits"] = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=5))
+    if spec.name == "softmax":  # any leading shape; rows of V (up to 48: the vectorised exp)
+        lead = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
+        shapes["logits"] = lead + (sizes["V"],)
     if spec.name in ("embedding_forward", "embedding_backward"):
         s = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
         shapes["idx"] = s
@@ -153,10 +160,19 @@ def drafts(draw, name):
     spec = draw(st.sampled_from(SPECS[name]))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     sizes = {sym: 0 if _rare(draw, 10) else draw(st.integers(1, 6)) for sym in spec.sizes}
+    if spec.name not in SAME_SHAPE and _rare(draw, 4):  # big enough for the packed, threaded GEMM paths
+        sizes = {sym: draw(st.integers(1, 48)) for sym in spec.sizes}
+        while max(math.prod(sizes[d] for d in a.dims) for a in spec.args) > 12_000:
+            big = max(sizes, key=sizes.get)
+            sizes[big] = (sizes[big] + 1) // 2
     if name == "rnn_sample" and not _rare(draw, 10):
         sizes["D"] = max(sizes["D"], sizes["V"])  # (V <= D: tokens are fed back as inputs)
     shapes = _shapes(draw, spec, sizes)
     mode = draw(st.sampled_from(["grid", "smooth", "wide"] if name in SAME_SHAPE else ["grid", "smooth"]))
+    if name == "batchnorm_forward" and dtype == np.float32:
+        # exact sums: a (nearly) constant column has variance ~0, and 1 / sqrt(var + eps) then
+        # amplifies the rounding of its mean 300-fold -- float32 chaos, not a bug
+        mode = "grid"
     tokens = any(a.kind == "i" and a.tokens for a in spec.args)
     arrays, note = {}, []
     for a in spec.args:
@@ -263,8 +279,8 @@ class Outcome:
     error: BaseException = None
 
 
-def call(mod, draft):
-    kw = draft.kwargs()
+def call(mod, draft, dtype=None):
+    kw = draft.kwargs(dtype)
     try:
         return Outcome(kw, result=getattr(mod, draft.spec.name)(**kw))
     except Exception as e:  # noqa: BLE001 (every exception type is checked)
@@ -358,7 +374,21 @@ def check(draft, c, n):
         assert c.result.dtype == np.int64
         check_sample(draft, c.result, n.result, dtype)
     else:
-        assert_close(c.result, n.result, fn, rtol=rtol, min_scale=float(_terms(draft)))
+        got, want = c.result, n.result
+        if fn in ("cross_entropy_forward", "rnn_lm_loss"):  # the loss: a sum of terms of size ~1
+            assert_close(got[0], want[0], f"{fn}: loss", rtol=rtol, min_scale=float(_terms(draft)))
+            got, want = got[1:], want[1:]
+        # arrays: relative to their scale, or to a floor where they cancel to ~0 (the inputs
+        # are ~1; float64 results are sums of many such terms)
+        try:
+            assert_close(got, want, fn, rtol=rtol, min_scale=0.1 if dtype == np.float32 else 1.0)
+        except AssertionError:
+            if dtype != np.float32:
+                raise
+            # a long float32 sum that cancels: then the C engine must be as close to the
+            # exact result (float64 arithmetic on the same inputs) as the NumPy engine is
+            exact = call(ENGINES["numpy"], draft, np.float64).result
+            _as_accurate(got, want, exact[1:] if fn in ("cross_entropy_forward", "rnn_lm_loss") else exact, fn)
         for arr in _floats(c.result):
             assert arr.dtype == dtype, f"result dtype {arr.dtype}, expected {dtype}"
     for k in inplace:
@@ -371,13 +401,27 @@ def check(draft, c, n):
                 assert np.array_equal(v, fresh[k], equal_nan=True), f"{fn} modified {k}"
 
 
+def _as_accurate(got, want, exact, name):
+    """got (C) is no further from exact than want (NumPy) is, give or take a factor 4,
+    in every float array (max-norm errors)."""
+    for g, w, e in zip(_floats(got), _floats(want), _floats(exact)):
+        fin = np.isfinite(e)
+        e64 = e[fin].astype(np.float64)
+        err_c = np.max(np.abs(g[fin] - e64), initial=0.0)
+        err_n = np.max(np.abs(w[fin] - e64), initial=0.0)
+        scale = np.max(np.abs(e64), initial=0.0)
+        assert err_c <= 4 * err_n + 1e-6 * scale, (
+            f"{name}: the C engine is off by {err_c:.3e} from the exact result, NumPy by {err_n:.3e} "
+            f"(scale {scale:.3e})")
+
+
 def _floats(x):
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "f":
             yield x
     elif isinstance(x, dict):
-        for v in x.values():
-            yield from _floats(v)
+        for k in sorted(x):
+            yield from _floats(x[k])
     elif isinstance(x, (tuple, list)):
         for v in x:
             yield from _floats(v)

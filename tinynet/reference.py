@@ -600,8 +600,9 @@ def rnn_forward(x, h0, W_xh, W_hh, b_h):
     raw, tokens = _rnn_input(c, x)
     xf, h0, W_xh, W_hh, b_h = c.floats(("x", None if tokens else x), ("h0", h0), ("W_xh", W_xh),
                                        ("W_hh", W_hh), ("b_h", b_h), optional=("x", "h0"))
+    ids = c.ints("x", x, raw) if tokens else None
     r = _Rnn(c, W_xh, W_hh, b_h)
-    x = r.tokens("x", c.ints("x", x, raw)) if tokens else r.floats("x", xf)
+    x = r.tokens("x", ids) if tokens else r.floats("x", xf)
     h0 = r.state("h0", h0)
 
     return r.unbatch(_forward(x, h0, W_xh, W_hh, b_h, tokens), axis=1)
@@ -675,8 +676,9 @@ def rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None):
     raw, tokens = _rnn_input(c, x)
     dhs, xf, h0, hs, W_xh, W_hh = c.floats(("dhs", dhs), ("x", None if tokens else x), ("h0", h0),
                                            ("hs", hs), ("W_xh", W_xh), ("W_hh", W_hh), optional=("x", "h0"))
+    ids = c.ints("x", x, raw) if tokens else None
     r = _Rnn(c, W_xh, W_hh)
-    x = r.tokens("x", c.ints("x", x, raw)) if tokens else r.floats("x", xf)
+    x = r.tokens("x", ids) if tokens else r.floats("x", xf)
     h0 = r.state("h0", h0)
     hs = r.sequence("hs", hs)
     dhs = r.sequence("dhs", dhs)

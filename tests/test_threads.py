@@ -1,0 +1,254 @@
+"""Threads: the C engine releases the GIL while it computes, and gives the same bits from
+any Python thread, with any number of them running at once, and for any thread count of
+its own team (tinynet.set_num_threads).
+
+* GIL: while one Python thread is inside a long C call (every function, sized to take
+  >= 30 ms), another keeps running Python code -- it stamps the time in a loop, and
+  some stamps fall in the middle of the call (if the GIL were held, none could: the
+  other thread could run only before the call starts or after it ends).  And two
+  threads running a long call each finish in well under twice the time of one, where
+  two cores are free.
+* Eight threads calling every function concurrently (each a few times, in its own
+  order, some of them while another thread keeps changing set_num_threads) get results
+  bit-identical to serial calls.
+* Every function gives the same bits for 1, 2, 3, 4 and 8 threads.
+"""
+import hashlib
+import os
+import random
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import tinynet as tn
+from test_errors import TABLE, make
+
+SANITIZER = bool(os.environ.get("TINYNET_SANITIZER"))
+
+
+@pytest.fixture
+def restore_threads():
+    n = tn.get_num_threads()
+    yield
+    tn.set_num_threads(n)
+
+
+def _scaled(spec, f):
+    """spec's sizes times f (the token ranges grow too)."""
+    return {k: max(1, int(v * f)) for k, v in spec.sizes.items()}
+
+
+def _copy(kw):
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+
+
+def _outputs(spec, kw, result):
+    """What a call produced: its result and the arrays it updated in place, flattened."""
+    out = []
+
+    def walk(x):
+        if isinstance(x, np.ndarray):
+            out.append(x)
+        elif isinstance(x, dict):
+            for k in sorted(x):
+                walk(x[k])
+        elif isinstance(x, (tuple, list)):
+            for v in x:
+                walk(v)
+        elif isinstance(x, float):
+            out.append(np.array(x))
+
+    walk(result)
+    for a in spec.args:
+        if a.kind == "p":
+            walk(kw[a.name])
+    return out
+
+
+def _call(spec, kw):
+    kw = _copy(kw)  # in-place functions update their own copies
+    return _outputs(spec, kw, getattr(tn, spec.name)(**kw))
+
+
+def _same_bits(got, want):
+    return len(got) == len(want) and all(
+        a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        for a, b in zip(got, want))
+
+
+# -------------------------------------------------------------------- the GIL
+
+_BIG = {}  # spec.id -> (kwargs, seconds of one call)
+
+
+def _big_call(spec):
+    """Arguments for a call of spec's function taking >= 30 ms on one thread (sizes
+    grown until it does, or until the arrays hold 8 million numbers), and its time."""
+    if spec.id not in _BIG:
+        f, rng = 4.0, np.random.default_rng(0)
+        fn = getattr(tn, spec.name)
+        while True:
+            kw = make(spec, np.float64, rng, _scaled(spec, f))
+            t0 = time.perf_counter()
+            fn(**kw)
+            took = time.perf_counter() - t0
+            cells = sum(v.size for v in kw.values() if isinstance(v, np.ndarray))
+            if took >= 0.03 or cells > 8e6:
+                break
+            f *= min(4.0, max(1.25, (0.04 / took) ** (1 / 3)))
+        _BIG[spec.id] = kw, took
+    return _BIG[spec.id]
+
+
+def _stamps_during(fn, kw):
+    """Run fn(**kw) in a thread while this one stamps the time in a loop; returns the
+    call's window (t0, t1) and the stamps."""
+    stamps, window = [], []
+    started = threading.Event()
+
+    def work():
+        started.set()
+        window.append(time.perf_counter())
+        fn(**kw)
+        window.append(time.perf_counter())
+
+    t = threading.Thread(target=work)
+    t.start()
+    started.wait()
+    now = time.perf_counter
+    while t.is_alive():
+        stamps.append(now())
+    t.join()
+    return window, stamps
+
+
+# one spec per function (the batched variant)
+FIRST = list({s.name: s for s in reversed(TABLE)}.values())[::-1]
+
+
+@pytest.mark.parametrize("spec", FIRST, ids=lambda s: s.name)
+def test_gil_is_released_during_computation(spec, restore_threads):
+    tn.set_num_threads(1)
+    kw, took = _big_call(spec)
+    assert took > 0.005, f"{spec.name}: could not make a call long enough to tell ({took * 1e3:.1f} ms)"
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)  # holding the GIL would let the other thread in for 0.1 ms at most
+    try:
+        for attempt in range(3):
+            (t0, t1), stamps = _stamps_during(getattr(tn, spec.name), _copy(kw))
+            lo, hi = t0 + 0.3 * (t1 - t0), t1 - 0.3 * (t1 - t0)
+            middle = sum(lo < s < hi for s in stamps)
+            if middle > 0:
+                break
+    finally:
+        sys.setswitchinterval(interval)
+    assert middle > 0, (
+        f"{spec.name}: no Python code ran in the middle of a {1e3 * (t1 - t0):.0f} ms call: the GIL was held")
+
+
+def _free_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _pair_ratio(job):
+    """(time of two threads running job at once) / (time of one running it), best of 3."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        job()
+        single = time.perf_counter() - t0
+        threads = [threading.Thread(target=job) for _ in range(2)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        best = min(best, (time.perf_counter() - t0) / single)
+    return best
+
+
+@pytest.mark.skipif(_free_cores() < 2 or SANITIZER, reason="needs two cores (and honest timings)")
+def test_two_threads_overlap(restore_threads):
+    """Two threads each running ~0.2 s of linear_forward take well under twice the time
+    of one -- as well as two threads hashing (hashlib releases the GIL too) do on this
+    machine right now, which tells whether two cores are free at all."""
+    tn.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((1024, 512)), rng.standard_normal((512, 512))
+    t0 = time.perf_counter()
+    tn.linear_forward(x, W)
+    reps = max(1, int(0.2 / (time.perf_counter() - t0)))
+    data = bytes(2**24)
+    t0 = time.perf_counter()
+    hashlib.sha256(data)
+    hashes = max(1, int(0.2 / (time.perf_counter() - t0)))
+    control = _pair_ratio(lambda: [hashlib.sha256(data) for _ in range(hashes)])
+    if control > 1.6:
+        pytest.skip(f"two threads that release the GIL take {control:.2f}x one here: no two free cores now")
+    ratio = _pair_ratio(lambda: [tn.linear_forward(x, W) for _ in range(reps)])
+    assert ratio < max(1.5, control + 0.25), (
+        f"two threads took {ratio:.2f}x the time of one (hashing: {control:.2f}x): they did not run in parallel")
+
+
+# --------------------------------------------------------- concurrent callers
+
+
+def _medium(spec, dtype=np.float64):
+    """Arguments big enough for the parallel paths: GEMMs of > 400k flops, RNN states of
+    32 x 80 (and for the GIL to be released)."""
+    rnn = "T" in spec.sizes or "n" in spec.sizes
+    return make(spec, dtype, np.random.default_rng(7), _scaled(spec, 16 if rnn else 24))
+
+
+@pytest.mark.parametrize("toggle", [False, True], ids=["fixed-threads", "changing-threads"])
+def test_eight_threads_get_serial_bits(toggle, restore_threads):
+    cases = [(spec, _medium(spec, dt)) for spec in TABLE for dt in (np.float64, np.float32)]
+    want = [_call(spec, kw) for spec, kw in cases]
+    errors, stop = [], threading.Event()
+
+    def caller(seed):
+        order = list(range(len(cases))) * 2
+        random.Random(seed).shuffle(order)
+        try:
+            for i in order:
+                spec, kw = cases[i]
+                if not _same_bits(_call(spec, kw), want[i]):
+                    errors.append(f"{spec.id}: different bits in a concurrent call")
+        except Exception as e:  # noqa: BLE001
+            errors.append(repr(e))
+
+    def toggler():
+        k = 0
+        while not stop.is_set():
+            tn.set_num_threads(1 + k % 4)
+            k += 1
+            time.sleep(0.0005)
+
+    threads = [threading.Thread(target=caller, args=(s,)) for s in range(8)]
+    extra = threading.Thread(target=toggler) if toggle else None
+    for t in threads + ([extra] if extra else []):
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    if extra:
+        extra.join()
+    assert not errors, errors[:5]
+
+
+@pytest.mark.parametrize("spec", TABLE, ids=lambda s: s.id)
+def test_same_bits_for_any_thread_count(spec, restore_threads):
+    for dtype in (np.float64, np.float32):
+        kw = _medium(spec, dtype)
+        tn.set_num_threads(1)
+        want = _call(spec, kw)
+        for n in (2, 3, 4, 8, 1):
+            tn.set_num_threads(n)
+            for _ in range(2):
+                assert _same_bits(_call(spec, kw), want), f"{n} threads changed the bits ({np.dtype(dtype).name})"
