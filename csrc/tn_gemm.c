@@ -242,6 +242,7 @@ static const tn_isa isa_generic = {
     tn_tanh_generic_f32, tn_tanh_generic_f64,
     tn_exp_generic_f32, tn_exp_generic_f64,
     transpose_generic_f32, transpose_generic_f64,
+    tn_tanh_generic_f32_2d, tn_tanh_generic_f64_2d,
     tn_dtanh_generic_f32, tn_dtanh_generic_f64,
 };
 #ifdef TN_X86
@@ -254,6 +255,7 @@ static const tn_isa isa_avx2 = {
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
     tn_exp_avx2_f32,    tn_exp_avx2_f64,
     transpose_avx2_f32, transpose_avx2_f64,
+    tn_tanh_avx2_f32_2d, tn_tanh_avx2_f64_2d,
     tn_dtanh_avx2_f32,  tn_dtanh_avx2_f64,
 };
 static const tn_isa isa_avx512 = {
@@ -265,6 +267,7 @@ static const tn_isa isa_avx512 = {
     tn_tanh_avx512_f32, tn_tanh_avx512_f64,
     tn_exp_avx512_f32, tn_exp_avx512_f64,
     transpose_avx2_f32, transpose_avx2_f64,
+    tn_tanh_avx512_f32_2d, tn_tanh_avx512_f64_2d,
     tn_dtanh_avx512_f32, tn_dtanh_avx512_f64,
 };
 #endif

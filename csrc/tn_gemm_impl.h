@@ -138,14 +138,11 @@ void FN(gemm_pack_b)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb,
 /* The tile's epilogue, after its last KC block. */
 static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
 {
-    for (size_t i = 0; i < mr; i++) {
-        TN_T *c = g->C + (i0 + i) * g->ldc + j0;
-        if (g->epi == TN_EPI_TANH) {
-            g->tanh(c, c, nr);
-        } else { /* TN_EPI_DTANH: c = (c + e1) (1 - e2^2) */
-            g->dtanh(c, g->e1 + (i0 + i) * g->ldc + j0, g->e2 + (i0 + i) * g->ldc + j0, nr);
-        }
-    }
+    size_t at = i0 * g->ldc + j0;
+    if (g->epi == TN_EPI_TANH)
+        g->tanh2d(g->C + at, g->ldc, mr, nr);
+    else /* TN_EPI_DTANH: c = (c + e1) (1 - e2^2) */
+        g->dtanh(g->C + at, g->e1 + at, g->e2 + at, g->ldc, mr, nr);
 }
 
 void FN(gemm_member)(const JOB *g, tn_member *m)
@@ -220,6 +217,7 @@ void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t 
     g->row = isa->TN_CAT3(row, _, TN_S);
     g->rows = isa->TN_CAT3(rows, _, TN_S);
     g->dtanh = isa->TN_CAT3(dtanh, _, TN_S);
+    g->tanh2d = isa->TN_CAT3(tanh2d, _, TN_S);
     if (M == 1) g->MR = 1; /* the row kernel reads A as a plain row */
     g->tanh = isa->TN_CAT3(tanh, _, TN_S);
 }

@@ -110,9 +110,12 @@ typedef struct {
      * double): the transposing copy of GEMM packing */
     void (*transpose_f32)(float *dst, size_t ldd, const float *src, size_t lds);
     void (*transpose_f64)(double *dst, size_t ldd, const double *src, size_t lds);
-    /* c = (c + e1) (1 - e2^2), the tanh derivative step of BPTT */
-    void (*dtanh_f32)(float *c, const float *e1, const float *e2, size_t n);
-    void (*dtanh_f64)(double *c, const double *e1, const double *e2, size_t n);
+    /* GEMM tile epilogues over a rows x cols block with row stride ld (e1, e2 laid out
+     * like c): tanh in place, and c = (c + e1) (1 - e2^2), the tanh derivative of BPTT */
+    void (*tanh2d_f32)(float *c, size_t ld, size_t rows, size_t cols);
+    void (*tanh2d_f64)(double *c, size_t ld, size_t rows, size_t cols);
+    void (*dtanh_f32)(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);
+    void (*dtanh_f64)(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);
 } tn_isa;
 
 /* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times
@@ -140,7 +143,8 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
         tn_micro_##S micro;                                                                                           \
         tn_rows_##S rows;                                                                                             \
         tn_row_##S row;                                                                                               \
-        void (*dtanh)(T *, const T *, const T *, size_t);                                                             \
+        void (*dtanh)(T *, const T *, const T *, size_t, size_t, size_t);                                             \
+        void (*tanh2d)(T *, size_t, size_t, size_t);                                                                  \
         void (*transpose)(T *, size_t, const T *, size_t);                                                            \
         void (*tanh)(T *, const T *, size_t);                                                                         \
     } tn_gemm_job_##S;                                                                                                \
@@ -154,8 +158,10 @@ TN_DECLARE_GEMM_JOB(double, f64)
 
 /* tanh over arrays (tn_math.c), one per instruction set: identical results on all. */
 #define TN_DECLARE_DTANH(isa)                                                                                        \
-    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t n);                                 \
-    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t n);
+    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);      \
+    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);   \
+    void tn_tanh_##isa##_f32_2d(float *c, size_t ld, size_t rows, size_t cols);                                      \
+    void tn_tanh_##isa##_f64_2d(double *c, size_t ld, size_t rows, size_t cols);
 TN_DECLARE_DTANH(generic)
 #if defined(__x86_64__) || defined(__i386__)
 TN_DECLARE_DTANH(avx2)

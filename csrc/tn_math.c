@@ -34,24 +34,20 @@
             r, SET1(0.5f)),                                                                                           \
         r)
 
-/* c = (c + e1) (1 - e2^2): plain IEEE operations, vectorised by the compiler for each
+/* c = (c + e1) (1 - e2^2) over a rows x cols block (row stride ld): plain IEEE operations, vectorised by the compiler for each
  * instruction set (no contraction into FMA under -std=c11), so every lane rounds as C. */
-#define DTANH_FN(isa, T, TARGET)                                                                                     \
-    TARGET void tn_dtanh_##isa##_##T##_(T *c, const T *e1, const T *e2, size_t n)                                   \
+#define DTANH_FN(isa, T, S, TARGET)                                                                                  \
+    TARGET void tn_dtanh_##isa##_##S(T *c, const T *e1, const T *e2, size_t ld, size_t rows, size_t cols)            \
     {                                                                                                                 \
-        for (size_t i = 0; i < n; i++) c[i] = (c[i] + e1[i]) * (1 - e2[i] * e2[i]);                                   \
+        for (size_t r = 0; r < rows; r++) {                                                                           \
+            T *cr = c + r * ld;                                                                                       \
+            const T *a = e1 + r * ld, *b = e2 + r * ld;                                                               \
+            for (size_t i = 0; i < cols; i++) cr[i] = (cr[i] + a[i]) * (1 - b[i] * b[i]);                             \
+        }                                                                                                             \
     }
 #define DTANH_PAIR(isa, TARGET)                                                                                      \
-    DTANH_FN(isa, float, TARGET)                                                                                      \
-    DTANH_FN(isa, double, TARGET)                                                                                     \
-    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t n)                                  \
-    {                                                                                                                 \
-        tn_dtanh_##isa##_float_(c, e1, e2, n);                                                                        \
-    }                                                                                                                 \
-    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t n)                               \
-    {                                                                                                                 \
-        tn_dtanh_##isa##_double_(c, e1, e2, n);                                                                       \
-    }
+    DTANH_FN(isa, float, f32, TARGET)                                                                                 \
+    DTANH_FN(isa, double, f64, TARGET)
 DTANH_PAIR(generic, )
 #ifdef TN_X86
 DTANH_PAIR(avx2, __attribute__((target("avx2,fma"))))

@@ -72,6 +72,12 @@ TH_ARRAY(TH_NAME)
 TH_ARRAY(TH_EXP_NAME)
 #undef TH_ARRAY
 
+/* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue). */
+TH_TARGET void TN_CAT3(TH_NAME, _, 2d)(TH_T *c, size_t ld, size_t rows, size_t cols)
+{
+    for (size_t r = 0; r < rows; r++) TH_NAME(c + r * ld, c + r * ld, cols);
+}
+
 #undef TH_NAME
 #undef TH_EXP_NAME
 #undef TH_EXP_CLAMP
