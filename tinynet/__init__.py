@@ -117,19 +117,6 @@ from tinynet.io import load, save
 
 __version__ = "0.1.0"
 
-#: The functions both engines provide, in the order of the API table.
-FUNCTIONS = (
-    "linear_forward", "linear_backward",
-    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
-    "relu_forward", "relu_backward",
-    "softmax", "cross_entropy_forward", "cross_entropy_backward",
-    "embedding_forward", "embedding_backward",
-    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
-    "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
-    "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
-)
-
-
 def engine(name: str = "c") -> types.ModuleType:
     """engine(name="c")
 
@@ -164,3 +151,6 @@ __all__ = [
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
     "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS",
 ]
+
+#: The functions both engines provide, in the order of the API table (the head of __all__).
+FUNCTIONS = tuple(__all__[: __all__.index("engine")])

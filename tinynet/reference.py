@@ -16,20 +16,12 @@ import os
 
 import numpy as np
 
+from tinynet import FUNCTIONS as _FUNCTIONS  # the one list of the engines' functions
 from tinynet._checks import Call
 
-_MAXDIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's limit on ndim
+__all__ = list(_FUNCTIONS)
 
-__all__ = [
-    "linear_forward", "linear_backward",
-    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
-    "relu_forward", "relu_backward",
-    "softmax", "cross_entropy_forward", "cross_entropy_backward",
-    "embedding_forward", "embedding_backward",
-    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
-    "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
-    "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
-]
+_MAXDIMS = 64 if int(np.__version__.split(".")[0]) >= 2 else 32  # NumPy's limit on ndim
 
 
 def _ieee(f):
