@@ -97,20 +97,17 @@ double tn_rng_uniform(uint64_t *state) { return (double)(tn_rng_next(state) >> 1
 #define TN_S f32
 #define TN_EXP expf
 #define TN_LOG logf
-#define TN_TANH tanhf
 #define TN_SQRT sqrtf
 #include "tn_kernels_impl.h"
 #undef TN_T
 #undef TN_S
 #undef TN_EXP
 #undef TN_LOG
-#undef TN_TANH
 #undef TN_SQRT
 
 #define TN_T double
 #define TN_S f64
 #define TN_EXP exp
 #define TN_LOG log
-#define TN_TANH tanh
 #define TN_SQRT sqrt
 #include "tn_kernels_impl.h"

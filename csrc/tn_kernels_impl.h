@@ -1,6 +1,6 @@
 /* tn_kernels_impl.h -- every layer kernel, written once; included by tn_kernels.c with
- * TN_T (element type), TN_S (suffix) and the math functions TN_EXP, TN_LOG, TN_TANH,
- * TN_SQRT defined for that type.  See tinynet.h for each function's contract. */
+ * TN_T (element type), TN_S (suffix) and the math functions TN_EXP, TN_LOG, TN_SQRT
+ * defined for that type (tanh and wide exp come vectorised from tn_math.c).  See tinynet.h for each function's contract. */
 
 #define SF(name) TN_CAT3(name, _, TN_S)
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
@@ -57,23 +57,23 @@ void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
 
-/* exp over n values: the vectorised one from 16 values up, libm's below (where the
- * vector code's fixed cost loses).  The choice depends on n alone, the same on every
- * instruction set, so a given shape always gets the same bits. */
-static void SF(vexp)(TN_T *y, const TN_T *x, size_t n)
+/* exp over n values, for rows of length V: the vectorised one for rows of 16 values or
+ * more, libm's below (where the vector code's fixed cost loses).  The choice depends on
+ * the row length alone -- the same on every instruction set and for every chunk of a
+ * row -- so a given shape always gets the same bits. */
+static void SF(vexp)(TN_T *y, const TN_T *x, size_t n, size_t V)
 {
-    if (n >= 16) {
+    if (V >= 16) {
         tn_isa_get()->TN_CAT3(exp, _, TN_S)(y, x, n);
     } else {
         for (size_t i = 0; i < n; i++) y[i] = TN_EXP(x[i]);
     }
 }
-#define VEXP SF(vexp)
 
 void FN(sigmoid_forward)(TN_T *y, const TN_T *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = -x[i];
-    VEXP(y, y, n);
+    tn_isa_get()->TN_CAT3(exp, _, TN_S)(y, y, n); /* elementwise: the same bits at any length */
     for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + y[i]);
 }
 
@@ -109,7 +109,7 @@ static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T m)
 {
     TN_T s = 0;
     for (size_t v = 0; v < V; v++) e[v] = r[v] - m;
-    VEXP(e, e, V);
+    SF(vexp)(e, e, V, V);
     for (size_t v = 0; v < V; v++) s += e[v];
     return s;
 }
@@ -143,10 +143,7 @@ double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t 
             for (size_t v0 = 0; v0 < V; v0 += 64) {
                 size_t cnt = TN_MIN((size_t)64, V - v0);
                 for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
-                if (V >= 16) /* the path row_exp takes for this V */
-                    tn_isa_get()->TN_CAT3(exp, _, TN_S)(buf, buf, cnt);
-                else
-                    for (size_t j = 0; j < cnt; j++) buf[j] = TN_EXP(buf[j]);
+                SF(vexp)(buf, buf, cnt, V);
                 for (size_t j = 0; j < cnt; j++) s += buf[j];
             }
         }
@@ -615,4 +612,3 @@ void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
 #undef SF
 #undef FN
 #undef GEMM
-#undef VEXP
