@@ -64,20 +64,22 @@ MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _sto
         b += MK_NV * MK_LANES;                                                                                        \
     }
 
+/* Before the k loop: ask for the rows of the C tile now (it is needed only after the
+ * loop, and may be far away) and clear the accumulators. */
+#define MK_PROLOGUE(rows)                                                                                             \
+    for (size_t i = 0; i < (rows); i++) {                                                                             \
+        __builtin_prefetch(c + i * ldc, 1, 3);                                                                        \
+        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);                                                               \
+    }                                                                                                                 \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MK_MR; i++)                                                          \
+        _Pragma("GCC unroll 4") for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+
 /* A packed (element (i, k) at a[k*MR + i]). */
 MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
                               size_t mr, size_t nr, MK_T alpha, MK_T beta)
 {
     MK_V acc[MK_MR][MK_NV];
-    /* the C tile is needed only after the k loop: ask for it now (it may be far away) */
-    for (size_t i = 0; i < mr; i++) {
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < MK_MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    MK_PROLOGUE(mr)
     MK_LOOP(a[i], (__builtin_prefetch(a + 8 * MK_MR, 0, 3), a += MK_MR))
     MK_CAT(MK_NAME, _store)(acc, c, ldc, mr, nr, alpha, beta);
 }
@@ -88,15 +90,8 @@ MK_TARGET static void MK_CAT(MK_NAME, _rows)(size_t kc, const MK_T *restrict a, 
 {
     MK_V acc[MK_MR][MK_NV];
     const MK_T *ar[MK_MR];
-    for (size_t i = 0; i < MK_MR; i++) {
-        ar[i] = a + i * lda;
-        __builtin_prefetch(c + i * ldc, 1, 3);
-        __builtin_prefetch(c + i * ldc + nr - 1, 1, 3);
-    }
-#pragma GCC unroll 16
-    for (int i = 0; i < MK_MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    for (size_t i = 0; i < MK_MR; i++) ar[i] = a + i * lda;
+    MK_PROLOGUE(MK_MR)
     MK_LOOP(ar[i][k], (void)0)
     MK_CAT(MK_NAME, _store)(acc, c, ldc, MK_MR, nr, alpha, beta);
 }
@@ -143,6 +138,7 @@ MK_TARGET static void MK_ROW_NAME(size_t kc, const MK_T *restrict a, const MK_T 
 #undef MK_NAME
 #undef MK_ROW_NAME
 #undef MK_LOOP
+#undef MK_PROLOGUE
 #undef MK_CAT
 #undef MK_CAT_
 #undef MK_T

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet import nn
+from tinynet import seeds
 
 from conftest import ENGINES, assert_close
 
@@ -27,26 +27,24 @@ EXPECTED_EPOCH_LOSSES = {1: 3.260734, 100: 2.714772, 200: 2.414738, 300: 2.36211
 PRINTED_PRECISION = 0.5e-6
 
 
-def xavier_python_random(seed, fan_in, fan_out):
-    """The seed's initialisation: random.seed(seed), then random.uniform(-limit, limit)
-    in row-major (out, in) order.  A private random.Random(seed) draws the same numbers
-    without touching the global generator."""
-    r = random.Random(seed)
-    limit = (6.0 / (fan_in + fan_out)) ** 0.5
-    return np.array([[r.uniform(-limit, limit) for _ in range(fan_in)] for _ in range(fan_out)])
-
-
 def letter_classifier(engine="c", dtype=np.float64):
-    model = nn.Sequential([
-        nn.Linear(26, 64, engine=engine, dtype=dtype, init="xavier_uniform", rng=0),
-        nn.ReLU(engine=engine),
-        nn.Linear(64, 26, engine=engine, dtype=dtype, init="xavier_uniform", rng=0),
-        nn.Sigmoid(engine=engine),
-    ])
-    model[0].weight[...] = xavier_python_random(42, 26, 64)
-    model[2].weight[...] = xavier_python_random(43, 64, 26)
+    """The shipped helper (the notebook and python -m tinynet use it), checked here."""
+    model = seeds.letter_classifier(engine, dtype)
     assert np.all(model[0].bias == 0) and np.all(model[2].bias == 0)  # Xavier init: zero biases
     return model
+
+
+def seed_global_random_weights(seed, fan_in, fan_out):
+    """The seed's own procedure, independently of tinynet.seeds: random.seed(seed) on the
+    global generator, then random.uniform(-limit, limit) in row-major (out, in) order
+    (the global state is restored afterwards)."""
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        limit = math.sqrt(6 / (fan_in + fan_out))
+        return np.array([[random.uniform(-limit, limit) for _ in range(fan_in)] for _ in range(fan_out)])
+    finally:
+        random.setstate(state)
 
 
 def train(model, epochs, engine="c", lr=0.05):
@@ -75,14 +73,9 @@ def test_initial_weights_follow_the_xavier_limits():
         limit = math.sqrt(6 / (fan_in + fan_out))
         assert layer.weight.shape == (fan_out, fan_in)
         assert 0.95 * limit < np.max(np.abs(layer.weight)) <= limit
-    # the first draw after random.seed(42) is the layer-0 weight [0][0]
-    random_state = random.getstate()
-    try:
-        random.seed(42)
-        first = random.uniform(-math.sqrt(6 / 90), math.sqrt(6 / 90))
-    finally:
-        random.setstate(random_state)
-    assert model[0].weight[0, 0] == first
+    # exactly the numbers the seed's random.seed(42) / random.seed(43) draws give
+    assert np.array_equal(model[0].weight, seed_global_random_weights(42, 26, 64))
+    assert np.array_equal(model[2].weight, seed_global_random_weights(43, 64, 26))
 
 
 def test_letter_classifier_reproduces_seed_002():
