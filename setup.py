@@ -13,8 +13,8 @@ from setuptools import Extension, setup
 # Keep in sync with the runtime floor in pyproject.toml (numpy>=1.23).
 NPY_TARGET = "NPY_1_23_API_VERSION"
 
-cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wshadow", "-fno-math-errno"]
-ldflags = []
+cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wshadow", "-fno-math-errno", "-fno-semantic-interposition"]
+ldflags = ["-Wl,-Bsymbolic-functions"]
 if os.environ.get("TINYNET_WERROR"):
     cflags.append("-Werror")
 if os.environ.get("TINYNET_SANITIZE"):
@@ -24,7 +24,8 @@ if os.environ.get("TINYNET_SANITIZE"):
 
 core = Extension(
     "tinynet._core",
-    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c", "csrc/tn_math.c"],
+    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c", "csrc/tn_math.c",
+             "csrc/tn_rnn_small.c"],
     include_dirs=["csrc", np.get_include()],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
@@ -39,6 +40,7 @@ core = Extension(
         "csrc/tn_gemm_impl.h",
         "csrc/tn_micro_impl.h",
         "csrc/tn_tanh_impl.h",
+        "csrc/tn_rnn_small_impl.h",
     ],
 )
 

@@ -481,6 +481,31 @@ static PyArrayObject *new_out(Call *c, int nd, const npy_intp *dims, int type)
     return (PyArrayObject *)keep(c, PyArray_EMPTY(nd, (npy_intp *)dims, type, 0));
 }
 
+/* n outputs in one allocation: out[i] gets nds[i] dimensions dims[i], each a C-contiguous
+ * writeable view of its own 64-byte-aligned stretch of one buffer (the views' base).  For
+ * calls that return several small arrays, one data allocation instead of n. */
+static int new_outs(Call *c, int n, const int *nds, npy_intp *const *dims, PyArrayObject **out)
+{
+    npy_intp off[8], total = 0, item = c->type == NPY_FLOAT ? (npy_intp)sizeof(float) : (npy_intp)sizeof(double);
+    for (int i = 0; i < n; i++) {
+        npy_intp size = 1;
+        for (int d = 0; d < nds[i]; d++) size *= dims[i][d]; /* each already fits: its input's shape */
+        off[i] = total;
+        total += (size * item + 63) / 64 * 64;
+    }
+    PyArrayObject *buf = (PyArrayObject *)PyArray_EMPTY(1, &total, NPY_UINT8, 0);
+    if (!keep(c, (PyObject *)buf)) return -1;
+    for (int i = 0; i < n; i++) {
+        PyArray_Descr *descr = PyArray_DescrFromType(c->type);
+        out[i] = (PyArrayObject *)keep(c, PyArray_NewFromDescr(&PyArray_Type, descr, nds[i], dims[i], NULL,
+                                                                  PyArray_BYTES(buf) + off[i], NPY_ARRAY_CARRAY, NULL));
+        if (!out[i]) return -1;
+        Py_INCREF(buf); /* the view's base reference (stolen) */
+        if (PyArray_SetBaseObject(out[i], (PyObject *)buf)) return -1;
+    }
+    return 0;
+}
+
 /* Scratch for the kernel: elems of the call's dtype, 64-byte aligned. */
 static void *workspace(Call *c, size_t elems)
 {
@@ -1317,10 +1342,11 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *const *args, Py_ssize_
         in_range(&c, "targets", tg, r.V, "V = W_hy.shape[0]") || (h0 && rnn_state_shape(&c, &r, "h0", h0)))
         goto done;
     npy_intp xw[2] = {r.H, r.D}, hw[2] = {r.H, r.H}, yw[2] = {r.V, r.H}, sd[2] = {r.B, r.H};
-    if (!(g[0] = new_out(&c, 2, xw, c.type)) || !(g[1] = new_out(&c, 2, hw, c.type)) ||
-        !(g[2] = new_out(&c, 1, &r.H, c.type)) || !(g[3] = new_out(&c, 2, yw, c.type)) ||
-        !(g[4] = new_out(&c, 1, &r.V, c.type)) || !(hl = new_out(&c, r.batched ? 2 : 1, r.batched ? sd : sd + 1, c.type)))
+    PyArrayObject *outs[6];
+    if (new_outs(&c, 6, (int[]){2, 2, 1, 2, 1, r.batched ? 2 : 1}, (npy_intp *[]){xw, hw, &r.H, yw, &r.V, r.batched ? sd : sd + 1}, outs))
         goto done;
+    for (int i = 0; i < 5; i++) g[i] = outs[i];
+    hl = outs[5];
     size_t T = (size_t)r.T, B = (size_t)r.B, D = (size_t)r.D, H = (size_t)r.H, V = (size_t)r.V;
     void *work = workspace(&c, tn_rnn_lm_loss_work(T, B, D, H, V, k));
     if (!work) goto done;

@@ -244,6 +244,8 @@ static const tn_isa isa_generic = {
     transpose_generic_f32, transpose_generic_f64,
     tn_tanh_generic_f32_2d, tn_tanh_generic_f64_2d,
     tn_dtanh_generic_f32, tn_dtanh_generic_f64,
+    tn_tanh_generic_f32, tn_tanh_generic_f64,
+    tn_rnn_small_generic_f32, tn_rnn_small_generic_f64,
 };
 #ifdef TN_X86
 static const tn_isa isa_avx2 = {
@@ -257,6 +259,8 @@ static const tn_isa isa_avx2 = {
     transpose_avx2_f32, transpose_avx2_f64,
     tn_tanh_avx2_f32_2d, tn_tanh_avx2_f64_2d,
     tn_dtanh_avx2_f32,  tn_dtanh_avx2_f64,
+    tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
+    tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
 };
 static const tn_isa isa_avx512 = {
     "avx512",           8, 32, 8, 16,
@@ -269,6 +273,8 @@ static const tn_isa isa_avx512 = {
     transpose_avx2_f32, transpose_avx2_f64,
     tn_tanh_avx512_f32_2d, tn_tanh_avx512_f64_2d,
     tn_dtanh_avx512_f32, tn_dtanh_avx512_f64,
+    tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
+    tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
 };
 #endif
 static const tn_isa *isa_chosen = &isa_generic;

@@ -91,6 +91,40 @@ typedef void (*tn_row_f32)(size_t kc, const float *a, const float *b, size_t pst
                            size_t nr_last, float alpha, float beta);
 typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t pstride, int np, double *c,
                            size_t nr_last, double alpha, double beta);
+/* rnn_lm_loss with full BPTT where every product is a small GEMM (tn_rnn_small_fits):
+ * the same arithmetic as the general kernel, in one function; tanh_fn and exp_fn are
+ * the instruction set's array tanh and exp. */
+#define TN_DECLARE_RNN_SMALL(T, S)                                                                                   \
+    typedef double (*tn_rnn_small_##S)(T * dW_xh, T * dW_hh, T * db_h, T * dW_hy, T * db_y, T * h_last,             \
+                                       const int64_t *inputs, const int64_t *targets, const T *h0, const T *W_xh,     \
+                                       const T *W_hh, const T *b_h, const T *W_hy, const T *b_y, size_t T_,          \
+                                       size_t B, size_t D, size_t H, size_t V, int mean, T *work,                     \
+                                       void (*tanh_fn)(T *, const T *, size_t),                                       \
+                                       void (*exp_fn)(T *, const T *, size_t));                                       \
+    double tn_rnn_small_generic_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last,                       \
+                                    const int64_t *inputs, const int64_t *targets, const T *h0, const T *W_xh,        \
+                                    const T *W_hh, const T *b_h, const T *W_hy, const T *b_y, size_t T_, size_t B,    \
+                                    size_t D, size_t H, size_t V, int mean, T *work,                                  \
+                                    void (*tanh_fn)(T *, const T *, size_t), void (*exp_fn)(T *, const T *, size_t)); \
+    double tn_rnn_small_fma_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last, const int64_t *inputs,    \
+                                const int64_t *targets, const T *h0, const T *W_xh, const T *W_hh, const T *b_h,      \
+                                const T *W_hy, const T *b_y, size_t T_, size_t B, size_t D, size_t H, size_t V,       \
+                                int mean, T *work, void (*tanh_fn)(T *, const T *, size_t),                           \
+                                void (*exp_fn)(T *, const T *, size_t));
+TN_DECLARE_RNN_SMALL(float, f32)
+TN_DECLARE_RNN_SMALL(double, f64)
+
+/* Does rnn_lm_loss fit the tiny path: T, B, H, V >= 1, and every product of its forward
+ * and backward (B x H x H per step, TB x V x H for the output layer, H x H x TB for
+ * dW_hh) a small GEMM -- in particular no inner dimension above KC, where the general
+ * GEMM would split the k chain into blocks. */
+static inline int tn_rnn_small_fits(size_t T, size_t B, size_t H, size_t V)
+{
+    if (!T || !B || !H || !V || T > TN_GEMM_KC || B > TN_GEMM_KC / T || V > TN_GEMM_KC) return 0;
+    size_t TB = T * B; /* <= KC: no overflow */
+    return H <= TN_GEMM_SMALL_MACS / TB / H && V <= TN_GEMM_SMALL_MACS / TB / H;
+}
+
 typedef struct {
     const char *name;
     int mr_f32, nr_f32, mr_f64, nr_f64;
@@ -116,6 +150,13 @@ typedef struct {
     void (*tanh2d_f64)(double *c, size_t ld, size_t rows, size_t cols);
     void (*dtanh_f32)(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);
     void (*dtanh_f64)(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);
+    /* the array tanh with the least latency for up to 32 bytes (one AVX2 register: the
+     * AVX-512 code's wider vector is slower there), the same bits as tanh_f32/f64 */
+    void (*tanh_short_f32)(float *y, const float *x, size_t n);
+    void (*tanh_short_f64)(double *y, const double *x, size_t n);
+    /* rnn_lm_loss for tiny problems in one function (tn_rnn_small.c) */
+    tn_rnn_small_f32 rnn_small_f32;
+    tn_rnn_small_f64 rnn_small_f64;
 } tn_isa;
 
 /* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times

@@ -50,7 +50,11 @@ void FN(linear_backward)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy, const TN_
 
 /* ------------------------------------------------------------ activations */
 
-void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n) { tn_isa_get()->TN_CAT3(tanh, _, TN_S)(y, x, n); }
+void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n)
+{
+    const tn_isa *isa = tn_isa_get();
+    (n * sizeof(TN_T) <= 32 ? isa->TN_CAT3(tanh_short, _, TN_S) : isa->TN_CAT3(tanh, _, TN_S))(y, x, n);
+}
 
 void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
@@ -460,6 +464,13 @@ double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *
                        size_t H, size_t V, size_t bptt_steps, int mean, TN_T *work)
 {
     size_t TB = T_ * B;
+    const tn_isa *isa = tn_isa_get();
+    if ((bptt_steps == 0 || bptt_steps >= T_) && tn_rnn_small_fits(T_, B, H, V)) /* the same bits, in one function */
+        return isa->TN_CAT3(rnn_small, _, TN_S)(dW_xh, dW_hh, db_h, dW_hy, db_y, h_last, inputs, targets, h0, W_xh,
+                                                 W_hh, b_h, W_hy, b_y, T_, B, D, H, V, mean, work,
+                                                 B * H * sizeof(TN_T) <= 32 ? isa->TN_CAT3(tanh_short, _, TN_S)
+                                                                            : isa->TN_CAT3(tanh, _, TN_S),
+                                                 isa->TN_CAT3(exp, _, TN_S));
     TN_T *hs = SF(take)(&work, TB * H);
     TN_T *dhs = SF(take)(&work, TB * H);
     TN_T *logits = SF(take)(&work, TB * V);

@@ -91,18 +91,63 @@ def test_rnn_fused_recurrence_matches_the_step_by_step_path():
         assert np.array_equal(h, hs[t]), t
 
 
+def lm_loss_composed(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, reduction):
+    """rnn_lm_loss through the public layer functions, one call per piece."""
+    hs = tn.rnn_forward(inputs, h0, W_xh, W_hh, b_h)
+    H = W_hh.shape[0]
+    flat = hs.reshape(-1, H)
+    loss, probs = tn.cross_entropy_forward(tn.linear_forward(flat, W_hy, b_y), targets.reshape(-1), reduction)
+    dl = tn.cross_entropy_backward(probs, targets.reshape(-1), reduction)
+    dhs, dW_hy, db_y = tn.linear_backward(dl, flat, W_hy)
+    _, _, dW_xh, dW_hh, db_h = tn.rnn_backward(dhs.reshape(hs.shape), inputs, h0, hs, W_xh, W_hh)
+    return loss, dict(W_xh=dW_xh, W_hh=dW_hh, b_h=db_h, W_hy=dW_hy, b_y=db_y), hs[-1]
+
+
+# (T, B, D, H, V): all tiny -- rnn_lm_loss runs them in one fused function
+# (csrc/tn_rnn_small_impl.h) -- except the last two (a product above the small-GEMM
+# limit: the general kernel); V = 20 takes the vectorised exp.
+LM_SHAPES = [(4, None, 4, 4, 4), (1, None, 3, 2, 5), (5, 3, 6, 4, 20), (7, 2, 27, 8, 27), (3, 1, 2, 1, 1),
+             (30, 4, 10, 16, 10), (2, 2, 5, 70, 5)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", LM_SHAPES, ids=str)
+@pytest.mark.parametrize("h0_kind", ["none", "given"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_rnn_lm_loss_is_the_public_functions_composed(dtype, shape, h0_kind, reduction):
+    """rnn_lm_loss (the fused small path or the general kernel, whichever the shape
+    takes) gives the same bits as the layer functions composed."""
+    T, B, D, H, V = shape
+    rng = np.random.default_rng(T * 1000 + H * 10 + V)
+    tok = (T,) if B is None else (T, B)
+    inputs, targets = rng.integers(0, D, tok), rng.integers(0, V, tok)
+    h0 = rng.standard_normal(tok[1:] + (H,)).astype(dtype) if h0_kind == "given" else None
+    W_xh, W_hh, W_hy = (rng.standard_normal(s).astype(dtype) * 0.5 for s in [(H, D), (H, H), (V, H)])
+    b_h, b_y = rng.standard_normal(H).astype(dtype), rng.standard_normal(V).astype(dtype)
+    loss, grads, h_last = tn.rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, reduction=reduction)
+    want_loss, want, want_h = lm_loss_composed(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, reduction)
+    assert loss == want_loss
+    assert np.array_equal(h_last, want_h)
+    for k in want:
+        assert grads[k].dtype == dtype and np.array_equal(grads[k], want[k]), k
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="instruction-set override is for x86 Linux")
 def test_same_bits_on_every_instruction_set():
     """TINYNET_SIMD=generic / avx2 force the portable and AVX2 kernels: the results are
-    the same bits as the best kernel's (FMA everywhere, lane-wise math)."""
+    the same bits as the best kernel's (FMA everywhere, lane-wise math) -- the fused small
+    rnn_lm_loss ("hello") included."""
     code = (
         "import numpy as np, tinynet as tn, sys;"
         "rng = np.random.default_rng(3);"
         "x = rng.standard_normal((70, 300)); W = rng.standard_normal((50, 300));"
         "h = tn.rnn_forward(rng.standard_normal((6, 9, 20)), None, rng.standard_normal((40, 20)) / 4,"
         " rng.standard_normal((40, 40)) / 6, rng.standard_normal(40));"
+        "l, g, hl = tn.rnn_lm_loss([1, 0, 2, 2], [0, 2, 2, 3], None, *(rng.standard_normal(s) for s in"
+        " [(4, 4), (4, 4), 4, (4, 4), 4]));"
         "sys.stdout.buffer.write(tn.linear_forward(x, W).tobytes() + h.tobytes() + tn.tanh_forward(x).tobytes()"
-        " + tn.tanh_forward(x.astype(np.float32)).tobytes())"
+        " + tn.tanh_forward(x.astype(np.float32)).tobytes() + np.float64(l).tobytes()"
+        " + b''.join(v.tobytes() for v in g.values()))"
     )
     outs = {}
     for simd in ["avx512", "avx2", "generic"]:

@@ -1,0 +1,40 @@
+/* tn_rnn_small.c -- rnn_lm_loss for tiny problems (tn_rnn_small_impl.h), instantiated for
+ * float and double in portable C and, on x86-64, compiled for FMA so that fma() is one
+ * instruction; chosen at run time with the GEMM kernels (tn_gemm.c). */
+#include <math.h>
+
+#include "tn_internal.h"
+
+#define RS_NAME tn_rnn_small_generic_f32
+#define RS_T float
+#define RS_FMA(a, b, c) fmaf(a, b, c)
+#define RS_EXP expf
+#define RS_LOG logf
+#define RS_TARGET
+#include "tn_rnn_small_impl.h"
+
+#define RS_NAME tn_rnn_small_generic_f64
+#define RS_T double
+#define RS_FMA(a, b, c) fma(a, b, c)
+#define RS_EXP exp
+#define RS_LOG log
+#define RS_TARGET
+#include "tn_rnn_small_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RS_NAME tn_rnn_small_fma_f32
+#define RS_T float
+#define RS_FMA(a, b, c) fmaf(a, b, c)
+#define RS_EXP expf
+#define RS_LOG logf
+#define RS_TARGET __attribute__((target("fma")))
+#include "tn_rnn_small_impl.h"
+
+#define RS_NAME tn_rnn_small_fma_f64
+#define RS_T double
+#define RS_FMA(a, b, c) fma(a, b, c)
+#define RS_EXP exp
+#define RS_LOG log
+#define RS_TARGET __attribute__((target("fma")))
+#include "tn_rnn_small_impl.h"
+#endif
