@@ -27,6 +27,16 @@
 
 #include "tinynet.h"
 
+/* The number of elements of an ndarray, inline (PyArray_SIZE goes through NumPy's
+ * function table: a measurable share of a call on tiny arrays).  An existing array's
+ * size always fits npy_intp. */
+static inline npy_intp nelems(PyArrayObject *a)
+{
+    npy_intp n = 1;
+    for (int i = 0, nd = PyArray_NDIM(a); i < nd; i++) n *= PyArray_DIM(a, i);
+    return n;
+}
+
 /* ------------------------------------------------------------------ the call record */
 
 #define MAXREF 48
@@ -361,7 +371,7 @@ static int check_uint64(Call *c, const char *name, PyArrayObject *raw)
     PyArrayObject *u = cast(c, raw, NPY_UINT64);
     if (u == NULL) return -1;
     const npy_uint64 *v = (const npy_uint64 *)PyArray_DATA(u);
-    npy_intp n = PyArray_SIZE(u);
+    npy_intp n = nelems(u);
     for (npy_intp i = 0; i < n; i++) {
         if (v[i] <= (npy_uint64)NPY_MAX_INT64) continue;
         char idx[200], shp[160];
@@ -376,7 +386,7 @@ static int check_uint64(Call *c, const char *name, PyArrayObject *raw)
 /* An integer argument (tokens, targets, indices) as int64; any integer dtype. */
 static PyArrayObject *ints_from_raw(Call *c, const char *name, PyObject *obj, PyArrayObject *raw)
 {
-    if (!is_int_kind(raw) && !(is_weak(obj) && PyArray_SIZE(raw) == 0)) {
+    if (!is_int_kind(raw) && !(is_weak(obj) && nelems(raw) == 0)) {
         dtype_error(c, name, raw, "an integer array");
         return NULL;
     }
@@ -394,7 +404,7 @@ static PyArrayObject *ints(Call *c, const char *name, PyObject *obj)
 static int in_range(Call *c, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)
 {
     const npy_int64 *v = (const npy_int64 *)PyArray_DATA(a);
-    npy_intp n = PyArray_SIZE(a);
+    npy_intp n = nelems(a);
     for (npy_intp i = 0; i < n; i++) {
         if (v[i] >= 0 && v[i] < hi) continue;
         char idx[200], shp[160];
@@ -558,7 +568,7 @@ static void *workspace(Call *c, size_t elems)
 #define KERNEL(c, name, ...) ((c)->type == NPY_FLOAT ? tn_##name##_f32(__VA_ARGS__) : tn_##name##_f64(__VA_ARGS__))
 #define P(a) ((a) ? PyArray_DATA(a) : NULL)
 #define DIM(a, i) ((size_t)PyArray_DIM(a, i))
-#define SIZE(a) ((size_t)PyArray_SIZE(a))
+#define SIZE(a) ((size_t)nelems(a))
 
 /* Return o (borrowed from the call) as a new reference. */
 static PyObject *ret(PyArrayObject *o)
@@ -1532,9 +1542,9 @@ static PyArrayObject *inplace(Call *c, const char *name, PyObject *o)
 
 static int overlaps(PyArrayObject *a, PyArrayObject *b)
 {
+    npy_intp na = nelems(a) * PyArray_ITEMSIZE(a), nb = nelems(b) * PyArray_ITEMSIZE(b);
     const char *a0 = PyArray_BYTES(a), *b0 = PyArray_BYTES(b);
-    const char *a1 = a0 + PyArray_NBYTES(a), *b1 = b0 + PyArray_NBYTES(b);
-    return PyArray_NBYTES(a) > 0 && PyArray_NBYTES(b) > 0 && a0 < b1 && b0 < a1;
+    return na > 0 && nb > 0 && a0 < b0 + nb && b0 < a0 + na;
 }
 
 /* The in-place arrays (state[0] is the parameter) share its shape and no memory with

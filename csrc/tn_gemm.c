@@ -16,13 +16,17 @@
 #include <immintrin.h>
 #endif
 
-/* The A panels' share of a GEMM workspace (they come first), padded to this
- * instruction set's tile rows (the larger of the two dtypes'). */
+/* The A panels' share of a GEMM workspace (they come first): a block's ceil(mc / MR)
+ * panels of kc x MR plus TN_PANEL_PAD each, for the larger of the two dtypes' needs. */
 static size_t packa_elems(size_t M, size_t K)
 {
     const tn_isa *isa = tn_isa_get();
-    size_t MR = (size_t)TN_MAX(isa->mr_f32, isa->mr_f64);
-    return TN_ROUND_UP((TN_MIN(M, (size_t)TN_GEMM_MC) + MR - 1) / MR * MR * TN_MIN(K, (size_t)TN_GEMM_KC));
+    size_t mc = TN_MIN(M, (size_t)TN_GEMM_MC), kc = TN_MIN(K, (size_t)TN_GEMM_KC), need = 0;
+    for (int d = 0; d < 2; d++) {
+        size_t MR = (size_t)(d ? isa->mr_f64 : isa->mr_f32);
+        need = TN_MAX(need, (mc + MR - 1) / MR * (MR * kc + TN_PANEL_PAD));
+    }
+    return TN_ROUND_UP(need);
 }
 
 size_t tn_gemm_work(size_t M, size_t N, size_t K)

@@ -22,11 +22,11 @@
 #define JOB FN(gemm_job)
 
 /* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc] for op(A) = A, element (i, k) at
- * dst[p*kc*MR + k*MR + i], zero-padded: rows read along memory. */
+ * dst[p*(kc*MR + TN_PANEL_PAD) + k*MR + i], zero-padded: rows read along memory. */
 static void SF(pack_a_panel)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, size_t p)
 {
     size_t MR = g->MR, r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
-    TN_T *d = dst + p * kc * MR;
+    TN_T *d = dst + p * (kc * MR + TN_PANEL_PAD);
     for (size_t i = 0; i < mr; i++) {
         const TN_T *row = g->A + (r0 + i) * g->lda + k0;
         for (size_t k = 0; k < kc; k++) d[k * MR + i] = row[k];
@@ -70,7 +70,7 @@ static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, s
             const TN_T *row = g->A + (k0 + k) * g->lda + i0;
             for (size_t p = 0; p < np; p++) {
                 size_t mr = TN_MIN(MR, mc - p * MR);
-                TN_T *d = dst + p * kc * MR + k * MR;
+                TN_T *d = dst + p * (kc * MR + TN_PANEL_PAD) + k * MR;
                 SF(copy_row)(d, row + p * MR, mr);
                 for (size_t i = mr; i < MR; i++) d[i] = 0;
             }
@@ -192,7 +192,7 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                         g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, g->C + i0 * g->ldc + j0,
                                 g->ldc, nr, g->alpha, beta);
                     else
-                        g->micro(kc, g->packa + p * kc * MR, packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr,
+                        g->micro(kc, g->packa + p * (kc * MR + TN_PANEL_PAD), packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr,
                                  nr, g->alpha, beta);
                     if (last && g->epi) SF(epilogue)(g, i0, j0, mr, nr);
                 }

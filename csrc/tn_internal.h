@@ -17,6 +17,11 @@
 #define TN_GEMM_NC 1024
 /* Upper bound on any microkernel tile side (MR, NR) and on buffer alignment slack. */
 #define TN_GEMM_TILE_MAX 32
+/* Packed A panels lie this many elements further apart than their kc x MR contents.
+ * With a stride that is a multiple of 4 KiB (kc = 256: 8 or 16 KiB) the same row of every
+ * panel maps to the same L1 sets, and packing op(A) = A^T -- which writes all panels a
+ * row at a time -- would thrash those sets. */
+#define TN_PANEL_PAD 16
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096
 

@@ -30,71 +30,71 @@ RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T
     RS_T *hs = work, *dhs = hs + TN_ROUND_UP(TB * H), *dl = dhs + TN_ROUND_UP(TB * H);
     RS_T *dpre = dl + TN_ROUND_UP(TB * V);
 
-    /* forward: h_t = tanh((W_xh[:, x_t] + b_h) + h_{t-1} W_hh^T) */
-    for (size_t t = 0; t < T_; t++) {
-        RS_T *ht = hs + t * BH;
-        const RS_T *hp = t ? ht - BH : h0;
-        for (size_t b = 0; b < B; b++) {
-            const RS_T *col = W_xh + inputs[t * B + b];
-            for (size_t j = 0; j < H; j++) {
-                RS_T pre = col[j * D] + b_h[j];
-                if (hp) {
-                    RS_T acc = 0;
-                    for (size_t k = 0; k < H; k++) acc = RS_FMA(hp[b * H + k], W_hh[j * H + k], acc);
-                    pre = pre + acc;
+    /* Step by step: h_t = tanh((W_xh[:, x_t] + b_h) + h_{t-1} W_hh^T), then the output
+     * layer on the previous step's rows -- logits = b_y + h W_hy^T, softmax cross-entropy
+     * in place, dlogits, dhs = dlogits W_hy, and dW_hy, db_y accumulated (rows in order,
+     * as the general kernel's chains run) -- which the CPU overlaps with h_t's tanh, the
+     * latency that bounds the recurrence. */
+    double loss = 0;
+    for (size_t i = 0; i < V * H; i++) dW_hy[i] = 0;
+    for (size_t v = 0; v < V; v++) db_y[v] = 0;
+    for (size_t t = 0; t <= T_; t++) {
+        if (t < T_) {
+            RS_T *ht = hs + t * BH;
+            const RS_T *hp = t ? ht - BH : h0;
+            for (size_t b = 0; b < B; b++) {
+                const RS_T *col = W_xh + inputs[t * B + b];
+                for (size_t j = 0; j < H; j++) {
+                    RS_T pre = col[j * D] + b_h[j];
+                    if (hp) {
+                        RS_T acc = 0;
+                        for (size_t k = 0; k < H; k++) acc = RS_FMA(hp[b * H + k], W_hh[j * H + k], acc);
+                        pre = pre + acc;
+                    }
+                    ht[b * H + j] = pre;
                 }
-                ht[b * H + j] = pre;
+            }
+            tanh_fn(ht, ht, BH);
+        }
+        if (t == 0) continue;
+        for (size_t n = (t - 1) * B; n < t * B; n++) {
+            RS_T *r = dl + n * V, m, s = 0, target;
+            const RS_T *hn = hs + n * H;
+            for (size_t v = 0; v < V; v++) {
+                RS_T acc = 0;
+                for (size_t k = 0; k < H; k++) acc = RS_FMA(hn[k], W_hy[v * H + k], acc);
+                r[v] = b_y[v] + acc;
+            }
+            m = r[0];
+            for (size_t v = 1; v < V; v++)
+                if (r[v] > m) m = r[v];
+            target = r[targets[n]];
+            for (size_t v = 0; v < V; v++) r[v] = r[v] - m;
+            if (V >= 16) { /* the general kernel's choice of exp (tn_kernels_impl.h, vexp) */
+                exp_fn(r, r, V);
+            } else {
+                for (size_t v = 0; v < V; v++) r[v] = RS_EXP(r[v]);
+            }
+            for (size_t v = 0; v < V; v++) s += r[v];
+            for (size_t v = 0; v < V; v++) r[v] /= s;
+            loss += (double)((m + RS_LOG(s)) - target);
+            /* dlogits = probs - onehot (/ N for the mean) */
+            r[targets[n]] -= 1;
+            if (mean)
+                for (size_t v = 0; v < V; v++) r[v] /= (RS_T)TB;
+            for (size_t j = 0; j < H; j++) {
+                RS_T acc = 0;
+                for (size_t k = 0; k < V; k++) acc = RS_FMA(r[k], W_hy[k * H + j], acc);
+                dhs[n * H + j] = acc;
+            }
+            for (size_t v = 0; v < V; v++) {
+                for (size_t j = 0; j < H; j++) dW_hy[v * H + j] = RS_FMA(r[v], hn[j], dW_hy[v * H + j]);
+                db_y[v] += r[v];
             }
         }
-        tanh_fn(ht, ht, BH);
     }
     for (size_t i = 0; i < BH; i++) h_last[i] = hs[(T_ - 1) * BH + i];
-
-    /* logits = b_y + hs W_hy^T, then softmax cross-entropy row by row, in place */
-    double loss = 0;
-    for (size_t n = 0; n < TB; n++) {
-        RS_T *r = dl + n * V, m, s = 0, target;
-        for (size_t v = 0; v < V; v++) {
-            RS_T acc = 0;
-            for (size_t k = 0; k < H; k++) acc = RS_FMA(hs[n * H + k], W_hy[v * H + k], acc);
-            r[v] = b_y[v] + acc;
-        }
-        m = r[0];
-        for (size_t v = 1; v < V; v++)
-            if (r[v] > m) m = r[v];
-        target = r[targets[n]];
-        for (size_t v = 0; v < V; v++) r[v] = r[v] - m;
-        if (V >= 16) { /* the general kernel's choice of exp (tn_kernels_impl.h, vexp) */
-            exp_fn(r, r, V);
-        } else {
-            for (size_t v = 0; v < V; v++) r[v] = RS_EXP(r[v]);
-        }
-        for (size_t v = 0; v < V; v++) s += r[v];
-        for (size_t v = 0; v < V; v++) r[v] /= s;
-        loss += (double)((m + RS_LOG(s)) - target);
-        /* dlogits = probs - onehot (/ N for the mean) */
-        r[targets[n]] -= 1;
-        if (mean)
-            for (size_t v = 0; v < V; v++) r[v] /= (RS_T)TB;
-    }
     if (mean) loss /= (double)TB;
-
-    /* output layer backward: dhs = dl W_hy, dW_hy = dl^T hs, db_y = sum of dl's rows */
-    for (size_t n = 0; n < TB; n++)
-        for (size_t j = 0; j < H; j++) {
-            RS_T acc = 0;
-            for (size_t k = 0; k < V; k++) acc = RS_FMA(dl[n * V + k], W_hy[k * H + j], acc);
-            dhs[n * H + j] = acc;
-        }
-    for (size_t v = 0; v < V; v++)
-        for (size_t j = 0; j < H; j++) {
-            RS_T acc = 0;
-            for (size_t n = 0; n < TB; n++) acc = RS_FMA(dl[n * V + v], hs[n * H + j], acc);
-            dW_hy[v * H + j] = acc;
-        }
-    for (size_t v = 0; v < V; v++) db_y[v] = 0;
-    for (size_t n = 0; n < TB; n++)
-        for (size_t v = 0; v < V; v++) db_y[v] += dl[n * V + v];
 
     /* BPTT: dpre_t = (dhs_t + dpre_{t+1} W_hh) (1 - h_t^2) */
     for (size_t i = 0; i < BH; i++) {

@@ -36,9 +36,9 @@ TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
     TH_V s = TH_POW2(k);
     TH_V t = TH_FMA(s, TH_POLY(r), TH_SUB(s, one));
     TH_V d = TH_ADD(t, two);
-    TH_V small_r = TH_DIV(TH_SUB(TH_SET1(0), t), d); /* -t / (t + 2) */
-    TH_V big_r = TH_SUB(one, TH_DIV(two, d));        /* 1 - 2 / (t + 2) */
-    return TH_COPYSIGN(TH_SELECT(big, big_r, small_r), x);
+    /* -t / (t + 2) or 1 - 2 / (t + 2): one division serves both branches */
+    TH_V q = TH_DIV(TH_SELECT(big, two, TH_SUB(TH_SET1(0), t)), d);
+    return TH_COPYSIGN(TH_SELECT(big, TH_SUB(one, q), q), x);
 }
 
 TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
