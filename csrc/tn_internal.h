@@ -22,6 +22,17 @@
  * panel maps to the same L1 sets, and packing op(A) = A^T -- which writes all panels a
  * row at a time -- would thrash those sets. */
 #define TN_PANEL_PAD 16
+/* Elementwise and row-sum kernels compiled for AVX-512, AVX2 and baseline x86-64, the
+ * best one bound at load time (GCC's function multiversioning).  They use only IEEE
+ * operations on independent elements, never contracted into FMA (-std=c11) nor
+ * reassociated, so every version gives the same bits -- only the vector width differs.
+ * Elsewhere (and under TINYNET_SIMD, which governs the GEMM and tanh/exp kernels only)
+ * plain C. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TN_CLONES
+#endif
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096
 

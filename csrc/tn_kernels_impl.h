@@ -17,20 +17,24 @@ static inline TN_T *SF(take)(TN_T **work, size_t n)
 /* ---------------------------------------------------------------- linear */
 
 /* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
+/* every row of y(N,H) = b(H) */
+TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
+{
+    for (size_t n = 0; n < N; n++) {
+        TN_T *yn = y + n * H;
+        for (size_t h = 0; h < H; h++) yn[h] = b[h];
+    }
+}
+
 void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
                         size_t D, size_t H, TN_T *work)
 {
-    if (b) {
-        for (size_t n = 0; n < N; n++) {
-            TN_T *yn = y + n * H;
-            for (size_t h = 0; h < H; h++) yn[h] = b[h];
-        }
-    }
+    if (b) SF(fill_rows)(y, b, N, H);
     GEMM(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
 }
 
 /* db(H) = sum over the N rows of m(N,H) */
-static void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
+TN_CLONES static void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
 {
     for (size_t h = 0; h < H; h++) db[h] = 0;
     for (size_t n = 0; n < N; n++) {
@@ -56,7 +60,7 @@ void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n)
     (n * sizeof(TN_T) <= 32 ? isa->TN_CAT3(tanh_short, _, TN_S) : isa->TN_CAT3(tanh, _, TN_S))(y, x, n);
 }
 
-void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
@@ -81,18 +85,18 @@ void FN(sigmoid_forward)(TN_T *y, const TN_T *x, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + y[i]);
 }
 
-void FN(sigmoid_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void FN(sigmoid_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1 - y[i]));
 }
 
-void FN(relu_forward)(TN_T *y, const TN_T *x, size_t n)
+TN_CLONES void FN(relu_forward)(TN_T *y, const TN_T *x, size_t n)
 {
     /* NaN propagates, as np.maximum(x, 0) does */
     for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
 }
 
-void FN(relu_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void FN(relu_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 }
@@ -157,7 +161,7 @@ double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t 
 }
 
 /* dlogits(N,V) = (probs - onehot(targets)) (/ N if mean) */
-void FN(cross_entropy_backward)(TN_T *dlogits, const TN_T *probs, const int64_t *targets,
+TN_CLONES void FN(cross_entropy_backward)(TN_T *dlogits, const TN_T *probs, const int64_t *targets,
                                 size_t N, size_t V, int mean)
 {
     TN_T scale = (TN_T)N;
@@ -173,7 +177,7 @@ void FN(cross_entropy_backward)(TN_T *dlogits, const TN_T *probs, const int64_t 
 
 /* -------------------------------------------------------------- embedding */
 
-void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t *idx, size_t n,
+TN_CLONES void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t *idx, size_t n,
                            size_t E)
 {
     for (size_t i = 0; i < n; i++) {
@@ -183,7 +187,7 @@ void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t *idx, siz
     }
 }
 
-void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int64_t *idx, size_t n,
+TN_CLONES void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int64_t *idx, size_t n,
                             size_t V, size_t E)
 {
     for (size_t i = 0; i < V * E; i++) dtable[i] = 0;
@@ -197,7 +201,7 @@ void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int64_t *idx, 
 /* -------------------------------------------------------------- batchnorm */
 
 /* mean(C) and invstd(C) of x(N,C) with var = sum (x - mean)^2 / (N - correction) */
-static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
+TN_CLONES static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
                          size_t correction)
 {
     SF(sum_rows)(mean, x, N, C);
@@ -214,7 +218,7 @@ static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size
     for (size_t c = 0; c < C; c++) invstd[c] = 1 / TN_SQRT(invstd[c] / denom + eps);
 }
 
-void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN_T *x,
+TN_CLONES void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN_T *x,
                            const TN_T *gamma, const TN_T *beta, size_t N, size_t C, TN_T eps,
                            size_t correction)
 {
@@ -226,7 +230,7 @@ void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN_T *x,
     }
 }
 
-void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const TN_T *dy, const TN_T *x,
+TN_CLONES void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const TN_T *dy, const TN_T *x,
                             const TN_T *gamma, const TN_T *mean, const TN_T *invstd, size_t N,
                             size_t C, size_t correction)
 {
@@ -240,21 +244,28 @@ void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const TN_T *dy,
             dgamma[c] += dyn[c] * xhat;
         }
     }
-    TN_T fN = (TN_T)N, fD = (TN_T)(N - correction);
-    for (size_t n = 0; n < N; n++) {
-        const TN_T *xn = x + n * C, *dyn = dy + n * C;
-        TN_T *dxn = dx + n * C;
-        for (size_t c = 0; c < C; c++) {
-            TN_T xhat = (xn[c] - mean[c]) * invstd[c];
-            TN_T g = dyn[c] * gamma[c];
-            TN_T g_mean = gamma[c] * dbeta[c] / fN;
-            TN_T g_xhat = gamma[c] * dgamma[c] / fD;
-            dxn[c] = invstd[c] * (g - g_mean - xhat * g_xhat);
+    /* dx = invstd (g - gamma dbeta / N - xhat gamma dgamma / (N - correction)), the two
+     * per-channel terms computed once for a block of channels rather than per element */
+    TN_T fN = (TN_T)N, fD = (TN_T)(N - correction), g_mean[128], g_xhat[128];
+    for (size_t c0 = 0; c0 < C; c0 += 128) {
+        size_t cn = TN_MIN((size_t)128, C - c0);
+        for (size_t c = 0; c < cn; c++) {
+            g_mean[c] = gamma[c0 + c] * dbeta[c0 + c] / fN;
+            g_xhat[c] = gamma[c0 + c] * dgamma[c0 + c] / fD;
+        }
+        for (size_t n = 0; n < N; n++) {
+            const TN_T *xn = x + n * C + c0, *dyn = dy + n * C + c0, *m = mean + c0, *is = invstd + c0, *ga = gamma + c0;
+            TN_T *dxn = dx + n * C + c0;
+            for (size_t c = 0; c < cn; c++) {
+                TN_T xhat = (xn[c] - m[c]) * is[c];
+                TN_T g = dyn[c] * ga[c];
+                dxn[c] = is[c] * (g - g_mean[c] - xhat * g_xhat[c]);
+            }
         }
     }
 }
 
-void FN(batchnorm_inference)(TN_T *y, const TN_T *x, const TN_T *gamma, const TN_T *beta,
+TN_CLONES void FN(batchnorm_inference)(TN_T *y, const TN_T *x, const TN_T *gamma, const TN_T *beta,
                              const TN_T *running_mean, const TN_T *running_var, size_t N,
                              size_t C, TN_T eps)
 {
@@ -579,12 +590,12 @@ void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n
 
 /* ------------------------------------------------------------- optimizers */
 
-void FN(sgd_step)(TN_T *param, const TN_T *grad, size_t n, TN_T lr)
+TN_CLONES void FN(sgd_step)(TN_T *param, const TN_T *grad, size_t n, TN_T lr)
 {
     for (size_t i = 0; i < n; i++) param[i] -= lr * grad[i];
 }
 
-void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n, TN_T lr, TN_T eps)
+TN_CLONES void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n, TN_T lr, TN_T eps)
 {
     for (size_t i = 0; i < n; i++) {
         mem[i] += grad[i] * grad[i];
@@ -592,7 +603,7 @@ void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n, TN_T l
     }
 }
 
-void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n, int64_t t,
+TN_CLONES void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n, int64_t t,
                    double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     /* the scalars in double, as PyTorch computes them in Python floats */
@@ -610,7 +621,7 @@ void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n, in
     }
 }
 
-void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
+TN_CLONES void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
 {
     for (size_t i = 0; i < n; i++) {
         if (g[i] < lo)
