@@ -486,24 +486,48 @@ static int get_bptt(Call *c, PyObject *o, size_t *k)
 
 /* ------------------------------------------------------------ outputs and workspace */
 
-static PyArrayObject *new_out(Call *c, int nd, const npy_intp *dims, int type)
+/* A result that cannot be allocated, said again with the function and the result's shape:
+ * too large to exist (NumPy's ValueError "array is too big", or a size sum that would
+ * wrap) stays a ValueError, out of memory a MemoryError; anything else passes through. */
+static void *out_failed(Call *c, int nd, const npy_intp *dims, int type)
 {
-    return (PyArrayObject *)keep(c, PyArray_EMPTY(nd, (npy_intp *)dims, type, 0));
+    char s[160];
+    int memory = PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError);
+    if (PyErr_Occurred() && !memory && !PyErr_ExceptionMatches(PyExc_ValueError)) return NULL;
+    PyErr_Clear();
+    fmt_tuple(dims, nd, "(", ")", s, sizeof s);
+    const char *tn = type == NPY_INT64 ? "int64" : type_name(type);
+    if (memory)
+        PyErr_Format(PyExc_MemoryError, "%s: not enough memory for a result of shape %s (%s)", c->fn, s, tn);
+    else
+        PyErr_Format(PyExc_ValueError, "%s: a result of shape %s (%s) would be too large", c->fn, s, tn);
+    return NULL;
 }
 
-/* n outputs in one allocation: out[i] gets nds[i] dimensions dims[i], each a C-contiguous
- * writeable view of its own 64-byte-aligned stretch of one buffer (the views' base).  For
- * calls that return several small arrays, one data allocation instead of n. */
+static PyArrayObject *new_out(Call *c, int nd, const npy_intp *dims, int type)
+{
+    PyObject *a = PyArray_EMPTY(nd, (npy_intp *)dims, type, 0);
+    return a ? (PyArrayObject *)keep(c, a) : out_failed(c, nd, dims, type);
+}
+
+/* n <= 8 outputs in one allocation: out[i] gets nds[i] dimensions dims[i], each a
+ * C-contiguous writeable view of its own 64-byte-aligned stretch of one buffer (the
+ * views' base).  For calls that return several small arrays, one data allocation
+ * instead of n.  The sizes are summed with overflow checks: a dimension can come from a
+ * zero-size input (B of inputs (0, B)), so no product is known to fit beforehand. */
 static int new_outs(Call *c, int n, const int *nds, npy_intp *const *dims, PyArrayObject **out)
 {
     npy_intp off[8], total = 0, item = c->type == NPY_FLOAT ? (npy_intp)sizeof(float) : (npy_intp)sizeof(double);
     for (int i = 0; i < n; i++) {
-        npy_intp size = 1;
-        for (int d = 0; d < nds[i]; d++) size *= dims[i][d]; /* each already fits: its input's shape */
+        npy_intp bytes = item;
+        for (int d = 0; d < nds[i]; d++)
+            if (__builtin_mul_overflow(bytes, dims[i][d], &bytes)) bytes = NPY_MAX_INTP;
         off[i] = total;
-        total += (size * item + 63) / 64 * 64;
+        if (bytes > NPY_MAX_INTP - 64 || __builtin_add_overflow(total, (bytes + 63) / 64 * 64, &total))
+            return out_failed(c, nds[i], dims[i], c->type), -1;
     }
     PyArrayObject *buf = (PyArrayObject *)PyArray_EMPTY(1, &total, NPY_UINT8, 0);
+    if (!buf) return out_failed(c, nds[n - 1], dims[n - 1], c->type), -1;
     if (!keep(c, (PyObject *)buf)) return -1;
     for (int i = 0; i < n; i++) {
         PyArray_Descr *descr = PyArray_DescrFromType(c->type);

@@ -33,6 +33,10 @@
 #else
 #define TN_CLONES
 #endif
+/* Column sums (bias gradients, batch-norm statistics) add rows in order within blocks
+ * of this many, then combine the blocks pairwise (tn_kernels_impl.h, col_sums). */
+#define TN_SUM_BLOCK 128
+enum { TN_SUM_X, TN_SUM_DEV2, TN_SUM_XHAT_Y }; /* what col_sums adds */
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096
 
@@ -130,14 +134,15 @@ typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t p
 TN_DECLARE_RNN_SMALL(float, f32)
 TN_DECLARE_RNN_SMALL(double, f64)
 
-/* Does rnn_lm_loss fit the tiny path: T, B, H, V >= 1, and every product of its forward
- * and backward (B x H x H per step, TB x V x H for the output layer, H x H x TB for
- * dW_hh) a small GEMM -- in particular no inner dimension above KC, where the general
- * GEMM would split the k chain into blocks. */
+/* Does rnn_lm_loss fit the tiny path: T, B, H, V >= 1, at most TN_SUM_BLOCK rows T B
+ * (where the general kernel's column sums are plain row-order sums), and every product
+ * of its forward and backward (B x H x H per step, TB x V x H for the output layer,
+ * H x H x TB for dW_hh) a small GEMM -- in particular no inner dimension above KC, where
+ * the general GEMM would split the k chain into blocks. */
 static inline int tn_rnn_small_fits(size_t T, size_t B, size_t H, size_t V)
 {
-    if (!T || !B || !H || !V || T > TN_GEMM_KC || B > TN_GEMM_KC / T || V > TN_GEMM_KC) return 0;
-    size_t TB = T * B; /* <= KC: no overflow */
+    if (!T || !B || !H || !V || T > TN_SUM_BLOCK || B > TN_SUM_BLOCK / T || V > TN_GEMM_KC) return 0;
+    size_t TB = T * B; /* <= TN_SUM_BLOCK (< KC): no overflow, and its bias sums run in row order */
     return H <= TN_GEMM_SMALL_MACS / TB / H && V <= TN_GEMM_SMALL_MACS / TB / H;
 }
 

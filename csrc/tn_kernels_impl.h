@@ -33,14 +33,70 @@ void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, si
     GEMM(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
 }
 
-/* db(H) = sum over the N rows of m(N,H) */
-TN_CLONES static void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
+/* Column sums over the rows of (N, C) matrices: out[c] = sum over n of one term --
+ *   TN_SUM_X:      x[n,c]
+ *   TN_SUM_DEV2:   (x[n,c] - a[c])^2                      (batch-norm variance)
+ *   TN_SUM_XHAT_Y: y[n,c] ((x[n,c] - a[c]) b[c])          (batch-norm dgamma)
+ * Rows are added in order within blocks of TN_SUM_BLOCK, and the blocks' partial sums
+ * are combined pairwise (a binary cascade), so the rounding error grows with log N
+ * rather than N, as in NumPy's pairwise sum; up to TN_SUM_BLOCK rows it is the plain
+ * sum in row order.  Columns go 32 at a time, with the cascade's pending partial sums
+ * (one per level: at most 64 for any N) on the stack. */
+/* dst[j] = sum over rows n0 <= n < n1, in order, of the term at column c0 + j (j < w) */
+static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
+                                 size_t C, size_t n0, size_t n1, size_t c0, size_t w)
 {
-    for (size_t h = 0; h < H; h++) db[h] = 0;
-    for (size_t n = 0; n < N; n++) {
-        const TN_T *mn = m + n * H;
-        for (size_t h = 0; h < H; h++) db[h] += mn[h];
+    const TN_T *ac = a ? a + c0 : NULL, *bc = b ? b + c0 : NULL; /* (a, b: NULL unless the term uses them) */
+    for (size_t j = 0; j < w; j++) dst[j] = 0;
+    for (size_t n = n0; n < n1; n++) {
+        const TN_T *xn = x + n * C + c0;
+        if (kind == TN_SUM_X) {
+            for (size_t j = 0; j < w; j++) dst[j] += xn[j];
+        } else if (kind == TN_SUM_DEV2) {
+            for (size_t j = 0; j < w; j++) {
+                TN_T d = xn[j] - ac[j];
+                dst[j] += d * d;
+            }
+        } else {
+            const TN_T *yn = y + n * C + c0;
+            for (size_t j = 0; j < w; j++) dst[j] += yn[j] * ((xn[j] - ac[j]) * bc[j]);
+        }
     }
+}
+
+TN_CLONES static void SF(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
+                                   size_t N, size_t C)
+{
+    if (N <= TN_SUM_BLOCK) { /* one block: whole rows at a time */
+        SF(col_block)(out, kind, x, y, a, b, C, 0, N, 0, C);
+        return;
+    }
+    enum { W = 32, LEVELS = 64 };
+    TN_T pend[LEVELS][W], p[W];
+    int level[LEVELS];
+    for (size_t c0 = 0; c0 < C; c0 += W) {
+        size_t w = TN_MIN((size_t)W, C - c0);
+        int top = 0;
+        for (size_t n0 = 0; n0 < N; n0 += TN_SUM_BLOCK) {
+            SF(col_block)(p, kind, x, y, a, b, C, n0, TN_MIN(N, n0 + TN_SUM_BLOCK), c0, w);
+            int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
+            for (; top > 0 && level[top - 1] == lv; top--, lv++)
+                for (size_t j = 0; j < w; j++) p[j] = pend[top - 1][j] + p[j];
+            for (size_t j = 0; j < w; j++) pend[top][j] = p[j];
+            level[top++] = lv;
+        }
+        for (size_t j = 0; j < w; j++) { /* what is left, from the latest partial sum back */
+            TN_T acc = pend[top - 1][j];
+            for (int k = top - 2; k >= 0; k--) acc = pend[k][j] + acc;
+            out[c0 + j] = acc;
+        }
+    }
+}
+
+/* db(H) = sum over the N rows of m(N,H) */
+static void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
+{
+    SF(col_sums)(db, TN_SUM_X, m, NULL, NULL, NULL, N, H);
 }
 
 /* dx(N,D) = dy(N,H) @ W(H,D);  dW(H,D) = dy^T @ x(N,D);  db(H) = sum_n dy */
@@ -201,19 +257,12 @@ TN_CLONES void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int6
 /* -------------------------------------------------------------- batchnorm */
 
 /* mean(C) and invstd(C) of x(N,C) with var = sum (x - mean)^2 / (N - correction) */
-TN_CLONES static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
+static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
                          size_t correction)
 {
     SF(sum_rows)(mean, x, N, C);
     for (size_t c = 0; c < C; c++) mean[c] /= (TN_T)N;
-    for (size_t c = 0; c < C; c++) invstd[c] = 0;
-    for (size_t n = 0; n < N; n++) {
-        const TN_T *xn = x + n * C;
-        for (size_t c = 0; c < C; c++) {
-            TN_T d = xn[c] - mean[c];
-            invstd[c] += d * d;
-        }
-    }
+    SF(col_sums)(invstd, TN_SUM_DEV2, x, NULL, mean, NULL, N, C);
     TN_T denom = (TN_T)(N - correction);
     for (size_t c = 0; c < C; c++) invstd[c] = 1 / TN_SQRT(invstd[c] / denom + eps);
 }
@@ -235,15 +284,8 @@ TN_CLONES void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const
                             size_t C, size_t correction)
 {
     /* dbeta = sum dy, dgamma = sum dy xhat; the sums of g = dy gamma follow from them */
-    for (size_t c = 0; c < C; c++) dgamma[c] = dbeta[c] = 0;
-    for (size_t n = 0; n < N; n++) {
-        const TN_T *xn = x + n * C, *dyn = dy + n * C;
-        for (size_t c = 0; c < C; c++) {
-            TN_T xhat = (xn[c] - mean[c]) * invstd[c];
-            dbeta[c] += dyn[c];
-            dgamma[c] += dyn[c] * xhat;
-        }
-    }
+    SF(sum_rows)(dbeta, dy, N, C);
+    SF(col_sums)(dgamma, TN_SUM_XHAT_Y, x, dy, mean, invstd, N, C);
     /* dx = invstd (g - gamma dbeta / N - xhat gamma dgamma / (N - correction)), the two
      * per-channel terms computed once for a block of channels rather than per element */
     TN_T fN = (TN_T)N, fD = (TN_T)(N - correction), g_mean[128], g_xhat[128];

@@ -739,20 +739,38 @@ def test_embedding_output_too_many_dims():
             mod.embedding_forward(np.ones((3, 2)), idx)
 
 
-@pytest.mark.parametrize("call", ["rnn_sample", "embedding_backward"])
-def test_absurd_output_size(call):
-    """An output size that cannot exist: the same exception in both engines, no crash."""
+def _kind(e):
+    """The exception's kind: NumPy raises its MemoryError subclass, tinynet's C engine the
+    builtin (saying which function and result)."""
+    return MemoryError if isinstance(e, MemoryError) else type(e)
+
+
+@pytest.mark.parametrize("call,shape", [("rnn_sample", "(4611686018427387904, 2) (int64)"),
+                                        ("embedding_backward", "(4611686018427387904, 3) (float64)"),
+                                        ("rnn_lm_loss", "(576460752303423488, 64) (float64)"),
+                                        ("rnn_lm_loss", "(1099511627776, 64) (float64)")])
+def test_absurd_output_size(call, shape):
+    """An output size that cannot exist (or never fit in memory): the same exception in
+    both engines, no crash, and in the C engine a message naming the function and the
+    result's shape.  rnn_lm_loss's h_last (B, H) takes B from a zero-size input."""
     errors = {}
+    B = int(shape[1:shape.index(",")])
+    tokens = np.empty((0, B), np.int64) if call == "rnn_lm_loss" else None
     for name, mod in ENGINES.items():
         try:
             if call == "rnn_sample":
                 mod.rnn_sample(None, [0, 1], 2**62, np.ones((3, 4)), np.eye(3), np.zeros(3), np.ones((4, 3)),
                                np.zeros(4), seed=1)
+            elif call == "rnn_lm_loss":
+                mod.rnn_lm_loss(tokens, tokens, None, np.ones((64, 4)), np.eye(64), np.zeros(64), np.ones((4, 64)),
+                                np.zeros(4))
             else:
                 mod.embedding_backward(np.ones((2, 3)), [0, 1], 2**62)
         except (ValueError, MemoryError) as e:
-            errors[name] = type(e)
-    assert len(errors) == 2 and len(set(errors.values())) == 1, errors
+            errors[name] = e
+    assert len(errors) == 2 and len({_kind(e) for e in errors.values()}) == 1, errors
+    msg = str(errors["c"])
+    assert msg.startswith(f"{call}: ") and f"result of shape {shape}" in msg, msg
 
 
 # ---------------------------------------------------------------- NaN and infinities
@@ -828,7 +846,7 @@ def test_huge_dimensions(spec, huge, zero):
     for name, e in errors.items():
         if e is not None and not isinstance(e, (MemoryError, ValueError, IndexError)):
             raise AssertionError(f"{name} engine raised {type(e).__name__}") from e
-    assert len({type(e) for e in errors.values()}) == 1, f"the engines disagree: {errors}"
+    assert len({None if e is None else _kind(e) for e in errors.values()}) == 1, f"the engines disagree: {errors}"
     if errors["c"] is None:
         assert_close(outs["c"].result, outs["numpy"].result, spec.id)
 
