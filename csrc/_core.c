@@ -1793,8 +1793,8 @@ static PyObject *py_fma_peak(PyObject *self, PyObject *args)
     int dbl;
     Py_ssize_t iters;
     if (!PyArg_ParseTuple(args, "pn:_fma_peak", &dbl, &iters)) return NULL;
-    if (iters < 0) {
-        PyErr_SetString(PyExc_ValueError, "_fma_peak: iters must be >= 0");
+    if (iters < 0 || iters > 1000000000) { /* 1e9: some tens of seconds at most */
+        PyErr_Format(PyExc_ValueError, "_fma_peak: iters must be in [0, 1e9], got %zd", iters);
         return NULL;
     }
     double flops, t0, t1;

@@ -1,4 +1,4 @@
-"""The type stubs: tinynet/_core.pyi (the compiled module), reference.pyi, nn.pyi,
+"""The type stubs: tinynet/_core.pyi (the compiled module), reference.pyi, nn.pyi, data.pyi,
 _gradcheck.pyi, and py.typed.
 
 * the stub names exactly the public names of tinynet._core (no mypy needed), with the
@@ -28,7 +28,7 @@ import tinynet.reference as ref
 PKG = pathlib.Path(tinynet.__file__).resolve().parent
 ROOT = PKG.parent
 TESTS = pathlib.Path(__file__).resolve().parent
-STUBS = ["_core.pyi", "reference.pyi", "nn.pyi", "_gradcheck.pyi"]
+STUBS = ["_core.pyi", "reference.pyi", "nn.pyi", "_gradcheck.pyi", "data.pyi"]
 
 
 def stub_defs(name):
@@ -185,3 +185,9 @@ def test_mypy_catches_misuse(mypy_config, tmp_path):
         # by file name: mypy's cache may replay the errors of an identical earlier file under its old path
         hits = [m for m in out.splitlines() if re.match(rf"(.*[/\\])?misuse\.py:{lineno}: error", m)]
         assert any(f"[{code}]" in m for m in hits), f"line {lineno} ({line}): expected a [{code}] error, got {hits}\n{out}"
+
+
+def test_data_stub_names_the_public_names():
+    from tinynet import data
+
+    assert set(stub_defs("data.pyi")) == set(data.__all__)
