@@ -756,7 +756,7 @@ def goals(cases, results, mem, peak, threads, cpus):
                 gf = gflops(by["char-rnn"], res)
                 frac = gf / peak["float32"]
                 add(f"char-RNN ≥ {GOAL_RNN_PEAK:.0%} of one core's float32 peak", n, "char-rnn", None, GOAL_RNN_PEAK,
-                    measured=f"{gf:.1f} GFLOP/s = {frac:.0%} of one core" + (f" ({frac / n:.0%} of {n})" if n > 1 else ""),
+                    measured=f"{gf:.1f} GFLOP/s = {frac:.1%} of one core" + (f" ({frac / n:.0%} of {n})" if n > 1 else ""),
                     value=frac)
             else:
                 add(f"char-RNN ≥ {GOAL_RNN_PEAK:.0%} of one core's float32 peak", n, "char-rnn", C.TN, GOAL_RNN_PEAK)
@@ -901,7 +901,7 @@ def analysis(cases, results, mem, prof, peak, threads):
         fwd, bwd = med(cp, "tinynet rnn_forward"), med(cp, "tinynet rnn_backward")
         txt = (f"**char-RNN.** tinynet's forward + BPTT takes {fmt_time(t[C.TN]['median'])} for "
                f"{fl / 1e9:.2f} GFLOP = {fl / t[C.TN]['median'] / 1e9:.1f} GFLOP/s "
-               f"({fl / t[C.TN]['median'] / 1e9 / peak['float32']:.0%} of one core's float32 peak of "
+               f"({fl / t[C.TN]['median'] / 1e9 / peak['float32']:.1%} of one core's float32 peak of "
                f"{peak['float32']:.0f} GFLOP/s)")
         if fwd:
             txt += (f"; forward alone {fmt_time(fwd)} ({fl / 3 / fwd / 1e9:.1f} GFLOP/s on its third of the flops), "
