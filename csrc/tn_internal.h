@@ -115,22 +115,14 @@ typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t p
  * the same arithmetic as the general kernel, in one function; tanh_fn and exp_fn are
  * the instruction set's array tanh and exp. */
 #define TN_DECLARE_RNN_SMALL(T, S)                                                                                   \
-    typedef double (*tn_rnn_small_##S)(T * dW_xh, T * dW_hh, T * db_h, T * dW_hy, T * db_y, T * h_last,             \
+    typedef double tn_rnn_small_fn_##S(T * dW_xh, T * dW_hh, T * db_h, T * dW_hy, T * db_y, T * h_last,             \
                                        const int64_t *inputs, const int64_t *targets, const T *h0, const T *W_xh,     \
                                        const T *W_hh, const T *b_h, const T *W_hy, const T *b_y, size_t T_,          \
                                        size_t B, size_t D, size_t H, size_t V, int mean, T *work,                     \
                                        void (*tanh_fn)(T *, const T *, size_t),                                       \
                                        void (*exp_fn)(T *, const T *, size_t));                                       \
-    double tn_rnn_small_generic_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last,                       \
-                                    const int64_t *inputs, const int64_t *targets, const T *h0, const T *W_xh,        \
-                                    const T *W_hh, const T *b_h, const T *W_hy, const T *b_y, size_t T_, size_t B,    \
-                                    size_t D, size_t H, size_t V, int mean, T *work,                                  \
-                                    void (*tanh_fn)(T *, const T *, size_t), void (*exp_fn)(T *, const T *, size_t)); \
-    double tn_rnn_small_fma_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last, const int64_t *inputs,    \
-                                const int64_t *targets, const T *h0, const T *W_xh, const T *W_hh, const T *b_h,      \
-                                const T *W_hy, const T *b_y, size_t T_, size_t B, size_t D, size_t H, size_t V,       \
-                                int mean, T *work, void (*tanh_fn)(T *, const T *, size_t),                           \
-                                void (*exp_fn)(T *, const T *, size_t));
+    typedef tn_rnn_small_fn_##S *tn_rnn_small_##S;                                                                    \
+    tn_rnn_small_fn_##S tn_rnn_small_generic_##S, tn_rnn_small_fma_##S;
 TN_DECLARE_RNN_SMALL(float, f32)
 TN_DECLARE_RNN_SMALL(double, f64)
 
