@@ -6,6 +6,7 @@ Environment switches (for developers and CI, never needed by users):
   TINYNET_SANITIZE=1  build with ASan + UBSan (-fno-sanitize-recover=all -fno-wrapv)
 """
 import os
+import sys
 
 import numpy as np
 from setuptools import Extension, setup
@@ -18,7 +19,7 @@ NPY_TARGET = "NPY_1_23_API_VERSION"
 # directly rather than through the PLT (-fno-semantic-interposition, -Bsymbolic-functions:
 # worth ~5% of a tiny call), while the tn_* symbols stay exported for ctypes.
 cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wshadow", "-fno-math-errno", "-fno-semantic-interposition"]
-ldflags = ["-Wl,-Bsymbolic-functions"]
+ldflags = ["-Wl,-Bsymbolic-functions"] if sys.platform.startswith("linux") else []
 if os.environ.get("TINYNET_WERROR"):
     cflags.append("-Werror")
 if os.environ.get("TINYNET_SANITIZE"):

@@ -28,7 +28,7 @@
  * reassociated, so every version gives the same bits -- only the vector width differs.
  * Elsewhere (and under TINYNET_SIMD, which governs the GEMM and tanh/exp kernels only)
  * plain C. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) /* (ifunc) */
 #define TN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TN_CLONES
