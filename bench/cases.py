@@ -66,6 +66,28 @@ def _np(t):
     return t.detach().numpy().copy()
 
 
+def _torch_sgd(loss, ps, lr):
+    """The PyTorch peers' update: fresh gradients of loss, then p -= lr * grad under
+    no_grad (seed-style SGD)."""
+    for p in ps:
+        p.grad = None
+    loss.backward()
+    with torch.no_grad():
+        for p in ps:
+            p -= lr * p.grad
+    return loss
+
+
+def _torch_canon(loss, keys, ps):
+    """A PyTorch peer's step result as the guard compares it: loss, d<key> gradients and
+    the updated parameters."""
+    out = {"loss": _np(loss)}
+    for k, p in zip(keys, ps):
+        out["d" + k] = _np(p.grad)
+        out[k] = _np(p)
+    return out
+
+
 # ----------------------------------------------------------------------- case 1: hello
 
 HELLO = dict(V=4, H=4, T=4, lr=0.01)
@@ -123,23 +145,9 @@ def hello_torch(params, inputs, targets, lr):
         for x in xs:
             h = torch.tanh(W_xh @ x + W_hh @ h + b_h)
             logits.append(W_hy @ h + b_y)
-        loss = F.cross_entropy(torch.stack(logits), tgt, reduction="sum")
-        for p in ps:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in ps:
-                p -= lr * p.grad
-        return loss
+        return _torch_sgd(F.cross_entropy(torch.stack(logits), tgt, reduction="sum"), ps, lr)
 
-    def canon(loss):
-        out = {"loss": _np(loss)}
-        for k, p in zip(("W_xh", "W_hh", "b_h", "W_hy", "b_y"), ps):
-            out["d" + k] = _np(p.grad)
-            out[k] = _np(p)
-        return out
-
-    return step, canon
+    return step, lambda loss: _torch_canon(loss, ("W_xh", "W_hh", "b_h", "W_hy", "b_y"), ps)
 
 
 def hello_cases(have_torch):
@@ -299,23 +307,9 @@ def makemore_torch(params, pool, lr):
         hpreact = gamma * (hprebn - bnmean) * bnvar_inv + beta
         h = torch.tanh(hpreact)
         logits = F.linear(h, W2, b2)
-        loss = F.cross_entropy(logits, Yb)
-        for p in ps:
-            p.grad = None
-        loss.backward()
-        with torch.no_grad():
-            for p in ps:
-                p -= lr * p.grad
-        return loss
+        return _torch_sgd(F.cross_entropy(logits, Yb), ps, lr)
 
-    def canon(loss):
-        out = {"loss": _np(loss)}
-        for k, p in zip(MM_KEYS, ps):
-            out["d" + k] = _np(p.grad)
-            out[k] = _np(p)
-        return out
-
-    return step, canon
+    return step, lambda loss: _torch_canon(loss, MM_KEYS, ps)
 
 
 def makemore_flops(n_hidden, batch=32):

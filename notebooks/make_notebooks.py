@@ -29,6 +29,14 @@ def code(text, tags=None):
     return ("code", text, tags)
 
 
+def parameters(*more):
+    """Each notebook's parameters cell (tagged for papermill-style runners): ENGINE, then
+    any further parameter lines."""
+    lines = ['ENGINE = "c"  # "c": tinynet\'s C engine; "numpy": the NumPy reference engine (same API, same numbers)',
+             *more]
+    return code("\n" + "\n".join(lines) + "\n", tags=["parameters"])
+
+
 # ------------------------------------------------------------------------------------ 000
 
 NB000 = [
@@ -53,9 +61,7 @@ This notebook does the same computation through tinynet. The next cell holds the
 parameters: `ENGINE = "c"` runs tinynet's C engine, `ENGINE = "numpy"` its NumPy
 reference engine — the same functions, the same numbers.
 """),
-    code(r'''
-ENGINE = "c"  # "c": tinynet's C engine; "numpy": the NumPy reference engine (same API, same numbers)
-''', tags=["parameters"]),
+    parameters(),
     code(r'''
 import json
 
@@ -248,9 +254,7 @@ here `np.random.seed(0)` fixes one that does).
 The next cell holds the parameters: `ENGINE = "c"` runs tinynet's C engine,
 `ENGINE = "numpy"` its NumPy reference engine.
 """),
-    code(r'''
-ENGINE = "c"  # "c": tinynet's C engine; "numpy": the NumPy reference engine (same API, same numbers)
-''', tags=["parameters"]),
+    parameters(),
     code(r'''
 import json
 import time
@@ -486,9 +490,7 @@ about 9.65% per letter, which this notebook explains.
 The next cell holds the parameters: `ENGINE = "c"` runs tinynet's C engine,
 `ENGINE = "numpy"` its NumPy reference engine.
 """),
-    code(r'''
-ENGINE = "c"  # "c": tinynet's C engine; "numpy": the NumPy reference engine (same API, same numbers)
-''', tags=["parameters"]),
+    parameters(),
     code(r'''
 import json
 import math
@@ -738,10 +740,7 @@ on the train and dev splits, and sampled.
 The next cell holds the parameters: `ENGINE` (`"c"` or `"numpy"`) and `STEPS`, the number
 of training steps (makemore: 200,000; the learning rate drops at `STEPS // 2`).
 """),
-    code(r'''
-ENGINE = "c"     # "c": tinynet's C engine; "numpy": the NumPy reference engine (same API, same numbers)
-STEPS = 200_000  # training steps (makemore: 200,000); the learning rate drops from 0.1 to 0.01 at STEPS // 2
-''', tags=["parameters"]),
+    parameters("STEPS = 200_000  # training steps (makemore: 200,000); the learning rate drops from 0.1 to 0.01 at STEPS // 2"),
     code(r'''
 import json
 import time
