@@ -33,6 +33,11 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
     if (tn_gemm_is_small(M, N, K)) return 0; /* the small path packs nothing */
+    return tn_gemm_job_work(M, N, K);
+}
+
+size_t tn_gemm_job_work(size_t M, size_t N, size_t K)
+{
     const tn_isa *isa = tn_isa_get();
     size_t NR = (size_t)TN_MAX(isa->nr_f32, isa->nr_f64);
     size_t cols = (TN_MIN(N, (size_t)TN_GEMM_NC) + NR - 1) / NR * NR;

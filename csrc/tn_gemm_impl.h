@@ -81,9 +81,11 @@ static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, s
 /* Member (tid of n)'s share of packing op(B)[k0 : k0+kc, j0 : j0+nc] into ceil(nc/NR)
  * panels, element (k, j) of panel q at dst[q*kc*NR + k*NR + j], zero-padded; read along
  * memory rows, as pack_a.  For op(B) = B^T the copy is a transpose: TB x TB blocks go
- * through the instruction set's register transpose, the edges element by element. */
-static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t NR, TN_T *restrict dst, size_t k0, size_t kc,
-                       size_t j0, size_t nc, int tid, int n)
+ * through the instruction set's register transpose, the edges element by element.
+ * op(B) = B may come in two parts by rows: row k < split at lo + k*ldb (lo NULL: zeros),
+ * row k >= split at B + (k - split)*ldb. */
+static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t split, const TN_T *lo, size_t NR,
+                       TN_T *restrict dst, size_t k0, size_t kc, size_t j0, size_t nc, int tid, int n)
 {
     size_t nq = (nc + NR - 1) / NR, b0, b1;
     if (trans_b) {
@@ -104,11 +106,12 @@ static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t NR, TN_T *
     } else {
         tn_share(kc, tid, n, &b0, &b1);
         for (size_t k = b0; k < b1; k++) {
-            const TN_T *row = B + (k0 + k) * ldb + j0;
+            size_t kk = k0 + k;
+            const TN_T *row = kk >= split ? B + (kk - split) * ldb + j0 : lo ? lo + kk * ldb + j0 : NULL;
             for (size_t q = 0; q < nq; q++) {
-                size_t nr = TN_MIN(NR, nc - q * NR);
+                size_t nr = row ? TN_MIN(NR, nc - q * NR) : 0;
                 TN_T *d = dst + q * kc * NR + k * NR;
-                SF(copy_row)(d, row + q * NR, nr);
+                if (row) SF(copy_row)(d, row + q * NR, nr);
                 for (size_t j = nr; j < NR; j++) d[j] = 0;
             }
         }
@@ -130,8 +133,32 @@ void FN(gemm_pack_b)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb,
         size_t nc = TN_MIN((size_t)TN_GEMM_NC, N - jc);
         for (size_t pc = 0; pc < K; pc += TN_GEMM_KC) {
             size_t kc = TN_MIN((size_t)TN_GEMM_KC, K - pc);
-            SF(pack_b)(trans_b, B, ldb, NR, packed + SF(packed_offset)(jc, pc, N, K, NR), pc, kc, jc, nc, 0, 1);
+            SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, packed + SF(packed_offset)(jc, pc, N, K, NR), pc, kc, jc, nc, 0,
+                       1);
         }
+    }
+}
+
+/* c[i, j] = bias[j] + c[i, j] on an mr x nr tile: after a first KC block stored with
+ * beta = 0, this is the very addition beta C + alpha acc makes when C holds the bias in
+ * every row, so the bits do not change -- without writing the bias rows out first. */
+TN_CLONES static void SF(add_bias)(TN_T *c, size_t ldc, const TN_T *bias, size_t mr, size_t nr)
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) c[i * ldc + j] = bias[j] + c[i * ldc + j];
+}
+
+/* Member (tid of n)'s share of packing columns [jc, jc + nc) of the job's op(B) and, from
+ * column N1 on, of its second product's (see gemm_member). */
+static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t jc, size_t nc, int tid, int n)
+{
+    if (jc < g->N)
+        SF(pack_b)(g->trans_b, g->B, g->ldb, g->b_split, g->b_lo, g->NR, g->packb, k0, kc, jc, TN_MIN(jc + nc, g->N) - jc,
+                   tid, n);
+    if (jc + nc > N1) {
+        size_t s = TN_MAX(jc, N1);
+        SF(pack_b)(0, g->second.B, g->second.ldb, g->second.split, g->second.lo, g->NR, g->packb + (s - jc) * kc, k0, kc,
+                   s - N1, jc + nc - s, tid, n);
     }
 }
 
@@ -145,22 +172,27 @@ static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t n
         g->dtanh(g->C + at, g->e1 + at, g->e2 + at, g->ldc, mr, nr);
 }
 
+/* A job with a second product runs as one product over the columns of both: op(B)'s
+ * [0, N), zero padding up to N1 (a whole number of panels), then op(B2)'s from N1 on; a
+ * tile's column panel maps back to C or C2. */
 void FN(gemm_member)(const JOB *g, tn_member *m)
 {
     size_t MR = g->MR, NR = g->NR, b0, b1;
+    size_t N1 = g->second.N ? (g->N + NR - 1) / NR * NR : g->N, Nall = N1 + g->second.N;
     /* read A's full row panels in place (and a single row always), unless its row stride
      * is a multiple of 4 KiB (then MR rows would fight over the same L1 sets) */
     int direct = !g->trans_a && (g->M == 1 || (g->lda * sizeof(TN_T)) % 4096 != 0);
-    for (size_t jc = 0; jc < g->N; jc += TN_GEMM_NC) {
-        size_t nc = TN_MIN((size_t)TN_GEMM_NC, g->N - jc), nq = (nc + NR - 1) / NR;
+    for (size_t jc = 0; jc < Nall; jc += TN_GEMM_NC) {
+        size_t nc = TN_MIN((size_t)TN_GEMM_NC, Nall - jc), nq = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < g->K; pc += TN_GEMM_KC) {
             size_t kc = TN_MIN((size_t)TN_GEMM_KC, g->K - pc);
-            TN_T beta = pc == 0 ? g->beta : 1;
+            const TN_T *bias = pc == 0 ? g->bias : NULL;
+            TN_T beta = bias ? 0 : pc == 0 ? g->beta : 1;
             const TN_T *packb;
             if (g->packed_b) {
                 packb = g->packed_b + SF(packed_offset)(jc, pc, g->N, g->K, NR);
             } else {
-                SF(pack_b)(g->trans_b, g->B, g->ldb, NR, g->packb, pc, kc, jc, nc, m->tid, m->n);
+                SF(pack_cols)(g, N1, pc, kc, jc, nc, m->tid, m->n);
                 tn_barrier(m);
                 packb = g->packb;
             }
@@ -178,6 +210,7 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                         size_t nr_last = TN_MIN(NR, nc - (q0 + (size_t)cnt - 1) * NR);
                         const TN_T *a = g->trans_a ? g->packa : g->A + pc; /* one row: in place when it is one */
                         g->row(kc, a, packb + q0 * kc * NR, kc * NR, cnt, g->C + j0, nr_last, g->alpha, beta);
+                        if (bias) SF(add_bias)(g->C + j0, 0, bias + j0, 1, (size_t)(cnt - 1) * NR + nr_last);
                         if (last && g->epi) SF(epilogue)(g, 0, j0, 1, (size_t)(cnt - 1) * NR + nr_last);
                     }
                     tn_barrier(m);
@@ -187,13 +220,20 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                 tn_share(np * nq, m->tid, m->n, &b0, &b1);
                 for (size_t t = b0; t < b1; t++) {
                     size_t q = t / np, p = t % np, i0 = ic + p * MR, j0 = jc + q * NR;
-                    size_t mr = TN_MIN(MR, mc - p * MR), nr = TN_MIN(NR, nc - q * NR);
+                    size_t mr = TN_MIN(MR, mc - p * MR), nr, ldc = g->ldc;
+                    TN_T *c;
+                    if (j0 < N1) {
+                        nr = TN_MIN(NR, g->N - j0), c = g->C + i0 * ldc + j0;
+                    } else { /* the second product's */
+                        size_t j = j0 - N1;
+                        nr = TN_MIN(NR, g->second.N - j), ldc = g->second.ldc, c = g->second.C + i0 * ldc + j;
+                    }
                     if (direct && mr == MR)
-                        g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, g->C + i0 * g->ldc + j0,
-                                g->ldc, nr, g->alpha, beta);
+                        g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, c, ldc, nr, g->alpha, beta);
                     else
-                        g->micro(kc, g->packa + p * (kc * MR + TN_PANEL_PAD), packb + q * kc * NR, g->C + i0 * g->ldc + j0, g->ldc, mr,
-                                 nr, g->alpha, beta);
+                        g->micro(kc, g->packa + p * (kc * MR + TN_PANEL_PAD), packb + q * kc * NR, c, ldc, mr, nr,
+                                 g->alpha, beta);
+                    if (bias) SF(add_bias)(g->C + i0 * g->ldc + j0, g->ldc, bias + j0, mr, nr);
                     if (last && g->epi) SF(epilogue)(g, i0, j0, mr, nr);
                 }
                 tn_barrier(m);
@@ -230,6 +270,13 @@ int FN(gemm_threads)(size_t M, size_t N, size_t K)
     return 2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS ? 1 : tn_get_num_threads();
 }
 
+/* Runs a job that tn_gemm_init set up (and the caller then extended), threaded as a
+ * plain product of its size would be. */
+void FN(gemm_run)(JOB *g)
+{
+    tn_team_run(FN(gemm_threads)(g->M, g->N, g->K), SF(gemm_team), g);
+}
+
 void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
               const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
 {
@@ -247,7 +294,7 @@ void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha
     }
     JOB g;
     FN(gemm_init)(&g, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
-    tn_team_run(FN(gemm_threads)(M, N, K), SF(gemm_team), &g);
+    FN(gemm_run)(&g);
 }
 
 #undef SF

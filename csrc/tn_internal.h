@@ -178,6 +178,10 @@ typedef struct {
  * (tn_gemm_member: every member calls it with an identical job). */
 enum { TN_EPI_NONE = 0, TN_EPI_TANH = 1, TN_EPI_DTANH = 2 /* c = (c + e1) (1 - e2^2) */ };
 
+/* The workspace of a job (M, N, K) run by tn_gemm_run/tn_gemm_member, which always takes
+ * the packed path: tn_gemm_work without its small-product exception. */
+size_t tn_gemm_job_work(size_t M, size_t N, size_t K);
+
 static inline size_t tn_gemm_packed_size(size_t N, size_t K)
 {
     /* each NC block of columns is padded to a multiple of NR <= TN_GEMM_TILE_MAX */
@@ -194,6 +198,17 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
         const T *packed_b; /* op(B) prepacked by tn_gemm_pack_b, or NULL */                                           \
         int epi;           /* TN_EPI_* */                                                                             \
         const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                             \
+        const T *bias;     /* or NULL; else (N): the first KC block stores bias + alpha acc (beta unused) */         \
+        /* op(B) = B in two parts by rows: row k < b_split at b_lo + k ldb (b_lo NULL: zeros) */                     \
+        size_t b_split;                                                                                               \
+        const T *b_lo;                                                                                                \
+        /* a second product sharing op(A) and its packing, N = 0: none.  C2(M, N) = alpha op(A) B2                  \
+         * + beta C2, B2 in two parts like B; not with M = 1, prepacked B, bias or epilogue */                       \
+        struct {                                                                                                      \
+            size_t N, ldb, split, ldc;                                                                                \
+            const T *B, *lo;                                                                                          \
+            T *C;                                                                                                     \
+        } second;                                                                                                     \
         tn_micro_##S micro;                                                                                           \
         tn_rows_##S rows;                                                                                             \
         tn_row_##S row;                                                                                               \
@@ -205,6 +220,7 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
     void tn_gemm_init_##S(tn_gemm_job_##S *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,       \
                           const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc, T *work);         \
     void tn_gemm_member_##S(const tn_gemm_job_##S *g, tn_member *m);                                                  \
+    void tn_gemm_run_##S(tn_gemm_job_##S *g);                                                                         \
     void tn_gemm_pack_b_##S(int trans_b, size_t K, size_t N, const T *B, size_t ldb, T *packed);                      \
     int tn_gemm_threads_##S(size_t M, size_t N, size_t K);
 TN_DECLARE_GEMM_JOB(float, f32)

@@ -51,9 +51,11 @@ static size_t rnn_work(size_t T, size_t B, size_t D, size_t H, size_t V, int bac
         ws_add(&w, D, H, 1);  /* transposed dW_xh for token input */
     }
     ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh (or W_hh^T), packed once */
-    /* one bound for all the GEMMs: rows from (TB, B, H, V), columns from (H, D, V), depth
-     * from (D, H, TB, V) -- every product's (M, N, K) lies within it */
-    ws_add(&w, tn_gemm_work(TN_MAX(max3(TB, H, V), B), max3(H, D, V), TN_MAX(max3(D, H, TB), V)), 1, 1);
+    /* one bound for all the GEMMs: rows from (TB, B, H, V), columns from (H, D, V) and the
+     * weight gradients' D + H (plus a panel of padding), depth from (D, H, TB, V) -- every
+     * product's (M, N, K) lies within it; as jobs (the weight gradients), even if small */
+    size_t cols = TN_MAX(max3(H, D, V), TN_MIN(D + H + TN_GEMM_TILE_MAX, (size_t)TN_GEMM_NC));
+    ws_add(&w, tn_gemm_job_work(TN_MAX(max3(TB, H, V), B), cols, TN_MAX(max3(D, H, TB), V)), 1, 1);
     return ws_done(&w);
 }
 

@@ -29,6 +29,13 @@ TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
 void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
                         size_t D, size_t H, TN_T *work)
 {
+    if (b && N && H && D && !tn_gemm_is_small(N, H, D)) { /* the packed GEMM adds b to each finished tile */
+        TN_CAT3(tn_gemm_job, _, TN_S) g;
+        TN_CAT3(tn_gemm_init, _, TN_S)(&g, 0, 1, N, H, D, 1, x, D, W, D, 0, y, H, work);
+        g.bias = b;
+        TN_CAT3(tn_gemm_run, _, TN_S)(&g);
+        return;
+    }
     if (b) SF(fill_rows)(y, b, N, H);
     GEMM(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
 }
@@ -423,18 +430,35 @@ void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T 
     tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_forward_team), &r);
 }
 
-/* dW_xh(H,D) from dpre(TB,H): x given: dpre^T @ x; tokens: scatter-add columns, through
- * a transposed (D,H) buffer so that every row update is contiguous. */
-static void SF(rnn_dW_xh)(TN_T *dW_xh, const TN_T *dpre, const TN_T *x, const int64_t *tokens, size_t TB, size_t D,
-                          size_t H, TN_T *dWT, TN_T *work)
+/* The weight gradients from dpre(T,B,H), over all steps at once:
+ *   dW_hh(H,H) = dpre^T @ [h0; hs[:-1]]   (one product over all T B rows, h0 NULL: zeros)
+ *   dW_xh(H,D) = dpre^T @ x               (x given), sharing dpre^T's packing with dW_hh
+ *                                         when their columns fit one column block;
+ *                with tokens: scatter-add columns, through a transposed (D,H) buffer so
+ *                that every row update is contiguous. */
+static void SF(rnn_dW)(TN_T *dW_xh, TN_T *dW_hh, const TN_T *dpre, const TN_T *x, const int64_t *tokens,
+                       const TN_T *h0, const TN_T *hs, size_t TB, size_t B, size_t D, size_t H, TN_T *dWT,
+                       TN_T *work)
 {
-    if (x) {
-        GEMM(1, 0, H, D, TB, 1, dpre, H, x, D, 0, dW_xh, D, work);
-        return;
+    TN_CAT3(tn_gemm_job, _, TN_S) g;
+    TN_CAT3(tn_gemm_init, _, TN_S)(&g, 1, 0, H, H, TB, 1, dpre, H, hs, H, 0, dW_hh, H, work);
+    g.b_split = B, g.b_lo = h0;
+    if (x && D > 0) {
+        TN_CAT3(tn_gemm_job, _, TN_S) gx;
+        TN_CAT3(tn_gemm_init, _, TN_S)(&gx, 1, 0, H, D, TB, 1, dpre, H, x, D, 0, dW_xh, D, work);
+        if (H > 1 && (D + gx.NR - 1) / gx.NR * gx.NR + H <= TN_GEMM_NC) {
+            gx.second.N = H, gx.second.B = hs, gx.second.ldb = H, gx.second.split = B, gx.second.lo = h0;
+            gx.second.C = dW_hh, gx.second.ldc = H;
+            TN_CAT3(tn_gemm_run, _, TN_S)(&gx);
+            return;
+        }
+        TN_CAT3(tn_gemm_run, _, TN_S)(&gx);
+    } else if (tokens) {
+        FN(embedding_backward)(dWT, dpre, tokens, TB, D, H);
+        for (size_t h = 0; h < H; h++)
+            for (size_t d = 0; d < D; d++) dW_xh[h * D + d] = dWT[d * H + h];
     }
-    FN(embedding_backward)(dWT, dpre, tokens, TB, D, H);
-    for (size_t h = 0; h < H; h++)
-        for (size_t d = 0; d < D; d++) dW_xh[h * D + d] = dWT[d * H + h];
+    TN_CAT3(tn_gemm_run, _, TN_S)(&g);
 }
 
 void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, const TN_T *dhs, const TN_T *x,
@@ -502,10 +526,7 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
             }
         }
     }
-    /* weight gradients over all steps at once */
-    SF(rnn_dW_xh)(dW_xh, dpre, x, tokens, TB, D, H, dWT, work);
-    GEMM(1, 0, H, H, TB - B, 1, dpre + BH, H, hs, H, 0, dW_hh, H, work);
-    if (h0) GEMM(1, 0, H, H, B, 1, dpre, H, h0, H, 1, dW_hh, H, work);
+    SF(rnn_dW)(dW_xh, dW_hh, dpre, x, tokens, h0, hs, TB, B, D, H, dWT, work);
     SF(sum_rows)(db_h, dpre, TB, H);
     if (dx) GEMM(0, 0, TB, D, H, 1, dpre, H, W_xh, D, 0, dx, D, work);
 }

@@ -117,15 +117,11 @@ RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T
         RS_T *col = dW_xh + inputs[n];
         for (size_t h = 0; h < H; h++) col[h * D] += dpre[n * H + h];
     }
-    for (size_t i = 0; i < H; i++)
+    for (size_t i = 0; i < H; i++) /* against [h0; hs[:-1]] in row order, h0 NULL: zeros */
         for (size_t j = 0; j < H; j++) {
             RS_T acc = 0;
+            for (size_t b = 0; b < B; b++) acc = RS_FMA(dpre[b * H + i], h0 ? h0[b * H + j] : 0, acc);
             for (size_t n = 0; n + B < TB; n++) acc = RS_FMA(dpre[(n + B) * H + i], hs[n * H + j], acc);
-            if (h0) {
-                RS_T acc0 = 0;
-                for (size_t b = 0; b < B; b++) acc0 = RS_FMA(dpre[b * H + i], h0[b * H + j], acc0);
-                acc = acc + acc0;
-            }
             dW_hh[i * H + j] = acc;
         }
     for (size_t h = 0; h < H; h++) db_h[h] = 0;

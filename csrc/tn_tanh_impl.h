@@ -72,10 +72,17 @@ TH_ARRAY(TH_NAME)
 TH_ARRAY(TH_EXP_NAME)
 #undef TH_ARRAY
 
-/* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue). */
+/* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue):
+ * the full vectors of all rows in one loop nest, so that the constants stay in registers
+ * across the rows (a tile row is only a vector or two); each row's tail as above. */
 TH_TARGET void TN_CAT3(TH_NAME, _, 2d)(TH_T *c, size_t ld, size_t rows, size_t cols)
 {
-    for (size_t r = 0; r < rows; r++) TH_NAME(c + r * ld, c + r * ld, cols);
+    size_t full = cols / TH_LANES * TH_LANES;
+    for (size_t r = 0; r < rows; r++) {
+        TH_T *row = c + r * ld;
+        for (size_t i = 0; i < full; i += TH_LANES) TH_STORE(row + i, TN_CAT3(TH_NAME, _, vec)(TH_LOAD(row + i)));
+        if (full < cols) TH_NAME(row + full, row + full, cols - full);
+    }
 }
 
 #undef TH_NAME

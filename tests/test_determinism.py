@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import tinynet as tn
+import tinynet.reference as ref
+from conftest import assert_close
 
 
 @pytest.fixture
@@ -89,6 +91,36 @@ def test_rnn_fused_recurrence_matches_the_step_by_step_path():
     for t in range(T):
         h = tn.rnn_forward(x[t : t + 1], h, W_xh, W_hh, b_h)[0]
         assert np.array_equal(h, hs[t]), t
+
+
+# (T, B, D, H): dW_xh and dW_hh as one product sharing dpre^T's packing (D + H fits one
+# column block of the GEMM), and as two products (it does not)
+SHARED_DW_SHAPES = [(5, 8, 40, 96), (3, 4, 1000, 64)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHARED_DW_SHAPES, ids=str)
+@pytest.mark.parametrize("h0_kind", ["none", "given"])
+def test_rnn_dW_hh_bits_do_not_depend_on_the_input_kind(dtype, shape, h0_kind):
+    """dW_hh is one product over [h0; hs[:-1]] (zeros for no h0) in row order, whether
+    it shares its product with dW_xh (float input) or not (token ids, or a D + H too wide
+    to share): one-hot rows and their token ids give the same bits.  And it is right."""
+    T, B, D, H = shape
+    rng = np.random.default_rng(T * 100 + D)
+    tokens = rng.integers(0, D, (T, B))
+    x = np.eye(D, dtype=dtype)[tokens]
+    h0 = rng.standard_normal((B, H)).astype(dtype) if h0_kind == "given" else None
+    W_xh = (rng.standard_normal((H, D)) * 0.5).astype(dtype)
+    W_hh = (rng.standard_normal((H, H)) * 0.5 / np.sqrt(H)).astype(dtype)
+    b_h, R = rng.standard_normal(H).astype(dtype), rng.standard_normal((T, B, H)).astype(dtype)
+    hs = tn.rnn_forward(tokens, h0, W_xh, W_hh, b_h)
+    assert np.array_equal(tn.rnn_forward(x, h0, W_xh, W_hh, b_h), hs)
+    by_tokens = tn.rnn_backward(R, tokens, h0, hs, W_xh, W_hh)
+    by_x = tn.rnn_backward(R, x, h0, hs, W_xh, W_hh)
+    assert np.array_equal(by_x[3], by_tokens[3]) and np.array_equal(by_x[4], by_tokens[4])
+    want = ref.rnn_backward(R, x, h0, hs, W_xh, W_hh)
+    for name, got, exp in zip(["dx", "dh0", "dW_xh", "dW_hh", "db_h"], by_x, want):
+        assert_close(got, exp, name)
 
 
 def lm_loss_composed(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, reduction):
