@@ -162,6 +162,21 @@ static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t 
     }
 }
 
+/* Ask for the epilogue operands of an mr x nr tile, into L2: a member calls it for its
+ * next tile while this one computes (the operands are rows of arrays far bigger than the
+ * caches, as the BPTT's dhs and hs, and the tiles' rows are too short for the hardware's
+ * stream detection). */
+static void SF(prefetch_operands)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
+{
+    for (size_t i = 0; i < mr; i++) {
+        size_t at = (i0 + i) * g->ldc + j0;
+        for (size_t j = 0; j < nr; j += 64 / sizeof(TN_T)) {
+            __builtin_prefetch(g->e1 + at + j, 0, 2);
+            __builtin_prefetch(g->e2 + at + j, 0, 2);
+        }
+    }
+}
+
 /* The tile's epilogue, after its last KC block. */
 static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
 {
@@ -227,6 +242,10 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                     } else { /* the second product's */
                         size_t j = j0 - N1;
                         nr = TN_MIN(NR, g->second.N - j), ldc = g->second.ldc, c = g->second.C + i0 * ldc + j;
+                    }
+                    if (last && g->epi == TN_EPI_DTANH && t + 1 < b1) {
+                        size_t qn = (t + 1) / np, pn = (t + 1) % np, jn = jc + qn * NR;
+                        SF(prefetch_operands)(g, ic + pn * MR, jn, TN_MIN(MR, mc - pn * MR), TN_MIN(NR, g->N - jn));
                     }
                     if (direct && mr == MR)
                         g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, c, ldc, nr, g->alpha, beta);
