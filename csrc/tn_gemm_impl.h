@@ -233,8 +233,8 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                 }
                 /* tiles ordered B-panel major, so a B panel stays in L1 across A panels */
                 tn_share(np * nq, m->tid, m->n, &b0, &b1);
-                for (size_t t = b0; t < b1; t++) {
-                    size_t q = t / np, p = t % np, i0 = ic + p * MR, j0 = jc + q * NR;
+                for (size_t t = b0, q = b0 / np, p = b0 % np; t < b1; t++, p = p + 1 < np ? p + 1 : (q++, 0)) {
+                    size_t i0 = ic + p * MR, j0 = jc + q * NR;
                     size_t mr = TN_MIN(MR, mc - p * MR), nr, ldc = g->ldc;
                     TN_T *c;
                     if (j0 < N1) {
@@ -244,7 +244,7 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
                         nr = TN_MIN(NR, g->second.N - j), ldc = g->second.ldc, c = g->second.C + i0 * ldc + j;
                     }
                     if (last && g->epi == TN_EPI_DTANH && t + 1 < b1) {
-                        size_t qn = (t + 1) / np, pn = (t + 1) % np, jn = jc + qn * NR;
+                        size_t pn = p + 1 < np ? p + 1 : 0, jn = pn ? j0 : j0 + NR;
                         SF(prefetch_operands)(g, ic + pn * MR, jn, TN_MIN(MR, mc - pn * MR), TN_MIN(NR, g->N - jn));
                     }
                     if (direct && mr == MR)

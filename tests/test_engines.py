@@ -324,6 +324,27 @@ def test_rnn_lm_loss(T, B, D, H, batched, dtype, reduction):
             assert_close(h_last, want[2], "h_last")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_results_are_64_byte_aligned(dtype):
+    """As the README says: a result of 64 KiB or more is a writeable, C-contiguous view
+    starting on a 64-byte boundary of a buffer made for it (NumPy's allocator aligns to
+    16 bytes); smaller ones are ordinary arrays that own their data."""
+    rng = np.random.default_rng(12)
+    n = 64 * 1024 // np.dtype(dtype).itemsize  # elements in 64 KiB
+    x, W = randn(rng, (n // 64, 64), dtype), randn(rng, (64, 64), dtype)
+    for _ in range(3):  # whatever address the allocator hands out
+        y = tn.linear_forward(x, W)
+        assert y.nbytes == 64 * 1024 and y.ctypes.data % 64 == 0 and not y.flags.owndata
+        assert y.base is not None and y.base.nbytes < y.nbytes + 64
+        assert y.flags.writeable and y.flags.c_contiguous and y.dtype == dtype
+        assert_close(y, ref.linear_forward(x, W), "y")
+        hs = tn.rnn_forward(randn(rng, (8, 32, 4), dtype), None, randn(rng, (64, 4), dtype), randn(rng, (64, 64), dtype) / 8,
+                            randn(rng, 64, dtype))
+        assert hs.ctypes.data % 64 == 0
+    small = tn.linear_forward(x[:10], W)
+    assert small.flags.owndata and small.base is None
+
+
 def test_rnn_lm_loss_arrays_are_views_of_one_allocation():
     """As the README says: the gradients and h_last are writeable, C-contiguous views of
     one buffer made for the call, disjoint from each other (the NumPy engine returns
@@ -340,6 +361,7 @@ def test_rnn_lm_loss_arrays_are_views_of_one_allocation():
     assert base is not None and not h_last.flags.owndata
     for a in arrays:
         assert a.base is base and a.flags.writeable and a.flags.c_contiguous
+        assert a.ctypes.data % 64 == 0, "each starts on a 64-byte boundary"
     for i, a in enumerate(arrays):
         assert not any(np.shares_memory(a, b) for b in arrays[i + 1:])
     before = {k: v.copy() for k, v in grads.items()}
