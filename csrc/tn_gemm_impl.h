@@ -169,11 +169,10 @@ static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t 
 static void SF(prefetch_operands)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
 {
     for (size_t i = 0; i < mr; i++) {
-        size_t at = (i0 + i) * g->ldc + j0;
-        for (size_t j = 0; j < nr; j += 64 / sizeof(TN_T)) {
-            __builtin_prefetch(g->e1 + at + j, 0, 2);
-            __builtin_prefetch(g->e2 + at + j, 0, 2);
-        }
+        const TN_T *rows[2] = {g->e1 + (i0 + i) * g->ldc + j0, g->e2 + (i0 + i) * g->ldc + j0};
+        for (int r = 0; r < 2; r++) /* every cache line of the row's nr elements, wherever they start */
+            for (uintptr_t p = (uintptr_t)rows[r] & ~(uintptr_t)63; p <= (uintptr_t)(rows[r] + nr - 1); p += 64)
+                __builtin_prefetch((const void *)p, 0, 2);
     }
 }
 

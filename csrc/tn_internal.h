@@ -36,6 +36,7 @@
 /* Column sums (bias gradients, batch-norm statistics) add rows in order within blocks
  * of this many, then combine the blocks pairwise (tn_kernels_impl.h, col_sums). */
 #define TN_SUM_BLOCK 128
+#define TN_SUM_W 32 /* ... columns at a time */
 enum { TN_SUM_X, TN_SUM_DEV2, TN_SUM_XHAT_Y }; /* what col_sums adds */
 /* Up to this many multiply-adds (and K <= KC) a GEMM skips packing. */
 #define TN_GEMM_SMALL_MACS 4096

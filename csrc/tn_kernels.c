@@ -49,6 +49,7 @@ static size_t rnn_work(size_t T, size_t B, size_t D, size_t H, size_t V, int bac
         ws_add(&w, TB, H, 1); /* dpre */
         ws_add(&w, B, H, 2);  /* g, gnext */
         ws_add(&w, D, H, 1);  /* transposed dW_xh for token input */
+        ws_add(&w, TB / TN_SUM_BLOCK + 1, H, 1); /* the bias gradient's block sums */
     }
     ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh (or W_hh^T), packed once */
     /* one bound for all the GEMMs: rows from (TB, B, H, V), columns from (H, D, V) and the

@@ -71,6 +71,33 @@ static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T 
     }
 }
 
+/* The cascade's state for one strip of up to TN_SUM_W columns: the pending partial
+ * sums, one per level (at most 64 for any N). */
+typedef struct {
+    TN_T pend[64][TN_SUM_W];
+    int level[64], top;
+} SF(cascade);
+
+/* Takes the next block's partial sums p (w columns; p is overwritten). */
+static inline void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
+{
+    int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
+    for (; k->top > 0 && k->level[k->top - 1] == lv; k->top--, lv++)
+        for (size_t j = 0; j < w; j++) p[j] = k->pend[k->top - 1][j] + p[j];
+    for (size_t j = 0; j < w; j++) k->pend[k->top][j] = p[j];
+    k->level[k->top++] = lv;
+}
+
+/* out[0 : w] = what is left, added from the latest partial sum back */
+static inline void SF(cascade_end)(const SF(cascade) *k, TN_T *out, size_t w)
+{
+    for (size_t j = 0; j < w; j++) {
+        TN_T acc = k->pend[k->top - 1][j];
+        for (int i = k->top - 2; i >= 0; i--) acc = k->pend[i][j] + acc;
+        out[j] = acc;
+    }
+}
+
 TN_CLONES static void SF(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
                                    size_t N, size_t C)
 {
@@ -78,25 +105,42 @@ TN_CLONES static void SF(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_
         SF(col_block)(out, kind, x, y, a, b, C, 0, N, 0, C);
         return;
     }
-    enum { W = 32, LEVELS = 64 };
-    TN_T pend[LEVELS][W], p[W];
-    int level[LEVELS];
-    for (size_t c0 = 0; c0 < C; c0 += W) {
-        size_t w = TN_MIN((size_t)W, C - c0);
-        int top = 0;
+    SF(cascade) k;
+    TN_T p[TN_SUM_W];
+    for (size_t c0 = 0; c0 < C; c0 += TN_SUM_W) {
+        size_t w = TN_MIN((size_t)TN_SUM_W, C - c0);
+        k.top = 0;
         for (size_t n0 = 0; n0 < N; n0 += TN_SUM_BLOCK) {
             SF(col_block)(p, kind, x, y, a, b, C, n0, TN_MIN(N, n0 + TN_SUM_BLOCK), c0, w);
-            int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
-            for (; top > 0 && level[top - 1] == lv; top--, lv++)
-                for (size_t j = 0; j < w; j++) p[j] = pend[top - 1][j] + p[j];
-            for (size_t j = 0; j < w; j++) pend[top][j] = p[j];
-            level[top++] = lv;
+            SF(cascade_add)(&k, p, w);
         }
-        for (size_t j = 0; j < w; j++) { /* what is left, from the latest partial sum back */
-            TN_T acc = pend[top - 1][j];
-            for (int k = top - 2; k >= 0; k--) acc = pend[k][j] + acc;
-            out[c0 + j] = acc;
+        SF(cascade_end)(&k, out + c0, w);
+    }
+}
+
+/* One block's partial sums for col_sums_of_blocks: dst[j] = sum of x[n, c0 + j] over
+ * rows n0 <= n < n1 in order (col_block, built for each instruction set). */
+TN_CLONES static void SF(block_sums)(TN_T *dst, const TN_T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+{
+    SF(col_block)(dst, TN_SUM_X, x, NULL, NULL, NULL, C, n0, n1, c0, w);
+}
+
+/* col_sums(TN_SUM_X) of an (N, C) matrix from its blocks' partial sums, computed
+ * beforehand (sums[i*C + c]: rows i*TN_SUM_BLOCK onwards, as col_block makes them):
+ * the same bits. */
+TN_CLONES static void SF(col_sums_of_blocks)(TN_T *out, const TN_T *sums, size_t N, size_t C)
+{
+    size_t nb = (N + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK;
+    SF(cascade) k;
+    TN_T p[TN_SUM_W];
+    for (size_t c0 = 0; c0 < C; c0 += TN_SUM_W) {
+        size_t w = TN_MIN((size_t)TN_SUM_W, C - c0);
+        k.top = 0;
+        for (size_t i = 0; i < nb; i++) {
+            for (size_t j = 0; j < w; j++) p[j] = sums[i * C + c0 + j];
+            SF(cascade_add)(&k, p, w);
         }
+        SF(cascade_end)(&k, out + c0, w);
     }
 }
 
@@ -361,6 +405,7 @@ typedef struct {
     const TN_T *h0;     /* forward: initial state (NULL: zeros) */
     const TN_T *dhs, *hs; /* backward: the epilogue's operands */
     TN_T *dh0;          /* backward: W_hh^T dpre_0, or NULL */
+    TN_T *db_sums;      /* backward: the blocks' column sums of dpre (col_sums_of_blocks) */
     const TN_T *packed; /* W_hh^T (forward) or W_hh (backward), packed */
     TN_T *work;         /* A-panel buffer */
 } SF(rnn_rec);
@@ -390,8 +435,15 @@ static void SF(rnn_forward_team)(void *ctx, tn_member *m)
 static void SF(rnn_backward_team)(void *ctx, tn_member *m)
 {
     const SF(rnn_rec) *r = ctx;
-    size_t BH = r->B * r->H;
+    size_t BH = r->B * r->H, TB = r->T * r->B, c0, c1;
+    tn_share(r->H, m->tid, m->n, &c0, &c1);
     for (size_t t = r->T; t-- > 0;) {
+        /* the bias gradient's blocks of rows starting in step t are complete (steps t..T-1
+         * are): their column sums now, while the rows are in cache; the member's columns */
+        for (size_t n0 = (t * r->B + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK * TN_SUM_BLOCK; n0 < (t + 1) * r->B;
+             n0 += TN_SUM_BLOCK)
+            SF(block_sums)(r->db_sums + n0 / TN_SUM_BLOCK * r->H + c0, r->seq, r->H, n0, TN_MIN(TB, n0 + TN_SUM_BLOCK),
+                           c0, c1 - c0);
         if (t == 0 && !r->dh0) break;
         TN_CAT3(tn_gemm_job, _, TN_S) g;
         TN_T *out = t ? r->seq + (t - 1) * BH : r->dh0;
@@ -426,7 +478,7 @@ void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T 
     }
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
     TN_CAT3(tn_gemm_pack_b, _, TN_S)(1, H, H, W_hh, H, packed); /* op(B) = W_hh^T */
-    SF(rnn_rec) r = {T_, B, H, hs, h0, NULL, NULL, NULL, packed, work};
+    SF(rnn_rec) r = {.T = T_, .B = B, .H = H, .seq = hs, .h0 = h0, .packed = packed, .work = work};
     tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_forward_team), &r);
 }
 
@@ -490,8 +542,12 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
         if (SF(rnn_packed)(B, H)) {
             TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
             TN_CAT3(tn_gemm_pack_b, _, TN_S)(0, H, H, W_hh, H, packed); /* op(B) = W_hh */
-            SF(rnn_rec) r = {T_, B, H, dpre, NULL, dhs, hs, dh0, packed, work};
+            TN_T *db_sums = SF(take)(&work, (TB + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK * H);
+            SF(rnn_rec) r = {.T = T_, .B = B, .H = H, .seq = dpre, .dhs = dhs, .hs = hs, .dh0 = dh0,
+                             .db_sums = db_sums, .packed = packed, .work = work};
             tn_team_run(TN_CAT3(tn_gemm_threads, _, TN_S)(B, H, H), SF(rnn_backward_team), &r);
+            SF(col_sums_of_blocks)(db_h, db_sums, TB, H);
+            db_h = NULL; /* done */
         } else {
             for (size_t t = T_; t-- > 0;) {
                 if (t == 0) {
@@ -527,7 +583,7 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
         }
     }
     SF(rnn_dW)(dW_xh, dW_hh, dpre, x, tokens, h0, hs, TB, B, D, H, dWT, work);
-    SF(sum_rows)(db_h, dpre, TB, H);
+    if (db_h) SF(sum_rows)(db_h, dpre, TB, H);
     if (dx) GEMM(0, 0, TB, D, H, 1, dpre, H, W_xh, D, 0, dx, D, work);
 }
 

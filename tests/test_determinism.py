@@ -123,6 +123,23 @@ def test_rnn_dW_hh_bits_do_not_depend_on_the_input_kind(dtype, shape, h0_kind):
         assert_close(got, exp, name)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rnn_db_h_is_the_column_sum_of_linear_backward(dtype, threads, restore_threads):
+    """The recurrence sums db_h's blocks of rows while they are in cache (blocks of 128
+    rows that start mid-step here: B = 50); the result has the bits of the column sums
+    everywhere else (linear_backward's db).  With W_hh = 0, dpre = R (1 - hs^2) exactly."""
+    tn.set_num_threads(threads)
+    rng = np.random.default_rng(3)
+    T, B, D, H = 9, 50, 3, 40
+    x, R = rng.standard_normal((T, B, D)).astype(dtype), rng.standard_normal((T, B, H)).astype(dtype)
+    W_xh, W_hh = rng.standard_normal((H, D)).astype(dtype), np.zeros((H, H), dtype)
+    hs = tn.rnn_forward(x, None, W_xh, W_hh, rng.standard_normal(H).astype(dtype))
+    db_h = tn.rnn_backward(R, x, None, hs, W_xh, W_hh)[4]
+    dpre = (R * (1 - hs * hs)).reshape(T * B, H)
+    assert np.array_equal(db_h, tn.linear_backward(dpre, x.reshape(T * B, D), W_xh)[2])
+
+
 def lm_loss_composed(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, reduction):
     """rnn_lm_loss through the public layer functions, one call per piece."""
     hs = tn.rnn_forward(inputs, h0, W_xh, W_hh, b_h)
