@@ -292,7 +292,7 @@ int FN(gemm_threads)(size_t M, size_t N, size_t K)
  * plain product of its size would be. */
 void FN(gemm_run)(JOB *g)
 {
-    tn_team_run(FN(gemm_threads)(g->M, g->N, g->K), SF(gemm_team), g);
+    tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
 void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
