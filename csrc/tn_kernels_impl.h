@@ -498,9 +498,9 @@ static void SF(rnn_dW)(TN_T *dW_xh, TN_T *dW_hh, const TN_T *dpre, const TN_T *x
     if (x && D > 0) {
         TN_CAT3(tn_gemm_job, _, TN_S) gx;
         TN_CAT3(tn_gemm_init, _, TN_S)(&gx, 1, 0, H, D, TB, 1, dpre, H, x, D, 0, dW_xh, D, work);
-        if (H > 1 && (D + gx.NR - 1) / gx.NR * gx.NR + H <= TN_GEMM_NC) {
-            gx.second.N = H, gx.second.B = hs, gx.second.ldb = H, gx.second.split = B, gx.second.lo = h0;
-            gx.second.C = dW_hh, gx.second.ldc = H;
+        if (H > 1 && (D + gx.NR - 1) / gx.NR * gx.NR + H <= TN_GEMM_NC) { /* g rides along as the second product */
+            gx.second.N = g.N, gx.second.B = g.B, gx.second.ldb = g.ldb, gx.second.split = g.b_split;
+            gx.second.lo = g.b_lo, gx.second.C = g.C, gx.second.ldc = g.ldc;
             TN_CAT3(tn_gemm_run, _, TN_S)(&gx);
             return;
         }
