@@ -153,12 +153,12 @@ TN_CLONES static void SF(add_bias)(TN_T *c, size_t ldc, const TN_T *bias, size_t
 static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t jc, size_t nc, int tid, int n)
 {
     if (jc < g->N)
-        SF(pack_b)(g->trans_b, g->B, g->ldb, g->b_split, g->b_lo, g->NR, g->packb, k0, kc, jc, TN_MIN(jc + nc, g->N) - jc,
-                   tid, n);
+        SF(pack_b)(g->trans_b, g->B, g->ldb, g->b_split, g->b_lo, g->NR, g->packb, k0, kc, jc,
+                   TN_MIN(jc + nc, g->N) - jc, tid, n);
     if (jc + nc > N1) {
-        size_t s = TN_MAX(jc, N1);
-        SF(pack_b)(0, g->second.B, g->second.ldb, g->second.split, g->second.lo, g->NR, g->packb + (s - jc) * kc, k0, kc,
-                   s - N1, jc + nc - s, tid, n);
+        size_t s = TN_MAX(jc, N1); /* the first column of the second product in this block */
+        SF(pack_b)(0, g->second.B, g->second.ldb, g->second.split, g->second.lo, g->NR, g->packb + (s - jc) * kc,
+                   k0, kc, s - N1, jc + nc - s, tid, n);
     }
 }
 

@@ -1,6 +1,7 @@
 /* tn_kernels_impl.h -- every layer kernel, written once; included by tn_kernels.c with
  * TN_T (element type), TN_S (suffix) and the math functions TN_EXP, TN_LOG, TN_SQRT
- * defined for that type (tanh and wide exp come vectorised from tn_math.c).  See tinynet.h for each function's contract. */
+ * defined for that type (tanh and wide exp come vectorised from tn_math.c).  See
+ * tinynet.h for each function's contract. */
 
 #define SF(name) TN_CAT3(name, _, TN_S)
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
@@ -16,7 +17,6 @@ static inline TN_T *SF(take)(TN_T **work, size_t n)
 
 /* ---------------------------------------------------------------- linear */
 
-/* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
 /* every row of y(N,H) = b(H) */
 TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
 {
@@ -26,6 +26,7 @@ TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
     }
 }
 
+/* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
 void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
                         size_t D, size_t H, TN_T *work)
 {
@@ -346,8 +347,9 @@ TN_CLONES void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const
             g_mean[c] = gamma[c0 + c] * dbeta[c0 + c] / fN;
             g_xhat[c] = gamma[c0 + c] * dgamma[c0 + c] / fD;
         }
+        const TN_T *m = mean + c0, *is = invstd + c0, *ga = gamma + c0;
         for (size_t n = 0; n < N; n++) {
-            const TN_T *xn = x + n * C + c0, *dyn = dy + n * C + c0, *m = mean + c0, *is = invstd + c0, *ga = gamma + c0;
+            const TN_T *xn = x + n * C + c0, *dyn = dy + n * C + c0;
             TN_T *dxn = dx + n * C + c0;
             for (size_t c = 0; c < cn; c++) {
                 TN_T xhat = (xn[c] - m[c]) * is[c];

@@ -34,8 +34,9 @@
             r, SET1(0.5f)),                                                                                           \
         r)
 
-/* c = (c + e1) (1 - e2^2) over a rows x cols block (row stride ld): plain IEEE operations, vectorised by the compiler for each
- * instruction set (no contraction into FMA under -std=c11), so every lane rounds as C. */
+/* c = (c + e1) (1 - e2^2) over a rows x cols block (row stride ld): plain IEEE
+ * operations, vectorised by the compiler for each instruction set (no contraction into
+ * FMA under -std=c11), so every lane rounds as C. */
 #define DTANH_FN(isa, T, S, TARGET)                                                                                  \
     TARGET void tn_dtanh_##isa##_##S(T *c, const T *e1, const T *e2, size_t ld, size_t rows, size_t cols)            \
     {                                                                                                                 \

@@ -338,8 +338,8 @@ def test_large_results_are_64_byte_aligned(dtype):
         assert y.base is not None and y.base.nbytes < y.nbytes + 64
         assert y.flags.writeable and y.flags.c_contiguous and y.dtype == dtype
         assert_close(y, ref.linear_forward(x, W), "y")
-        hs = tn.rnn_forward(randn(rng, (8, 32, 4), dtype), None, randn(rng, (64, 4), dtype), randn(rng, (64, 64), dtype) / 8,
-                            randn(rng, 64, dtype))
+        W_xh, W_hh, b_h = randn(rng, (64, 4), dtype), randn(rng, (64, 64), dtype) / 8, randn(rng, 64, dtype)
+        hs = tn.rnn_forward(randn(rng, (8, 32, 4), dtype), None, W_xh, W_hh, b_h)  # (8, 32, 64): 64 KiB in float32
         assert hs.ctypes.data % 64 == 0
     small = tn.linear_forward(x[:10], W)
     assert small.flags.owndata and small.base is None
