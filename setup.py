@@ -5,6 +5,7 @@ Environment switches (for developers and CI, never needed by users):
   TINYNET_WERROR=1    add -Werror
   TINYNET_SANITIZE=1  build with ASan + UBSan (-fno-sanitize-recover=all -fno-wrapv)
 """
+import glob
 import os
 import sys
 
@@ -29,8 +30,7 @@ if os.environ.get("TINYNET_SANITIZE"):
 
 core = Extension(
     "tinynet._core",
-    sources=["csrc/_core.c", "csrc/tn_kernels.c", "csrc/tn_gemm.c", "csrc/tn_threads.c", "csrc/tn_math.c",
-             "csrc/tn_rnn_small.c"],
+    sources=["csrc/_core.c"] + sorted(glob.glob("csrc/tn_*.c")),
     include_dirs=["csrc", np.get_include()],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
@@ -38,15 +38,7 @@ core = Extension(
     ],
     extra_compile_args=cflags,
     extra_link_args=ldflags + ["-lpthread", "-lm"],
-    depends=[
-        "csrc/tinynet.h",
-        "csrc/tn_internal.h",
-        "csrc/tn_kernels_impl.h",
-        "csrc/tn_gemm_impl.h",
-        "csrc/tn_micro_impl.h",
-        "csrc/tn_tanh_impl.h",
-        "csrc/tn_rnn_small_impl.h",
-    ],
+    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/wrap/*.h")),
 )
 
 setup(ext_modules=[core])

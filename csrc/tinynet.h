@@ -9,7 +9,7 @@
  *
  * Conventions
  *   - Every kernel exists for float (suffix _f32) and double (suffix _f64); both are
- *     instantiated from one body (tn_kernels_impl.h, tn_gemm_impl.h).
+ *     instantiated from one body (each layer file, through tn_template.h).
  *   - Argument order (after llm.c): outputs first, then inputs, then sizes, then
  *     options and the workspace.  Outputs are overwritten, never accumulated into; a
  *     NULL output pointer means "do not compute it" where noted.

@@ -34,7 +34,7 @@
 #define TN_CLONES
 #endif
 /* Column sums (bias gradients, batch-norm statistics) add rows in order within blocks
- * of this many, then combine the blocks pairwise (tn_kernels_impl.h, col_sums). */
+ * of this many, then combine the blocks pairwise (tn_sums.c). */
 #define TN_SUM_BLOCK 128
 #define TN_SUM_W 32 /* ... columns at a time */
 enum { TN_SUM_X, TN_SUM_DEV2, TN_SUM_XHAT_Y }; /* what col_sums adds */
@@ -58,10 +58,7 @@ static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
 /* Below this many flops a GEMM runs on one thread. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
 
-/* Token-stamping helpers so one body serves float and double:
- *   TN_T      the element type
- *   TN_FN(x)  tn_x_f32 / tn_x_f64 (public names)
- *   TN_SF(x)  x_f32 / x_f64 (file-local names) */
+/* Token pasting for the bodies written once for float and double (tn_template.h). */
 #define TN_CAT3_(a, b, c) a##b##c
 #define TN_CAT3(a, b, c) TN_CAT3_(a, b, c)
 #define TN_CAT4_(a, b, c, d) a##b##c##d
@@ -249,5 +246,36 @@ TN_DECLARE_VMATH(avx2)
 TN_DECLARE_VMATH(avx512)
 #endif
 const tn_isa *tn_isa_get(void);
+
+/* Workspace arithmetic for the tn_*_work functions (tn_sizes.c): a sum of products of
+ * sizes, each piece rounded up to the alignment unit; any overflow poisons the result to
+ * SIZE_MAX. */
+typedef struct {
+    size_t n;
+    int overflow;
+} tn_ws;
+void tn_ws_add(tn_ws *w, size_t a, size_t b, size_t c); /* w += round_up(a b c) */
+size_t tn_ws_done(const tn_ws *w);
+static inline size_t tn_max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN_MAX(b, c)); }
+
+/* Typed helpers shared between the layer files. */
+#define TN_DECLARE_SHARED(T, S)                                                                                      \
+    /* tn_sums.c -- column sums of (N, C) matrices, rows in blocks of TN_SUM_BLOCK combined pairwise:               \
+     * out[c] = sum over n of the term `kind` (TN_SUM_X x[n,c]; TN_SUM_DEV2 (x[n,c] - a[c])^2;                        \
+     * TN_SUM_XHAT_Y y[n,c] ((x[n,c] - a[c]) b[c])); a, b may be NULL when the term does not use them */            \
+    void tn_col_sums_##S(T *out, int kind, const T *x, const T *y, const T *a, const T *b, size_t N, size_t C);      \
+    /* one block's partial sums, dst[j] = sum of x[n, c0 + j] over rows n0 <= n < n1 in order ... */                 \
+    void tn_block_sums_##S(T *dst, const T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w);                  \
+    /* ... and col_sums(TN_SUM_X) of an (N, C) matrix from them, computed beforehand (sums[i*C + c]: rows            \
+     * i*TN_SUM_BLOCK onwards): the same bits */                                                                      \
+    void tn_col_sums_of_blocks_##S(T *out, const T *sums, size_t N, size_t C);                                        \
+    /* tn_seq.c -- the recurrent layers' input projection of token ids and weight gradients */                       \
+    void tn_gather_columns_##S(T *pre, const int64_t *tokens, const T *W, const T *b, size_t n, size_t D, size_t M);  \
+    void tn_seq_weight_grads_##S(T *dW_ih, T *dW_hh, const T *dA, const T *dB, const T *x, const int64_t *tokens,    \
+                                 const T *h0, const T *hs, size_t TB, size_t B, size_t D, size_t H, size_t M,        \
+                                 T *dWT, T *work);
+TN_DECLARE_SHARED(float, f32)
+TN_DECLARE_SHARED(double, f64)
+
 
 #endif

@@ -7,7 +7,7 @@
  *   RS_EXP, RS_LOG   libm's exp and log for RS_T
  *   RS_TARGET        function attribute (the instruction set it is compiled for)
  *
- * At these sizes the general kernel (tn_kernels_impl.h: rnn_forward, linear_forward,
+ * At these sizes the general kernel (tn_rnn.c, tn_linear.c: rnn_forward, linear_forward,
  * cross_entropy_*, linear_backward, rnn_backward) spends its time in a dozen GEMM calls
  * and their dispatch, not in arithmetic.  This is the same computation with every
  * product written as an inline loop -- and every operation is the one the general
@@ -70,7 +70,7 @@ RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T
                 if (r[v] > m) m = r[v];
             target = r[targets[n]];
             for (size_t v = 0; v < V; v++) r[v] = r[v] - m;
-            if (V >= 16) { /* the general kernel's choice of exp (tn_kernels_impl.h, vexp) */
+            if (V >= 16) { /* the general kernel's choice of exp (tn_linear.c, vexp) */
                 exp_fn(r, r, V);
             } else {
                 for (size_t v = 0; v < V; v++) r[v] = RS_EXP(r[v]);

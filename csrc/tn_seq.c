@@ -1,0 +1,57 @@
+/* tn_seq.c -- what the recurrent layers (tn_rnn.c, tn_lstm.c, tn_gru.c) share: the input
+ * projection of token ids, and the weight gradients over all time steps at once. */
+#ifndef TN_T
+#include "tn_internal.h"
+
+#define TN_TEMPLATE "tn_seq.c"
+#include "tn_template.h"
+#else
+
+/* pre(n, M) = W(M, D)[:, tokens(n)] + b(M), b NULL: no bias  (the one-hot input
+ * projection: a column of W per token) */
+void FN(gather_columns)(TN_T *pre, const int64_t *tokens, const TN_T *W, const TN_T *b, size_t n, size_t D, size_t M)
+{
+    for (size_t i = 0; i < n; i++) {
+        TN_T *p = pre + i * M;
+        const TN_T *col = W + tokens[i];
+        if (b)
+            for (size_t h = 0; h < M; h++) p[h] = col[h * D] + b[h];
+        else
+            for (size_t h = 0; h < M; h++) p[h] = col[h * D];
+    }
+}
+
+/* The weight gradients from the pre-activation gradients of all T B rows at once:
+ *   dW_hh(M,H) = dB^T @ [h0; hs[:-1]]   (one product over all rows; h0 NULL: zeros)
+ *   dW_ih(M,D) = dA^T @ x               (x given), sharing dA^T's packing with dW_hh when
+ *                                       dA == dB and their columns fit one column block;
+ *                with tokens: scatter-add columns, through a transposed (D,M) buffer dWT
+ *                so that every row update is contiguous.
+ * dA, dB (TB, M): the gradients reaching the input and the recurrent products (the same
+ * array except in the GRU); hs (TB, H). */
+void FN(seq_weight_grads)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *dB, const TN_T *x,
+                          const int64_t *tokens, const TN_T *h0, const TN_T *hs, size_t TB, size_t B, size_t D,
+                          size_t H, size_t M, TN_T *dWT, TN_T *work)
+{
+    FN(gemm_job) g;
+    FN(gemm_init)(&g, 1, 0, M, H, TB, 1, dB, M, hs, H, 0, dW_hh, H, work);
+    g.b_split = B, g.b_lo = h0;
+    if (x && D > 0) {
+        FN(gemm_job) gx;
+        FN(gemm_init)(&gx, 1, 0, M, D, TB, 1, dA, M, x, D, 0, dW_ih, D, work);
+        if (dA == dB && M > 1 && (D + gx.NR - 1) / gx.NR * gx.NR + H <= TN_GEMM_NC) { /* g as the second product */
+            gx.second.N = g.N, gx.second.B = g.B, gx.second.ldb = g.ldb, gx.second.split = g.b_split;
+            gx.second.lo = g.b_lo, gx.second.C = g.C, gx.second.ldc = g.ldc;
+            FN(gemm_run)(&gx);
+            return;
+        }
+        FN(gemm_run)(&gx);
+    } else if (tokens) {
+        FN(embedding_backward)(dWT, dA, tokens, TB, D, M);
+        for (size_t h = 0; h < M; h++)
+            for (size_t d = 0; d < D; d++) dW_ih[h * D + d] = dWT[d * M + h];
+    }
+    FN(gemm_run)(&g);
+}
+
+#endif

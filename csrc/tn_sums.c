@@ -1,0 +1,109 @@
+/* tn_sums.c -- column sums over the rows of (N, C) matrices: bias gradients, batch-norm
+ * statistics and gradients.  Rows are added in order within blocks of TN_SUM_BLOCK, and
+ * the blocks' partial sums are combined pairwise (a binary cascade), so the rounding
+ * error grows with log N rather than N, as in NumPy's pairwise sum; up to TN_SUM_BLOCK
+ * rows it is the plain sum in row order.  Columns go TN_SUM_W at a time, with the
+ * cascade's pending partial sums (one per level: at most 64 for any N) on the stack. */
+#ifndef TN_T
+#include <math.h>
+
+#include "tn_internal.h"
+
+#define TN_TEMPLATE "tn_sums.c"
+#include "tn_template.h"
+#else
+
+/* dst[j] = sum over rows n0 <= n < n1, in order, of the term at column c0 + j (j < w):
+ *   TN_SUM_X:      x[n,c]
+ *   TN_SUM_DEV2:   (x[n,c] - a[c])^2                      (batch-norm variance)
+ *   TN_SUM_XHAT_Y: y[n,c] ((x[n,c] - a[c]) b[c])          (batch-norm dgamma) */
+static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
+                                 size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+{
+    const TN_T *ac = a ? a + c0 : NULL, *bc = b ? b + c0 : NULL; /* (a, b: NULL unless the term uses them) */
+    for (size_t j = 0; j < w; j++) dst[j] = 0;
+    for (size_t n = n0; n < n1; n++) {
+        const TN_T *xn = x + n * C + c0;
+        if (kind == TN_SUM_X) {
+            for (size_t j = 0; j < w; j++) dst[j] += xn[j];
+        } else if (kind == TN_SUM_DEV2) {
+            for (size_t j = 0; j < w; j++) {
+                TN_T d = xn[j] - ac[j];
+                dst[j] += d * d;
+            }
+        } else {
+            const TN_T *yn = y + n * C + c0;
+            for (size_t j = 0; j < w; j++) dst[j] += yn[j] * ((xn[j] - ac[j]) * bc[j]);
+        }
+    }
+}
+
+/* The cascade's state for one strip of up to TN_SUM_W columns: the pending partial
+ * sums, one per level (at most 64 for any N). */
+typedef struct {
+    TN_T pend[64][TN_SUM_W];
+    int level[64], top;
+} SF(cascade);
+
+/* Takes the next block's partial sums p (w columns; p is overwritten). */
+static inline void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
+{
+    int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
+    for (; k->top > 0 && k->level[k->top - 1] == lv; k->top--, lv++)
+        for (size_t j = 0; j < w; j++) p[j] = k->pend[k->top - 1][j] + p[j];
+    for (size_t j = 0; j < w; j++) k->pend[k->top][j] = p[j];
+    k->level[k->top++] = lv;
+}
+
+/* out[0 : w] = what is left, added from the latest partial sum back */
+static inline void SF(cascade_end)(const SF(cascade) *k, TN_T *out, size_t w)
+{
+    for (size_t j = 0; j < w; j++) {
+        TN_T acc = k->pend[k->top - 1][j];
+        for (int i = k->top - 2; i >= 0; i--) acc = k->pend[i][j] + acc;
+        out[j] = acc;
+    }
+}
+
+TN_CLONES void FN(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t N,
+                            size_t C)
+{
+    if (N <= TN_SUM_BLOCK) { /* one block: whole rows at a time */
+        SF(col_block)(out, kind, x, y, a, b, C, 0, N, 0, C);
+        return;
+    }
+    SF(cascade) k;
+    TN_T p[TN_SUM_W];
+    for (size_t c0 = 0; c0 < C; c0 += TN_SUM_W) {
+        size_t w = TN_MIN((size_t)TN_SUM_W, C - c0);
+        k.top = 0;
+        for (size_t n0 = 0; n0 < N; n0 += TN_SUM_BLOCK) {
+            SF(col_block)(p, kind, x, y, a, b, C, n0, TN_MIN(N, n0 + TN_SUM_BLOCK), c0, w);
+            SF(cascade_add)(&k, p, w);
+        }
+        SF(cascade_end)(&k, out + c0, w);
+    }
+}
+
+TN_CLONES void FN(block_sums)(TN_T *dst, const TN_T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+{
+    SF(col_block)(dst, TN_SUM_X, x, NULL, NULL, NULL, C, n0, n1, c0, w);
+}
+
+TN_CLONES void FN(col_sums_of_blocks)(TN_T *out, const TN_T *sums, size_t N, size_t C)
+{
+    size_t nb = (N + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK;
+    SF(cascade) k;
+    TN_T p[TN_SUM_W];
+    for (size_t c0 = 0; c0 < C; c0 += TN_SUM_W) {
+        size_t w = TN_MIN((size_t)TN_SUM_W, C - c0);
+        k.top = 0;
+        for (size_t i = 0; i < nb; i++) {
+            for (size_t j = 0; j < w; j++) p[j] = sums[i * C + c0 + j];
+            SF(cascade_add)(&k, p, w);
+        }
+        SF(cascade_end)(&k, out + c0, w);
+    }
+}
+
+#endif

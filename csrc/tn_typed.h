@@ -1,0 +1,16 @@
+/* tn_typed.h -- small helpers every layer file uses, defined for the element type TN_T
+ * (included by tn_template.h once per dtype, so no include guard). */
+
+/* The next n elements of a kernel's workspace (rounded to keep the rest aligned). */
+static inline TN_T *SF(take)(TN_T **work, size_t n)
+{
+    TN_T *p = *work;
+    *work += TN_ROUND_UP(n);
+    return p;
+}
+
+/* db(H) = sum over the N rows of m(N,H) (tn_sums.c: blocks of rows combined pairwise) */
+static inline void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
+{
+    FN(col_sums)(db, TN_SUM_X, m, NULL, NULL, NULL, N, H);
+}

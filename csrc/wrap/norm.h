@@ -1,0 +1,148 @@
+/* wrap/norm.h -- entry points of batch normalisation (csrc/tn_norm.c).
+ * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
+ * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+
+/* x (N, C); the per-channel vectors (C,); N > correction */
+static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArrayObject *const vecs[], int nvec,
+                     long long correction, int need_rows)
+{
+    npy_intp xd[2] = {-1, -1};
+    if (expect(c, "x", x, 2, xd, "(N, C)", NULL)) return -1;
+    npy_intp C = PyArray_DIM(x, 1);
+    for (int i = 0; i < nvec; i++)
+        if (expect(c, names[i], vecs[i], 1, &C, "(C,)", " with C = x.shape[1] = %zd", (Py_ssize_t)C)) return -1;
+    if (correction < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: correction must be >= 0, got %lld", c->fn, correction);
+        return -1;
+    }
+    if (need_rows && PyArray_DIM(x, 0) <= correction) {
+        char s[160];
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the batch variance with correction=%lld needs more than %lld row(s), but x has shape %s",
+                     c->fn, correction, correction, fmt_shape(x, s, sizeof s));
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(batchnorm_forward_doc,
+"batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)\n--\n\n"
+"Batch normalisation with batch statistics (training mode), per channel:\n"
+"mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),\n"
+"y = gamma * (x - mean) / sqrt(var + eps) + beta.\n"
+"correction=0 is PyTorch's training-mode normalisation; correction=1 is Bessel's n-1\n"
+"(makemore part 4).  N must exceed correction.\n\n"
+"x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with\n"
+"invstd = 1 / sqrt(var + eps), all in the dtype of x (float32 or float64).\n\n"
+">>> import tinynet as tn\n>>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
+">>> y.round(4).ravel(), mean\n(array([-1.,  1.]), array([2.]))\n");
+
+static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"x", "gamma", "beta", "eps", "correction", NULL};
+    PyObject *ox, *og, *ob, *oeps = NULL, *ocorr = NULL, *res = NULL;
+    PyArrayObject *x, *g, *b, *y, *mean, *invstd;
+    double eps = 1e-5;
+    long long corr = 0;
+    Call c;
+    call_init(&c, "batchnorm_forward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr}))
+        return NULL;
+    FArg fa[] = {{"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"beta", ob, &b, 0}};
+    const char *names[] = {"gamma", "beta"};
+    if ((oeps && get_double(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
+        floats(&c, fa, 3))
+        goto done;
+    PyArrayObject *vecs[] = {g, b};
+    if (bn_shapes(&c, x, names, vecs, 2, corr, 1)) goto done;
+    npy_intp C = PyArray_DIM(x, 1);
+    if (!(y = new_out(&c, 2, PyArray_DIMS(x), c.type)) || !(mean = new_out(&c, 1, &C, c.type)) ||
+        !(invstd = new_out(&c, 1, &C, c.type)))
+        goto done;
+    size_t N = DIM(x, 0);
+    if (C) /* (N > correction >= 0) */
+        RUN(8.0 * N * C, KERNEL(&c, batchnorm_forward, P(y), P(mean), P(invstd), P(x), P(g), P(b), N, (size_t)C, eps,
+                                (size_t)corr));
+    res = Py_BuildValue("OOO", y, mean, invstd);
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(batchnorm_backward_doc,
+"batchnorm_backward(dy, x, gamma, mean, invstd, correction=0)\n--\n\n"
+"Gradients of batchnorm_forward (same correction) from dy = dL/dy:\n"
+"dx = invstd * (g - mean(g) - xhat * sum(g * xhat) / (N - correction)) with g = dy * gamma,\n"
+"xhat = (x - mean) * invstd; dgamma = sum(dy * xhat); dbeta = sum(dy).\n\n"
+"dy, x: (N, C); gamma, mean, invstd: (C,).  Returns (dx (N, C), dgamma (C,), dbeta (C,)),\n"
+"float32 or float64 as the arguments.\n\n"
+">>> import tinynet as tn\n>>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
+">>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)\n"
+">>> dbeta\narray([2.])\n");
+
+static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"dy", "x", "gamma", "mean", "invstd", "correction", NULL};
+    PyObject *ody, *ox, *og, *om, *oi, *ocorr = NULL, *res = NULL;
+    PyArrayObject *dy, *x, *g, *m, *is, *dx, *dg, *db;
+    long long corr = 0;
+    Call c;
+    call_init(&c, "batchnorm_backward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ody, &ox, &og, &om, &oi, &ocorr}))
+        return NULL;
+    FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"mean", om, &m, 0}, {"invstd", oi, &is, 0}};
+    const char *names[] = {"gamma", "mean", "invstd"};
+    if ((ocorr && get_int(&c, "correction", ocorr, &corr)) || floats(&c, fa, 5)) goto done;
+    PyArrayObject *vecs[] = {g, m, is};
+    if (bn_shapes(&c, x, names, vecs, 3, corr, 1) || same_shape(&c, "dy", dy, "x", x)) goto done;
+    npy_intp C = PyArray_DIM(x, 1);
+    if (!(dx = new_out(&c, 2, PyArray_DIMS(x), c.type)) || !(dg = new_out(&c, 1, &C, c.type)) ||
+        !(db = new_out(&c, 1, &C, c.type)))
+        goto done;
+    size_t N = DIM(x, 0);
+    if (C) /* (N > correction >= 0) */
+        RUN(12.0 * N * C, KERNEL(&c, batchnorm_backward, P(dx), P(dg), P(db), P(dy), P(x), P(g), P(m), P(is), N,
+                                 (size_t)C, (size_t)corr));
+    res = Py_BuildValue("OOO", dx, dg, db);
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(batchnorm_inference_doc,
+"batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)\n--\n\n"
+"Batch normalisation in eval mode, with running statistics:\n"
+"y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.\n\n"
+"x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the\n"
+"arguments' dtype (float32 or float64).\n\n"
+">>> import tinynet as tn\n>>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)\narray([[1.]])\n");
+
+static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"x", "gamma", "beta", "running_mean", "running_var", "eps", NULL};
+    PyObject *ox, *og, *ob, *orm, *orv, *oeps = NULL, *res = NULL;
+    PyArrayObject *x, *g, *b, *rm, *rv, *y;
+    double eps = 1e-5;
+    Call c;
+    call_init(&c, "batchnorm_inference");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &og, &ob, &orm, &orv, &oeps}))
+        return NULL;
+    FArg fa[] = {{"x", ox, &x, 0},
+                 {"gamma", og, &g, 0},
+                 {"beta", ob, &b, 0},
+                 {"running_mean", orm, &rm, 0},
+                 {"running_var", orv, &rv, 0}};
+    const char *names[] = {"gamma", "beta", "running_mean", "running_var"};
+    if ((oeps && get_double(&c, "eps", oeps, &eps)) || floats(&c, fa, 5)) goto done;
+    PyArrayObject *vecs[] = {g, b, rm, rv};
+    if (bn_shapes(&c, x, names, vecs, 4, 0, 0) || !(y = new_out(&c, 2, PyArray_DIMS(x), c.type))) goto done;
+    size_t N = DIM(x, 0), C = DIM(x, 1);
+    if (SIZE(y)) RUN(6.0 * N * C, KERNEL(&c, batchnorm_inference, P(y), P(x), P(g), P(b), P(rm), P(rv), N, C, eps));
+    res = ret(y);
+done:
+    call_done(&c);
+    return res;
+}

@@ -1,0 +1,224 @@
+/* wrap/optim.h -- entry points of the in-place optimizers (csrc/tn_optim.c).
+ * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
+ * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+
+/* An array updated in place: an ndarray, float32/float64, writeable, C-contiguous,
+ * aligned, native byte order.  The first one fixes the call's dtype. */
+static PyArrayObject *inplace(Call *c, const char *name, PyObject *o)
+{
+    if (!PyArray_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s is updated in place, so it must be a NumPy array, not %s", c->fn, name,
+                     short_type(o));
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)o;
+    int t = PyArray_TYPE(a);
+    if (t != NPY_FLOAT && t != NPY_DOUBLE) {
+        dtype_error(c, name, a, "float32 or float64");
+        return NULL;
+    }
+    if (c->type < 0) {
+        c->type = t;
+        c->type_from = name;
+    } else if (t != c->type) {
+        PyErr_Format(PyExc_TypeError, "%s: %s is %s but %s is %s; all float arrays of one call must share one dtype",
+                     c->fn, name, type_name(t), c->type_from, type_name(c->type));
+        return NULL;
+    }
+    const char *why = !PyArray_ISWRITEABLE(a)        ? "is read-only"
+                      : !PyArray_IS_C_CONTIGUOUS(a) ? "is not C-contiguous"
+                      : !PyArray_ISALIGNED(a)        ? "is not aligned"
+                      : !PyArray_ISNOTSWAPPED(a)     ? "is not in native byte order"
+                                                     : NULL;
+    if (why) {
+        char s[160];
+        PyErr_Format(PyExc_ValueError, "%s: %s %s (shape %s); in-place updates need a writeable, C-contiguous array",
+                     c->fn, name, why, fmt_shape(a, s, sizeof s));
+        return NULL;
+    }
+    return a;
+}
+
+static int overlaps(PyArrayObject *a, PyArrayObject *b)
+{
+    npy_intp na = nelems(a) * PyArray_ITEMSIZE(a), nb = nelems(b) * PyArray_ITEMSIZE(b);
+    const char *a0 = PyArray_BYTES(a), *b0 = PyArray_BYTES(b);
+    return na > 0 && nb > 0 && a0 < b0 + nb && b0 < a0 + na;
+}
+
+/* The in-place arrays (state[0] is the parameter) share its shape and no memory with
+ * each other; grad, read-only, is converted to the call's dtype and copied if it
+ * overlaps any of them (an exact alias of param alone is fine elementwise). */
+static int optimizer_args(Call *c, PyObject *ograd, PyArrayObject **grad, const char *const names[],
+                          PyArrayObject *const state[], int nstate)
+{
+    for (int i = 1; i < nstate; i++) {
+        if (same_shape(c, names[i], state[i], names[0], state[0])) return -1;
+        for (int j = 0; j < i; j++)
+            if (overlaps(state[i], state[j])) {
+                PyErr_Format(PyExc_ValueError, "%s: %s and %s share memory; they must be separate arrays", c->fn,
+                             names[i], names[j]);
+                return -1;
+            }
+    }
+    FArg fa[] = {{"grad", ograd, grad, 0}};
+    if (floats(c, fa, 1) || same_shape(c, "grad", *grad, names[0], state[0])) return -1;
+    for (int i = 0; i < nstate; i++) {
+        if (!overlaps(*grad, state[i])) continue;
+        if (i == 0 && nstate == 1 && PyArray_DATA(*grad) == PyArray_DATA(state[0])) continue;
+        if (!(*grad = (PyArrayObject *)keep(c, PyArray_NewCopy(*grad, NPY_CORDER)))) return -1;
+        break;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(sgd_step__doc,
+"sgd_step_(param, grad, lr)\n--\n\n"
+"In place: param -= lr * grad.  Returns None.\n\n"
+"param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the\n"
+"same shape (any array-like).\n\n"
+">>> import numpy as np, tinynet as tn\n>>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p\narray([0.5, 0. ])\n");
+
+static PyObject *py_sgd_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"param", "grad", "lr", NULL};
+    PyObject *op, *og, *olr, *res = NULL;
+    PyArrayObject *p, *g;
+    double lr;
+    Call c;
+    call_init(&c, "sgd_step_");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&op, &og, &olr})) return NULL;
+    const char *names[] = {"param"};
+    if (!(p = inplace(&c, "param", op)) || optimizer_args(&c, og, &g, names, &p, 1) || get_double(&c, "lr", olr, &lr))
+        goto done;
+    size_t n = SIZE(p);
+    RUN(2.0 * n, KERNEL(&c, sgd_step, P(p), P(g), n, lr));
+    Py_INCREF(Py_None);
+    res = Py_None;
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(adagrad_step__doc,
+"adagrad_step_(param, grad, mem, lr, eps=1e-8)\n--\n\n"
+"In place, min-char-rnn's Adagrad: mem += grad**2; param -= lr * grad / sqrt(mem + eps).\n"
+"param and mem are writeable, C-contiguous ndarrays of one shape and dtype (both are\n"
+"modified).  Returns None.\n\n"
+">>> import numpy as np, tinynet as tn\n"
+">>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem\narray([4.])\n");
+
+static PyObject *py_adagrad_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"param", "grad", "mem", "lr", "eps", NULL};
+    PyObject *op, *og, *om, *olr, *oeps = NULL, *res = NULL;
+    PyArrayObject *st[2], *g;
+    double lr, eps = 1e-8;
+    Call c;
+    call_init(&c, "adagrad_step_");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&op, &og, &om, &olr, &oeps})) return NULL;
+    const char *names[] = {"param", "mem"};
+    if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "mem", om)) ||
+        optimizer_args(&c, og, &g, names, st, 2) || get_double(&c, "lr", olr, &lr) ||
+        (oeps && get_double(&c, "eps", oeps, &eps)))
+        goto done;
+    size_t n = SIZE(st[0]);
+    RUN(8.0 * n, KERNEL(&c, adagrad_step, P(st[0]), P(g), P(st[1]), n, lr, eps));
+    Py_INCREF(Py_None);
+    res = Py_None;
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(adam_step__doc,
+"adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)\n--\n\n"
+"In place, AdamW exactly as torch.optim.AdamW (t counts steps from 1):\n"
+"param *= 1 - lr * weight_decay; m = lerp(m, grad, 1 - beta1);\n"
+"v = beta2 * v + (1 - beta2) * grad**2;\n"
+"param -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps).\n"
+"param, m, v: writeable C-contiguous ndarrays of one shape and dtype (all modified).\n"
+"Returns None.\n\n"
+">>> import numpy as np, tinynet as tn\n"
+">>> p, m, v = np.ones(1), np.zeros(1), np.zeros(1)\n"
+">>> tn.adam_step_(p, [1.0], m, v, 1, lr=0.1); p.round(6)\narray([0.9])\n");
+
+static int check_beta(Call *c, const char *name, double v)
+{
+    if (v >= 0 && v < 1) return 0;
+    char buf[64];
+    PyErr_Format(PyExc_ValueError, "%s: %s must be in [0, 1), got %s", c->fn, name, fmt_double(v, buf, sizeof buf));
+    return -1;
+}
+
+static PyObject *py_adam_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"param", "grad", "m", "v", "t", "lr", "beta1", "beta2", "eps", "weight_decay", NULL};
+    PyObject *op, *og, *om, *ov, *ot, *olr = NULL, *ob1 = NULL, *ob2 = NULL, *oeps = NULL, *owd = NULL, *res = NULL;
+    PyArrayObject *st[3], *g;
+    double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.0;
+    long long t;
+    Call c;
+    call_init(&c, "adam_step_");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&op, &og, &om, &ov, &ot, &olr, &ob1, &ob2, &oeps, &owd}))
+        return NULL;
+    const char *names[] = {"param", "m", "v"};
+    if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "m", om)) || !(st[2] = inplace(&c, "v", ov)) ||
+        optimizer_args(&c, og, &g, names, st, 3) || get_int(&c, "t", ot, &t) ||
+        (olr && get_double(&c, "lr", olr, &lr)) || (ob1 && get_double(&c, "beta1", ob1, &b1)) ||
+        (ob2 && get_double(&c, "beta2", ob2, &b2)) || (oeps && get_double(&c, "eps", oeps, &eps)) ||
+        (owd && get_double(&c, "weight_decay", owd, &wd)))
+        goto done;
+    if (t < 1) {
+        PyErr_Format(PyExc_ValueError, "adam_step_: t counts steps from 1, got %lld", t);
+        goto done;
+    }
+    if (!(lr >= 0) || !(eps >= 0) || !(wd >= 0)) {
+        char s1[64], s2[64], s3[64];
+        PyErr_Format(PyExc_ValueError,
+                     "adam_step_: lr, eps and weight_decay must be >= 0, got lr=%s, eps=%s, weight_decay=%s",
+                     fmt_double(lr, s1, sizeof s1), fmt_double(eps, s2, sizeof s2), fmt_double(wd, s3, sizeof s3));
+        goto done;
+    }
+    if (check_beta(&c, "beta1", b1) || check_beta(&c, "beta2", b2)) goto done;
+    size_t n = SIZE(st[0]);
+    RUN(12.0 * n, KERNEL(&c, adam_step, P(st[0]), P(g), P(st[1]), P(st[2]), n, (int64_t)t, lr, b1, b2, eps, wd));
+    Py_INCREF(Py_None);
+    res = Py_None;
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(clip__doc,
+"clip_(grad, lo, hi)\n--\n\n"
+"In place: grad = min(max(grad, lo), hi) (NaN stays NaN); min-char-rnn clips to [-5, 5].\n"
+"grad: a writeable, C-contiguous float32/float64 ndarray; lo <= hi.  Returns None.\n\n"
+">>> import numpy as np, tinynet as tn\n>>> g = np.array([-9.0, 0.5, 9.0]); tn.clip_(g, -5, 5); g\narray([-5. ,  0.5,  5. ])\n");
+
+static PyObject *py_clip_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"grad", "lo", "hi", NULL};
+    PyObject *og, *olo, *ohi, *res = NULL;
+    PyArrayObject *g;
+    double lo, hi;
+    Call c;
+    call_init(&c, "clip_");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&og, &olo, &ohi})) return NULL;
+    if (!(g = inplace(&c, "grad", og)) || get_double(&c, "lo", olo, &lo) || get_double(&c, "hi", ohi, &hi)) goto done;
+    if (!(lo <= hi)) {
+        PyErr_Format(PyExc_ValueError, "clip_: need lo <= hi, got lo=%R, hi=%R", olo, ohi);
+        goto done;
+    }
+    size_t n = SIZE(g);
+    RUN(2.0 * n, KERNEL(&c, clip, P(g), n, lo, hi));
+    Py_INCREF(Py_None);
+    res = Py_None;
+done:
+    call_done(&c);
+    return res;
+}
