@@ -39,7 +39,10 @@
 #include "wrap/linear.h"
 #include "wrap/embedding.h"
 #include "wrap/norm.h"
+#include "wrap/seq.h"
 #include "wrap/rnn.h"
+#include "wrap/lstm.h"
+#include "wrap/gru.h"
 #include "wrap/optim.h"
 
 /* ====================================================================== module */
@@ -132,6 +135,10 @@ static PyMethodDef methods[] = {
     KW(rnn_backward),
     KW(rnn_lm_loss),
     KW(rnn_sample),
+    KW(lstm_forward),
+    KW(lstm_backward),
+    KW(gru_forward),
+    KW(gru_backward),
     KW(sgd_step_),
     KW(adagrad_step_),
     KW(adam_step_),

@@ -59,6 +59,10 @@ size_t tn_rnn_forward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_rnn_backward_work(size_t T, size_t B, size_t D, size_t H, size_t bptt_steps);
 size_t tn_rnn_lm_loss_work(size_t T, size_t B, size_t D, size_t H, size_t V, size_t bptt_steps);
 size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V);
+size_t tn_lstm_forward_work(size_t T, size_t B, size_t D, size_t H);
+size_t tn_lstm_backward_work(size_t T, size_t B, size_t D, size_t H);
+size_t tn_gru_forward_work(size_t T, size_t B, size_t D, size_t H);
+size_t tn_gru_backward_work(size_t T, size_t B, size_t D, size_t H);
 
 /* The random generator of rnn_sample: splitmix64, a uniform double in [0, 1) from the
  * top 53 bits.  tinynet.reference implements the same generator. */
@@ -155,6 +159,39 @@ double tn_rng_uniform(uint64_t *state);
                            const T *W_xh, const T *W_hh, const T *b_h, const T *W_hy,         \
                            const T *b_y, size_t B, size_t D, size_t H, size_t V,              \
                            T temperature, int greedy, uint64_t *rng, T *work);                \
+                                                                                              \
+    /* LSTM, one layer, as torch.nn.LSTM: for each step, a = W_ih x_t + b_ih + W_hh h_{t-1}   \
+     * + b_hh (4H, blocks i, f, g, o); i, f, o = sigmoid, g = tanh of their blocks;            \
+     * c_t = f c_{t-1} + i g; h_t = o tanh(c_t).  Input x (T,B,D) floats or tokens (T,B) in    \
+     * [0,D) (the other NULL); W_ih (4H,D), W_hh (4H,H); h0, c0 (B,H), b_ih, b_hh (4H) may be  \
+     * NULL (zeros).  Writes hs, cs (T,B,H) and gates (T,B,4H): i, f, g, o as activated. */   \
+    void tn_lstm_forward_##S(T *hs, T *cs, T *gates, const T *x, const int64_t *tokens,       \
+                             const T *h0, const T *c0, const T *W_ih, const T *W_hh,          \
+                             const T *b_ih, const T *b_hh, size_t T_, size_t B, size_t D,     \
+                             size_t H, T *work);                                              \
+    /* Full BPTT through tn_lstm_forward from dhs = dL/dhs (T,B,H) and dc_n = dL/dc_{T-1}     \
+     * (B,H; NULL: zeros).  Writes dW_ih (4H,D), dW_hh (4H,H), db_ih (4H) and, unless NULL,    \
+     * dx (T,B,D; NULL for token input), dh0, dc0 (B,H), db_hh (4H, equal to db_ih). */        \
+    void tn_lstm_backward_##S(T *dx, T *dh0, T *dc0, T *dW_ih, T *dW_hh, T *db_ih, T *db_hh,  \
+                              const T *dhs, const T *dc_n, const T *x, const int64_t *tokens,  \
+                              const T *h0, const T *c0, const T *hs, const T *cs,              \
+                              const T *gates, const T *W_ih, const T *W_hh, size_t T_,         \
+                              size_t B, size_t D, size_t H, T *work);                          \
+    /* GRU, one layer, as torch.nn.GRU: gi = W_ih x_t + b_ih, gh = W_hh h_{t-1} + b_hh (3H,   \
+     * blocks r, z, n); r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),                    \
+     * n = tanh(gi_n + r gh_n), h_t = (1 - z) n + z h_{t-1}.  Inputs as for the LSTM, with     \
+     * W_ih (3H,D), W_hh (3H,H), b_ih, b_hh (3H).  Writes hs (T,B,H), gates (T,B,3H): r, z, n, \
+     * and gh_n (T,B,H), the n block of gh. */                                                 \
+    void tn_gru_forward_##S(T *hs, T *gates, T *gh_n, const T *x, const int64_t *tokens,      \
+                            const T *h0, const T *W_ih, const T *W_hh, const T *b_ih,          \
+                            const T *b_hh, size_t T_, size_t B, size_t D, size_t H, T *work);  \
+    /* Full BPTT through tn_gru_forward from dhs = dL/dhs (T,B,H).  Writes dW_ih (3H,D),       \
+     * dW_hh (3H,H), db_ih, db_hh (3H) and, unless NULL, dx (T,B,D; NULL for token input) and  \
+     * dh0 (B,H). */                                                                           \
+    void tn_gru_backward_##S(T *dx, T *dh0, T *dW_ih, T *dW_hh, T *db_ih, T *db_hh,           \
+                             const T *dhs, const T *x, const int64_t *tokens, const T *h0,     \
+                             const T *hs, const T *gates, const T *gh_n, const T *W_ih,        \
+                             const T *W_hh, size_t T_, size_t B, size_t D, size_t H, T *work); \
                                                                                               \
     /* In-place optimizers over n values. */                                                  \
     void tn_sgd_step_##S(T *param, const T *grad, size_t n, T lr); /* p -= lr g */           \

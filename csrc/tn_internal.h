@@ -257,6 +257,8 @@ typedef struct {
 void tn_ws_add(tn_ws *w, size_t a, size_t b, size_t c); /* w += round_up(a b c) */
 size_t tn_ws_done(const tn_ws *w);
 static inline size_t tn_max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN_MAX(b, c)); }
+/* The step index a gated layer's backward cell gets once all steps are done (tn_seq.c). */
+#define TN_SEQ_END SIZE_MAX
 
 /* Typed helpers shared between the layer files. */
 #define TN_DECLARE_SHARED(T, S)                                                                                      \
@@ -273,7 +275,30 @@ static inline size_t tn_max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN
     void tn_gather_columns_##S(T *pre, const int64_t *tokens, const T *W, const T *b, size_t n, size_t D, size_t M);  \
     void tn_seq_weight_grads_##S(T *dW_ih, T *dW_hh, const T *dA, const T *dB, const T *x, const int64_t *tokens,    \
                                  const T *h0, const T *hs, size_t TB, size_t B, size_t D, size_t H, size_t M,        \
-                                 T *dWT, T *work);
+                                 T *dWT, T *work);                                                                    \
+    /* The recurrence of a gated layer (tn_seq.c), run by one team: a product per step against a W_hh packed once,   \
+     * then the layer's cell, rows split over the team.  Forward, for t = 0 .. steps-1:                             \
+     *     C_t(B, GH) = beta C_t + h_{t-1}(B, H) @ W_hh^T (+ bias),  h_{-1} = h0 (NULL: no product; C_t = bias or 0  \
+     *     where beta = 0), then cell(ctx, t, C_t, b0, b1), which writes h_t = hs[t].                                 \
+     * Backward, for t = steps-1 .. 0: R(B, H) = dA_{t+1}(B, GH) @ W_hh (none for the last step: R NULL), then       \
+     * cell(ctx, t, R, b0, b1), which writes dA_t; finally R = dA_0 @ W_hh (if final_product) and                    \
+     * cell(ctx, TN_SEQ_END, R, b0, b1). */                                                                           \
+    typedef struct {                                                                                                  \
+        size_t steps, B, H, GH;                                                                                       \
+        const T *packed; /* W_hh^T (forward) or W_hh (backward), by tn_gemm_pack_b */                                \
+        T *work;         /* the products' A panels */                                                                 \
+        T *pre;          /* forward: C_t = pre + t pre_step */                                                        \
+        size_t pre_step;                                                                                              \
+        T beta;                                                                                                       \
+        const T *bias, *h0, *hs;                                                                                      \
+        const T *dA; /* backward: (steps, B, GH) */                                                                   \
+        T *R;        /* backward: (B, H) */                                                                           \
+        int final_product;                                                                                            \
+        void (*cell)(const void *ctx, size_t t, const T *C, size_t b0, size_t b1);                                   \
+        const void *ctx;                                                                                              \
+    } tn_seq_rec_##S;                                                                                                 \
+    void tn_seq_forward_##S(const tn_seq_rec_##S *r);                                                                 \
+    void tn_seq_backward_##S(const tn_seq_rec_##S *r);
 TN_DECLARE_SHARED(float, f32)
 TN_DECLARE_SHARED(double, f64)
 

@@ -1,5 +1,6 @@
 /* tn_seq.c -- what the recurrent layers (tn_rnn.c, tn_lstm.c, tn_gru.c) share: the input
- * projection of token ids, and the weight gradients over all time steps at once. */
+ * projection of token ids, the weight gradients over all time steps at once, and the
+ * gated layers' recurrence (a product per step, then the layer's cell). */
 #ifndef TN_T
 #include "tn_internal.h"
 
@@ -52,6 +53,65 @@ void FN(seq_weight_grads)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *
             for (size_t d = 0; d < D; d++) dW_ih[h * D + d] = dWT[d * M + h];
     }
     FN(gemm_run)(&g);
+}
+
+/* Rows [*b0, *b1) of the batch: the member's share of a cell's work. */
+static void SF(rows)(const FN(seq_rec) *r, const tn_member *m, size_t *b0, size_t *b1)
+{
+    tn_share(r->B, m->tid, m->n, b0, b1);
+}
+
+static void SF(forward_team)(void *ctx, tn_member *m)
+{
+    const FN(seq_rec) *r = ctx;
+    size_t b0, b1, BH = r->B * r->H;
+    SF(rows)(r, m, &b0, &b1);
+    for (size_t t = 0; t < r->steps; t++) {
+        TN_T *C = r->pre + t * r->pre_step;
+        const TN_T *prev = t ? r->hs + (t - 1) * BH : r->h0;
+        if (prev) { /* C_t = beta C_t + h_{t-1} W_hh^T (+ bias) */
+            FN(gemm_job) g;
+            FN(gemm_init)(&g, 0, 1, r->B, r->GH, r->H, 1, prev, r->H, NULL, r->H, r->beta, C, r->GH, r->work);
+            g.packed_b = r->packed;
+            g.bias = r->bias;
+            FN(gemm_member)(&g, m); /* (ends with the team's barrier) */
+        } else if (r->beta == 0) { /* a zero state: C_t = bias, the member's rows */
+            for (size_t b = b0; b < b1; b++)
+                for (size_t j = 0; j < r->GH; j++) C[b * r->GH + j] = r->bias ? r->bias[j] : 0;
+        }
+        r->cell(r->ctx, t, C, b0, b1);
+        tn_barrier(m); /* h_t complete before the next product reads it */
+    }
+}
+
+void FN(seq_forward)(const FN(seq_rec) *r)
+{
+    tn_team_run(FN(gemm_threads)(r->B, r->GH, r->H), SF(forward_team), (void *)r);
+}
+
+static void SF(backward_team)(void *ctx, tn_member *m)
+{
+    const FN(seq_rec) *r = ctx;
+    size_t b0, b1;
+    SF(rows)(r, m, &b0, &b1);
+    for (size_t s = r->steps + 1; s-- > 0;) { /* the cell of step s - 1 (the end when s = 0) */
+        const TN_T *R = NULL;
+        if (s < r->steps && (s > 0 || r->final_product)) { /* R = dA_s W_hh */
+            FN(gemm_job) g;
+            FN(gemm_init)(&g, 0, 0, r->B, r->H, r->GH, 1, r->dA + s * r->B * r->GH, r->GH, NULL, r->H, 0, r->R, r->H,
+                          r->work);
+            g.packed_b = r->packed;
+            FN(gemm_member)(&g, m);
+            R = r->R;
+        }
+        r->cell(r->ctx, s ? s - 1 : TN_SEQ_END, R, b0, b1);
+        tn_barrier(m); /* dA_{s-1} complete, and R read, before the next product */
+    }
+}
+
+void FN(seq_backward)(const FN(seq_rec) *r)
+{
+    tn_team_run(FN(gemm_threads)(r->B, r->H, r->GH), SF(backward_team), (void *)r);
 }
 
 #endif

@@ -51,7 +51,7 @@ from conftest import ENGINES, RTOL, assert_close
 class Arg:
     name: str
     kind: str  # "f": float array; "i": integer array; "p": float array updated in place
-    dims: tuple  # size symbols, one per dimension
+    dims: tuple  # size symbols, one per dimension ("4H": 4 times H, the LSTM's gate blocks)
     hi: str = None  # "i": values lie in [0, sizes[hi])
     ndims: frozenset = None  # ndims accepted with the other arguments unchanged
     optional: bool = False  # None is documented as accepted
@@ -60,6 +60,10 @@ class Arg:
     @property
     def ok_ndims(self):
         return self.ndims if self.ndims is not None else frozenset([len(self.dims)])
+
+    def shape(self, sizes):
+        """The argument's shape for the given sizes."""
+        return tuple(int(d[:-1]) * sizes[d[-1]] if d[0].isdigit() else sizes[d] for d in self.dims)
 
 
 def F(name, dims, **kw):
@@ -160,9 +164,32 @@ def _shifted(dst, src):
 LINEAR = dict(N=3, D=4, H=5)
 ACT = dict(A=3, B=4)
 RNN = dict(T=3, B=2, D=4, H=5)
+GATED = dict(T=3, B=2, D=4, H=5)
 SAMPLE = dict(B=2, D=6, H=5, V=4, n=4)
 RNN_W = [F("W_xh", "H D"), F("W_hh", "H H"), F("b_h", "H")]
 RNN_OUT = [F("W_hy", "V H"), F("b_y", "V")]
+
+
+def _gated():
+    """lstm_* and gru_*: float, token and unbatched inputs, as the RNN's."""
+    out = []
+    for kind, G in (("lstm", 4), ("gru", 3)):
+        W = [F("W_ih", f"{G}H D"), F("W_hh", f"{G}H H")]
+        b = [F("b_ih", f"{G}H", optional=True), F("b_hh", f"{G}H", optional=True)]
+        for variant, x, state in (("", F("x", "T B D", tokens=True), "B H"),
+                                  ("tokens", I("x", "T B", "D", tokens=True), "B H"),
+                                  ("unbatched", F("x", "T D", tokens=True), "H")):
+            seq = state.replace("H", "").split()  # the leading (T, B) / (T,) of a sequence
+            S = lambda name, w: F(name, " ".join(["T", *seq, w]))  # noqa: E731
+            h0 = [F("h0", state, optional=True)] + ([F("c0", state, optional=True)] if kind == "lstm" else [])
+            out.append(Fn(f"{kind}_forward", [x, *h0, *W, *b], GATED, variant=variant))
+            if kind == "lstm":
+                args = [S("dhs", "H"), x, *h0, S("hs", "H"), S("cs", "H"), S("gates", "4H"), *W,
+                        F("dc_n", state, optional=True)]
+            else:
+                args = [S("dhs", "H"), x, *h0, S("hs", "H"), S("gates", "3H"), S("gh_n", "H"), *W]
+            out.append(Fn(f"{kind}_backward", args, GATED, variant=variant))
+    return out
 
 
 def _activations():
@@ -245,6 +272,7 @@ TABLE = [
     Fn("rnn_sample", [F("h0", "H", optional=True), I("token", "", "D", ndims={0}), *RNN_W, *RNN_OUT], SAMPLE,
        scalars=lambda s: {"n": s["n"], "temperature": 0.5, "greedy": True}, zero_raises={"V": ValueError},
        variant="unbatched"),
+    *_gated(),
     Fn("sgd_step_", [P("param", "A B"), F("grad", "A B")], ACT, scalars=lambda s: {"lr": 0.1},
        bad=[
            ("lr=None", {"lr": None}, TypeError, ["lr", "NoneType"]),
@@ -296,7 +324,7 @@ def make(spec, dtype, rng, sizes=None):
     s = spec.sizes if sizes is None else sizes
     kw = {}
     for a in spec.args:
-        shape = tuple(s[d] for d in a.dims)
+        shape = a.shape(s)
         if a.kind == "i":
             hi = s[a.hi]
             kw[a.name] = rng.integers(0, hi, shape) if hi else np.zeros(shape, np.int64)
@@ -807,11 +835,11 @@ def _huge_kw(spec, sizes, rng):
     value (no memory either); raises ValueError if an argument cannot exist at all."""
     kw = make(spec, np.float64, rng, {k: 1 if v == HUGE else v for k, v in sizes.items()})
     for a in spec.args:
-        shape = tuple(sizes[d] for d in a.dims)
+        shape = a.shape(sizes)
         dtype = np.int64 if a.kind == "i" else np.float64
         if 0 in shape:
             kw[a.name] = np.empty(shape, dtype)
-        elif HUGE in shape:
+        elif max(shape, default=0) >= HUGE:
             kw[a.name] = np.broadcast_to(np.array(0 if a.kind == "i" else 0.5, dtype), shape)
     kw.update(spec.scalars(sizes))
     return kw

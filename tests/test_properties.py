@@ -133,7 +133,7 @@ def _shapes(draw, spec, sizes):
     if spec.name in SAME_SHAPE:
         shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
         return {a.name: shape for a in spec.args}
-    shapes = {a.name: tuple(sizes[d] for d in a.dims) for a in spec.args}
+    shapes = {a.name: a.shape(sizes) for a in spec.args}
     if spec.name == "softmax":  # any leading shape; rows of V (up to 48: the vectorised exp)
         lead = draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5))
         shapes["logits"] = lead + (sizes["V"],)
@@ -162,7 +162,7 @@ def drafts(draw, name):
     sizes = {sym: 0 if _rare(draw, 10) else draw(st.integers(1, 6)) for sym in spec.sizes}
     if spec.name not in SAME_SHAPE and _rare(draw, 4):  # big enough for the packed, threaded GEMM paths
         sizes = {sym: draw(st.integers(1, 48)) for sym in spec.sizes}
-        while max(math.prod(sizes[d] for d in a.dims) for a in spec.args) > 12_000:
+        while max(math.prod(a.shape(sizes)) for a in spec.args) > 12_000:
             big = max(sizes, key=sizes.get)
             sizes[big] = (sizes[big] + 1) // 2
     if name == "rnn_sample" and not _rare(draw, 10):

@@ -47,6 +47,13 @@ The vanilla RNN, h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h):
                 reduction="sum") -> (loss, grads, h_last)
     rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False,
                seed=None) -> tokens
+The gated layers, as torch.nn.LSTM / GRU (W_ih (G H, D), W_hh (G H, H); gates i, f, g, o
+and r, z, n):
+    lstm_forward(x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None) -> (hs, cs, gates)
+    lstm_backward(dhs, x, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n=None)
+        -> (dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh)
+    gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None) -> (hs, gates, gh_n)
+    gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh) -> (dx, dh0, dW_ih, dW_hh, db_ih, db_hh)
 Optimizers and helpers, in place:
     sgd_step_(param, grad, lr), adagrad_step_(param, grad, mem, lr, eps=1e-8),
     adam_step_(param, grad, m, v, t, lr=1e-3, ...), clip_(grad, lo, hi)
@@ -56,7 +63,8 @@ The engine:
 Beyond the functions
 --------------------
 tinynet.nn           layer objects built like their torch.nn namesakes (Linear, Tanh,
-                     ReLU, Sigmoid, Embedding, BatchNorm1d, RNN, Flatten, Sequential),
+                     ReLU, Sigmoid, Embedding, BatchNorm1d, RNN, LSTM, GRU, Flatten,
+                     Sequential),
                      with forward / backward, parameters() / grads(), and
                      state_dict() / load_state_dict() in PyTorch's key names and layouts
 save(path, model)    a model as a plain .npz file (arrays plus the architecture as JSON)
@@ -96,8 +104,12 @@ from tinynet._core import (
     embedding_backward,
     embedding_forward,
     get_num_threads,
+    gru_backward,
+    gru_forward,
     linear_backward,
     linear_forward,
+    lstm_backward,
+    lstm_forward,
     relu_backward,
     relu_forward,
     rnn_backward,
@@ -148,6 +160,7 @@ __all__ = [
     "embedding_forward", "embedding_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
     "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
+    "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
     "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS",
 ]

@@ -63,6 +63,28 @@ def rnn_sample(
     W_hy: ArrayLike, b_y: ArrayLike, temperature: float = 1.0, greedy: bool = False, seed: Optional[int] = None,
 ) -> NDArray[np.int64]: ...
 
+# the gated recurrent layers (PyTorch's weight layout: LSTM gates i, f, g, o; GRU r, z, n)
+def lstm_forward(
+    x: ArrayLike, h0: Optional[ArrayLike], c0: Optional[ArrayLike], W_ih: ArrayLike, W_hh: ArrayLike,
+    b_ih: Optional[ArrayLike] = None, b_hh: Optional[ArrayLike] = None,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray]:
+    """(hs, cs, gates): hidden and cell states (T, B, H), gate values i, f, g, o (T, B, 4H)."""
+def lstm_backward(
+    dhs: ArrayLike, x: ArrayLike, h0: Optional[ArrayLike], c0: Optional[ArrayLike], hs: ArrayLike, cs: ArrayLike,
+    gates: ArrayLike, W_ih: ArrayLike, W_hh: ArrayLike, dc_n: Optional[ArrayLike] = None,
+) -> Tuple[Optional[_FloatArray], _FloatArray, _FloatArray, _FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh); dx is None for token ids."""
+def gru_forward(
+    x: ArrayLike, h0: Optional[ArrayLike], W_ih: ArrayLike, W_hh: ArrayLike, b_ih: Optional[ArrayLike] = None,
+    b_hh: Optional[ArrayLike] = None,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray]:
+    """(hs, gates, gh_n): states (T, B, H), gate values r, z, n (T, B, 3H), W_hn h + b_hn (T, B, H)."""
+def gru_backward(
+    dhs: ArrayLike, x: ArrayLike, h0: Optional[ArrayLike], hs: ArrayLike, gates: ArrayLike, gh_n: ArrayLike,
+    W_ih: ArrayLike, W_hh: ArrayLike,
+) -> Tuple[Optional[_FloatArray], _FloatArray, _FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(dx, dh0, dW_ih, dW_hh, db_ih, db_hh); dx is None for token ids."""
+
 # optimizers and helpers, in place
 def sgd_step_(param: _FloatArray, grad: ArrayLike, lr: float) -> None: ...
 def adagrad_step_(param: _FloatArray, grad: ArrayLike, mem: _FloatArray, lr: float, eps: float = 1e-08) -> None: ...

@@ -64,6 +64,8 @@ _ARGS: Dict[str, List[str]] = {
     "Embedding": ["num_embeddings", "embedding_dim", "engine", "dtype", "init"],
     "BatchNorm1d": ["num_features", "eps", "momentum", "correction", "engine", "dtype"],
     "RNN": ["input_size", "hidden_size", "bptt_steps", "engine", "dtype", "init"],
+    "LSTM": ["input_size", "hidden_size", "bias", "engine", "dtype", "init"],
+    "GRU": ["input_size", "hidden_size", "bias", "engine", "dtype", "init"],
 }
 _CLASSES: Dict[str, Callable[..., nn.Module]] = {name: getattr(nn, name) for name in _ARGS}
 
@@ -80,7 +82,7 @@ def _describe(model: nn.Module, where: str) -> Dict[str, Any]:
     args: Dict[str, Any] = {}
     for name in _ARGS[kind]:
         value = getattr(model, name)
-        if name == "bias":
+        if name == "bias" and not isinstance(value, bool):  # Linear's array (or None); LSTM, GRU: a flag
             value = value is not None
         elif name == "dtype":
             value = _dtype_name(value)

@@ -12,7 +12,7 @@ _Init = Literal["pytorch", "xavier_uniform", "kaiming_normal"]
 _Rng = Union[int, np.integer[Any], np.random.Generator, np.random.SeedSequence, None]
 
 __all__ = [
-    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN",
+    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN", "LSTM", "GRU",
     "Flatten", "Sequential", "INITS",
 ]
 
@@ -119,6 +119,34 @@ class RNN(Module):
     ) -> None: ...
     def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None) -> _FloatArray: ...
     def backward(self, dhs: ArrayLike) -> Optional[_FloatArray]: ...
+
+class _Gated(Module):
+    input_size: int
+    hidden_size: int
+    bias: bool
+    init: str
+    weight_ih_l0: _FloatArray
+    weight_hh_l0: _FloatArray
+    bias_ih_l0: _FloatArray
+    bias_hh_l0: _FloatArray
+    dh0: Optional[_FloatArray]
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, *, engine: _Engine = "c", dtype: DTypeLike = ...,
+        init: _Init = "pytorch", rng: _Rng = None,
+    ) -> None: ...
+
+class LSTM(_Gated):
+    dc0: Optional[_FloatArray]
+    def forward(
+        self, x: ArrayLike, hx: Optional[Tuple[Optional[ArrayLike], Optional[ArrayLike]]] = None
+    ) -> Tuple[_FloatArray, Tuple[_FloatArray, _FloatArray]]: ...
+    def backward(
+        self, dout: ArrayLike, dh_n: Optional[ArrayLike] = None, dc_n: Optional[ArrayLike] = None
+    ) -> Optional[_FloatArray]: ...
+
+class GRU(_Gated):
+    def forward(self, x: ArrayLike, h0: Optional[ArrayLike] = None) -> Tuple[_FloatArray, _FloatArray]: ...
+    def backward(self, dout: ArrayLike, dh_n: Optional[ArrayLike] = None) -> Optional[_FloatArray]: ...
 
 class Sequential(Module):
     layers: List[Module]

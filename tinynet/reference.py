@@ -472,6 +472,9 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
 class _Rnn:
     """The sizes of one RNN call, checked the way the C engine checks them."""
 
+    # where the messages say H and D come from
+    h_from, d_from = "W_hh.shape[0]", "W_xh.shape[1]"
+
     def __init__(self, c, W_xh, W_hh, b_h=None):
         self.c = c
         c.expect("W_hh", W_hh, (None, None), "(H, H)")
@@ -502,14 +505,14 @@ class _Rnn:
         self.batched = tokens.ndim == 2
         self.T = tokens.shape[0]
         self.B = tokens.shape[1] if self.batched else 1
-        self.c.in_range(name, tokens, self.D, "D = W_xh.shape[1]")
+        self.c.in_range(name, tokens, self.D, f"D = {self.d_from}")
         return tokens.reshape(self.T, self.B)
 
     def floats(self, name, x):
         """Float inputs (T, B, D) or (T, D); returns them batched."""
         self._input(name, x)
         if x.ndim not in (2, 3) or x.shape[-1] != self.D:
-            raise self.c.shape_error(name, x, "(T, B, D) or (T, D)", f" with D = W_xh.shape[1] = {self.D}")
+            raise self.c.shape_error(name, x, "(T, B, D) or (T, D)", f" with D = {self.d_from} = {self.D}")
         self.batched = x.ndim == 3
         self.T = x.shape[0]
         self.B = x.shape[1] if self.batched else 1
@@ -522,24 +525,26 @@ class _Rnn:
         i = self.in_name
         if self.batched:
             self.c.expect(name, h, (self.B, self.H), "(B, H)",
-                          f" with B = {i}.shape[{self.bdim}] = {self.B}, H = W_hh.shape[0] = {self.H}")
+                          f" with B = {i}.shape[{self.bdim}] = {self.B}, H = {self.h_from} = {self.H}")
         else:
             self.c.expect(name, h, (self.H,), "(H,)",
-                          f" for unbatched {i} of shape {self.in_shape}, with H = W_hh.shape[0] = {self.H}")
+                          f" for unbatched {i} of shape {self.in_shape}, with H = {self.h_from} = {self.H}")
         return h.reshape(self.B, self.H)
 
-    def sequence(self, name, hs):
-        """A (T, B, H) / (T, H) sequence of states; returns it batched."""
-        i = self.in_name
+    def sequence(self, name, hs, gates=1):
+        """A (T, B, H) / (T, H) sequence of states (gates=G: of G H gate values); returns
+        it batched."""
+        i, w = self.in_name, gates * self.H
+        G = f"{gates}H" if gates > 1 else "H"
         if self.batched:
-            self.c.expect(name, hs, (self.T, self.B, self.H), "(T, B, H)",
+            self.c.expect(name, hs, (self.T, self.B, w), f"(T, B, {G})",
                           f" with T = {i}.shape[0] = {self.T}, B = {i}.shape[1] = {self.B}, "
-                          f"H = W_hh.shape[0] = {self.H}")
+                          f"H = {self.h_from} = {self.H}")
         else:
-            self.c.expect(name, hs, (self.T, self.H), "(T, H)",
+            self.c.expect(name, hs, (self.T, w), f"(T, {G})",
                           f" for unbatched {i} of shape {self.in_shape}, with T = {i}.shape[0] = {self.T}, "
-                          f"H = W_hh.shape[0] = {self.H}")
-        return hs.reshape(self.T, self.B, self.H)
+                          f"H = {self.h_from} = {self.H}")
+        return hs.reshape(self.T, self.B, w)
 
     def unbatch(self, a, axis):
         """Undo the batch of one for unbatched calls."""
@@ -856,6 +861,278 @@ def rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy
                 out[i, b] = _draw(p, rng.uniform())
         tok = out[i]
     return out if r.batched else out[:, 0]
+
+
+# ------------------------------------------------------------------ LSTM and GRU
+#
+# PyTorch's layouts, so weights move across unchanged: W_ih (G H, D) and W_hh (G H, H)
+# stack the G gates' matrices (LSTM: i, f, g, o; GRU: r, z, n), b_ih and b_hh (G H,).
+# As for the RNN, sequences are time-major and handled batched inside.
+
+
+class _Gated(_Rnn):
+    """The sizes of one LSTM (G = 4) or GRU (G = 3) call, checked as the C engine does."""
+
+    h_from, d_from = "W_hh.shape[1]", "W_ih.shape[1]"
+
+    def __init__(self, c, G, W_ih, W_hh, b_ih=None, b_hh=None):
+        self.c, self.G = c, G
+        c.expect("W_hh", W_hh, (None, None), f"({G}H, H)")
+        self.H = H = W_hh.shape[1]
+        where = f" with H = W_hh.shape[1] = {H}"
+        if W_hh.shape[0] != G * H:
+            raise c.shape_error("W_hh", W_hh, f"({G}H, H)", where)
+        c.expect("W_ih", W_ih, (G * H, None), f"({G}H, D)", where)
+        self.D = W_ih.shape[1]
+        for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+            if b is not None:
+                c.expect(name, b, (G * H,), f"({G}H,)", where)
+
+    def inputs(self, name, x, raw, tokens, xf):
+        """The input sequence, batched: ids (T, B) or floats (T, B, D)."""
+        return self.tokens(name, self.c.ints(name, x, raw)) if tokens else self.floats(name, xf)
+
+
+def _sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def _project_inputs(x, W_ih, b_ih, tokens):
+    """W_ih @ x_t (+ b_ih) for every step at once: (T, B, G H)."""
+    xw = W_ih.T[x] if tokens else x @ W_ih.T  # a row of W_ih.T per token id: W_ih @ onehot(id)
+    return xw if b_ih is None else xw + b_ih
+
+
+def _weight_grads(da_ih, da_hh, x, h_prev, W_ih, tokens):
+    """dW_ih, dW_hh, db_ih, db_hh from the gradients of the input-side (da_ih) and the
+    hidden-side (da_hh) pre-activations of every step, (T, B, G H)."""
+    GH, H = da_hh.shape[-1], h_prev.shape[-1]
+    if da_ih.size == 0:  # no steps (T may be huge when B or H is 0)
+        return np.zeros_like(W_ih), np.zeros((GH, H), da_ih.dtype), np.zeros(GH, da_ih.dtype), np.zeros(GH, da_ih.dtype)
+    dW_ih = np.zeros_like(W_ih)
+    if tokens:
+        np.add.at(dW_ih.T, x.reshape(-1), da_ih.reshape(x.size, da_ih.shape[-1]))  # repeated ids accumulate
+    else:
+        dW_ih = np.einsum("tbg,tbd->gd", da_ih, x)
+    dW_hh = np.einsum("tbg,tbh->gh", da_hh, h_prev)
+    return dW_ih, dW_hh, da_ih.sum(axis=(0, 1)), da_hh.sum(axis=(0, 1))
+
+
+def _input_grad(da_ih, W_ih, x):
+    """dx (T, B, D) = da_ih @ W_ih, the gradient of float inputs."""
+    return da_ih @ W_ih if da_ih.size else np.zeros_like(x)
+
+
+@_ieee
+def lstm_forward(x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """lstm_forward(x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None)
+
+    A one-layer LSTM over a time-major sequence, exactly as torch.nn.LSTM: for each step,
+    with a = W_ih @ x_t + b_ih + W_hh @ h_{t-1} + b_hh split into four blocks of H,
+        i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o),
+        c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t).
+
+    x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D =
+    W_ih.shape[1]); unbatched (T, D) / (T,) go with h0, c0 (H,).  h0, c0: (B, H) / (H,),
+    or None for zeros.  W_ih: (4H, D); W_hh: (4H, H); b_ih, b_hh: (4H,) or None.
+    Returns (hs, cs, gates): hs and cs (T, B, H) the hidden and cell states after every
+    step (the output is hs; h_n = hs[-1], c_n = cs[-1]), gates (T, B, 4H) the gate values
+    i, f, g, o after their sigmoid / tanh -- what lstm_backward needs.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> H, D = 3, 2
+    >>> hs, cs, gates = tn.lstm_forward(np.ones((5, D)), None, None, np.ones((4 * H, D)), np.eye(4 * H, H))
+    >>> hs.shape, cs.shape, gates.shape
+    ((5, 3), (5, 3), (5, 12))
+    """
+    c = Call("lstm_forward")
+    raw, tokens = _rnn_input(c, x)
+    xf, h0, c0, W_ih, W_hh, b_ih, b_hh = c.floats(
+        ("x", None if tokens else x), ("h0", h0), ("c0", c0), ("W_ih", W_ih), ("W_hh", W_hh), ("b_ih", b_ih),
+        ("b_hh", b_hh), optional=("x", "h0", "c0", "b_ih", "b_hh"))
+    r = _Gated(c, 4, W_ih, W_hh, b_ih, b_hh)
+    x = r.inputs("x", x, raw, tokens, xf)
+    h, cell = r.state("h0", h0), r.state("c0", c0)
+
+    T, B, H = r.T, r.B, r.H
+    hs, cs = np.empty((T, B, H), c.dtype), np.empty((T, B, H), c.dtype)
+    gates = np.empty((T, B, 4 * H), c.dtype)
+    if T * B * H:  # (T may be huge when B or H is 0)
+        xw = _project_inputs(x, W_ih, b_ih, tokens)
+        for t in range(T):
+            a = xw[t] + h @ W_hh.T
+            if b_hh is not None:
+                a = a + b_hh
+            i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H]), _sigmoid(a[:, 3 * H :])
+            g = np.tanh(a[:, 2 * H : 3 * H])
+            cell = f * cell + i * g
+            h = o * np.tanh(cell)
+            hs[t], cs[t], gates[t] = h, cell, np.concatenate([i, f, g, o], axis=1)
+    return r.unbatch(hs, axis=1), r.unbatch(cs, axis=1), r.unbatch(gates, axis=1)
+
+
+@_ieee
+def lstm_backward(dhs, x, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n=None):
+    """lstm_backward(dhs, x, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n=None)
+
+    Backpropagation through time (full) for lstm_forward, given dhs = dL/dhs (shaped like
+    hs; the gradient of h_n = hs[-1] belongs in dhs[-1]) and, optionally, dc_n = dL/dc_n
+    for the last cell state (B, H) / (H,).  Going back from step T-1, with dh the
+    gradient reaching h_t (dhs[t] plus what comes back from step t+1) and dc that
+    reaching c_t:
+        dc += dh * o * (1 - tanh(c_t)**2)
+        da = [dc * g * i(1-i), dc * c_{t-1} * f(1-f), dc * i * (1-g**2), dh * tanh(c_t) * o(1-o)]
+        dh_{t-1} = da @ W_hh,  dc_{t-1} = dc * f.
+
+    x, h0, c0, W_ih, W_hh as for lstm_forward; hs, cs, gates its results.
+    Returns (dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh), each shaped like its input and
+    in the float arguments' dtype; dx is None for token input; dh0 and dc0 are returned
+    (shaped like the states) even when h0 / c0 are None; db_ih and db_hh are equal (both
+    biases are added to the same pre-activations).
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> W_ih, W_hh = np.ones((8, 3)) * 0.1, np.eye(8, 2)
+    >>> hs, cs, gates = tn.lstm_forward([0, 2], None, None, W_ih, W_hh)
+    >>> dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh = tn.lstm_backward(np.ones_like(hs), [0, 2], None, None,
+    ...                                                             hs, cs, gates, W_ih, W_hh)
+    >>> dx is None, dW_ih.shape, dc0.shape
+    (True, (8, 3), (2,))
+    """
+    c = Call("lstm_backward")
+    raw, tokens = _rnn_input(c, x)
+    dhs, xf, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n = c.floats(
+        ("dhs", dhs), ("x", None if tokens else x), ("h0", h0), ("c0", c0), ("hs", hs), ("cs", cs),
+        ("gates", gates), ("W_ih", W_ih), ("W_hh", W_hh), ("dc_n", dc_n), optional=("x", "h0", "c0", "dc_n"))
+    r = _Gated(c, 4, W_ih, W_hh)
+    x = r.inputs("x", x, raw, tokens, xf)
+    h0, c0 = r.state("h0", h0), r.state("c0", c0)
+    hs, cs, dhs = r.sequence("hs", hs), r.sequence("cs", cs), r.sequence("dhs", dhs)
+    gates = r.sequence("gates", gates, gates=4)
+    dc = r.state("dc_n", dc_n).copy()
+
+    T, H = r.T, r.H
+    dh = np.zeros_like(h0)
+    da = np.zeros_like(gates)  # dL/d(pre-activations) of every step
+    if hs.size:
+        for t in reversed(range(T)):
+            i, f, g, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
+            c_prev = cs[t - 1] if t else c0
+            dh = dhs[t] + dh
+            tanh_c = np.tanh(cs[t])
+            dc = dc + dh * o * (1 - tanh_c * tanh_c)
+            da[t] = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                                    dh * tanh_c * o * (1 - o)], axis=1)
+            dh = da[t] @ W_hh
+            dc = dc * f
+    h_prev = np.concatenate([h0[None], hs[:-1]])  # the state each step started from
+    dW_ih, dW_hh, db_ih, db_hh = _weight_grads(da, da, x, h_prev, W_ih, tokens)
+    dx = None if tokens else r.unbatch(_input_grad(da, W_ih, x), axis=1)
+    return dx, r.unbatch(dh, axis=0), r.unbatch(dc, axis=0), dW_ih, dW_hh, db_ih, db_hh
+
+
+@_ieee
+def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    """gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None)
+
+    A one-layer GRU over a time-major sequence, exactly as torch.nn.GRU: for each step,
+    with gi = W_ih @ x_t + b_ih and gh = W_hh @ h_{t-1} + b_hh split into three blocks of H,
+        r = sigmoid(gi_r + gh_r),  z = sigmoid(gi_z + gh_z),
+        n = tanh(gi_n + r * gh_n),  h_t = (1 - z) * n + z * h_{t-1}.
+
+    x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D =
+    W_ih.shape[1]); unbatched (T, D) / (T,) go with h0 (H,).  h0: (B, H) / (H,), or None
+    for zeros.  W_ih: (3H, D); W_hh: (3H, H); b_ih, b_hh: (3H,) or None.
+    Returns (hs, gates, gh_n): hs (T, B, H) the state after every step (the output;
+    h_n = hs[-1]), gates (T, B, 3H) the gate values r, z, n, and gh_n (T, B, H) the
+    hidden side of the candidate, W_hn @ h_{t-1} + b_hn, which r scales -- what
+    gru_backward needs.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> H, D = 3, 2
+    >>> hs, gates, gh_n = tn.gru_forward(np.ones((5, D)), None, np.ones((3 * H, D)), np.eye(3 * H, H))
+    >>> hs.shape, gates.shape, gh_n.shape
+    ((5, 3), (5, 9), (5, 3))
+    """
+    c = Call("gru_forward")
+    raw, tokens = _rnn_input(c, x)
+    xf, h0, W_ih, W_hh, b_ih, b_hh = c.floats(
+        ("x", None if tokens else x), ("h0", h0), ("W_ih", W_ih), ("W_hh", W_hh), ("b_ih", b_ih), ("b_hh", b_hh),
+        optional=("x", "h0", "b_ih", "b_hh"))
+    r = _Gated(c, 3, W_ih, W_hh, b_ih, b_hh)
+    x = r.inputs("x", x, raw, tokens, xf)
+    h = r.state("h0", h0)
+
+    T, B, H = r.T, r.B, r.H
+    hs, gh_n = np.empty((T, B, H), c.dtype), np.empty((T, B, H), c.dtype)
+    gates = np.empty((T, B, 3 * H), c.dtype)
+    if T * B * H:
+        gi = _project_inputs(x, W_ih, b_ih, tokens)
+        for t in range(T):
+            gh = h @ W_hh.T
+            if b_hh is not None:
+                gh = gh + b_hh
+            rg = _sigmoid(gi[t, :, :H] + gh[:, :H])
+            z = _sigmoid(gi[t, :, H : 2 * H] + gh[:, H : 2 * H])
+            n = np.tanh(gi[t, :, 2 * H :] + rg * gh[:, 2 * H :])
+            h = (1 - z) * n + z * h
+            hs[t], gates[t], gh_n[t] = h, np.concatenate([rg, z, n], axis=1), gh[:, 2 * H :]
+    return r.unbatch(hs, axis=1), r.unbatch(gates, axis=1), r.unbatch(gh_n, axis=1)
+
+
+@_ieee
+def gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh):
+    """gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh)
+
+    Backpropagation through time (full) for gru_forward, given dhs = dL/dhs (shaped like
+    hs; the gradient of h_n = hs[-1] belongs in dhs[-1]).  Going back from step T-1, with
+    dh the gradient reaching h_t (dhs[t] plus what comes back from step t+1):
+        dn = dh * (1 - z) * (1 - n**2),  dz = dh * (h_{t-1} - n) * z(1-z),
+        dr = dn * gh_n * r(1-r);
+    the input side gets [dr, dz, dn], the hidden side [dr, dz, dn * r], and
+        dh_{t-1} = dh * z + [dr, dz, dn * r] @ W_hh.
+
+    x, h0, W_ih, W_hh as for gru_forward; hs, gates, gh_n its results.
+    Returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh), each shaped like its input and in the
+    float arguments' dtype; dx is None for token input; dh0 is returned (shaped like h0)
+    even when h0 is None.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> W_ih, W_hh = np.ones((6, 3)) * 0.1, np.eye(6, 2)
+    >>> hs, gates, gh_n = tn.gru_forward([0, 2], None, W_ih, W_hh)
+    >>> dx, dh0, dW_ih, dW_hh, db_ih, db_hh = tn.gru_backward(np.ones_like(hs), [0, 2], None, hs, gates, gh_n,
+    ...                                                       W_ih, W_hh)
+    >>> dx is None, dW_hh.shape, db_hh.shape
+    (True, (6, 2), (6,))
+    """
+    c = Call("gru_backward")
+    raw, tokens = _rnn_input(c, x)
+    dhs, xf, h0, hs, gates, gh_n, W_ih, W_hh = c.floats(
+        ("dhs", dhs), ("x", None if tokens else x), ("h0", h0), ("hs", hs), ("gates", gates), ("gh_n", gh_n),
+        ("W_ih", W_ih), ("W_hh", W_hh), optional=("x", "h0"))
+    r = _Gated(c, 3, W_ih, W_hh)
+    x = r.inputs("x", x, raw, tokens, xf)
+    h0 = r.state("h0", h0)
+    hs, dhs, gh_n = r.sequence("hs", hs), r.sequence("dhs", dhs), r.sequence("gh_n", gh_n)
+    gates = r.sequence("gates", gates, gates=3)
+
+    T, H = r.T, r.H
+    dh = np.zeros_like(h0)
+    da_ih, da_hh = np.zeros_like(gates), np.zeros_like(gates)  # dL/d(input-side, hidden-side pre-activations)
+    if hs.size:
+        for t in reversed(range(T)):
+            rg, z, n = (gates[t, :, k * H : (k + 1) * H] for k in range(3))
+            h_prev = hs[t - 1] if t else h0
+            dh = dhs[t] + dh
+            dn = dh * (1 - z) * (1 - n * n)
+            dz = dh * (h_prev - n) * z * (1 - z)
+            dr = dn * gh_n[t] * rg * (1 - rg)
+            da_ih[t] = np.concatenate([dr, dz, dn], axis=1)
+            da_hh[t] = np.concatenate([dr, dz, dn * rg], axis=1)
+            dh = dh * z + da_hh[t] @ W_hh
+    h_prev = np.concatenate([h0[None], hs[:-1]])
+    dW_ih, dW_hh, db_ih, db_hh = _weight_grads(da_ih, da_hh, x, h_prev, W_ih, tokens)
+    dx = None if tokens else r.unbatch(_input_grad(da_ih, W_ih, x), axis=1)
+    return dx, r.unbatch(dh, axis=0), dW_ih, dW_hh, db_ih, db_hh
 
 
 # -------------------------------------------------------------------------- optimizers

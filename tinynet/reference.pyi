@@ -11,8 +11,12 @@ from tinynet._core import cross_entropy_backward as cross_entropy_backward
 from tinynet._core import cross_entropy_forward as cross_entropy_forward
 from tinynet._core import embedding_backward as embedding_backward
 from tinynet._core import embedding_forward as embedding_forward
+from tinynet._core import gru_backward as gru_backward
+from tinynet._core import gru_forward as gru_forward
 from tinynet._core import linear_backward as linear_backward
 from tinynet._core import linear_forward as linear_forward
+from tinynet._core import lstm_backward as lstm_backward
+from tinynet._core import lstm_forward as lstm_forward
 from tinynet._core import relu_backward as relu_backward
 from tinynet._core import relu_forward as relu_forward
 from tinynet._core import rnn_backward as rnn_backward
@@ -34,5 +38,6 @@ __all__ = [
     "embedding_forward", "embedding_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
     "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
+    "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
 ]

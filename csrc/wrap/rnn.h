@@ -2,30 +2,11 @@
  * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
  * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
 
-/* The sizes of one RNN call and the arrays that define them. */
-typedef struct {
-    int batched;             /* (T, B, ...) rather than (T, ...) */
-    npy_intp T, B, D, H, V;  /* V: output classes (lm_loss, sample) */
-    PyArrayObject *tokens;   /* int64 input, or NULL */
-    PyArrayObject *x;        /* float input, or NULL */
-    const char *in_name;     /* the input argument that sets T and B ... */
-    PyArrayObject *in;       /* ... and its array */
-    int bdim;                /* B is in_name.shape[bdim] when batched */
-} RnnDims;
-
-/* x float (T,B,D)/(T,D) or tokens int (T,B)/(T,): decides whether x is a float array (*xf
- * set, tokens NULL) or token ids; raw x is returned through *xraw for the float path. */
-static int rnn_input_kind(Call *c, PyObject *ox, PyArrayObject **xraw, int *is_tokens)
-{
-    if (!(*xraw = raw_array(c, "x", ox))) return -1;
-    *is_tokens = is_int_kind(*xraw);
-    return 0;
-}
-
 /* W_xh (H, D), W_hh (H, H), optional b_h (H,); sets r->H, r->D. */
-static int rnn_weight_shapes(Call *c, RnnDims *r, PyArrayObject *W_xh, PyArrayObject *W_hh, PyArrayObject *b_h)
+static int rnn_weight_shapes(Call *c, SeqDims *r, PyArrayObject *W_xh, PyArrayObject *W_hh, PyArrayObject *b_h)
 {
     npy_intp hh[2] = {-1, -1};
+    r->h_from = "W_hh.shape[0]", r->d_from = "W_xh.shape[1]";
     if (expect(c, "W_hh", W_hh, 2, hh, "(H, H)", NULL)) return -1;
     r->H = PyArray_DIM(W_hh, 0);
     if (PyArray_DIM(W_hh, 1) != r->H) return shape_error(c, "W_hh", W_hh, "(H, H)", NULL);
@@ -34,61 +15,6 @@ static int rnn_weight_shapes(Call *c, RnnDims *r, PyArrayObject *W_xh, PyArrayOb
     r->D = PyArray_DIM(W_xh, 1);
     if (b_h && expect(c, "b_h", b_h, 1, &r->H, "(H,)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
     return 0;
-}
-
-/* The input sequence (tokens or floats) against D; sets batched, T, B. */
-static int rnn_input_shapes(Call *c, RnnDims *r, const char *name)
-{
-    r->in_name = name;
-    r->in = r->tokens ? r->tokens : r->x;
-    r->bdim = 1;
-    if (r->tokens) {
-        int nd = PyArray_NDIM(r->tokens);
-        if (nd != 1 && nd != 2) return shape_error(c, name, r->tokens, "(T, B) or (T,) token ids", NULL);
-        r->batched = nd == 2;
-        r->T = PyArray_DIM(r->tokens, 0);
-        r->B = r->batched ? PyArray_DIM(r->tokens, 1) : 1;
-        return in_range(c, name, r->tokens, r->D, "D = W_xh.shape[1]");
-    }
-    int nd = PyArray_NDIM(r->x);
-    if ((nd != 2 && nd != 3) || PyArray_DIM(r->x, nd - 1) != r->D) {
-        char where[96];
-        snprintf(where, sizeof where, " with D = W_xh.shape[1] = %zd", (Py_ssize_t)r->D);
-        return shape_error(c, name, r->x, "(T, B, D) or (T, D)", where);
-    }
-    r->batched = nd == 3;
-    r->T = PyArray_DIM(r->x, 0);
-    r->B = r->batched ? PyArray_DIM(r->x, 1) : 1;
-    return 0;
-}
-
-/* An (H,) / (B, H) state like h0, matching the input's batching.  The message names
- * the input argument the sizes come from. */
-static int rnn_state_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
-{
-    char s[160];
-    npy_intp d[2] = {r->B, r->H};
-    if (r->batched)
-        return expect(c, name, h, 2, d, "(B, H)", " with B = %s.shape[%d] = %zd, H = W_hh.shape[0] = %zd", r->in_name,
-                      r->bdim, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
-    if (fits(h, 1, d + 1)) return 0;
-    return expect(c, name, h, 1, d + 1, "(H,)", " for unbatched %s of shape %s, with H = W_hh.shape[0] = %zd",
-                  r->in_name, fmt_shape(r->in, s, sizeof s), (Py_ssize_t)r->H);
-}
-
-/* A (T, B, H) / (T, H) sequence of hidden states. */
-static int rnn_seq_shape(Call *c, RnnDims *r, const char *name, PyArrayObject *h)
-{
-    char s[160];
-    if (r->batched) {
-        npy_intp d[3] = {r->T, r->B, r->H};
-        return expect(c, name, h, 3, d, "(T, B, H)", " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = W_hh.shape[0] = %zd",
-                      r->in_name, (Py_ssize_t)r->T, r->in_name, (Py_ssize_t)r->B, (Py_ssize_t)r->H);
-    }
-    npy_intp u[2] = {r->T, r->H};
-    if (fits(h, 2, u)) return 0;
-    return expect(c, name, h, 2, u, "(T, H)", " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = W_hh.shape[0] = %zd",
-                  r->in_name, fmt_shape(r->in, s, sizeof s), r->in_name, (Py_ssize_t)r->T, (Py_ssize_t)r->H);
 }
 
 PyDoc_STRVAR(rnn_forward_doc,
@@ -109,12 +35,12 @@ static PyObject *py_rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_
     static const char *const kwlist[] = {"x", "h0", "W_xh", "W_hh", "b_h", NULL};
     PyObject *ox, *oh0, *oWxh, *oWhh, *obh, *res = NULL;
     PyArrayObject *xraw, *h0, *Wxh, *Whh, *bh, *hs;
-    RnnDims r = {0};
+    SeqDims r = {0};
     int tok;
     Call c;
     call_init(&c, "rnn_forward");
     if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oh0, &oWxh, &oWhh, &obh})) return NULL;
-    if (rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
+    if (seq_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"x", tok ? NULL : ox, &r.x, 0},
                  {"h0", oh0, &h0, 1},
                  {"W_xh", oWxh, &Wxh, 0},
@@ -122,8 +48,8 @@ static PyObject *py_rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_
                  {"b_h", obh, &bh, 0}};
     if (floats(&c, fa, 5)) goto done;
     if (tok && !(r.tokens = ints_from_raw(&c, "x", ox, xraw))) goto done;
-    if (rnn_weight_shapes(&c, &r, Wxh, Whh, bh) || rnn_input_shapes(&c, &r, "x") ||
-        (h0 && rnn_state_shape(&c, &r, "h0", h0)))
+    if (rnn_weight_shapes(&c, &r, Wxh, Whh, bh) || seq_input_shapes(&c, &r, "x") ||
+        (h0 && seq_state_shape(&c, &r, "h0", h0)))
         goto done;
     npy_intp d[3] = {r.T, r.B, r.H}, u[2] = {r.T, r.H};
     if (!(hs = new_out(&c, r.batched ? 3 : 2, r.batched ? d : u, c.type))) goto done;
@@ -160,21 +86,21 @@ static PyObject *py_rnn_backward(PyObject *self, PyObject *const *args, Py_ssize
     static const char *const kwlist[] = {"dhs", "x", "h0", "hs", "W_xh", "W_hh", "bptt_steps", NULL};
     PyObject *odhs, *ox, *oh0, *ohs, *oWxh, *oWhh, *ok = Py_None, *res = NULL;
     PyArrayObject *xraw, *dhs, *h0, *hs, *Wxh, *Whh, *dx = NULL, *dh0, *dWxh, *dWhh, *dbh;
-    RnnDims r = {0};
+    SeqDims r = {0};
     size_t k;
     int tok;
     Call c;
     call_init(&c, "rnn_backward");
     if (parse(c.fn, args, nargs, kwnames, kwlist, 6, (PyObject **[]){&odhs, &ox, &oh0, &ohs, &oWxh, &oWhh, &ok}))
         return NULL;
-    if (get_bptt(&c, ok, &k) || rnn_input_kind(&c, ox, &xraw, &tok)) goto done;
+    if (get_bptt(&c, ok, &k) || seq_input_kind(&c, ox, &xraw, &tok)) goto done;
     FArg fa[] = {{"dhs", odhs, &dhs, 0}, {"x", tok ? NULL : ox, &r.x, 0}, {"h0", oh0, &h0, 1},
                  {"hs", ohs, &hs, 0},    {"W_xh", oWxh, &Wxh, 0},         {"W_hh", oWhh, &Whh, 0}};
     if (floats(&c, fa, 6)) goto done;
     if (tok && !(r.tokens = ints_from_raw(&c, "x", ox, xraw))) goto done;
-    if (rnn_weight_shapes(&c, &r, Wxh, Whh, NULL) || rnn_input_shapes(&c, &r, "x") ||
-        (h0 && rnn_state_shape(&c, &r, "h0", h0)) || rnn_seq_shape(&c, &r, "hs", hs) ||
-        rnn_seq_shape(&c, &r, "dhs", dhs))
+    if (rnn_weight_shapes(&c, &r, Wxh, Whh, NULL) || seq_input_shapes(&c, &r, "x") ||
+        (h0 && seq_state_shape(&c, &r, "h0", h0)) || seq_shape(&c, &r, "hs", hs, 1) ||
+        seq_shape(&c, &r, "dhs", dhs, 1))
         goto done;
     npy_intp sd[2] = {r.B, r.H}, xw[2] = {r.H, r.D}, hw[2] = {r.H, r.H};
     if ((r.x && !(dx = new_out(&c, PyArray_NDIM(r.x), PyArray_DIMS(r.x), c.type))) ||
@@ -196,7 +122,7 @@ done:
 }
 
 /* The output layer W_hy (V, H), b_y (V,) against H; sets r->V. */
-static int rnn_output_shapes(Call *c, RnnDims *r, PyArrayObject *W_hy, PyArrayObject *b_y)
+static int rnn_output_shapes(Call *c, SeqDims *r, PyArrayObject *W_hy, PyArrayObject *b_y)
 {
     npy_intp yd[2] = {-1, r->H};
     if (expect(c, "W_hy", W_hy, 2, yd, "(V, H)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
@@ -231,7 +157,7 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *const *args, Py_ssize_
                              NULL};
     PyObject *oin, *otg, *oh0, *oWxh, *oWhh, *obh, *oWhy, *oby, *ok = Py_None, *ored = NULL, *res = NULL;
     PyArrayObject *tg, *h0, *Wxh, *Whh, *bh, *Why, *by, *g[5], *hl;
-    RnnDims r = {0};
+    SeqDims r = {0};
     size_t k;
     int mean = 0;
     Call c;
@@ -243,8 +169,8 @@ static PyObject *py_rnn_lm_loss(PyObject *self, PyObject *const *args, Py_ssize_
                  {"b_h", obh, &bh, 0}, {"W_hy", oWhy, &Why, 0}, {"b_y", oby, &by, 0}};
     if (floats(&c, fa, 6) || !(r.tokens = ints(&c, "inputs", oin)) || !(tg = ints(&c, "targets", otg))) goto done;
     if (rnn_weight_shapes(&c, &r, Wxh, Whh, bh) || rnn_output_shapes(&c, &r, Why, by) ||
-        rnn_input_shapes(&c, &r, "inputs") || same_shape(&c, "targets", tg, "inputs", r.tokens) ||
-        in_range(&c, "targets", tg, r.V, "V = W_hy.shape[0]") || (h0 && rnn_state_shape(&c, &r, "h0", h0)))
+        seq_input_shapes(&c, &r, "inputs") || same_shape(&c, "targets", tg, "inputs", r.tokens) ||
+        in_range(&c, "targets", tg, r.V, "V = W_hy.shape[0]") || (h0 && seq_state_shape(&c, &r, "h0", h0)))
         goto done;
     npy_intp xw[2] = {r.H, r.D}, hw[2] = {r.H, r.H}, yw[2] = {r.V, r.H}, sd[2] = {r.B, r.H};
     PyArrayObject *outs[6];
@@ -311,7 +237,7 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t
     PyObject *oh0, *otok, *on, *oWxh, *oWhh, *obh, *oWhy, *oby, *otemp = NULL, *ogreedy = Py_False, *oseed = Py_None,
                                                                  *res = NULL;
     PyArrayObject *h0, *tok, *Wxh, *Whh, *bh, *Why, *by, *out;
-    RnnDims r = {0};
+    SeqDims r = {0};
     long long n;
     double temp = 1.0;
     uint64_t rng = 0;
@@ -368,7 +294,7 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t
     r.in_name = "token";
     r.in = tok;
     r.bdim = 0;
-    if ((h0 && rnn_state_shape(&c, &r, "h0", h0)) || in_range(&c, "token", tok, r.D, "D = W_xh.shape[1]")) goto done;
+    if ((h0 && seq_state_shape(&c, &r, "h0", h0)) || in_range(&c, "token", tok, r.D, "D = W_xh.shape[1]")) goto done;
     if (r.V > r.D) {
         PyErr_Format(PyExc_ValueError,
                      "rnn_sample: sampled tokens are fed back as inputs, so V = W_hy.shape[0] = %zd must not exceed "
