@@ -130,6 +130,19 @@ def _eps_bad():
     return [
         ("eps=None", {"eps": None}, TypeError, ["eps", "NoneType"]),
         ("eps=str", {"eps": "tiny"}, TypeError, ["eps", "str"]),
+    ] + _nonneg_bad("eps")
+
+
+def _nonneg_bad(name):
+    """The one rule for eps, lr and weight_decay: a finite number >= 0 (README,
+    "Hyperparameters"); 0 itself is accepted."""
+    must = f"{name} must be a finite number >= 0"
+    return [
+        (f"{name}=-1", {name: -1.0}, ValueError, [must, "got -1.0"]),
+        (f"{name}=-tiny", {name: -1e-300}, ValueError, [must, "got -1e-300"]),
+        (f"{name}=nan", {name: math.nan}, ValueError, [must, "got nan"]),
+        (f"{name}=inf", {name: math.inf}, ValueError, [must, "got inf"]),
+        (f"{name}=0", {name: 0.0}, None, []),
     ]
 
 
@@ -280,6 +293,7 @@ TABLE = [
            ("lr=array", {"lr": np.array([0.1, 0.2])}, TypeError, ["lr", "ndarray"]),
            ("grad-is-param", _alias("grad", "param"), None, []),
            ("grad-overlaps-param", _shifted("grad", "param"), None, []),
+           *_nonneg_bad("lr"),
        ]),
     Fn("adagrad_step_", [P("param", "A B"), F("grad", "A B"), P("mem", "A B")], ACT,
        scalars=lambda s: {"lr": 0.1, "eps": 1e-8},
@@ -289,6 +303,7 @@ TABLE = [
            ("grad-is-param", _alias("grad", "param"), None, []),
            ("grad-is-mem", _alias("grad", "mem"), None, []),
            ("grad-overlaps-mem", _shifted("grad", "mem"), None, []),
+           *_nonneg_bad("lr"), *_nonneg_bad("eps"),
        ]),
     Fn("adam_step_", [P("param", "A B"), F("grad", "A B"), P("m", "A B"), P("v", "A B")], ACT,
        scalars=lambda s: {"t": 2, "lr": 1e-2, "weight_decay": 0.01},
@@ -296,10 +311,7 @@ TABLE = [
            ("t=0", {"t": 0}, ValueError, ["t counts", "got 0"]),
            ("t=1.5", {"t": 1.5}, TypeError, ["t must", "float"]),
            ("t=None", {"t": None}, TypeError, ["t must", "NoneType"]),
-           ("lr=-1", {"lr": -1.0}, ValueError, ["lr=-1"]),
-           ("lr=nan", {"lr": math.nan}, ValueError, ["lr=nan"]),
-           ("eps=-1", {"eps": -1.0}, ValueError, ["eps=-1"]),
-           ("weight_decay=-0.5", {"weight_decay": -0.5}, ValueError, ["weight_decay=-0.5"]),
+           *_nonneg_bad("lr"), *_nonneg_bad("eps"), *_nonneg_bad("weight_decay"),
            ("beta1=1", {"beta1": 1.0}, ValueError, ["beta1", "[0, 1)", "got 1"]),
            ("beta2=-0.5", {"beta2": -0.5}, ValueError, ["beta2", "got -0.5"]),
            ("beta1=str", {"beta1": "a"}, TypeError, ["beta1", "str"]),

@@ -509,6 +509,32 @@ def test_batchnorm_training_needs_two_rows():
         bn(np.ones((2, 4)))
 
 
+@pytest.mark.parametrize("kw,exc,msg", [
+    (dict(eps=-1e-5), ValueError, r"^BatchNorm1d: eps must be a finite number >= 0, got -1e-05$"),
+    (dict(eps=float("nan")), ValueError, r"^BatchNorm1d: eps must be a finite number >= 0, got nan$"),
+    (dict(eps=float("inf")), ValueError, r"^BatchNorm1d: eps must be a finite number >= 0, got inf$"),
+    (dict(eps="small"), TypeError, r"^BatchNorm1d: eps must be a real number, not str$"),
+    (dict(momentum=-0.1), ValueError, r"^BatchNorm1d: momentum must be in \[0, 1\], got -0.1$"),
+    (dict(momentum=1.5), ValueError, r"^BatchNorm1d: momentum must be in \[0, 1\], got 1.5$"),
+    (dict(momentum=float("nan")), ValueError, r"^BatchNorm1d: momentum must be in \[0, 1\], got nan$"),
+    (dict(momentum=True), TypeError, r"^BatchNorm1d: momentum must be a real number, not bool$"),
+])
+def test_batchnorm_refuses_bad_hyperparameters(kw, exc, msg):
+    """The rule of the functions (eps finite and >= 0) plus momentum in [0, 1], checked
+    when the layer is built -- not as NaN later."""
+    with pytest.raises(exc, match=msg):
+        nn.BatchNorm1d(3, **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(eps=0.0), dict(momentum=0.0), dict(momentum=1.0), dict(momentum=None)])
+def test_batchnorm_accepts_the_edges(kw):
+    bn = nn.BatchNorm1d(2, **kw)
+    y = bn(np.array([[1.0, 2.0], [3.0, 5.0]]))
+    assert np.all(np.isfinite(y))
+    if kw.get("momentum") == 1.0:  # the batch statistics replace the running ones
+        np.testing.assert_allclose(bn.running_mean, [2.0, 3.5])
+
+
 # -------------------------------------------------------------------------- initialisation
 
 

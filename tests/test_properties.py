@@ -246,8 +246,7 @@ def _scalars(draw, spec, sizes, note):
         s["greedy"] = draw(st.booleans())
         s["seed"] = draw(st.integers(-(2**63), 2**64 - 1))
     if "lr" in s:
-        s["lr"] = draw(st.sampled_from([0.1, 1e-3, 0.5, -0.1, 0.0]) if spec.name == "sgd_step_" else
-                       st.sampled_from([0.1, 1e-3, 0.5, 0.0]))
+        s["lr"] = draw(st.sampled_from([0.1, 1e-3, 0.5, 0.0]))
     if spec.name == "adagrad_step_":
         s["eps"] = draw(st.sampled_from([1e-8, 1e-3, 0.1]))
     if spec.name == "adam_step_":

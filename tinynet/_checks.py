@@ -15,6 +15,8 @@ both with the same exception type:
 * arrays updated in place must be writeable, C-contiguous, aligned, native-order
   float ndarrays.
 """
+import math
+
 import numpy as np
 
 __all__ = ["Call"]
@@ -141,6 +143,13 @@ class Call:
             raise ValueError(f"{self.fn}: {name} is out of range (too large for a float)") from None
         except (TypeError, ValueError):
             raise TypeError(f"{self.fn}: {name} must be a real number, not {type(v).__name__}") from None
+
+    def nonneg(self, name, v):
+        """A hyperparameter that must be a finite number >= 0 (eps, lr, weight_decay)."""
+        v = self.real(name, v)
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{self.fn}: {name} must be a finite number >= 0, got {v!r}")
+        return v
 
     def integer(self, name, v):
         if v is None or isinstance(v, float):

@@ -102,6 +102,22 @@ def _size(value, name, who, minimum=0):
     return value
 
 
+def _hyper(value, name, who, upper=None):
+    """A hyperparameter as a float: finite and >= 0 (eps, lr), and <= upper where given
+    (momentum <= 1) -- the rule the engines' functions apply too."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise TypeError(f"{who}: {name} must be a real number, not {type(value).__name__}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: {name} must be a real number, not {type(value).__name__}") from None
+    if upper is None and not (v >= 0 and math.isfinite(v)):
+        raise ValueError(f"{who}: {name} must be a finite number >= 0, got {v!r}")
+    if upper is not None and not 0 <= v <= upper:
+        raise ValueError(f"{who}: {name} must be in [0, {upper:g}], got {v!r}")
+    return v
+
+
 def _check_init(init, who):
     if init not in INITS:
         raise ValueError(f"{who}: init must be one of {', '.join(map(repr, INITS))}; got {init!r}")
@@ -640,7 +656,8 @@ class BatchNorm1d(Module):
     the running statistics; its backward treats them as constants.
 
     Parameters weight (gamma, init 1) and bias (beta, init 0), (num_features,);
-    buffers running_mean (0), running_var (1), num_batches_tracked (int, 0).
+    buffers running_mean (0), running_var (1), num_batches_tracked (int, 0).  eps must be a
+    finite number >= 0 and momentum in [0, 1] (or None): ValueError otherwise.
     backward(dy) returns dx and stores dweight, dbias.  rng is accepted for a
     uniform constructor and unused (the initialisation is deterministic).
 
@@ -660,8 +677,8 @@ class BatchNorm1d(Module):
                  dtype=np.float64, rng=None):
         super().__init__(engine=engine, dtype=dtype)
         self.num_features = C = _size(num_features, "num_features", "BatchNorm1d")
-        self.eps = float(eps)
-        self.momentum = None if momentum is None else float(momentum)
+        self.eps = _hyper(eps, "eps", "BatchNorm1d")
+        self.momentum = None if momentum is None else _hyper(momentum, "momentum", "BatchNorm1d", upper=1.0)
         self.correction = _size(correction, "correction", "BatchNorm1d")
         if rng is not None:
             _generator(rng, "BatchNorm1d")  # validated, unused

@@ -378,7 +378,8 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0):
     Normalise each channel (column) of x with the batch statistics:
     mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),
     y = gamma * (x - mean) / sqrt(var + eps) + beta.  correction=0 is PyTorch's
-    training mode, correction=1 Bessel's n-1 (makemore); N must exceed correction.
+    training mode, correction=1 Bessel's n-1 (makemore); N must exceed correction;
+    eps must be a finite number >= 0.
 
     x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with
     invstd = 1 / sqrt(var + eps), all in x's dtype.
@@ -389,7 +390,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0):
     (array([-1.,  1.]), array([2.]))
     """
     c = Call("batchnorm_forward")
-    eps = c.real("eps", eps)
+    eps = c.nonneg("eps", eps)
     correction = c.integer("correction", correction)
     x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
     _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
@@ -444,7 +445,8 @@ def batchnorm_backward(dy, x, gamma, mean, invstd, correction=0):
 def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     """batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)
 
-    Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.
+    Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; eps: a
+    finite number >= 0.
 
     x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the
     arguments' dtype (float32 or float64).
@@ -454,7 +456,7 @@ def batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5):
     array([[1.]])
     """
     c = Call("batchnorm_inference")
-    eps = c.real("eps", eps)
+    eps = c.nonneg("eps", eps)
     x, gamma, beta, rm, rv = c.floats(("x", x), ("gamma", gamma), ("beta", beta),
                                       ("running_mean", running_mean), ("running_var", running_var))
     _bn_shapes(c, x, [("gamma", gamma), ("beta", beta), ("running_mean", rm), ("running_var", rv)], 0,
@@ -1142,7 +1144,7 @@ def gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh):
 def sgd_step_(param, grad, lr):
     """sgd_step_(param, grad, lr)
 
-    In place: param -= lr * grad.  Returns None.
+    In place: param -= lr * grad, lr a finite number >= 0.  Returns None.
 
     param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the
     same shape (any array-like).
@@ -1154,7 +1156,7 @@ def sgd_step_(param, grad, lr):
     c = Call("sgd_step_")
     param = c.inplace("param", param)
     grad = c.optimizer(grad, ["param"], [param])
-    lr = c.real("lr", lr)
+    lr = c.nonneg("lr", lr)
 
     param -= lr * grad
 
@@ -1166,7 +1168,8 @@ def adagrad_step_(param, grad, mem, lr, eps=1e-8):
     In place (min-char-rnn): mem += grad**2; param -= lr * grad / sqrt(mem + eps).
     eps sits inside the square root, as in min-char-rnn (PyTorch's Adagrad adds it
     outside).  param and mem: writeable, C-contiguous ndarrays of one shape and dtype
-    (both are modified); grad: that shape.  Returns None.
+    (both are modified); grad: that shape.  lr and eps: finite numbers >= 0.  Returns
+    None.
 
     >>> import numpy as np, tinynet.reference as tn
     >>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem
@@ -1176,8 +1179,8 @@ def adagrad_step_(param, grad, mem, lr, eps=1e-8):
     param = c.inplace("param", param)
     mem = c.inplace("mem", mem)
     grad = c.optimizer(grad, ["param", "mem"], [param, mem])
-    lr = c.real("lr", lr)
-    eps = c.real("eps", eps)
+    lr = c.nonneg("lr", lr)
+    eps = c.nonneg("eps", eps)
 
     mem += grad * grad
     param -= lr * grad / np.sqrt(mem + eps)
@@ -1192,7 +1195,8 @@ def adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, 
     v = beta2 * v + (1 - beta2) * grad**2;
     param -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps).
     param, m, v: writeable C-contiguous ndarrays of one shape and dtype (all modified);
-    grad: that shape.  Returns None.
+    grad: that shape.  lr, eps, weight_decay: finite numbers >= 0; beta1, beta2 in
+    [0, 1).  Returns None.
 
     >>> import numpy as np, tinynet.reference as tn
     >>> p, m, v = np.ones(1), np.zeros(1), np.zeros(1)
@@ -1205,13 +1209,11 @@ def adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, 
     v = c.inplace("v", v)
     grad = c.optimizer(grad, ["param", "m", "v"], [param, m, v])
     t = c.integer("t", t)
-    lr, beta1, beta2, eps, weight_decay = (c.real(k, val) for k, val in [
-        ("lr", lr), ("beta1", beta1), ("beta2", beta2), ("eps", eps), ("weight_decay", weight_decay)])
+    lr = c.nonneg("lr", lr)
+    beta1, beta2 = c.real("beta1", beta1), c.real("beta2", beta2)
+    eps, weight_decay = c.nonneg("eps", eps), c.nonneg("weight_decay", weight_decay)
     if t < 1:
         raise ValueError(f"adam_step_: t counts steps from 1, got {t}")
-    if not (lr >= 0 and eps >= 0 and weight_decay >= 0):
-        raise ValueError(f"adam_step_: lr, eps and weight_decay must be >= 0, got lr={lr}, eps={eps}, "
-                         f"weight_decay={weight_decay}")
     for name, b in (("beta1", beta1), ("beta2", beta2)):
         if not 0 <= b < 1:
             raise ValueError(f"adam_step_: {name} must be in [0, 1), got {b}")

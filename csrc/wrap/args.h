@@ -415,6 +415,18 @@ static int get_double(Call *c, const char *name, PyObject *o, double *out)
     return 0;
 }
 
+/* A hyperparameter that must be a finite number >= 0 (eps, lr, weight_decay): the one
+ * rule for all of them, NaN and infinities refused. */
+static int get_nonneg(Call *c, const char *name, PyObject *o, double *out)
+{
+    if (get_double(c, name, o, out)) return -1;
+    if (*out >= 0 && isfinite(*out)) return 0;
+    char buf[64];
+    PyErr_Format(PyExc_ValueError, "%s: %s must be a finite number >= 0, got %s", c->fn, name,
+                 fmt_double(*out, buf, sizeof buf));
+    return -1;
+}
+
 /* An integer scalar (Python int, NumPy integer, anything with __index__). */
 static int get_int(Call *c, const char *name, PyObject *o, long long *out)
 {

@@ -31,7 +31,7 @@ PyDoc_STRVAR(batchnorm_forward_doc,
 "mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),\n"
 "y = gamma * (x - mean) / sqrt(var + eps) + beta.\n"
 "correction=0 is PyTorch's training-mode normalisation; correction=1 is Bessel's n-1\n"
-"(makemore part 4).  N must exceed correction.\n\n"
+"(makemore part 4).  N must exceed correction; eps must be a finite number >= 0.\n\n"
 "x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with\n"
 "invstd = 1 / sqrt(var + eps), all in the dtype of x (float32 or float64).\n\n"
 ">>> import tinynet as tn\n>>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
@@ -51,7 +51,7 @@ static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"beta", ob, &b, 0}};
     const char *names[] = {"gamma", "beta"};
-    if ((oeps && get_double(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
+    if ((oeps && get_nonneg(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
         floats(&c, fa, 3))
         goto done;
     PyArrayObject *vecs[] = {g, b};
@@ -114,7 +114,7 @@ done:
 PyDoc_STRVAR(batchnorm_inference_doc,
 "batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)\n--\n\n"
 "Batch normalisation in eval mode, with running statistics:\n"
-"y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta.\n\n"
+"y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; eps: a finite number >= 0.\n\n"
 "x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the\n"
 "arguments' dtype (float32 or float64).\n\n"
 ">>> import tinynet as tn\n>>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)\narray([[1.]])\n");
@@ -136,7 +136,7 @@ static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, P
                  {"running_mean", orm, &rm, 0},
                  {"running_var", orv, &rv, 0}};
     const char *names[] = {"gamma", "beta", "running_mean", "running_var"};
-    if ((oeps && get_double(&c, "eps", oeps, &eps)) || floats(&c, fa, 5)) goto done;
+    if ((oeps && get_nonneg(&c, "eps", oeps, &eps)) || floats(&c, fa, 5)) goto done;
     PyArrayObject *vecs[] = {g, b, rm, rv};
     if (bn_shapes(&c, x, names, vecs, 4, 0, 0) || !(y = new_out(&c, 2, PyArray_DIMS(x), c.type))) goto done;
     size_t N = DIM(x, 0), C = DIM(x, 1);

@@ -74,7 +74,7 @@ static int optimizer_args(Call *c, PyObject *ograd, PyArrayObject **grad, const 
 
 PyDoc_STRVAR(sgd_step__doc,
 "sgd_step_(param, grad, lr)\n--\n\n"
-"In place: param -= lr * grad.  Returns None.\n\n"
+"In place: param -= lr * grad, lr a finite number >= 0.  Returns None.\n\n"
 "param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the\n"
 "same shape (any array-like).\n\n"
 ">>> import numpy as np, tinynet as tn\n>>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p\narray([0.5, 0. ])\n");
@@ -90,7 +90,7 @@ static PyObject *py_sgd_step_(PyObject *self, PyObject *const *args, Py_ssize_t 
     call_init(&c, "sgd_step_");
     if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&op, &og, &olr})) return NULL;
     const char *names[] = {"param"};
-    if (!(p = inplace(&c, "param", op)) || optimizer_args(&c, og, &g, names, &p, 1) || get_double(&c, "lr", olr, &lr))
+    if (!(p = inplace(&c, "param", op)) || optimizer_args(&c, og, &g, names, &p, 1) || get_nonneg(&c, "lr", olr, &lr))
         goto done;
     size_t n = SIZE(p);
     RUN(2.0 * n, KERNEL(&c, sgd_step, P(p), P(g), n, lr));
@@ -105,7 +105,7 @@ PyDoc_STRVAR(adagrad_step__doc,
 "adagrad_step_(param, grad, mem, lr, eps=1e-8)\n--\n\n"
 "In place, min-char-rnn's Adagrad: mem += grad**2; param -= lr * grad / sqrt(mem + eps).\n"
 "param and mem are writeable, C-contiguous ndarrays of one shape and dtype (both are\n"
-"modified).  Returns None.\n\n"
+"modified).  lr and eps: finite numbers >= 0.  Returns None.\n\n"
 ">>> import numpy as np, tinynet as tn\n"
 ">>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem\narray([4.])\n");
 
@@ -121,8 +121,8 @@ static PyObject *py_adagrad_step_(PyObject *self, PyObject *const *args, Py_ssiz
     if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&op, &og, &om, &olr, &oeps})) return NULL;
     const char *names[] = {"param", "mem"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "mem", om)) ||
-        optimizer_args(&c, og, &g, names, st, 2) || get_double(&c, "lr", olr, &lr) ||
-        (oeps && get_double(&c, "eps", oeps, &eps)))
+        optimizer_args(&c, og, &g, names, st, 2) || get_nonneg(&c, "lr", olr, &lr) ||
+        (oeps && get_nonneg(&c, "eps", oeps, &eps)))
         goto done;
     size_t n = SIZE(st[0]);
     RUN(8.0 * n, KERNEL(&c, adagrad_step, P(st[0]), P(g), P(st[1]), n, lr, eps));
@@ -140,7 +140,7 @@ PyDoc_STRVAR(adam_step__doc,
 "v = beta2 * v + (1 - beta2) * grad**2;\n"
 "param -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps).\n"
 "param, m, v: writeable C-contiguous ndarrays of one shape and dtype (all modified).\n"
-"Returns None.\n\n"
+"lr, eps, weight_decay: finite numbers >= 0; beta1, beta2 in [0, 1).  Returns None.\n\n"
 ">>> import numpy as np, tinynet as tn\n"
 ">>> p, m, v = np.ones(1), np.zeros(1), np.zeros(1)\n"
 ">>> tn.adam_step_(p, [1.0], m, v, 1, lr=0.1); p.round(6)\narray([0.9])\n");
@@ -168,19 +168,12 @@ static PyObject *py_adam_step_(PyObject *self, PyObject *const *args, Py_ssize_t
     const char *names[] = {"param", "m", "v"};
     if (!(st[0] = inplace(&c, "param", op)) || !(st[1] = inplace(&c, "m", om)) || !(st[2] = inplace(&c, "v", ov)) ||
         optimizer_args(&c, og, &g, names, st, 3) || get_int(&c, "t", ot, &t) ||
-        (olr && get_double(&c, "lr", olr, &lr)) || (ob1 && get_double(&c, "beta1", ob1, &b1)) ||
-        (ob2 && get_double(&c, "beta2", ob2, &b2)) || (oeps && get_double(&c, "eps", oeps, &eps)) ||
-        (owd && get_double(&c, "weight_decay", owd, &wd)))
+        (olr && get_nonneg(&c, "lr", olr, &lr)) || (ob1 && get_double(&c, "beta1", ob1, &b1)) ||
+        (ob2 && get_double(&c, "beta2", ob2, &b2)) || (oeps && get_nonneg(&c, "eps", oeps, &eps)) ||
+        (owd && get_nonneg(&c, "weight_decay", owd, &wd)))
         goto done;
     if (t < 1) {
         PyErr_Format(PyExc_ValueError, "adam_step_: t counts steps from 1, got %lld", t);
-        goto done;
-    }
-    if (!(lr >= 0) || !(eps >= 0) || !(wd >= 0)) {
-        char s1[64], s2[64], s3[64];
-        PyErr_Format(PyExc_ValueError,
-                     "adam_step_: lr, eps and weight_decay must be >= 0, got lr=%s, eps=%s, weight_decay=%s",
-                     fmt_double(lr, s1, sizeof s1), fmt_double(eps, s2, sizeof s2), fmt_double(wd, s3, sizeof s3));
         goto done;
     }
     if (check_beta(&c, "beta1", b1) || check_beta(&c, "beta2", b2)) goto done;
