@@ -440,6 +440,122 @@ def charrnn_cases(have_torch):
                  np.float32, charrnn_flops(), engines, oracle)]
 
 
+# ------------------------------------------------------------- case 3b: LSTM and GRU
+
+GATED = dict(T=64, B=32, D=128, H=256)
+GATES = {"lstm": 4, "gru": 3}
+
+
+def gated_state(kind, dtype=np.float32):
+    T, B, D, H = GATED["T"], GATED["B"], GATED["D"], GATED["H"]
+    G = GATES[kind]
+    rng = np.random.default_rng(6)
+    k = 1 / H**0.5  # PyTorch's init range
+    s = {
+        "x": rng.standard_normal((T, B, D)),
+        "h0": 0.1 * rng.standard_normal((B, H)),
+        "c0": 0.1 * rng.standard_normal((B, H)),
+        "W_ih": rng.uniform(-k, k, (G * H, D)),
+        "W_hh": rng.uniform(-k, k, (G * H, H)),
+        "b_ih": rng.uniform(-k, k, G * H),
+        "b_hh": rng.uniform(-k, k, G * H),
+        "R": rng.standard_normal((T, B, H)),
+    }
+    return {key: v.astype(dtype) for key, v in s.items()}
+
+
+def gated_engine(E, kind, s):
+    """lstm_forward + lstm_backward (or the GRU's) on float inputs with dhs = R: every
+    gradient, x and the initial states' included."""
+    x, h0, c0, W_ih, W_hh, b_ih, b_hh, R = (s[k] for k in ("x", "h0", "c0", "W_ih", "W_hh", "b_ih", "b_hh", "R"))
+    if kind == "lstm":
+        fwd, bwd = E.lstm_forward, E.lstm_backward
+
+        def step():
+            hs, cs, gates = fwd(x, h0, c0, W_ih, W_hh, b_ih, b_hh)
+            return hs, cs[-1], bwd(R, x, h0, c0, hs, cs, gates, W_ih, W_hh)
+
+        def canon(res):
+            hs, c_n, (dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh) = res
+            return {"hs": hs, "c_n": c_n, "dx": dx, "dh0": dh0, "dc0": dc0, "dW_ih": dW_ih, "dW_hh": dW_hh,
+                    "db_ih": db_ih, "db_hh": db_hh}
+    else:
+        fwd, bwd = E.gru_forward, E.gru_backward
+
+        def step():
+            hs, gates, gh_n = fwd(x, h0, W_ih, W_hh, b_ih, b_hh)
+            return hs, bwd(R, x, h0, hs, gates, gh_n, W_ih, W_hh)
+
+        def canon(res):
+            hs, (dx, dh0, dW_ih, dW_hh, db_ih, db_hh) = res
+            return {"hs": hs, "dx": dx, "dh0": dh0, "dW_ih": dW_ih, "dW_hh": dW_hh, "db_ih": db_ih, "db_hh": db_hh}
+
+    return step, canon
+
+
+def gated_torch(kind, s):
+    """nn.LSTM / nn.GRU(D, H) with tinynet's weights, forward + backward of sum(hs * R);
+    gradients for x and the initial states too, as tinynet computes them.  (For float32
+    LSTMs PyTorch runs oneDNN's fused RNN kernels; its GRU runs step by step.)"""
+    D, H = GATED["D"], GATED["H"]
+    dt = _torch_dtype(s["x"].dtype)
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(D, H).to(dt)
+    with torch.no_grad():
+        for p, k in zip(module.parameters(), ("W_ih", "W_hh", "b_ih", "b_hh")):
+            p.copy_(torch.from_numpy(s[k]))
+    x = _t(s["x"], grad=True)
+    h0 = _t(s["h0"][None], grad=True)
+    c0 = _t(s["c0"][None], grad=True)
+    R = _t(s["R"])
+    params = list(module.parameters())
+
+    def step():
+        for p in params + [x, h0, c0]:
+            p.grad = None
+        if kind == "lstm":
+            hs, (_, c_n) = module(x, (h0, c0))
+        else:
+            hs, c_n = module(x, h0)
+        (hs * R).sum().backward()
+        return hs, c_n
+
+    def canon(res):
+        hs, c_n = res
+        out = {"hs": _np(hs), "dx": _np(x.grad), "dh0": _np(h0.grad[0])}
+        if kind == "lstm":
+            out.update(c_n=_np(c_n[0]), dc0=_np(c0.grad[0]))
+        out.update({f"d{k}": _np(p.grad) for p, k in zip(params, ("W_ih", "W_hh", "b_ih", "b_hh"))})
+        return out
+
+    return step, canon
+
+
+def gated_flops(kind):
+    T, B, D, H = GATED["T"], GATED["B"], GATED["D"], GATED["H"]
+    # forward x@W_ih.T, h@W_hh.T; backward dW_ih, dx, dW_hh, dh_prev: each G H wide
+    return 6 * T * B * GATES[kind] * H * (D + H)
+
+
+def gated_cases(have_torch):
+    cases = []
+    for kind in GATES:
+        s = gated_state(kind, np.float32)
+        engines = [Engine(TN, lambda k=kind, s=s: gated_engine(tinynet, k, s)),
+                   Engine(REF, lambda k=kind, s=s: gated_engine(ref, k, s))]
+        if have_torch:
+            engines.append(Engine(TORCH, lambda k=kind, s=s: gated_torch(k, s)))
+
+        def oracle(k=kind, s=s):
+            step, canon = gated_engine(ref, k, s)
+            return canon(step())
+
+        g = GATED
+        cases.append(Case(kind, "gated",
+                          f"{kind.upper()} forward + full BPTT (T={g['T']}, B={g['B']}, D={g['D']}, H={g['H']}, float32)",
+                          np.float32, gated_flops(kind), engines, oracle))
+    return cases
+
+
 # ---------------------------------------------------------------------- case 4: GEMM
 
 GEMM_N = 1024

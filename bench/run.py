@@ -74,6 +74,7 @@ except ImportError:
 GOAL_HELLO_SEED, GOAL_HELLO_TORCH = 50.0, 100.0
 GOAL_MM_NUMPY, GOAL_MM_TORCH = 3.0, 5.0
 GOAL_RNN_TORCH, GOAL_RNN_PEAK = 1.5, 0.60
+GOAL_GATED_TORCH = 1.5
 GOAL_GEMM = 0.8
 #: Seconds to sleep before each timed loop when threads > 1: OpenBLAS's idle workers spin
 #: for ~2^28 cycles (~0.1 s) after a call; without the pause they halve the speed of the
@@ -81,7 +82,7 @@ GOAL_GEMM = 0.8
 SETTLE = 0.12
 GROWTH_SLACK = 1024  # bytes: Python's own bookkeeping, far below one array per step
 
-GROUPS = ("hello", "makemore", "char-rnn", "linear", "memory", "profile")
+GROUPS = ("hello", "makemore", "char-rnn", "gated", "linear", "memory", "profile")
 
 
 # ============================================================================ timing
@@ -370,6 +371,8 @@ def select_cases(args, pool):
         cases += C.makemore_cases(have_torch, pool)
     if "char-rnn" in args.only:
         cases += C.charrnn_cases(have_torch)
+    if "gated" in args.only:
+        cases += C.gated_cases(have_torch)
     if "linear" in args.only:
         cases += C.gemm_cases(have_torch)
     return cases
@@ -760,6 +763,9 @@ def goals(cases, results, mem, peak, threads, cpus):
                     value=frac)
             else:
                 add(f"char-RNN ≥ {GOAL_RNN_PEAK:.0%} of one core's float32 peak", n, "char-rnn", C.TN, GOAL_RNN_PEAK)
+        for key, name in (("lstm", "nn.LSTM"), ("gru", "nn.GRU")):
+            if key in by:
+                add(f"{key.upper()} ≥ {GOAL_GATED_TORCH}× PyTorch {name} (issue 12)", n, key, C.TORCH, GOAL_GATED_TORCH)
         for key in ("linear-fwd-float32", "linear-bwd-float32", "linear-fwd-float64", "linear-bwd-float64"):
             if key in by:
                 add(f"{key.replace('-', ' ')} ≥ {GOAL_GEMM}× NumPy (OpenBLAS)", n, key, C.RAW, GOAL_GEMM)
@@ -774,7 +780,7 @@ def goals(cases, results, mem, peak, threads, cpus):
 
 
 def print_goals(rows):
-    print("\ngoals (issue 5)")
+    print("\ngoals (issues 5 and 12)")
     for g, n, meas, met, note in rows:
         st = "met" if met else "NOT MET" if met is not None else "n/a"
         print(f"  {g:52s} threads {n}  {meas:38s} {st:8s} {note}")
@@ -921,6 +927,30 @@ def analysis(cases, results, mem, prof, peak, threads):
                     f"a tanh on every hidden value and the reads of earlier steps' rows")
         paras.append(txt + ".")
 
+    for key, name in (("lstm", "nn.LSTM"), ("gru", "nn.GRU")):
+        if key not in R or C.TN not in R[key]["times"]:
+            continue
+        t = R[key]["times"]
+        fl = by[key].flops
+        ours = fl / t[C.TN]["median"] / 1e9
+        txt = (f"**{key.upper()}.** tinynet's forward + BPTT takes {fmt_time(t[C.TN]['median'])} for "
+               f"{fl / 1e9:.2f} GFLOP = {ours:.1f} GFLOP/s ({ours / peak['float32']:.0%} of one core's float32 "
+               f"peak): one GEMM for every step's input projection, then per step a "
+               f"({C.GATED['B']}×{C.GATED['H']}) · ({C.GATED['H']}×{C.GATES[key] * C.GATED['H']}) product and the "
+               f"gates; backward the same in reverse, then the weight gradients as GEMMs over all "
+               f"{C.GATED['T'] * C.GATED['B']} rows")
+        if C.TORCH in t:
+            theirs = fl / t[C.TORCH]["median"] / 1e9
+            txt += (f". PyTorch's {name} takes {fmt_time(t[C.TORCH]['median'])} ({theirs:.1f} GFLOP/s, "
+                    f"{theirs / peak['float32']:.0%} of peak"
+                    + ("; for float32 LSTMs it runs oneDNN's fused RNN primitive, forward and backward" if key == "lstm"
+                       else "; its GRU runs cell by cell") + ")")
+            need = GOAL_GATED_TORCH * theirs
+            if ours < need:
+                txt += (f": {GOAL_GATED_TORCH}× that would need {need:.1f} GFLOP/s, "
+                        f"{need / peak['float32']:.0%} of the FMA loop's peak, for the same arithmetic")
+        paras.append(txt + ".")
+
     lin = [k for k in ("linear-fwd-float32", "linear-bwd-float32", "linear-fwd-float64", "linear-bwd-float64") if k in R]
     if lin:
         parts = []
@@ -990,7 +1020,7 @@ def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s):
     L.append("## Environment\n")
     L.append(md_table(["", ""], env_rows) + "\n")
 
-    L.append("## Goals (issue 5)\n")
+    L.append("## Goals (issues 5 and 12)\n")
     L.append(md_table(["goal", "threads", "measured", "status", "note"],
                       [(g, n, m, "**met**" if met else "**not met**" if met is not None else "n/a", note)
                        for g, n, m, met, note in rows]) + "\n")
