@@ -153,13 +153,9 @@ void FN(gru_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih
 {
     size_t TB = T_ * B, G3 = 3 * H, BH = B * H;
     if (TB == 0 || H == 0) {
-        for (size_t i = 0; i < G3 * D; i++) dW_ih[i] = 0;
-        for (size_t i = 0; i < G3 * H; i++) dW_hh[i] = 0;
-        for (size_t i = 0; i < G3; i++) db_ih[i] = db_hh[i] = 0;
-        if (dh0)
-            for (size_t i = 0; i < BH; i++) dh0[i] = 0;
-        if (dx)
-            for (size_t i = 0; i < TB * D; i++) dx[i] = 0;
+        SF(zero)(dW_ih, G3 * D), SF(zero)(dW_hh, G3 * H), SF(zero)(db_ih, G3), SF(zero)(db_hh, G3);
+        if (dh0) SF(zero)(dh0, BH);
+        if (dx) SF(zero)(dx, TB * D);
         return;
     }
     TN_T *da_ih = SF(take)(&work, TB * G3);

@@ -153,17 +153,12 @@ void FN(lstm_backward)(TN_T *dx, TN_T *dh0, TN_T *dc0, TN_T *dW_ih, TN_T *dW_hh,
 {
     size_t TB = T_ * B, G4 = 4 * H, BH = B * H;
     if (TB == 0 || H == 0) { /* no step: the gradients are zero, and c_n = c0 passes dc_n through */
-        for (size_t i = 0; i < G4 * D; i++) dW_ih[i] = 0;
-        for (size_t i = 0; i < G4 * H; i++) dW_hh[i] = 0;
-        for (size_t i = 0; i < G4; i++) db_ih[i] = 0;
-        if (db_hh)
-            for (size_t i = 0; i < G4; i++) db_hh[i] = 0;
-        if (dh0)
-            for (size_t i = 0; i < BH; i++) dh0[i] = 0;
+        SF(zero)(dW_ih, G4 * D), SF(zero)(dW_hh, G4 * H), SF(zero)(db_ih, G4);
+        if (db_hh) SF(zero)(db_hh, G4);
+        if (dh0) SF(zero)(dh0, BH);
         if (dc0)
             for (size_t i = 0; i < BH; i++) dc0[i] = dc_n ? dc_n[i] : 0;
-        if (dx)
-            for (size_t i = 0; i < TB * D; i++) dx[i] = 0;
+        if (dx) SF(zero)(dx, TB * D);
         return;
     }
     TN_T *da = SF(take)(&work, TB * G4);

@@ -177,13 +177,9 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
 {
     size_t TB = T_ * B, BH = B * H;
     if (TB == 0 || H == 0) {
-        for (size_t i = 0; i < H * D; i++) dW_xh[i] = 0;
-        for (size_t i = 0; i < H * H; i++) dW_hh[i] = 0;
-        for (size_t i = 0; i < H; i++) db_h[i] = 0;
-        if (dh0)
-            for (size_t i = 0; i < BH; i++) dh0[i] = 0;
-        if (dx)
-            for (size_t i = 0; i < TB * D; i++) dx[i] = 0;
+        SF(zero)(dW_xh, H * D), SF(zero)(dW_hh, H * H), SF(zero)(db_h, H);
+        if (dh0) SF(zero)(dh0, BH);
+        if (dx) SF(zero)(dx, TB * D);
         return;
     }
     /* dpre(T,B,H) = dL/d(pre-activation) of every step, summed over all loss terms */

@@ -14,3 +14,9 @@ static inline void SF(sum_rows)(TN_T *db, const TN_T *m, size_t N, size_t H)
 {
     FN(col_sums)(db, TN_SUM_X, m, NULL, NULL, NULL, N, H);
 }
+
+/* p[0 : n] = 0 (the gradients of a call with nothing to backpropagate) */
+static inline void SF(zero)(TN_T *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) p[i] = 0;
+}

@@ -27,12 +27,9 @@ import pytest
 
 import tinynet as tn
 from test_errors import TABLE, make
+from test_threads import _outputs, _scaled
 
 BITS = pathlib.Path(__file__).with_name("bits.json")
-
-
-def _scaled(spec, f):
-    return {k: max(1, int(v * f)) for k, v in spec.sizes.items()}
 
 
 def _sizes(spec):
@@ -44,6 +41,8 @@ def _sizes(spec):
         yield "large", dict(N=70, D=300, H=270)  # K above one KC block in every product
     if spec.name in ("rnn_forward", "rnn_backward"):
         yield "large", dict(T=5, B=40, D=300, H=270)
+    if spec.name.startswith(("lstm", "gru")):
+        yield "large", dict(T=5, B=40, D=300, H=70)  # D and 4H (3H) above one KC block
 
 
 def _digest(outputs):
@@ -53,28 +52,6 @@ def _digest(outputs):
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()[:32]
-
-
-def _outputs(spec, kw, result):
-    out = []
-
-    def walk(x):
-        if isinstance(x, np.ndarray):
-            out.append(x)
-        elif isinstance(x, dict):
-            for k in sorted(x):
-                walk(x[k])
-        elif isinstance(x, (tuple, list)):
-            for v in x:
-                walk(v)
-        elif isinstance(x, float):
-            out.append(np.array(x))
-
-    walk(result)
-    for a in spec.args:
-        if a.kind == "p":
-            walk(kw[a.name])
-    return out
 
 
 def cases():
