@@ -30,6 +30,7 @@ size_t tn_gru_forward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 3, &G3)) return SIZE_MAX;
     tn_ws_add(&w, TB, G3, 1);                         /* the input side of every step, gi */
     tn_ws_add(&w, B, G3, 1);                          /* the hidden side of a step, gh */
+    tn_ws_add(&w, H, 1, 1);                           /* zeros: h0 when there is none */
     tn_ws_add(&w, tn_gemm_packed_size(G3, H), 1, 1);  /* W_hh^T, packed once */
     tn_ws_add(&w, gemm_bound(TB, B, D, H, G3), 1, 1);
     return tn_ws_done(&w);
@@ -42,6 +43,7 @@ size_t tn_gru_backward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 3, &G3)) return SIZE_MAX;
     tn_ws_add(&w, TB, G3, 2);                         /* da_ih, da_hh */
     tn_ws_add(&w, B, H, 2);                           /* the direct path dh z, R */
+    tn_ws_add(&w, H, 1, 1);                           /* zeros: h0 when there is none */
     tn_ws_add(&w, D, G3, 1);                          /* transposed dW_ih for token input */
     tn_ws_add(&w, tn_gemm_packed_size(H, G3), 1, 1);  /* W_hh, packed once */
     tn_ws_add(&w, gemm_bound(TB, B, D, H, G3), 1, 1);
@@ -58,13 +60,20 @@ typedef struct {
     const TN_T *gi;               /* forward: the input side (T, B, 3H) */
     TN_T *hs, *gates, *gh_n;      /* forward outputs (T, B, H), (T, B, 3H), (T, B, H) */
     const TN_T *h0;               /* NULL: zeros */
+    const TN_T *zero;             /* H zeros, the state before step 0 without h0 */
     /* backward */
     const TN_T *dhs, *hs_in, *gates_in, *gh_n_in;
     TN_T *da_ih, *da_hh, *carry, *dh0; /* (T, B, 3H) twice; carry (B, H): dh_t z_t; dh0 may be NULL */
 } SF(gru);
 
+/* The state step t started from, row b. */
+static inline const TN_T *SF(h_prev)(const SF(gru) *L, const TN_T *hs, size_t t, size_t b)
+{
+    return t ? hs + ((t - 1) * L->B + b) * L->H : L->h0 ? L->h0 + b * L->H : L->zero;
+}
+
 /* Step t, rows b0..b1: the gates from gi_t and gh = C (B, 3H), then h_t. */
-static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
+TN_CLONES static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
 {
     const SF(gru) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -72,7 +81,7 @@ static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, si
         size_t row = t * B + b;
         const TN_T *gh = C + b * 3 * H, *gi = L->gi + row * 3 * H;
         TN_T *gt = L->gates + row * 3 * H, *h = L->hs + row * H, *ghn = L->gh_n + row * H;
-        const TN_T *h_prev = t ? h - B * H : L->h0 ? L->h0 + b * H : NULL;
+        const TN_T *h_prev = SF(h_prev)(L, L->hs, t, b);
         for (size_t j = 0; j < 2 * H; j++) gt[j] = gi[j] + gh[j];
         FN(sigmoid_forward)(gt, gt, 2 * H); /* r, z */
         const TN_T *r = gt, *z = gt + H;
@@ -82,10 +91,7 @@ static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, si
             n[u] = gi[2 * H + u] + r[u] * ghn[u];
         }
         FN(tanh_forward)(n, n, H);
-        if (h_prev)
-            for (size_t u = 0; u < H; u++) h[u] = (1 - z[u]) * n[u] + z[u] * h_prev[u];
-        else
-            for (size_t u = 0; u < H; u++) h[u] = (1 - z[u]) * n[u] + z[u] * 0;
+        for (size_t u = 0; u < H; u++) h[u] = (1 - z[u]) * n[u] + z[u] * h_prev[u];
     }
 }
 
@@ -97,6 +103,8 @@ void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int
     if (TB == 0 || H == 0) return;
     TN_T *gi = SF(take)(&work, TB * G3);
     TN_T *gh = SF(take)(&work, B * G3);
+    TN_T *zero = SF(take)(&work, H);
+    SF(zero)(zero, H);
     /* every step's input side at once: gi = X W_ih^T + b_ih */
     if (tokens)
         FN(gather_columns)(gi, tokens, W_ih, b_ih, TB, D, G3);
@@ -104,7 +112,7 @@ void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int
         FN(linear_forward)(gi, x, W_ih, b_ih, TB, D, G3, work);
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(G3, H));
     FN(gemm_pack_b)(1, H, G3, W_hh, H, packed); /* op(B) = W_hh^T */
-    SF(gru) L = {.B = B, .H = H, .gi = gi, .hs = hs, .gates = gates, .gh_n = gh_n, .h0 = h0};
+    SF(gru) L = {.B = B, .H = H, .gi = gi, .hs = hs, .gates = gates, .gh_n = gh_n, .h0 = h0, .zero = zero};
     FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .pre = gh,
                      .pre_step = 0, .beta = 0, .bias = b_hh, .h0 = h0, .hs = hs, .cell = SF(gru_cell), .ctx = &L};
     FN(seq_forward)(&r);
@@ -113,8 +121,8 @@ void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int
 /* Step t, rows b0..b1, going back: dh = dhs_t + (dh_{t+1} z_{t+1} + R), then
  *   dn = dh (1 - z)(1 - n^2),  dz = dh (h_{t-1} - n) z(1-z),  dr = dn gh_n r(1-r);
  *   da_ih_t = [dr, dz, dn],  da_hh_t = [dr, dz, dn r],  carry = dh z.
- * At the end: dh0 = carry + R. */
-static void SF(gru_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
+ * At the end: dh0 = carry + R.  (The carry row holds dh while the step is computed.) */
+TN_CLONES static void SF(gru_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
 {
     const SF(gru) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -128,14 +136,16 @@ static void SF(gru_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b
         }
         size_t row = t * B + b;
         const TN_T *gt = L->gates_in + row * 3 * H, *ghn = L->gh_n_in + row * H, *dh_in = L->dhs + row * H;
-        const TN_T *h_prev = t ? L->hs_in + (row - B) * H : L->h0 ? L->h0 + b * H : NULL;
+        const TN_T *h_prev = SF(h_prev)(L, L->hs_in, t, b);
         TN_T *dai = L->da_ih + row * 3 * H, *dah = L->da_hh + row * 3 * H;
+        if (Rb)
+            for (size_t u = 0; u < H; u++) carry[u] = dh_in[u] + (carry[u] + Rb[u]);
+        else
+            for (size_t u = 0; u < H; u++) carry[u] = dh_in[u];
         for (size_t u = 0; u < H; u++) {
-            TN_T r = gt[u], z = gt[H + u], n = gt[2 * H + u];
-            TN_T dh = Rb ? dh_in[u] + (carry[u] + Rb[u]) : dh_in[u];
-            TN_T hp = h_prev ? h_prev[u] : 0;
+            TN_T r = gt[u], z = gt[H + u], n = gt[2 * H + u], dh = carry[u];
             TN_T dn = dh * (1 - z) * (1 - n * n);
-            TN_T dz = dh * (hp - n) * (z * (1 - z));
+            TN_T dz = dh * (h_prev[u] - n) * (z * (1 - z));
             TN_T dr = dn * ghn[u] * (r * (1 - r));
             dai[u] = dah[u] = dr;
             dai[H + u] = dah[H + u] = dz;
@@ -162,10 +172,12 @@ void FN(gru_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih
     TN_T *da_hh = SF(take)(&work, TB * G3);
     TN_T *carry = SF(take)(&work, BH);
     TN_T *R = SF(take)(&work, BH);
+    TN_T *zero = SF(take)(&work, H);
+    SF(zero)(zero, H);
     TN_T *dWT = SF(take)(&work, tokens ? D * G3 : 0);
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, G3));
     FN(gemm_pack_b)(0, G3, H, W_hh, H, packed); /* op(B) = W_hh */
-    SF(gru) L = {.B = B, .H = H, .h0 = h0, .dhs = dhs, .hs_in = hs, .gates_in = gates, .gh_n_in = gh_n,
+    SF(gru) L = {.B = B, .H = H, .h0 = h0, .zero = zero, .dhs = dhs, .hs_in = hs, .gates_in = gates, .gh_n_in = gh_n,
                  .da_ih = da_ih, .da_hh = da_hh, .carry = carry, .dh0 = dh0};
     FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .dA = da_hh, .R = R,
                      .final_product = dh0 != NULL, .cell = SF(gru_cell_back), .ctx = &L};

@@ -30,6 +30,7 @@ size_t tn_lstm_forward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 4, &G4)) return SIZE_MAX;
     tn_ws_add(&w, TB, G4, 1);                          /* the pre-activations of every step */
     tn_ws_add(&w, G4, 1, 1);                           /* b_ih + b_hh */
+    tn_ws_add(&w, H, 1, 1);                            /* zeros: c0 when there is none */
     tn_ws_add(&w, tn_gemm_packed_size(G4, H), 1, 1);   /* W_hh^T, packed once */
     tn_ws_add(&w, gemm_bound(TB, B, D, H, G4), 1, 1);
     return tn_ws_done(&w);
@@ -41,7 +42,8 @@ size_t tn_lstm_backward_work(size_t T, size_t B, size_t D, size_t H)
     size_t TB, G4;
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 4, &G4)) return SIZE_MAX;
     tn_ws_add(&w, TB, G4, 1);                          /* da: the pre-activation gradients */
-    tn_ws_add(&w, B, H, 3);                            /* dc, tanh(c_t), R */
+    tn_ws_add(&w, B, H, 4);                            /* dc, tanh(c_t), dh, R */
+    tn_ws_add(&w, H, 1, 1);                            /* zeros: c0 when there is none */
     tn_ws_add(&w, D, G4, 1);                           /* transposed dW_ih for token input */
     tn_ws_add(&w, tn_gemm_packed_size(H, G4), 1, 1);   /* W_hh, packed once */
     tn_ws_add(&w, gemm_bound(TB, B, D, H, G4), 1, 1);
@@ -57,29 +59,32 @@ typedef struct {
     size_t B, H;
     TN_T *hs, *cs, *gates;         /* forward outputs (T, B, H), (T, B, 4H) */
     const TN_T *c0;                /* NULL: zeros */
+    const TN_T *zero;              /* H zeros, the cell state before step 0 without c0 */
     /* backward */
     const TN_T *dhs, *cs_in, *gates_in;
-    TN_T *da, *dc, *tc, *dh0, *dc0; /* da (T, B, 4H); dc, tc (B, H); dh0, dc0 may be NULL */
+    TN_T *da, *dc, *tc, *dh, *dh0, *dc0; /* da (T, B, 4H); dc, tc, dh (B, H); dh0, dc0 may be NULL */
 } SF(lstm);
 
+/* The cell state step t started from, row b. */
+static inline const TN_T *SF(c_prev)(const SF(lstm) *L, const TN_T *cs, size_t t, size_t b)
+{
+    return t ? cs + ((t - 1) * L->B + b) * L->H : L->c0 ? L->c0 + b * L->H : L->zero;
+}
+
 /* Step t, rows b0..b1: the gates from the pre-activations C (B, 4H), then c_t and h_t. */
-static void SF(lstm_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
+TN_CLONES static void SF(lstm_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
 {
     const SF(lstm) *L = ctx;
     size_t B = L->B, H = L->H;
     for (size_t b = b0; b < b1; b++) {
-        const TN_T *a = C + b * 4 * H;
+        const TN_T *a = C + b * 4 * H, *c_prev = SF(c_prev)(L, L->cs, t, b);
         size_t row = t * B + b;
         TN_T *gt = L->gates + row * 4 * H, *c = L->cs + row * H, *h = L->hs + row * H;
-        const TN_T *c_prev = t ? c - B * H : L->c0 ? L->c0 + b * H : NULL;
         FN(sigmoid_forward)(gt, a, 2 * H);                 /* i, f */
         FN(tanh_forward)(gt + 2 * H, a + 2 * H, H);        /* g */
         FN(sigmoid_forward)(gt + 3 * H, a + 3 * H, 1 * H); /* o */
         const TN_T *i = gt, *f = gt + H, *g = gt + 2 * H, *o = gt + 3 * H;
-        if (c_prev)
-            for (size_t u = 0; u < H; u++) c[u] = f[u] * c_prev[u] + i[u] * g[u];
-        else
-            for (size_t u = 0; u < H; u++) c[u] = f[u] * 0 + i[u] * g[u]; /* (a NaN f stays NaN) */
+        for (size_t u = 0; u < H; u++) c[u] = f[u] * c_prev[u] + i[u] * g[u];
         FN(tanh_forward)(h, c, H);
         for (size_t u = 0; u < H; u++) h[u] = o[u] * h[u];
     }
@@ -93,6 +98,8 @@ void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int6
     if (TB == 0 || H == 0) return;
     TN_T *pre = SF(take)(&work, TB * G4);
     TN_T *bsum = SF(take)(&work, G4);
+    TN_T *zero = SF(take)(&work, H);
+    SF(zero)(zero, H);
     const TN_T *bias = b_ih && b_hh ? bsum : b_ih ? b_ih : b_hh;
     if (b_ih && b_hh)
         for (size_t j = 0; j < G4; j++) bsum[j] = b_ih[j] + b_hh[j];
@@ -103,7 +110,7 @@ void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int6
         FN(linear_forward)(pre, x, W_ih, bias, TB, D, G4, work);
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(G4, H));
     FN(gemm_pack_b)(1, H, G4, W_hh, H, packed); /* op(B) = W_hh^T */
-    SF(lstm) L = {.B = B, .H = H, .hs = hs, .cs = cs, .gates = gates, .c0 = c0};
+    SF(lstm) L = {.B = B, .H = H, .hs = hs, .cs = cs, .gates = gates, .c0 = c0, .zero = zero};
     FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .pre = pre,
                      .pre_step = B * G4, .beta = 1, .h0 = h0, .hs = hs, .cell = SF(lstm_cell), .ctx = &L};
     FN(seq_forward)(&r);
@@ -113,7 +120,7 @@ void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int6
  *   dc += dh o (1 - tanh(c_t)^2)
  *   da_t = [dc g i(1-i), dc c_{t-1} f(1-f), dc i (1-g^2), dh tanh(c_t) o(1-o)],  dc = dc f.
  * At the end: dh0 = R, dc0 = dc. */
-static void SF(lstm_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
+TN_CLONES static void SF(lstm_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
 {
     const SF(lstm) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -128,19 +135,20 @@ static void SF(lstm_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t 
         }
         size_t row = t * B + b;
         const TN_T *gt = L->gates_in + row * 4 * H, *c = L->cs_in + row * H, *dh_in = L->dhs + row * H;
-        const TN_T *c_prev = t ? c - B * H : L->c0 ? L->c0 + b * H : NULL;
-        const TN_T *Rb = R ? R + b * H : NULL;
-        TN_T *tc = L->tc + b * H, *da = L->da + row * 4 * H;
+        const TN_T *c_prev = SF(c_prev)(L, L->cs_in, t, b);
+        TN_T *tc = L->tc + b * H, *dh = L->dh + b * H, *da = L->da + row * 4 * H;
         FN(tanh_forward)(tc, c, H);
+        if (R)
+            for (size_t u = 0; u < H; u++) dh[u] = dh_in[u] + R[b * H + u];
+        else
+            for (size_t u = 0; u < H; u++) dh[u] = dh_in[u];
         for (size_t u = 0; u < H; u++) {
             TN_T i = gt[u], f = gt[H + u], g = gt[2 * H + u], o = gt[3 * H + u];
-            TN_T dh = Rb ? dh_in[u] + Rb[u] : dh_in[u];
-            TN_T d = dc[u] + dh * o * (1 - tc[u] * tc[u]);
-            TN_T cp = c_prev ? c_prev[u] : 0;
+            TN_T d = dc[u] + dh[u] * o * (1 - tc[u] * tc[u]);
             da[u] = d * g * (i * (1 - i));
-            da[H + u] = d * cp * (f * (1 - f));
+            da[H + u] = d * c_prev[u] * (f * (1 - f));
             da[2 * H + u] = d * i * (1 - g * g);
-            da[3 * H + u] = dh * tc[u] * (o * (1 - o));
+            da[3 * H + u] = dh[u] * tc[u] * (o * (1 - o));
             dc[u] = d * f;
         }
     }
@@ -164,13 +172,16 @@ void FN(lstm_backward)(TN_T *dx, TN_T *dh0, TN_T *dc0, TN_T *dW_ih, TN_T *dW_hh,
     TN_T *da = SF(take)(&work, TB * G4);
     TN_T *dc = SF(take)(&work, BH);
     TN_T *tc = SF(take)(&work, BH);
+    TN_T *dh = SF(take)(&work, BH);
     TN_T *R = SF(take)(&work, BH);
+    TN_T *zero = SF(take)(&work, H);
+    SF(zero)(zero, H);
     TN_T *dWT = SF(take)(&work, tokens ? D * G4 : 0);
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, G4));
     for (size_t i = 0; i < BH; i++) dc[i] = dc_n ? dc_n[i] : 0;
     FN(gemm_pack_b)(0, G4, H, W_hh, H, packed); /* op(B) = W_hh */
-    SF(lstm) L = {.B = B, .H = H, .c0 = c0, .dhs = dhs, .cs_in = cs, .gates_in = gates, .da = da, .dc = dc,
-                  .tc = tc, .dh0 = dh0, .dc0 = dc0};
+    SF(lstm) L = {.B = B, .H = H, .c0 = c0, .zero = zero, .dhs = dhs, .cs_in = cs, .gates_in = gates, .da = da,
+                  .dc = dc, .tc = tc, .dh = dh, .dh0 = dh0, .dc0 = dc0};
     FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .dA = da, .R = R,
                      .final_product = dh0 != NULL, .cell = SF(lstm_cell_back), .ctx = &L};
     FN(seq_backward)(&r);
