@@ -1,22 +1,29 @@
-"""The seed notebooks (notebooks/*.ipynb), executed on a real Jupyter kernel, once per engine.
+"""The notebooks (notebooks/*.ipynb), executed on a real Jupyter kernel, once per engine.
 
 Every notebook's first code cell is its parameters cell (tagged "parameters"); it is
-replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003) and the notebook is
+replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003, STEPS and HIDDEN for
+004) and the notebook is
 run top to bottom by nbclient on an ipykernel running this interpreter.  The last cell
 prints ``RESULT {json}``; the tests check those numbers against the seeds (SEEDS.md) and
 check that the two engines agree on everything they both computed (1e-9 relative).
 
 Runs (all started at once, a few kernels at a time, so the file takes about as long as
-its longest run, 003's 200k training steps on the C engine):
+its longest runs, the full trainings on the C engine):
 
     000, 001, 002            on "c" and on "numpy"
     003 STEPS=200_000        on "c": the full makemore training (val loss <= 2.20)
     003 STEPS=SHORT_STEPS    on "c" and on "numpy": the cross-engine comparison
     003 STEPS=SHORT_STEPS    on "c" with `import torch` made to fail: the no-PyTorch paths
+    004 STEPS=1500           on "c": the full char-LSTM / vanilla-RNN training (the LSTM's
+                             dev loss clearly below the RNN's)
+    004 STEPS=LSTM_SHORT_STEPS, HIDDEN=LSTM_SHORT_HIDDEN
+                             on "c" and on "numpy": the cross-engine comparison (more than
+                             a pass over the text, so the state reset and the learning-rate
+                             drop are in it)
 
 The kernel gets TINYNET_DATA as an absolute path (its working directory is notebooks/),
 MPLBACKEND=Agg, and PYTHONPATH starting with the directory of the tinynet being tested.
-Nothing is downloaded: without names.txt the 003 runs are skipped.  The executed
+Nothing is downloaded: without names.txt the 003 and 004 runs are skipped.  The executed
 notebooks are kept in pytest's temporary directory (see the `executed` fixture).
 """
 import asyncio
@@ -52,25 +59,32 @@ NB = {
     "001": "001_hello_rnn_bptt.ipynb",
     "002": "002_mlp_letter_classifier.ipynb",
     "003": "003_makemore_manual_backprop.ipynb",
+    "004": "004_char_lstm.ipynb",
 }
+NEEDS_NAMES = {"003", "004"}  # skipped without names.txt
 SHORT_STEPS = 4000
 FULL_STEPS = 200_000
-CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here
+LSTM_FULL = 'STEPS = 1500\nHIDDEN = 96'  # 004's committed parameters
+LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN = 200, 32
+CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # run id -> (notebook, source of the parameters cell)
 RUNS = {
+    "004-c-full": ("004", f'ENGINE = "c"\n{LSTM_FULL}'),
+    "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_STEPS}'),
     "000-c": ("000", 'ENGINE = "c"'),
     "000-numpy": ("000", 'ENGINE = "numpy"'),
     "001-c": ("001", 'ENGINE = "c"'),
     "001-numpy": ("001", 'ENGINE = "numpy"'),
     "002-c": ("002", 'ENGINE = "c"'),
     "002-numpy": ("002", 'ENGINE = "numpy"'),
-    "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_STEPS}'),
     "003-c": ("003", f'ENGINE = "c"\nSTEPS = {SHORT_STEPS}'),
     "003-numpy": ("003", f'ENGINE = "numpy"\nSTEPS = {SHORT_STEPS}'),
     "003-c-notorch": ("003", f'ENGINE = "c"\nSTEPS = {SHORT_STEPS}\n'
                              'import sys\nsys.modules["torch"] = None  # `import torch` now fails, as without PyTorch'),
+    "004-c": ("004", f'ENGINE = "c"\nSTEPS = {LSTM_SHORT_STEPS}\nHIDDEN = {LSTM_SHORT_HIDDEN}'),
+    "004-numpy": ("004", f'ENGINE = "numpy"\nSTEPS = {LSTM_SHORT_STEPS}\nHIDDEN = {LSTM_SHORT_HIDDEN}'),
 }
 
 # RESULT keys that are not the same computation on both engines: labels, timings, and
@@ -133,7 +147,7 @@ async def _run(nb, env, semaphore):
 
 async def _run_all(runs, env):
     semaphore = asyncio.Semaphore(max(2, min(4, (os.cpu_count() or 2) + 1)))
-    tasks = [_run(nb, env, semaphore) for nb in runs.values()]  # the longest run is first
+    tasks = [_run(nb, env, semaphore) for nb in runs.values()]  # the longest runs are first
     return dict(zip(runs, await asyncio.gather(*tasks, return_exceptions=True)))
 
 
@@ -144,7 +158,7 @@ def executed(tmp_path_factory):
     have_names = (data_dir() / "names.txt").is_file()
     todo = {}
     for run, (key, params) in RUNS.items():
-        if key == "003" and not have_names:
+        if key in NEEDS_NAMES and not have_names:
             continue
         nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
         todo[run] = _with_parameters(nb, params)
@@ -179,7 +193,7 @@ def _make_notebooks():
     return module
 
 
-def test_the_four_notebooks_are_there():
+def test_the_notebooks_are_there():
     assert sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb")) == sorted(NB.values())
 
 
@@ -209,6 +223,9 @@ def test_notebook_layout(key):
     assert 'print("RESULT " + json.dumps(result))' in code[-1].source
     if key == "003":
         assert "STEPS = 200_000" in code[0].source
+    if key == "004":  # the full run below runs the committed parameters
+        for line in LSTM_FULL.splitlines():
+            assert line + "  #" in code[0].source
 
 
 def test_notebooks_match_their_generator():
@@ -305,6 +322,44 @@ def test_003_makemore_without_torch(results):
     assert r["val_loss"] < 2.5
 
 
+def _check_004_common(r, steps, hidden):
+    assert (r["steps"], r["hidden"], r["batch"]) == (steps, hidden, [32, 32])
+    assert r["predictions"] == [182400, 22880]  # 003's 182,418 / 22,885, less the ragged ends
+    H, V = hidden, 27
+    assert r["parameters"] == {"rnn": H * V + H * H + H + V * H + V,
+                               "lstm": 4 * H * V + 4 * H * H + 8 * H + V * H + V}
+    for key in ("first_loss", "rnn_first_loss"):  # a small random init predicts ~uniformly
+        assert abs(r[key] - math.log(V)) < 0.1, (key, r[key])
+    for prefix in ("", "rnn_"):
+        curve = r[prefix + "dev_curve"]
+        assert [s for s, _ in curve] == [steps // 10 * (i + 1) for i in range(10)]
+        assert curve[-1][1] == r[prefix + "val_loss"]  # the same evaluation, after the last step
+        assert len(r[prefix + "samples"]) == 20
+        assert all(set(s) <= set(string.ascii_lowercase) for s in r[prefix + "samples"])
+    assert all(0 < f < 1 for f in r["forget_gate"])
+
+
+def test_004_char_lstm_full_training(results):
+    r = results("004-c-full")
+    _check_004_common(r, 1500, 96)
+    # measured: LSTM train 1.90, dev 2.01; vanilla RNN train 2.05, dev 2.08
+    assert r["val_loss"] < r["rnn_val_loss"] - 0.04, (r["val_loss"], r["rnn_val_loss"])
+    assert 1.90 < r["val_loss"] < 2.06, r["val_loss"]
+    assert 1.95 < r["rnn_val_loss"] < 2.15, r["rnn_val_loss"]
+    assert r["rnn_val_loss"] < 2.157  # both below 003's MLP (dev 2.157): they see the whole name so far
+    assert 1.75 < r["train_loss"] < r["val_loss"], r["train_loss"]
+    assert 1.90 < r["rnn_train_loss"] < r["rnn_val_loss"], r["rnn_train_loss"]
+    assert r["train_loss"] < r["rnn_train_loss"]
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_004_char_lstm_short_training(results, engine):
+    r = results(f"004-{engine}")
+    _check_004_common(r, LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN)
+    for key in ("train_loss", "val_loss", "rnn_train_loss", "rnn_val_loss"):
+        assert 2.1 < r[key] < 2.5, (key, r[key])
+
+
 # ------------------------------------------------------------------ engines agree
 
 
@@ -326,7 +381,7 @@ def _assert_agree(c, n, where="RESULT"):
 @pytest.mark.parametrize("key", sorted(NB))
 def test_engines_agree(results, key):
     """The same notebook on the C and the NumPy engine: every number it reports agrees
-    to 1e-9 relative (for 003: both with STEPS = SHORT_STEPS)."""
+    to 1e-9 relative (for 003 and 004: both with their short STEPS)."""
     c, n = results(f"{key}-c"), results(f"{key}-numpy")
     assert (c["engine"], n["engine"]) == ("c", "numpy")
     compared = {k: v for k, v in c.items() if k not in NOT_COMPARED}
