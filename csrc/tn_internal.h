@@ -302,5 +302,4 @@ static inline size_t tn_max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN
 TN_DECLARE_SHARED(float, f32)
 TN_DECLARE_SHARED(double, f64)
 
-
 #endif

@@ -55,17 +55,11 @@ void FN(seq_weight_grads)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *
     FN(gemm_run)(&g);
 }
 
-/* Rows [*b0, *b1) of the batch: the member's share of a cell's work. */
-static void SF(rows)(const FN(seq_rec) *r, const tn_member *m, size_t *b0, size_t *b1)
-{
-    tn_share(r->B, m->tid, m->n, b0, b1);
-}
-
 static void SF(forward_team)(void *ctx, tn_member *m)
 {
     const FN(seq_rec) *r = ctx;
     size_t b0, b1, BH = r->B * r->H;
-    SF(rows)(r, m, &b0, &b1);
+    tn_share(r->B, m->tid, m->n, &b0, &b1); /* the member's rows of each cell */
     for (size_t t = 0; t < r->steps; t++) {
         TN_T *C = r->pre + t * r->pre_step;
         const TN_T *prev = t ? r->hs + (t - 1) * BH : r->h0;
@@ -93,7 +87,7 @@ static void SF(backward_team)(void *ctx, tn_member *m)
 {
     const FN(seq_rec) *r = ctx;
     size_t b0, b1;
-    SF(rows)(r, m, &b0, &b1);
+    tn_share(r->B, m->tid, m->n, &b0, &b1); /* the member's rows of each cell */
     for (size_t s = r->steps + 1; s-- > 0;) { /* the cell of step s - 1 (the end when s = 0) */
         const TN_T *R = NULL;
         if (s < r->steps && (s > 0 || r->final_product)) { /* R = dA_s W_hh */
