@@ -74,14 +74,45 @@ MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _sto
     _Pragma("GCC unroll 16") for (int i = 0; i < MK_MR; i++)                                                          \
         _Pragma("GCC unroll 4") for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
 
-/* A packed (element (i, k) at a[k*MR + i]). */
-MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
-                              size_t mr, size_t nr, MK_T alpha, MK_T beta)
+/* A packed (element (i, k) at a[k*MR + i]), its first R rows computed (R a constant once
+ * inlined): a partial last panel of 1 or 2 (3 or 4) valid rows takes a third (two
+ * thirds) of a full tile's multiply-adds, not all of them -- with M = 32 and MR = 6, the
+ * RNN's batch rows, that panel is one in six.  The rows past R stay zero and are not
+ * stored. */
+MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _first)(const int R, size_t kc,
+                                                                                     const MK_T *restrict a,
+                                                                                     const MK_T *restrict b, MK_T *c,
+                                                                                     size_t ldc, size_t mr, size_t nr,
+                                                                                     MK_T alpha, MK_T beta)
 {
     MK_V acc[MK_MR][MK_NV];
     MK_PROLOGUE(mr)
-    MK_LOOP(a[i], (__builtin_prefetch(a + 8 * MK_MR, 0, 3), a += MK_MR))
+    for (size_t k = 0; k < kc; k++) {
+        MK_V bv[MK_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
+            MK_V ai = MK_BCAST(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);
+        }
+        __builtin_prefetch(a + 8 * MK_MR, 0, 3);
+        a += MK_MR;
+        b += MK_NV * MK_LANES;
+    }
     MK_CAT(MK_NAME, _store)(acc, c, ldc, mr, nr, alpha, beta);
+}
+
+MK_TARGET static void MK_NAME(size_t kc, const MK_T *restrict a, const MK_T *restrict b, MK_T *c, size_t ldc,
+                              size_t mr, size_t nr, MK_T alpha, MK_T beta)
+{
+    if (MK_MR > 2 && mr <= 2)
+        MK_CAT(MK_NAME, _first)(2, kc, a, b, c, ldc, mr, nr, alpha, beta);
+    else if (MK_MR > 4 && mr <= 4)
+        MK_CAT(MK_NAME, _first)(4, kc, a, b, c, ldc, mr, nr, alpha, beta);
+    else
+        MK_CAT(MK_NAME, _first)(MK_MR, kc, a, b, c, ldc, mr, nr, alpha, beta);
 }
 
 /* A read in place: MR full rows of a row-major A (row i at a + i*lda), no packing. */
