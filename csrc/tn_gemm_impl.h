@@ -295,24 +295,79 @@ void FN(gemm_run)(JOB *g)
     tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
-void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
-              const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+/* The direct path (tn_gemm_is_direct: one thread, K <= KC): TN_DIRECT_MR x NR tiles
+ * straight from the operands.  A's rows (or, for op(A) = A^T, its columns) are read in
+ * place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
+ * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
+ * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
+ * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
+ * made once and serves every row of C. */
+static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A,
+                            size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
+                            TN_T *work)
+{
+    const tn_isa *isa = tn_isa_get();
+    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S), MR = TN_DIRECT_MR;
+    TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
+    int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
+    for (size_t j0 = 0; j0 < N; j0 += NR) {
+        size_t nr = TN_MIN(NR, N - j0), sb = ldb;
+        const TN_T *b = B + j0;
+        if (trans_b || nr < NR || b_alias) {
+            SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, bpanel, 0, K, j0, nr, 0, 1);
+            b = bpanel, sb = NR;
+        }
+        for (size_t i0 = 0; i0 < M; i0 += MR) {
+            size_t mr = TN_MIN(MR, M - i0), sa = trans_a ? lda : 1;
+            const TN_T *a[TN_DIRECT_MR];
+            for (size_t i = 0; i < MR; i++) {
+                size_t r = i0 + (i < mr ? i : 0);
+                a[i] = trans_a ? A + r : A + r * lda;
+            }
+            if (a_alias) { /* A^T's panel, copied: element (i, k) at apanel[k MR + i] */
+                for (size_t k = 0; k < K; k++)
+                    for (size_t i = 0; i < MR; i++) apanel[k * MR + i] = a[i][k * lda];
+                for (size_t i = 0; i < MR; i++) a[i] = apanel + i;
+                sa = MR;
+            }
+            isa->TN_CAT3(direct, _, TN_S)(K, a, sa, b, sb, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta,
+                                          bias ? bias + j0 : NULL);
+        }
+    }
+}
+
+void FN(gemm_ex)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
+                 const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias, TN_T *work)
 {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0) {
         for (size_t i = 0; i < M; i++) {
             TN_T *ci = C + i * ldc;
-            for (size_t j = 0; j < N; j++) ci[j] = beta == 0 ? 0 : beta * ci[j];
+            for (size_t j = 0; j < N; j++) ci[j] = bias ? bias[j] : beta == 0 ? 0 : beta * ci[j];
         }
         return;
     }
     if (tn_gemm_is_small(M, N, K)) {
         tn_isa_get()->TN_CAT3(small, _, TN_S)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (bias)
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) C[i * ldc + j] = bias[j] + C[i * ldc + j];
+        return;
+    }
+    if (tn_gemm_is_direct(M, N, K)) {
+        SF(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work);
         return;
     }
     JOB g;
     FN(gemm_init)(&g, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+    g.bias = bias;
     FN(gemm_run)(&g);
+}
+
+void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
+              const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+{
+    FN(gemm_ex)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, work);
 }
 
 #undef SF

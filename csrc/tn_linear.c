@@ -19,28 +19,11 @@ size_t tn_linear_work(size_t N, size_t D, size_t H)
 
 /* ---------------------------------------------------------------- linear */
 
-/* every row of y(N,H) = b(H) */
-TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
-{
-    for (size_t n = 0; n < N; n++) {
-        TN_T *yn = y + n * H;
-        for (size_t h = 0; h < H; h++) yn[h] = b[h];
-    }
-}
-
-/* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
+/* y(N,H) = x(N,D) @ W(H,D)^T + b(H): the GEMM adds b to each finished tile */
 void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
                         size_t D, size_t H, TN_T *work)
 {
-    if (b && N && H && D && !tn_gemm_is_small(N, H, D)) { /* the packed GEMM adds b to each finished tile */
-        FN(gemm_job) g;
-        FN(gemm_init)(&g, 0, 1, N, H, D, 1, x, D, W, D, 0, y, H, work);
-        g.bias = b;
-        FN(gemm_run)(&g);
-        return;
-    }
-    if (b) SF(fill_rows)(y, b, N, H);
-    FN(gemm)(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
+    FN(gemm_ex)(0, 1, N, H, D, 1, x, D, W, D, 0, y, H, b, work);
 }
 
 /* dx(N,D) = dy(N,H) @ W(H,D);  dW(H,D) = dy^T @ x(N,D);  db(H) = sum_n dy */

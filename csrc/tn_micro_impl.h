@@ -96,6 +96,81 @@ MK_TARGET static void MK_CAT(MK_NAME, _rows)(size_t kc, const MK_T *restrict a, 
     MK_CAT(MK_NAME, _store)(acc, c, ldc, MK_MR, nr, alpha, beta);
 }
 
+/* c[0 : LANES] = beta c + alpha acc (with a bias: bias + alpha acc), as TN_GEMM_PUT. */
+MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _put)(MK_T *c, MK_V acc, MK_V va, MK_V vb,
+                                                                                 MK_T alpha, MK_T beta,
+                                                                                 const MK_T *bias)
+{
+    MK_V t = alpha == 1 ? acc : MK_MUL(va, acc);
+    if (bias)
+        t = MK_ADD(MK_LOAD(bias), t);
+    else if (beta == 1)
+        t = MK_ADD(MK_LOAD(c), t);
+    else if (beta != 0)
+        t = MK_ADD(MK_MUL(vb, MK_LOAD(c)), t);
+    MK_STORE(c, t);
+}
+
+/* The direct path's kernel (products too small to pay for packing, tn_gemm_impl.h):
+ * TN_DIRECT_MR rows of C, NV vectors wide, with nothing packed -- row i's k-th A value
+ * at a[i][k*sa] (a row of A read in place: sa = 1; a column of A^T: sa = lda) and B(k,
+ * j) at b[k*sb + j] (B's rows read in place: sb = ldb).  Rows past mr repeat a valid row
+ * and are not stored.  Each element is the same k-ordered FMA chain from 0 as in the
+ * kernels above; with a bias (beta == 0 only), c = bias[j] + (alpha acc), the very
+ * addition the packed path's add_bias makes after its tile. */
+MK_TARGET static void MK_CAT(MK_NAME, _direct)(size_t kc, const MK_T *const *a, size_t sa, const MK_T *restrict b,
+                                               size_t sb, MK_T *c, size_t ldc, size_t mr, size_t nr, MK_T alpha,
+                                               MK_T beta, const MK_T *bias)
+{
+    MK_V acc[TN_DIRECT_MR][MK_NV];
+    const MK_T *ar[TN_DIRECT_MR];
+#pragma GCC unroll 4
+    for (int i = 0; i < TN_DIRECT_MR; i++) {
+        ar[i] = a[i];
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
+    }
+    for (size_t k = 0; k < kc; k++) {
+        MK_V bv[MK_NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
+#pragma GCC unroll 4
+        for (int i = 0; i < TN_DIRECT_MR; i++) {
+            MK_V ai = MK_BCAST(*ar[i]);
+            ar[i] += sa;
+#pragma GCC unroll 4
+            for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);
+        }
+        b += sb;
+    }
+    MK_V va = MK_BCAST(alpha), vb = MK_BCAST(beta);
+    if (mr == TN_DIRECT_MR && nr == (size_t)(MK_NV * MK_LANES)) {
+#pragma GCC unroll 4
+        for (int i = 0; i < TN_DIRECT_MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < MK_NV; v++)
+                MK_CAT(MK_NAME, _put)(c + i * ldc + v * MK_LANES, acc[i][v], va, vb, alpha, beta,
+                                      bias ? bias + v * MK_LANES : NULL);
+        return;
+    }
+    /* an edge tile: whole vectors as above, the last partial one element by element */
+    for (size_t i = 0; i < mr; i++)
+        for (size_t v = 0; v < MK_NV && v * MK_LANES < nr; v++) {
+            MK_T *cv = c + i * ldc + v * MK_LANES;
+            const MK_T *bv = bias ? bias + v * MK_LANES : NULL;
+            if ((v + 1) * MK_LANES <= nr) {
+                MK_CAT(MK_NAME, _put)(cv, acc[i][v], va, vb, alpha, beta, bv);
+                continue;
+            }
+            MK_T part[MK_LANES];
+            MK_STORE(part, acc[i][v]);
+            for (size_t j = 0; j < nr - v * MK_LANES; j++) {
+                TN_GEMM_PUT(cv[j], part[j], alpha, beta);
+                if (bv) cv[j] = bv[j] + cv[j];
+            }
+        }
+}
+
 /* One row of C against up to 4 B panels at once (np panels, panel q at b + q*pstride,
  * the last holding nr_last valid columns): for M = 1, where MR rows would be mostly
  * padding.  Each element is the same k-ordered FMA chain as in the kernel above, so the
