@@ -39,6 +39,7 @@
 #include "wrap/linear.h"
 #include "wrap/embedding.h"
 #include "wrap/norm.h"
+#include "wrap/mlp.h"
 #include "wrap/rnn.h"
 #include "wrap/optim.h"
 
@@ -128,6 +129,9 @@ static PyMethodDef methods[] = {
     KW(batchnorm_forward),
     KW(batchnorm_backward),
     KW(batchnorm_inference),
+    KW(linear_batchnorm_tanh_forward),
+    KW(linear_batchnorm_tanh_backward),
+    KW(linear_cross_entropy),
     KW(rnn_forward),
     KW(rnn_backward),
     KW(rnn_lm_loss),

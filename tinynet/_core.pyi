@@ -44,6 +44,22 @@ def batchnorm_inference(
     eps: float = 1e-05,
 ) -> _FloatArray: ...
 
+# an MLP's layer steps, fused
+def linear_batchnorm_tanh_forward(
+    x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-05,
+    correction: int = 0,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(h, hpre, mean, invstd)"""
+def linear_batchnorm_tanh_backward(
+    dh: ArrayLike, h: ArrayLike, x: ArrayLike, W: ArrayLike, gamma: ArrayLike, hpre: ArrayLike, mean: ArrayLike,
+    invstd: ArrayLike, correction: int = 0,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(dx, dW, db, dgamma, dbeta)"""
+def linear_cross_entropy(
+    x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], targets: ArrayLike, reduction: _Reduction = "mean"
+) -> Tuple[float, _FloatArray, _FloatArray, _FloatArray]:
+    """(loss, dx, dW, db)"""
+
 # the vanilla RNN
 def rnn_forward(
     x: ArrayLike, h0: Optional[ArrayLike], W_xh: ArrayLike, W_hh: ArrayLike, b_h: ArrayLike

@@ -12,6 +12,9 @@ from tinynet._core import cross_entropy_forward as cross_entropy_forward
 from tinynet._core import embedding_backward as embedding_backward
 from tinynet._core import embedding_forward as embedding_forward
 from tinynet._core import linear_backward as linear_backward
+from tinynet._core import linear_batchnorm_tanh_backward as linear_batchnorm_tanh_backward
+from tinynet._core import linear_batchnorm_tanh_forward as linear_batchnorm_tanh_forward
+from tinynet._core import linear_cross_entropy as linear_cross_entropy
 from tinynet._core import linear_forward as linear_forward
 from tinynet._core import relu_backward as relu_backward
 from tinynet._core import relu_forward as relu_forward
@@ -33,6 +36,7 @@ __all__ = [
     "softmax", "cross_entropy_forward", "cross_entropy_backward",
     "embedding_forward", "embedding_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+    "linear_batchnorm_tanh_forward", "linear_batchnorm_tanh_backward", "linear_cross_entropy",
     "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
 ]
