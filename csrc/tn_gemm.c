@@ -34,7 +34,7 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
     if (M == 0 || N == 0 || K == 0) return 0;
     if (tn_gemm_is_small(M, N, K)) return 0; /* the small path packs nothing */
     if (tn_gemm_is_direct(M, N, K)) /* one K x NR panel of B and one of A, at most */
-        return TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX) + TN_ROUND_UP(K * (size_t)TN_DIRECT_MR);
+        return TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX) + TN_ROUND_UP(K * (size_t)TN_DIRECT_MR_MAX);
     return tn_gemm_job_work(M, N, K);
 }
 

@@ -295,7 +295,7 @@ void FN(gemm_run)(JOB *g)
     tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
-/* The direct path (tn_gemm_is_direct: one thread, K <= KC): TN_DIRECT_MR x NR tiles
+/* The direct path (tn_gemm_is_direct: one thread, K <= KC): tiles of 6 and 4 rows
  * straight from the operands.  A's rows (or, for op(A) = A^T, its columns) are read in
  * place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
  * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
@@ -307,7 +307,7 @@ static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t
                             TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
-    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S), MR = TN_DIRECT_MR;
+    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
     TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
     int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
     for (size_t j0 = 0; j0 < N; j0 += NR) {
@@ -317,22 +317,8 @@ static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t
             SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, bpanel, 0, K, j0, nr, 0, 1);
             b = bpanel, sb = NR;
         }
-        for (size_t i0 = 0; i0 < M; i0 += MR) {
-            size_t mr = TN_MIN(MR, M - i0), sa = trans_a ? lda : 1;
-            const TN_T *a[TN_DIRECT_MR];
-            for (size_t i = 0; i < MR; i++) {
-                size_t r = i0 + (i < mr ? i : 0);
-                a[i] = trans_a ? A + r : A + r * lda;
-            }
-            if (a_alias) { /* A^T's panel, copied: element (i, k) at apanel[k MR + i] */
-                for (size_t k = 0; k < K; k++)
-                    for (size_t i = 0; i < MR; i++) apanel[k * MR + i] = a[i][k * lda];
-                for (size_t i = 0; i < MR; i++) a[i] = apanel + i;
-                sa = MR;
-            }
-            isa->TN_CAT3(direct, _, TN_S)(K, a, sa, b, sb, C + i0 * ldc + j0, ldc, mr, nr, alpha, beta,
-                                          bias ? bias + j0 : NULL);
-        }
+        isa->TN_CAT3(direct, _, TN_S)(K, M, A, lda, trans_a, a_alias ? apanel : NULL, b, sb, C + j0, ldc, nr, alpha,
+                                      beta, bias ? bias + j0 : NULL);
     }
 }
 

@@ -116,13 +116,16 @@ typedef void (*tn_row_f32)(size_t kc, const float *a, const float *b, size_t pst
                            size_t nr_last, float alpha, float beta);
 typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t pstride, int np, double *c,
                            size_t nr_last, double alpha, double beta);
-/* The direct path's kernel (tn_micro_impl.h): TN_DIRECT_MR rows of C from row pointers
- * into A (k stride sa) and B in place (row stride sb), an optional bias. */
-#define TN_DIRECT_MR 4
-typedef void (*tn_direct_f32)(size_t kc, const float *const *a, size_t sa, const float *b, size_t sb, float *c,
-                              size_t ldc, size_t mr, size_t nr, float alpha, float beta, const float *bias);
-typedef void (*tn_direct_f64)(size_t kc, const double *const *a, size_t sa, const double *b, size_t sb, double *c,
-                              size_t ldc, size_t mr, size_t nr, double alpha, double beta, const double *bias);
+/* The direct path's kernel (tn_micro_impl.h): one column panel of C (B's panel in place,
+ * row stride sb) over M rows of A read in place, in tiles of up to TN_DIRECT_MR_MAX rows;
+ * apanel (K x TN_DIRECT_MR_MAX) or NULL; an optional bias. */
+#define TN_DIRECT_MR_MAX 6
+typedef void (*tn_direct_f32)(size_t kc, size_t M, const float *A, size_t lda, int trans_a, float *apanel,
+                              const float *b, size_t sb, float *c, size_t ldc, size_t nr, float alpha, float beta,
+                              const float *bias);
+typedef void (*tn_direct_f64)(size_t kc, size_t M, const double *A, size_t lda, int trans_a, double *apanel,
+                              const double *b, size_t sb, double *c, size_t ldc, size_t nr, double alpha,
+                              double beta, const double *bias);
 /* rnn_lm_loss with full BPTT where every product is a small GEMM (tn_rnn_small_fits):
  * the same arithmetic as the general kernel, in one function; tanh_fn and exp_fn are
  * the instruction set's array tanh and exp. */
@@ -182,7 +185,7 @@ typedef struct {
     /* rnn_lm_loss for tiny problems in one function (tn_rnn_small.c) */
     tn_rnn_small_f32 rnn_small_f32;
     tn_rnn_small_f64 rnn_small_f64;
-    /* the direct path's kernels (TN_DIRECT_MR x nrd tiles) */
+    /* the direct path's kernels (column panels nrd wide) */
     int nrd_f32, nrd_f64;
     tn_direct_f32 direct_f32;
     tn_direct_f64 direct_f64;
