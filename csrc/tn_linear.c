@@ -117,28 +117,53 @@ void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
     }
 }
 
+/* Rows of cross_entropy_forward with probs, CE_ROWS at a time: the same operations as
+ * row_max, row_exp and the division, row by row in the same order, but the rows' max and
+ * sum chains interleaved (a chain of V dependent operations per row, in flight together)
+ * and one exp call over the block; adds the rows' losses to *loss in row order. */
+#define CE_ROWS 16
+static void SF(ce_rows)(double *loss, TN_T *probs, const TN_T *logits, const int64_t *targets, size_t n, size_t V)
+{
+    TN_T m[CE_ROWS], s[CE_ROWS], target[CE_ROWS];
+    for (size_t i = 0; i < n; i++) {
+        const TN_T *r = logits + i * V;
+        target[i] = r[targets[i]], m[i] = r[0], s[i] = 0; /* (before probs, which may alias logits, is written) */
+    }
+    for (size_t v = 1; v < V; v++)
+        for (size_t i = 0; i < n; i++)
+            if (logits[i * V + v] > m[i]) m[i] = logits[i * V + v];
+    for (size_t i = 0; i < n; i++)
+        for (size_t v = 0; v < V; v++) probs[i * V + v] = logits[i * V + v] - m[i];
+    SF(vexp)(probs, probs, n * V, V);
+    for (size_t v = 0; v < V; v++)
+        for (size_t i = 0; i < n; i++) s[i] += probs[i * V + v];
+    for (size_t i = 0; i < n; i++) {
+        TN_T *p = probs + i * V;
+        for (size_t v = 0; v < V; v++) p[v] /= s[i];
+        *loss += (double)((m[i] + TN_LOG(s[i])) - target[i]);
+    }
+}
+
 /* loss = sum_n logsumexp(logits_n) - logits_n[t_n]  (/ N if mean) */
 double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t *targets,
                                  size_t N, size_t V, int mean)
 {
     double loss = 0;
-    for (size_t n = 0; n < N; n++) {
+    if (probs) { /* (V = 0 only with N = 0: no target fits) */
+        for (size_t n0 = 0; V && n0 < N; n0 += CE_ROWS)
+            SF(ce_rows)(&loss, probs + n0 * V, logits + n0 * V, targets + n0, TN_MIN((size_t)CE_ROWS, N - n0), V);
+        return mean ? loss / (double)N : loss;
+    }
+    for (size_t n = 0; n < N; n++) { /* no room for the exponentials: a chunk at a time, summed in the same order */
         const TN_T *r = logits + n * V;
-        TN_T m = SF(row_max)(r, V), s = 0, target = r[targets[n]]; /* probs may alias r */
-        if (probs) {
-            TN_T *p = probs + n * V;
-            s = SF(row_exp)(p, r, V, m);
-            for (size_t v = 0; v < V; v++) p[v] /= s;
-        } else { /* no room for the exponentials: a chunk at a time, summed in the same order */
-            TN_T buf[64];
-            for (size_t v0 = 0; v0 < V; v0 += 64) {
-                size_t cnt = TN_MIN((size_t)64, V - v0);
-                for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
-                SF(vexp)(buf, buf, cnt, V);
-                for (size_t j = 0; j < cnt; j++) s += buf[j];
-            }
+        TN_T m = SF(row_max)(r, V), s = 0, buf[64];
+        for (size_t v0 = 0; v0 < V; v0 += 64) {
+            size_t cnt = TN_MIN((size_t)64, V - v0);
+            for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
+            SF(vexp)(buf, buf, cnt, V);
+            for (size_t j = 0; j < cnt; j++) s += buf[j];
         }
-        loss += (double)((m + TN_LOG(s)) - target);
+        loss += (double)((m + TN_LOG(s)) - r[targets[n]]);
     }
     return mean ? loss / (double)N : loss;
 }
