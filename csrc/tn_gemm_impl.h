@@ -312,6 +312,8 @@ static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t
     int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
     for (size_t j0 = 0; j0 < N; j0 += NR) {
         size_t nr = TN_MIN(NR, N - j0), sb = ldb;
+        if (nr < NR && N >= NR && beta == 0) /* the last panel whole, overlapping the one before (its columns */
+            j0 = N - NR, nr = NR;            /* computed twice, stored twice with the same bits): nothing to pad */
         const TN_T *b = B + j0;
         if (trans_b || nr < NR || b_alias) {
             SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, bpanel, 0, K, j0, nr, 0, 1);
