@@ -13,15 +13,14 @@ static int block_linear_shapes(Call *c, PyArrayObject *x, PyArrayObject *W, cons
     return expect(c, "x", x, 2, xd, "(N, D)", " with D = W.shape[1] = %zd", (Py_ssize_t)xd[1]);
 }
 
-/* (C,) vectors of a block, C = W.shape[0] ("H" or "V" in messages) */
+/* (H,) vectors of a block, H = W.shape[0] (sym: "H", or "V" for the output layer) */
 static int block_vectors(Call *c, PyArrayObject *W, const char *const names[], PyArrayObject *const vecs[], int n,
                          const char *sym)
 {
     npy_intp H = PyArray_DIM(W, 0);
-    char pat[8];
-    snprintf(pat, sizeof pat, "(%s,)", sym);
     for (int i = 0; i < n; i++)
-        if (vecs[i] && expect(c, names[i], vecs[i], 1, &H, pat, " with %s = W.shape[0] = %zd", sym, (Py_ssize_t)H))
+        if (vecs[i] && expect(c, names[i], vecs[i], 1, &H, sym[0] == 'V' ? "(V,)" : "(H,)", " with %s = W.shape[0] = %zd",
+                              sym, (Py_ssize_t)H))
             return -1;
     return 0;
 }
