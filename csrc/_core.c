@@ -39,9 +39,9 @@
 #include "wrap/linear.h"
 #include "wrap/embedding.h"
 #include "wrap/norm.h"
-#include "wrap/mlp.h"
 #include "wrap/rnn.h"
 #include "wrap/optim.h"
+#include "wrap/mlp.h" /* (after optim.h: its out= arrays are checked as in-place ones) */
 
 /* ====================================================================== module */
 

@@ -221,3 +221,86 @@ def test_against_torch_autograd(dtype):
         assert_close(got, t[name].grad.numpy(), f"d{name}", rtol=rtol)
     # db1 cancels (batch norm removes the bias): on dW1's scale
     assert_close(db1, t["b1"].grad.numpy(), "db1", rtol=rtol, min_scale=float(np.max(np.abs(dW1))))
+
+
+def _calls(E, rng, dtype):
+    """(name, args, result shapes) of the three functions on one makemore-like block."""
+    x, W, b, gamma, beta = block_args(rng, 6, 5, 4, dtype)
+    h, hpre, mean, invstd = E.linear_batchnorm_tanh_forward(x, W, b, gamma, beta)
+    dh = randn(rng, (6, 4), dtype)
+    W2, targets = randn(rng, (3, 4), dtype), rng.integers(0, 3, 6)
+    return [("linear_batchnorm_tanh_forward", (x, W, b, gamma, beta), [(6, 4), (6, 4), (4,), (4,)]),
+            ("linear_batchnorm_tanh_backward", (dh, h, x, W, gamma, hpre, mean, invstd),
+             [(6, 5), (4, 5), (4,), (4,), (4,)]),
+            ("linear_cross_entropy", (h, W2, None, targets), [(6, 4), (3, 4), (3,)])]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_out_receives_the_results(dtype, engine):
+    """out=: the results written into the caller's arrays (the same bits as fresh ones),
+    and those very arrays returned; out may be a list, and be reused call after call."""
+    E = tn if engine == "c" else ref
+    for name, args, shapes in _calls(E, np.random.default_rng(9), dtype):
+        fn = getattr(E, name)
+        fresh = fn(*args)
+        out = [np.full(s, np.nan, dtype) for s in shapes]
+        for _ in range(2):
+            got = fn(*args, out=out)
+            arrays = got[1:] if name == "linear_cross_entropy" else got
+            assert isinstance(got, tuple) and all(a is o for a, o in zip(arrays, out)), name
+            same_bits(got, fresh, f"{name} out=")
+        assert fn(*args, out=None)[-1].shape == shapes[-1]
+
+
+def _bad_outs(shapes, dtype, args):
+    good = lambda: [np.zeros(s, dtype) for s in shapes]
+    other = np.float32 if dtype == np.float64 else np.float64
+    k, x = next((k, a) for k, s in enumerate(shapes) for a in args
+                if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == s)  # an input shaped as out[k]
+
+    def swap(i, a):
+        out = good()
+        out[i] = a
+        return out
+
+    ro = np.zeros(shapes[0], dtype)
+    ro.flags.writeable = False
+    both = good()
+    return [
+        ("not a sequence", np.zeros(3), TypeError, ["out must be", "ndarray"]),
+        ("too short", good()[:-1], TypeError, ["out must be", f"{len(shapes)} arrays"]),
+        ("a list in it", swap(0, np.zeros(shapes[0]).tolist()), TypeError, ["out[0]", "list"]),
+        ("wrong dtype", swap(1, np.zeros(shapes[1], other)), TypeError, ["out[1]", "float"]),
+        ("wrong shape", swap(2, np.zeros((7,), dtype)), ValueError, ["out[2]", "(7,)", str(shapes[2])]),
+        ("read-only", swap(0, ro), ValueError, ["out[0]", "read-only"]),
+        ("strided", swap(0, np.zeros((shapes[0][0], 2 * shapes[0][1]), dtype)[:, ::2]), ValueError,
+         ["out[0]", "C-contiguous"]),
+        ("an input", swap(k, x), ValueError, [f"out[{k}]", "shares memory"]),
+        ("twice", [both[0]] + [both[0]] + both[2:] if shapes[1] == shapes[0] else None, ValueError,
+         ["out[1]", "shares memory with out[0]"]),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bad_out_is_refused_alike(dtype):
+    """A bad out=: the same exception in both engines, naming the function and out[i],
+    and nothing written (not even into the good arrays of out)."""
+    per_engine = {E: _calls(E, np.random.default_rng(10), dtype) for E in (tn, ref)}
+    for i, (name, _, shapes) in enumerate(per_engine[tn]):
+        for j in range(len(_bad_outs(shapes, dtype, per_engine[tn][i][1]))):
+            seen = {}
+            for E, calls in per_engine.items():
+                args = calls[i][1]
+                label, out, exc, needles = _bad_outs(shapes, dtype, args)[j]
+                if out is None:
+                    continue
+                before = [np.array(v, copy=True) for v in out] if isinstance(out, list) else []
+                with pytest.raises(exc) as e:
+                    getattr(E, name)(*args, out=out)
+                msg = seen[E.__name__] = str(e.value)
+                assert msg.startswith(f"{name}: "), (label, msg)
+                for needle in needles:
+                    assert needle in msg, (label, E.__name__, msg)
+                assert all(np.array_equal(p, q, equal_nan=True) for p, q in zip(before, out)), (label, "written")
+            assert len(set(seen.values())) <= 1, seen  # the same message, word for word
