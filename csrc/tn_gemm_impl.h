@@ -94,8 +94,12 @@ static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t split, con
         for (size_t q = b0; q < b1; q++) {
             size_t c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR), jb = nr / TN_TB * TN_TB, kb = kc / TN_TB * TN_TB;
             TN_T *d = dst + q * kc * NR;
-            for (size_t j = 0; j < jb; j += TN_TB)
+            for (size_t j = 0; j < jb; j += TN_TB) {
                 for (size_t k = 0; k < kb; k += TN_TB) transpose(d + k * NR + j, NR, B + (c0 + j) * ldb + k0 + k, ldb);
+                if (kb && kb < kc) /* the rest of k as one more block, overlapping the last (same values) */
+                    transpose(d + (kc - TN_TB) * NR + j, NR, B + (c0 + j) * ldb + k0 + kc - TN_TB, ldb);
+            }
+            if (kb && kb < kc) kb = kc; /* (then done for the first jb columns) */
             for (size_t j = 0; j < nr; j++) {
                 const TN_T *row = B + (c0 + j) * ldb + k0;
                 for (size_t k = j < jb ? kb : 0; k < kc; k++) d[k * NR + j] = row[k];
