@@ -470,7 +470,7 @@ def run_memory(pool, steps, dtypes=("float32", "float64"), n_hidden=200):
             C.TN: lambda: C.makemore_step(tinynet, params, pool, 0.1),
             C.REF: lambda: C.makemore_step(C.ref, params, pool, 0.1),
             C.SEED: lambda: seedstyle.make_makemore(params, C.cycle(pool), 0.1),
-            C.VEC: lambda: C.vectorised.make_makemore(params, C.cycle(pool), 0.1),
+            C.VEC: lambda: C.makemore_vectorised(params, pool, 0.1),
         }
         out[dtype] = {name: C.memory_run(b, steps=steps) for name, b in builds.items()}
     return out

@@ -28,12 +28,12 @@ def make_makemore(params, batches, lr, eps=1e-5):
 
     params (tinynet layout): C (V, E), W1 (H, B*E), b1 (H,), gamma (H,), beta (H,),
     W2 (V, H), b2 (V,), all of one float dtype; batches: an iterator of (Xb (n, B),
-    Yb (n,)) int arrays.  Returns (step, canon) as bench/cases.py expects: step() runs
-    one step and returns (loss, grads); canon maps them and the updated parameters to
-    the guard's names.
+    Yb (n,)) int arrays.  Returns (step, state): step() runs one step and returns (loss,
+    grads), grads in the order of state, the live parameters (C, W1, b1, gamma, beta, W2,
+    b2) the step updates.
     """
     keys = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
-    C, W1, b1, gamma, beta, W2, b2 = (params[k].copy() for k in keys)
+    state = C, W1, b1, gamma, beta, W2, b2 = tuple(params[k].copy() for k in keys)
     dtype = C.dtype
     V, E = C.shape
     eye = np.eye(V, dtype=dtype)  # one-hot rows for the embedding gradient
@@ -80,15 +80,8 @@ def make_makemore(params, batches, lr, eps=1e-5):
         dx = dhpre @ W1
         dC = eye[ids].T @ dx.reshape(-1, E)                 # scatter-add as a one-hot product
         grads = (dC, dW1, db1, dgamma, dbeta, dW2, db2)
-        for p, g in zip((C, W1, b1, gamma, beta, W2, b2), grads):
+        for p, g in zip(state, grads):
             p -= lr * g
         return loss, grads
 
-    def canon(res):
-        loss, grads = res
-        out = {"loss": np.array(loss)}
-        out.update({"d" + k: g for k, g in zip(keys, grads)})
-        out.update(zip(keys, (C, W1, b1, gamma, beta, W2, b2)))
-        return out
-
-    return step, canon
+    return step, state
