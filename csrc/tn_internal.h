@@ -198,7 +198,7 @@ typedef struct {
 enum { TN_EPI_NONE = 0, TN_EPI_TANH = 1, TN_EPI_DTANH = 2 /* c = (c + e1) (1 - e2^2) */ };
 
 /* The workspace of a job (M, N, K) run by tn_gemm_run/tn_gemm_member, which always takes
- * the packed path: tn_gemm_work without its small-product exception. */
+ * the packed path: tn_gemm_work without its small and direct paths' exceptions. */
 size_t tn_gemm_job_work(size_t M, size_t N, size_t K);
 
 static inline size_t tn_gemm_packed_size(size_t N, size_t K)

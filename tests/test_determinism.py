@@ -108,6 +108,23 @@ def test_direct_path_matches_the_packed_path(dtype, shape):
         assert_close(got, want, name)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B,H,V", [(8, 32, 10), (40, 30, 10), (64, 20, 20)])
+def test_rnn_sample_with_direct_path_sizes(dtype, B, H, V):
+    """rnn_sample's steps on states too big for the small path but below the threads'
+    threshold: its prepacked products run as jobs (the packed path) although a GEMM of
+    their size would take the direct path -- the workspace must hold them (the sanitizer
+    run checks every byte).  Greedy tokens as the NumPy engine's."""
+    rng = np.random.default_rng(B * H + V)
+    W_xh, W_hh = rng.standard_normal((H, V)).astype(dtype), (rng.standard_normal((H, H)) / H).astype(dtype)
+    b_h, W_hy, b_y = rng.standard_normal(H).astype(dtype), rng.standard_normal((V, H)).astype(dtype), \
+        rng.standard_normal(V).astype(dtype)
+    start, h0 = rng.integers(0, V, B), rng.standard_normal((B, H)).astype(dtype)
+    got = tn.rnn_sample(h0, start, 5, W_xh, W_hh, b_h, W_hy, b_y, greedy=True)
+    want = ref.rnn_sample(h0, start, 5, W_xh, W_hh, b_h, W_hy, b_y, greedy=True)
+    assert got.shape == (5, B) and np.array_equal(got, want)
+
+
 def test_rnn_fused_recurrence_matches_the_step_by_step_path():
     """The prepacked, fused-tanh recurrence (big states) gives the same bits as running
     the steps one at a time through the public functions."""
