@@ -14,6 +14,7 @@ import numpy as np
 
 import seedstyle
 import tinynet
+import vectorised
 import tinynet.reference as ref
 
 try:
@@ -24,12 +25,17 @@ except ImportError:  # PyTorch is an optional peer
     F = None
 
 TN = "tinynet"
+TN_LAYERS = "tinynet, a call per layer"
 REF = "numpy engine"
 SEED = "seed-style NumPy"
+VEC = "vectorised NumPy"
 TORCH = "PyTorch"
 RAW = "NumPy matmul"
 #: Column order of the report.
-ENGINES = (TN, REF, SEED, TORCH, RAW)
+ENGINES = (TN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
+#: Does this tinynet have issue 13's fused MLP steps?  (bench/ also runs against older
+#: checkouts, to record the "before" of BENCHMARKS.md.)
+FUSED = hasattr(tinynet, "linear_cross_entropy")
 
 
 class Engine:
@@ -242,16 +248,51 @@ MM_KEYS = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
 MM_SCALE_OF = {"db1": "dW1"}
 
 
+def makemore_canon(state):
+    """The guard's view of a makemore step (tinynet layout): its loss, the gradients and the
+    updated parameters, state being the step's live parameters in MM_KEYS order."""
+
+    def canon(res):
+        loss, grads = res
+        out = {"loss": np.array(loss)}
+        out.update({"d" + k: g for k, g in zip(MM_KEYS, grads)})
+        out.update(zip(MM_KEYS, state))
+        return out
+
+    return canon
+
+
+def makemore_sgd(E, state, lr):
+    """sgd_step_ on the 7 parameters of a makemore step, one call each (a step's last part,
+    for tinynet and the NumPy engine); returns the gradients."""
+    C, W1, b1, gamma, beta, W2, b2 = state
+    sgd_step_ = E.sgd_step_
+
+    def update(grads):
+        dC, dW1, db1, dgamma, dbeta, dW2, db2 = grads
+        sgd_step_(C, dC, lr)
+        sgd_step_(W1, dW1, lr)
+        sgd_step_(b1, db1, lr)
+        sgd_step_(gamma, dgamma, lr)
+        sgd_step_(beta, dbeta, lr)
+        sgd_step_(W2, dW2, lr)
+        sgd_step_(b2, db2, lr)
+        return grads
+
+    return update
+
+
 def makemore_engine(E, params, pool, lr):
     """tinynet or the NumPy engine: one public call per layer forward and backward,
     then sgd_step_ on the 7 parameters."""
-    C, W1, b1, gamma, beta, W2, b2 = (params[k].copy() for k in MM_KEYS)
+    state = C, W1, b1, gamma, beta, W2, b2 = tuple(params[k].copy() for k in MM_KEYS)
     V = C.shape[0]
     batches = cycle(pool)
     embedding_forward, linear_forward, batchnorm_forward = E.embedding_forward, E.linear_forward, E.batchnorm_forward
     tanh_forward, cross_entropy_forward = E.tanh_forward, E.cross_entropy_forward
     cross_entropy_backward, linear_backward, tanh_backward = E.cross_entropy_backward, E.linear_backward, E.tanh_backward
-    batchnorm_backward, embedding_backward, sgd_step_ = E.batchnorm_backward, E.embedding_backward, E.sgd_step_
+    batchnorm_backward, embedding_backward = E.batchnorm_backward, E.embedding_backward
+    update = makemore_sgd(E, state, lr)
 
     def step():
         Xb, Yb = next(batches)
@@ -269,23 +310,49 @@ def makemore_engine(E, params, pool, lr):
         dhpre, dgamma, dbeta = batchnorm_backward(dhbn, hpre, gamma, mean, invstd, correction=1)
         dx, dW1, db1 = linear_backward(dhpre, x, W1)
         dC = embedding_backward(dx.reshape(emb.shape), Xb, V)
-        sgd_step_(C, dC, lr)
-        sgd_step_(W1, dW1, lr)
-        sgd_step_(b1, db1, lr)
-        sgd_step_(gamma, dgamma, lr)
-        sgd_step_(beta, dbeta, lr)
-        sgd_step_(W2, dW2, lr)
-        sgd_step_(b2, db2, lr)
-        return loss, (dC, dW1, db1, dgamma, dbeta, dW2, db2)
+        return loss, update((dC, dW1, db1, dgamma, dbeta, dW2, db2))
 
-    def canon(res):
-        loss, grads = res
-        out = {"loss": np.array(loss)}
-        out.update({"d" + k: g for k, g in zip(MM_KEYS, grads)})
-        out.update(zip(MM_KEYS, (C, W1, b1, gamma, beta, W2, b2)))
-        return out
+    return step, makemore_canon(state)
 
-    return step, canon
+
+def makemore_fused(E, params, pool, lr):
+    """tinynet or the NumPy engine with issue 13's fused steps: embedding, the hidden
+    block forward (linear, batch norm, tanh), the output layer with its loss forward and
+    backward, the block backward, the embedding's gradient, then sgd_step_ on the 7
+    parameters -- 5 calls and the updates.  The fused calls write into arrays made once
+    (out=), as a training loop would keep them."""
+    state = C, W1, b1, gamma, beta, W2, b2 = tuple(params[k].copy() for k in MM_KEYS)
+    V, H, D, n = C.shape[0], W1.shape[0], W1.shape[1], pool[0][0].shape[0]
+    batches = cycle(pool)
+    embedding_forward, embedding_backward = E.embedding_forward, E.embedding_backward
+    update = makemore_sgd(E, state, lr)
+    block_forward, block_backward = E.linear_batchnorm_tanh_forward, E.linear_batchnorm_tanh_backward
+    linear_cross_entropy = E.linear_cross_entropy
+    new = lambda *shapes: [np.empty(s, C.dtype) for s in shapes]
+    fwd_out, head_out, bwd_out = new((n, H), (n, H), H, H), new((n, H), (V, H), V), new((n, D), (H, D), H, H, H)
+
+    def step():
+        Xb, Yb = next(batches)
+        emb = embedding_forward(C, Xb)                       # (n, 3, 10)
+        x = emb.reshape(Xb.shape[0], -1)                     # (n, 30)
+        h, hpre, mean, invstd = block_forward(x, W1, b1, gamma, beta, 1e-5, 1, fwd_out)
+        loss, dh, dW2, db2 = linear_cross_entropy(h, W2, b2, Yb, "mean", head_out)
+        dx, dW1, db1, dgamma, dbeta = block_backward(dh, h, x, W1, gamma, hpre, mean, invstd, 1, bwd_out)
+        dC = embedding_backward(dx.reshape(emb.shape), Xb, V)
+        return loss, update((dC, dW1, db1, dgamma, dbeta, dW2, db2))
+
+    return step, makemore_canon(state)
+
+
+def makemore_vectorised(params, pool, lr):
+    """bench/vectorised.py's step, with the guard's canon."""
+    step, state = vectorised.make_makemore(params, cycle(pool), lr)
+    return step, makemore_canon(state)
+
+
+def makemore_step(E, params, pool, lr):
+    """The step as the engine runs it best: the fused calls where they exist."""
+    return (makemore_fused if FUSED else makemore_engine)(E, params, pool, lr)
 
 
 def makemore_torch(params, pool, lr):
@@ -331,10 +398,13 @@ def makemore_cases(have_torch, pool, hiddens=(64, 200), dtypes=(np.float32, np.f
     for n_hidden in hiddens:
         for dtype in dtypes:
             params = makemore_params(np.random.default_rng(n_hidden), n_hidden, dtype)
-            engines = [
-                Engine(TN, lambda p=params: makemore_engine(tinynet, p, pool, lr)),
-                Engine(REF, lambda p=params: makemore_engine(ref, p, pool, lr)),
+            engines = [Engine(TN, lambda p=params: makemore_step(tinynet, p, pool, lr))]
+            if FUSED:
+                engines.append(Engine(TN_LAYERS, lambda p=params: makemore_engine(tinynet, p, pool, lr)))
+            engines += [
+                Engine(REF, lambda p=params: makemore_step(ref, p, pool, lr)),
                 Engine(SEED, lambda p=params: seedstyle.make_makemore(p, cycle(pool), lr)),
+                Engine(VEC, lambda p=params: makemore_vectorised(p, pool, lr)),
             ]
             if have_torch:
                 engines.append(Engine(TORCH, lambda p=params: makemore_torch(p, pool, lr)))

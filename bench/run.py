@@ -76,6 +76,13 @@ GOAL_MM_NUMPY, GOAL_MM_TORCH = 3.0, 5.0
 GOAL_RNN_TORCH, GOAL_RNN_PEAK = 1.5, 0.60
 GOAL_GATED_TORCH = 1.5
 GOAL_GEMM = 0.8
+#: issue 13: the makemore step against the best NumPy (bench/vectorised.py) and PyTorch;
+#: the other cases within this fraction of their time before the issue (the recorded
+#: baseline) -- more than the repeats' usual spread on this shared machine
+GOAL13_VEC32, GOAL13_TORCH32, GOAL13_VEC64 = 4.0, 8.0, 3.0
+GOAL13_SLACK = 1.05
+#: the "before" of issue 13: this suite run against a build of ccdb302 (bench/README.md)
+BASELINE = HERE / "baseline-ccdb302.json"
 #: Seconds to sleep before each timed loop when threads > 1: OpenBLAS's idle workers spin
 #: for ~2^28 cycles (~0.1 s) after a call; without the pause they halve the speed of the
 #: next engine timed on the same 2 cores.
@@ -463,9 +470,10 @@ def run_memory(pool, steps, dtypes=("float32", "float64"), n_hidden=200):
     for dtype in dtypes:
         params = C.makemore_params(np.random.default_rng(n_hidden), n_hidden, np.dtype(dtype))
         builds = {
-            C.TN: lambda: C.makemore_engine(tinynet, params, pool, 0.1),
-            C.REF: lambda: C.makemore_engine(C.ref, params, pool, 0.1),
+            C.TN: lambda: C.makemore_step(tinynet, params, pool, 0.1),
+            C.REF: lambda: C.makemore_step(C.ref, params, pool, 0.1),
             C.SEED: lambda: seedstyle.make_makemore(params, C.cycle(pool), 0.1),
+            C.VEC: lambda: C.makemore_vectorised(params, pool, 0.1),
         }
         out[dtype] = {name: C.memory_run(b, steps=steps) for name, b in builds.items()}
     return out
@@ -550,6 +558,118 @@ def makemore_calls(E, params, Xb, Yb):
     for k in C.MM_KEYS:
         calls.append((f"sgd_step_ {k} {pc[k].shape}", lambda k=k: E.sgd_step_(pc[k], grads[k], 1e-3), 0))
     return calls, {"Xb": Xb, "demb": demb, "C": p["C"]}
+
+
+def fused_calls(E, params, Xb, Yb):
+    """The calls of issue 13's fused makemore step (bench/cases.py makemore_fused) as
+    separately timeable closures: [(label, fn, gemm flops)]."""
+    p = {k: v.copy() for k, v in params.items()}
+    n, V, H = Xb.shape[0], p["C"].shape[0], p["W1"].shape[0]
+    emb = E.embedding_forward(p["C"], Xb)
+    x = emb.reshape(n, -1)
+    D = x.shape[1]
+    h, hpre, mean, invstd = E.linear_batchnorm_tanh_forward(x, p["W1"], p["b1"], p["gamma"], p["beta"], correction=1)
+    loss, dh, dW2, db2 = E.linear_cross_entropy(h, p["W2"], p["b2"], Yb)
+    dx, dW1, db1, dgamma, dbeta = E.linear_batchnorm_tanh_backward(dh, h, x, p["W1"], p["gamma"], hpre, mean, invstd,
+                                                                   correction=1)
+    demb = dx.reshape(emb.shape)
+    dC = E.embedding_backward(demb, Xb, V)
+    grads = dict(C=dC, W1=dW1, b1=db1, gamma=dgamma, beta=dbeta, W2=dW2, b2=db2)
+    calls = [
+        ("embedding_forward", lambda: E.embedding_forward(p["C"], Xb), 0),
+        (f"linear_batchnorm_tanh_forward ({n}x{D} -> {H})",
+         lambda: E.linear_batchnorm_tanh_forward(x, p["W1"], p["b1"], p["gamma"], p["beta"], correction=1),
+         2 * n * D * H),
+        (f"linear_cross_entropy ({n}x{H} -> {V})", lambda: E.linear_cross_entropy(h, p["W2"], p["b2"], Yb),
+         6 * n * H * V),
+        (f"linear_batchnorm_tanh_backward ({n}x{D} -> {H})",
+         lambda: E.linear_batchnorm_tanh_backward(dh, h, x, p["W1"], p["gamma"], hpre, mean, invstd, correction=1),
+         4 * n * D * H),
+        ("embedding_backward", lambda: E.embedding_backward(demb, Xb, V), 0),
+    ]
+    pc = {k: v.copy() for k, v in p.items()}
+    for k in C.MM_KEYS:
+        calls.append((f"sgd_step_ {k} {pc[k].shape}", lambda k=k: E.sgd_step_(pc[k], grads[k], 1e-3), 0))
+    return calls
+
+
+def kernel_calls(params, Xb, Yb):
+    """The C kernels under one makemore step (the same in the 19-call and the fused
+    step: the fused functions are their composition), called through ctypes on fixed
+    inputs, no wrapper in between: [(label, fn, gemm flops)], and the ctypes call's own
+    cost (an empty sgd kernel), to subtract."""
+    import ctypes
+
+    lib = ctypes.CDLL(tinynet._core.__file__)
+    dt = params["C"].dtype
+    sfx = "_f32" if dt == np.float32 else "_f64"
+    T = ctypes.c_float if dt == np.float32 else ctypes.c_double
+    sz, vp = ctypes.c_size_t, ctypes.c_void_p
+    p = {k: v.copy() for k, v in params.items()}
+    n, V, E_ = Xb.shape[0], p["C"].shape[0], p["C"].shape[1]
+    H, D = p["W1"].shape
+    keep = []
+
+    def buf(*shape):
+        a = np.zeros(shape, dt)
+        keep.append(a)
+        return a.ctypes.data
+
+    def fn(name, restype=None):
+        f = getattr(lib, "tn_" + name + sfx)
+        f.restype = restype
+        return f
+
+    def work(name, *sizes):
+        f = getattr(lib, "tn_" + name)
+        f.restype, f.argtypes = sz, [sz] * len(sizes)
+        return buf(max(int(f(*sizes)), 1))
+
+    ids = np.ascontiguousarray(Xb, np.int64)
+    tgt = np.ascontiguousarray(Yb, np.int64)
+    keep += [ids, tgt, *p.values()]  # (the kernels hold raw pointers: these must outlive them)
+    P = {k: v.ctypes.data for k, v in p.items()}
+    x, hpre, hbn, h = buf(n, D), buf(n, H), buf(n, H), buf(n, H)
+    mean, invstd, logits, probs = buf(H), buf(H), buf(n, V), buf(n, V)
+    dh, dhbn, dhpre, dx = buf(n, H), buf(n, H), buf(n, H), buf(n, D)
+    g = {k: buf(*v.shape) for k, v in p.items()}
+    w1f, w2f = work("linear_forward_work", n, D, H), work("linear_forward_work", n, H, V)
+    w1b, w2b = work("linear_work", n, D, H), work("linear_work", n, H, V)
+    kernels = [
+        ("embedding_forward", fn("embedding_forward"), (x, P["C"], ids.ctypes.data, sz(n * Xb.shape[1]), sz(E_)), 0),
+        (f"linear_forward ({n}x{D} -> {H})", fn("linear_forward"),
+         (hpre, x, P["W1"], P["b1"], sz(n), sz(D), sz(H), w1f), 2 * n * D * H),
+        ("batchnorm_forward", fn("batchnorm_forward"),
+         (hbn, mean, invstd, hpre, P["gamma"], P["beta"], sz(n), sz(H), T(1e-5), sz(1)), 0),
+        ("tanh_forward", fn("tanh_forward"), (h, hbn, sz(n * H)), 0),
+        (f"linear_forward ({n}x{H} -> {V})", fn("linear_forward"),
+         (logits, h, P["W2"], P["b2"], sz(n), sz(H), sz(V), w2f), 2 * n * H * V),
+        ("cross_entropy_forward", fn("cross_entropy_forward", ctypes.c_double),
+         (probs, logits, tgt.ctypes.data, sz(n), sz(V), ctypes.c_int(1)), 0),
+        ("cross_entropy_backward", fn("cross_entropy_backward"),
+         (logits, probs, tgt.ctypes.data, sz(n), sz(V), ctypes.c_int(1)), 0),
+        (f"linear_backward ({n}x{H} -> {V})", fn("linear_backward"),
+         (dh, g["W2"], g["b2"], logits, h, P["W2"], sz(n), sz(H), sz(V), w2b), 4 * n * H * V),
+        ("tanh_backward", fn("tanh_backward"), (dhbn, dh, h, sz(n * H)), 0),
+        ("batchnorm_backward", fn("batchnorm_backward"),
+         (dhpre, g["gamma"], g["beta"], dhbn, hpre, P["gamma"], mean, invstd, sz(n), sz(H), sz(1)), 0),
+        (f"linear_backward ({n}x{D} -> {H})", fn("linear_backward"),
+         (dx, g["W1"], g["b1"], dhpre, x, P["W1"], sz(n), sz(D), sz(H), w1b), 4 * n * D * H),
+        ("embedding_backward", fn("embedding_backward"),
+         (g["C"], dx, ids.ctypes.data, sz(n * Xb.shape[1]), sz(V), sz(E_)), 0),
+    ]
+    for k in C.MM_KEYS:
+        kernels.append((f"sgd_step_ {k} {p[k].shape}", fn("sgd_step"), (P[k], g[k], sz(p[k].size), T(0.0)), 0))
+    # run them once in order, so that every input holds what the step would give it
+    for _, f, a, _ in kernels:
+        f(*[vp(v) if isinstance(v, int) else v for v in a])
+    calls = []
+    for label, f, a, fl in kernels:
+        a = tuple(vp(v) if isinstance(v, int) else v for v in a)
+        calls.append((label, lambda f=f, a=a: f(*a), fl))
+    sgd = fn("sgd_step")
+    empty = (vp(P["b2"]), vp(g["b2"]), sz(0), T(0.0))
+    return calls, (lambda: sgd(*empty)), keep
 
 
 def group_calls(times, calls):
@@ -642,13 +762,39 @@ def run_profile(args, pool, peak, results):
             for dtype in ("float32", "float64"):
                 params = C.makemore_params(np.random.default_rng(200), 200, np.dtype(dtype))
                 entry = {}
-                for ename, E in ((C.TN, tinynet), (C.REF, C.ref)):
-                    calls, aux = makemore_calls(E, params, Xb, Yb)
-                    times = measure({lbl: fn for lbl, fn, _ in calls}, reps, tgt)
-                    entry[ename] = {"calls": [(lbl, times[lbl]["median"], fl) for lbl, _, fl in calls],
-                                    "groups": group_calls(times, calls),
-                                    "sum": sum(times[lbl]["median"] for lbl, _, _ in calls),
-                                    "peaks": call_peaks(calls)}
+                # tinynet: the steps, their calls and their kernels, all in one interleaved
+                # measurement, so that the breakdown is one snapshot of this shared machine
+                calls, aux = makemore_calls(tinynet, params, Xb, Yb)
+                fcalls = fused_calls(tinynet, params, Xb, Yb) if C.FUSED else []
+                kcalls, empty, keep = kernel_calls(params, Xb, Yb)
+                steps = {"step": C.makemore_step(tinynet, params, pool, 1e-3)[0],
+                         "step, a call per layer": C.makemore_engine(tinynet, params, pool, 1e-3)[0]}
+                fns = {**steps, "(ctypes call)": empty}
+                fns.update({"call " + lbl: fn for lbl, fn, _ in calls})
+                fns.update({"fused " + lbl: fn for lbl, fn, _ in fcalls})
+                fns.update({"kernel " + lbl: fn for lbl, fn, _ in kcalls})
+                times = measure(fns, reps, tgt)
+                med = lambda k: times[k]["median"]
+                entry["step"], entry["step_layers"] = med("step"), med("step, a call per layer")
+                entry[C.TN] = {"calls": [(lbl, med("call " + lbl), fl) for lbl, _, fl in calls],
+                               "groups": group_calls({lbl: times["call " + lbl] for lbl, _, _ in calls}, calls),
+                               "sum": sum(med("call " + lbl) for lbl, _, _ in calls), "peaks": call_peaks(calls)}
+                if fcalls:
+                    entry["fused"] = {"calls": [(lbl, med("fused " + lbl), fl) for lbl, _, fl in fcalls],
+                                      "sum": sum(med("fused " + lbl) for lbl, _, _ in fcalls),
+                                      "peaks": call_peaks(fcalls)}
+                # the C kernels alone (through ctypes, its own cost subtracted)
+                floor = med("(ctypes call)")
+                entry["kernels"] = {"calls": [(lbl, max(med("kernel " + lbl) - floor, 0.0), fl) for lbl, _, fl in kcalls],
+                                    "ctypes": floor}
+                entry["kernels"]["sum"] = sum(t for _, t, _ in entry["kernels"]["calls"])
+                del keep
+                # the NumPy engine's calls
+                rcalls, _ = makemore_calls(C.ref, params, Xb, Yb)
+                times = measure({lbl: fn for lbl, fn, _ in rcalls}, reps, tgt)
+                entry[C.REF] = {"calls": [(lbl, times[lbl]["median"], fl) for lbl, _, fl in rcalls],
+                                "groups": group_calls(times, rcalls),
+                                "sum": sum(times[lbl]["median"] for lbl, _, _ in rcalls), "peaks": call_peaks(rcalls)}
                 fns = {"seed-style dC double loop": lambda: seedstyle.makemore_dC_loop(aux["C"], Xb, aux["demb"])}
                 if C.torch is not None:
                     step, _ = C.makemore_torch(params, pool, 0.0)
@@ -779,8 +925,76 @@ def goals(cases, results, mem, peak, threads, cpus):
     return rows
 
 
-def print_goals(rows):
-    print("\ngoals (issues 5 and 12)")
+def load_baseline(path):
+    """The recorded "before" of issue 13 (a --json dump of this suite run against a build of
+    ccdb302 on this machine), or None."""
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def base_time(base, n, key, engine=C.TN):
+    try:
+        return base["results"][str(n)][key]["times"][engine]["median"]
+    except (KeyError, TypeError):
+        return None
+
+
+def goals13(cases, results, base, threads, cpus):
+    """Issue 13's goals: [(goal, threads, measured text, met: bool | None, note)]."""
+    by = {c.key: c for c in cases}
+    rows = []
+
+    def note_for(res, n):
+        return f"contended: other processes used {res['foreign_load']:.2f} CPUs" if contended(res, n, cpus) else ""
+
+    def against(goal, n, key, peer, target):
+        res = results.get(n, {}).get(key)
+        if key not in by or res is None:
+            rows.append((goal, n, "not run", None, ""))
+        elif not res["guard"][C.TN][0]:
+            rows.append((goal, n, "tinynet result WRONG", False, note_for(res, n)))
+        elif ratio(res, peer) is None:
+            rows.append((goal, n, "peer not measured", None, note_for(res, n)))
+        else:
+            r = ratio(res, peer)
+            rows.append((goal, n, fmt_ratio(r), r >= target, note_for(res, n)))
+
+    def no_regression(goal, n, key, peer):
+        """tinynet's time relative to a peer timed in the same run, now and before: the
+        peer (PyTorch, OpenBLAS: unchanged code) takes out the machine's drift."""
+        res = results.get(n, {}).get(key)
+        b_tn, b_peer = base_time(base, n, key), base_time(base, n, key, peer)
+        if key not in by or res is None or C.TN not in res["times"] or peer not in res["times"]:
+            rows.append((goal, n, "not run", None, ""))
+            return
+        if b_tn is None or b_peer is None:
+            rows.append((goal, n, f"{fmt_time(res['times'][C.TN]['median'])} (no baseline recorded)", None, ""))
+            return
+        now = res["times"][C.TN]["median"] / res["times"][peer]["median"]
+        before = b_tn / b_peer
+        rows.append((goal, n, f"{fmt_time(res['times'][C.TN]['median'])} = {now:.3f}× {peer}; before "
+                              f"{fmt_time(b_tn)} = {before:.3f}× ({now / before - 1:+.1%})",
+                     now <= GOAL13_SLACK * before, note_for(res, n)))
+
+    for n in threads:
+        against(f"makemore h200 float32 ≥ {GOAL13_VEC32:.0f}× vectorised NumPy", n, "makemore-h200-float32", C.VEC,
+                GOAL13_VEC32)
+        against(f"makemore h200 float32 ≥ {GOAL13_TORCH32:.0f}× PyTorch", n, "makemore-h200-float32", C.TORCH,
+                GOAL13_TORCH32)
+        against(f"makemore h200 float64 ≥ {GOAL13_VEC64:.0f}× vectorised NumPy", n, "makemore-h200-float64", C.VEC,
+                GOAL13_VEC64)
+        against(f"hello step ≥ {GOAL_HELLO_SEED:.0f}× seed-style NumPy", n, "hello", C.SEED, GOAL_HELLO_SEED)
+        no_regression(f"char-RNN no slower than before (within {GOAL13_SLACK - 1:.0%})", n, "char-rnn", C.TORCH)
+        for key in ("linear-fwd-float32", "linear-bwd-float32"):
+            no_regression(f"{key.replace('-', ' ').replace('fwd', '1024² fwd').replace('bwd', '1024² bwd')} "
+                          f"no slower than before (within {GOAL13_SLACK - 1:.0%})", n, key, C.RAW)
+    return rows
+
+
+def print_goals(rows, issue="issues 5 and 12"):
+    print(f"\ngoals ({issue})")
     for g, n, meas, met, note in rows:
         st = "met" if met else "NOT MET" if met is not None else "n/a"
         print(f"  {g:52s} threads {n}  {meas:38s} {st:8s} {note}")
@@ -860,7 +1074,8 @@ def analysis(cases, results, mem, prof, peak, threads):
             continue
         e = prof["makemore"][dt]
         tn_e, ref_e = e[C.TN], e[C.REF]
-        step = R[key]["times"][C.TN]["median"]
+        layers = C.TN_LAYERS if C.TN_LAYERS in R[key]["times"] else C.TN  # the step whose 19 calls these are
+        step = R[key]["times"][layers]["median"]
         top = sorted(tn_e["calls"], key=lambda c: -c[1])[:3]
         gemm_fl = sum(fl for _, _, fl in tn_e["calls"])
         gemm_t = tn_e["groups"]["linear (GEMM)"]
@@ -868,7 +1083,10 @@ def analysis(cases, results, mem, prof, peak, threads):
         big = max(tn_e["peaks"], key=lambda k: tn_e["peaks"][k][0])
         big_peak, big_out = tn_e["peaks"][big]
         glue = step - tn_e["sum"]
-        txt = (f"**makemore MLP, hidden 200, {dt}.** tinynet's step takes {fmt_time(step)}; its 19 calls "
+        txt = (f"**makemore MLP, hidden 200, {dt}, one call per layer.** "
+               + ("The step written with one public call per layer (as before issue 13) " if layers != C.TN else
+                  "tinynet's step ")
+               + f"takes {fmt_time(step)}; its 19 calls "
                f"timed one by one add up to {fmt_time(tn_e['sum'])} "
                + ("(about the whole step: the Python glue between the calls is negligible)"
                   if abs(glue) < 0.05 * step else
@@ -885,7 +1103,7 @@ def analysis(cases, results, mem, prof, peak, threads):
                f"({gemm_fl / gemm_t / 1e9 / peak[dt]:.0%} of peak) on these M = 32-row products. "
                f"The call with the largest traced memory peak is {big}: {fmt_bytes(big_peak)} for "
                f"{fmt_bytes(big_out)} of outputs. "
-               f"The NumPy engine's calls add up to {fmt_time(ref_e['sum'])}, of which its per-call floor "
+               f"The NumPy engine's 19 calls add up to {fmt_time(ref_e['sum'])}, of which its per-call floor "
                f"(argument checks in Python, {fmt_time(ref_tiny)}) accounts for 19 × that = "
                f"{fmt_time(19 * ref_tiny) if ref_tiny else '?'}")
         peers = e.get("peers", {})
@@ -985,7 +1203,82 @@ def analysis(cases, results, mem, prof, peak, threads):
     return paras
 
 
-def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s):
+def breakdown13(results, prof, base, peak, dt):
+    """Issue 13's before/after of the makemore step (hidden 200, threads = the profile's):
+    markdown lines, or [] without the numbers."""
+    key = f"makemore-h200-{dt}"
+    n0 = prof["threads"] if prof else 1
+    now = prof.get("makemore", {}).get(dt) if prof else None
+    res = results.get(n0, {}).get(key)
+    if not now or not res or C.TN not in res["times"]:
+        return []
+    then = (base or {}).get("profile", {}).get("makemore", {}).get(dt) if base else None
+    t_after = now["step"]
+    t_before = then.get("step") if then else None
+    after_calls = now["fused"] if "fused" in now else now[C.TN]
+    before_calls = then[C.TN] if then else None
+
+    def part(entry, step, calls):
+        """(step, n calls, calls' sum, kernels' sum, wrapper, Python) of one side"""
+        if entry is None or step is None:
+            return None
+        k = entry["kernels"]["sum"] if "kernels" in entry else None
+        return (step, len(calls["calls"]), calls["sum"], k, calls["sum"] - k if k is not None else None,
+                step - calls["sum"])
+
+    a = part(now, t_after, after_calls)
+    b = part(then, t_before, before_calls) if then else None
+
+    def cell(v, kind="t"):
+        if v is None:
+            return "—"
+        return fmt_time(v) if kind == "t" else str(v)
+
+    def share(v, tot):
+        return f"{cell(v)} ({v / tot:.0%})" if v is not None and tot else cell(v)
+
+    L = [f"**Before and after issue 13: makemore MLP, hidden 200, {dt}, threads = {n0}.** *Before* is this suite "
+         f"run against a build of ccdb302 (the recorded baseline, {base['env']['date'] if base else 'not recorded'}"
+         f"), *after* this run; each side's step, its calls and its C kernels timed in one interleaved "
+         f"measurement (so a snapshot of this shared machine: its step time can differ from the results table's). "
+         f"The step's time splits into the C kernels (each timed alone through ctypes, "
+         f"no wrapper; the fused functions run exactly these kernels), the wrapper's work around them (argument "
+         f"checks and conversions, result arrays, workspace: the calls timed one by one minus their kernels) "
+         f"and the Python between the calls (the step minus its calls).\n"]
+    rows = [("the step (median)", cell(b[0]) if b else "—", cell(a[0])),
+            ("public calls per step", cell(b[1], "n") if b else "—", cell(a[1], "n")),
+            ("C kernels", share(b[3], b[0]) if b else "—", share(a[3], a[0])),
+            ("wrapper: checks, conversions, result arrays", share(b[4], b[0]) if b else "—", share(a[4], a[0])),
+            ("Python between the calls", share(b[5], b[0]) if b else "—", share(a[5], a[0]))]
+    L.append(md_table(["", "before (ccdb302)", "after"], rows) + "\n")
+    # per kernel
+    kb = dict((lbl, (t, fl)) for lbl, t, fl in then["kernels"]["calls"]) if then and "kernels" in then else {}
+    krows = []
+    for lbl, t, fl in now["kernels"]["calls"]:
+        tb = kb.get(lbl, (None, 0))[0]
+        gf = lambda t_: f" ({fl / t_ / 1e9:.1f} GFLOP/s)" if fl and t_ else ""
+        show = lambda t_: "≈ 0 (below the ctypes call's cost)" if t_ == 0 else fmt_time(t_) + gf(t_)
+        krows.append((lbl, show(tb) if tb is not None else "—", show(t)))
+    gemm_a = sum(t for lbl, t, fl in now["kernels"]["calls"] if fl)
+    gemm_b = sum(t for lbl, t, fl in then["kernels"]["calls"] if fl) if kb else None
+    fl_all = sum(fl for _, _, fl in now["kernels"]["calls"])
+    krows.append((f"**GEMM kernels ({fl_all / 1e6:.2f} MFLOP; {fmt_time(fl_all / (peak[dt] * 1e9))} at one "
+                  f"core's peak)**", f"**{fmt_time(gemm_b)}**" if gemm_b else "—", f"**{fmt_time(gemm_a)}**"))
+    krows.append(("**all kernels**", f"**{fmt_time(then['kernels']['sum'])}**" if kb else "—",
+                  f"**{fmt_time(now['kernels']['sum'])}**"))
+    L.append(f"Each C kernel of the step alone (ctypes, its call cost of {fmt_time(now['kernels']['ctypes'])} "
+             "subtracted):\n")
+    L.append(md_table(["kernel", "before (ccdb302)", "after"], krows) + "\n")
+    # per public call, after
+    crows = [(lbl, fmt_time(t)) for lbl, t, _ in after_calls["calls"]]
+    crows.append(("**sum**", f"**{fmt_time(after_calls['sum'])}**"))
+    L.append(f"The fused step's public calls, each timed alone (after; the 19 single-layer calls are in the "
+             f"table below):\n")
+    L.append(md_table(["call", f"tinynet {dt}"], crows) + "\n")
+    return L
+
+
+def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s, rows13=None, base=None):
     L = []
     L.append("# tinynet benchmarks\n")
     L.append("Generated by `python bench/run.py --write` (bench/README.md); do not edit by hand — rerun "
@@ -1020,6 +1313,17 @@ def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s):
     L.append("## Environment\n")
     L.append(md_table(["", ""], env_rows) + "\n")
 
+    if rows13:
+        L.append("## Goals (issue 13)\n")
+        L.append("The makemore step (block 3, n_embd 10, hidden 200, batch 32, BatchNorm, tanh; forward, full "
+                 "backward, SGD) against the best NumPy an experienced user writes (bench/vectorised.py) and "
+                 "PyTorch eager at the same thread count; the other cases against their time before the issue "
+                 + (f"(ccdb302, recorded {base['env']['date']}: bench/{BASELINE.name})" if base else
+                    "(no baseline recorded)") + ".\n")
+        L.append(md_table(["goal", "threads", "measured", "status", "note"],
+                          [(g, n, m, "**met**" if met else "**not met**" if met is not None else "n/a", note)
+                           for g, n, m, met, note in rows13]) + "\n")
+
     L.append("## Goals (issues 5 and 12)\n")
     L.append(md_table(["goal", "threads", "measured", "status", "note"],
                       [(g, n, m, "**met**" if met else "**not met**" if met is not None else "n/a", note)
@@ -1032,8 +1336,7 @@ def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s):
              "other processes while the case ran (/proc/stat minus this process); ⚠ marks a case where "
              "fewer than `threads` cores were free, whose numbers measure the contention as much as the "
              "engines (PyTorch's OpenMP barriers suffer most).\n")
-    cols = [C.TN, C.REF, C.SEED, C.TORCH, C.RAW]
-    present = [c for c in cols if any(any(e.name == c for e in cs.engines) for cs in cases)]
+    present = [c for c in C.ENGINES if any(any(e.name == c for e in cs.engines) for cs in cases)]
     hdr = ["case", "threads"] + present + ["tinynet GFLOP/s", "% peak", "other load"]
     trs = []
     for case in cases:
@@ -1087,6 +1390,8 @@ def write_markdown(path, env, cases, results, mem, prof, peak, rows, total_s):
                           mrows) + "\n")
 
     L.append("## Where the time goes\n")
+    for dt in ("float32", "float64"):
+        L.extend(breakdown13(results, prof, base, peak, dt))
     for p in analysis(cases, results, mem, prof, peak, env["threads"]):
         L.append(p + "\n")
     if prof and prof.get("makemore"):
@@ -1158,6 +1463,9 @@ def parse_args(argv=None):
     ap.add_argument("--write", action="store_true", help="regenerate BENCHMARKS.md from this run")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="where --write writes")
     ap.add_argument("--json", metavar="PATH", help="also dump all raw numbers as JSON")
+    ap.add_argument("--baseline", default=str(BASELINE), metavar="PATH",
+                    help="the --json of a run before issue 13, for its goals and before/after (default: "
+                         f"bench/{BASELINE.name})")
     args = ap.parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",") if t.strip()]
     if args.repeats is None:
@@ -1211,6 +1519,9 @@ def main(argv=None):
 
     rows = goals(cases, results, mem, peak, args.threads, cpu["cpus"])
     print_goals(rows)
+    base = load_baseline(args.baseline)
+    rows13 = goals13(cases, results, base, args.threads, cpu["cpus"])
+    print_goals(rows13, "issue 13")
     env["loadavg_end"] = loadavg()
     if build_id() != env["build"]:
         env["rebuilt"] = True
@@ -1220,7 +1531,7 @@ def main(argv=None):
     print(f"\ntotal {total:.0f} s")
 
     if args.write:
-        write_markdown(pathlib.Path(args.output), env, cases, results, mem, prof, peak, rows, total)
+        write_markdown(pathlib.Path(args.output), env, cases, results, mem, prof, peak, rows, total, rows13, base)
         print(f"wrote {args.output}")
     if args.json:
         blob = {"env": env, "peak": peak, "memory": mem, "profile": prof,

@@ -44,6 +44,7 @@
 #include "wrap/lstm.h"
 #include "wrap/gru.h"
 #include "wrap/optim.h"
+#include "wrap/mlp.h" /* (after optim.h: its out= arrays are checked as in-place ones) */
 
 /* ====================================================================== module */
 
@@ -131,6 +132,9 @@ static PyMethodDef methods[] = {
     KW(batchnorm_forward),
     KW(batchnorm_backward),
     KW(batchnorm_inference),
+    KW(linear_batchnorm_tanh_forward),
+    KW(linear_batchnorm_tanh_backward),
+    KW(linear_cross_entropy),
     KW(rnn_forward),
     KW(rnn_backward),
     KW(rnn_lm_loss),

@@ -63,6 +63,9 @@ size_t tn_lstm_forward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_lstm_backward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_gru_forward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_gru_backward_work(size_t T, size_t B, size_t D, size_t H);
+size_t tn_linear_batchnorm_tanh_forward_work(size_t N, size_t D, size_t H);
+size_t tn_linear_batchnorm_tanh_backward_work(size_t N, size_t D, size_t H);
+size_t tn_linear_cross_entropy_work(size_t N, size_t D, size_t V);
 
 /* The random generator of rnn_sample: splitmix64, a uniform double in [0, 1) from the
  * top 53 bits.  tinynet.reference implements the same generator. */
@@ -126,6 +129,31 @@ double tn_rng_uniform(uint64_t *state);
     void tn_batchnorm_inference_##S(T *y, const T *x, const T *gamma, const T *beta,         \
                                     const T *running_mean, const T *running_var, size_t N,    \
                                     size_t C, T eps);                                         \
+                                                                                              \
+    /* Fused MLP steps (tn_mlp.c), each the composition of the kernels above in the same    \
+     * order, with the same bits.  A hidden block, x (N,D) -> h (N,H):                      \
+     *   hpre = x W^T + b (b may be NULL);  h = tanh(batchnorm(hpre)) as batchnorm_forward; \
+     * writes h, hpre (N,H), mean, invstd (H).  Requires N > correction.                    \
+     * work: tn_linear_batchnorm_tanh_forward_work(N, D, H). */                               \
+    void tn_linear_batchnorm_tanh_forward_##S(T *h, T *hpre, T *mean, T *invstd, const T *x, \
+                                              const T *W, const T *b, const T *gamma,         \
+                                              const T *beta, size_t N, size_t D, size_t H,    \
+                                              T eps, size_t correction, T *work);             \
+    /* ... and its gradients from dh = dL/dh: tanh_backward, batchnorm_backward,            \
+     * linear_backward in turn.  work: tn_linear_batchnorm_tanh_backward_work(N, D, H). */   \
+    void tn_linear_batchnorm_tanh_backward_##S(T *dx, T *dW, T *db, T *dgamma, T *dbeta,     \
+                                               const T *dh, const T *h, const T *x,           \
+                                               const T *W, const T *gamma, const T *hpre,     \
+                                               const T *mean, const T *invstd, size_t N,      \
+                                               size_t D, size_t H, size_t correction,         \
+                                               T *work);                                      \
+    /* The output layer and its loss, forward and backward at once: logits = x W^T + b     \
+     * (V classes; b may be NULL), returns cross_entropy_forward's loss against targets     \
+     * (N) in [0,V), and writes dx (N,D), dW (V,D), db (V) from its gradient.               \
+     * work: tn_linear_cross_entropy_work(N, D, V). */                                        \
+    double tn_linear_cross_entropy_##S(T *dx, T *dW, T *db, const T *x, const T *W,          \
+                                       const T *b, const int64_t *targets, size_t N,          \
+                                       size_t D, size_t V, int mean, T *work);                \
                                                                                               \
     /* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.                  \
      * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the     \

@@ -33,6 +33,8 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
     if (tn_gemm_is_small(M, N, K)) return 0; /* the small path packs nothing */
+    if (tn_gemm_is_direct(M, N, K)) /* one K x NR panel of B and one of A, at most */
+        return TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX) + TN_ROUND_UP(K * (size_t)TN_DIRECT_MR_MAX);
     return tn_gemm_job_work(M, N, K);
 }
 
@@ -255,6 +257,7 @@ static const tn_isa isa_generic = {
     tn_dtanh_generic_f32, tn_dtanh_generic_f64,
     tn_tanh_generic_f32, tn_tanh_generic_f64,
     tn_rnn_small_generic_f32, tn_rnn_small_generic_f64,
+    4, 4, micro_generic_f32_direct, micro_generic_f64_direct,
 };
 #ifdef TN_X86
 static const tn_isa isa_avx2 = {
@@ -270,6 +273,7 @@ static const tn_isa isa_avx2 = {
     tn_dtanh_avx2_f32,  tn_dtanh_avx2_f64,
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
     tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
+    16, 8, micro_avx2_f32_direct, micro_avx2_f64_direct,
 };
 static const tn_isa isa_avx512 = {
     "avx512",           8, 32, 8, 16,
@@ -284,6 +288,7 @@ static const tn_isa isa_avx512 = {
     tn_dtanh_avx512_f32, tn_dtanh_avx512_f64,
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
     tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
+    32, 16, micro_avx512_f32_direct, micro_avx512_f64_direct,
 };
 #endif
 static const tn_isa *isa_chosen = &isa_generic;

@@ -94,8 +94,12 @@ static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t split, con
         for (size_t q = b0; q < b1; q++) {
             size_t c0 = j0 + q * NR, nr = TN_MIN(NR, nc - q * NR), jb = nr / TN_TB * TN_TB, kb = kc / TN_TB * TN_TB;
             TN_T *d = dst + q * kc * NR;
-            for (size_t j = 0; j < jb; j += TN_TB)
+            for (size_t j = 0; j < jb; j += TN_TB) {
                 for (size_t k = 0; k < kb; k += TN_TB) transpose(d + k * NR + j, NR, B + (c0 + j) * ldb + k0 + k, ldb);
+                if (kb && kb < kc) /* the rest of k as one more block, overlapping the last (same values) */
+                    transpose(d + (kc - TN_TB) * NR + j, NR, B + (c0 + j) * ldb + k0 + kc - TN_TB, ldb);
+            }
+            if (kb && kb < kc) kb = kc; /* (then done for the first jb columns) */
             for (size_t j = 0; j < nr; j++) {
                 const TN_T *row = B + (c0 + j) * ldb + k0;
                 for (size_t k = j < jb ? kb : 0; k < kc; k++) d[k * NR + j] = row[k];
@@ -295,24 +299,67 @@ void FN(gemm_run)(JOB *g)
     tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
-void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
-              const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+/* The direct path (tn_gemm_is_direct: one thread, K <= KC): tiles of 6 and 4 rows
+ * straight from the operands.  A's rows (or, for op(A) = A^T, its columns) are read in
+ * place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
+ * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
+ * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
+ * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
+ * made once and serves every row of C. */
+static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A,
+                            size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
+                            TN_T *work)
+{
+    const tn_isa *isa = tn_isa_get();
+    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
+    TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
+    int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
+    for (size_t j0 = 0; j0 < N; j0 += NR) {
+        size_t nr = TN_MIN(NR, N - j0), sb = ldb;
+        if (nr < NR && N >= NR && beta == 0) /* the last panel whole, overlapping the one before (its columns */
+            j0 = N - NR, nr = NR;            /* computed twice, stored twice with the same bits): nothing to pad */
+        const TN_T *b = B + j0;
+        if (trans_b || nr < NR || b_alias) {
+            SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, bpanel, 0, K, j0, nr, 0, 1);
+            b = bpanel, sb = NR;
+        }
+        isa->TN_CAT3(direct, _, TN_S)(K, M, A, lda, trans_a, a_alias ? apanel : NULL, b, sb, C + j0, ldc, nr, alpha,
+                                      beta, bias ? bias + j0 : NULL);
+    }
+}
+
+void FN(gemm_ex)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
+                 const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias, TN_T *work)
 {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0) {
         for (size_t i = 0; i < M; i++) {
             TN_T *ci = C + i * ldc;
-            for (size_t j = 0; j < N; j++) ci[j] = beta == 0 ? 0 : beta * ci[j];
+            for (size_t j = 0; j < N; j++) ci[j] = bias ? bias[j] : beta == 0 ? 0 : beta * ci[j];
         }
         return;
     }
     if (tn_gemm_is_small(M, N, K)) {
         tn_isa_get()->TN_CAT3(small, _, TN_S)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (bias)
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) C[i * ldc + j] = bias[j] + C[i * ldc + j];
+        return;
+    }
+    if (tn_gemm_is_direct(M, N, K)) {
+        SF(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work);
         return;
     }
     JOB g;
     FN(gemm_init)(&g, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+    g.bias = bias;
     FN(gemm_run)(&g);
+}
+
+void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
+              const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+{
+    FN(gemm_ex)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, work);
 }
 
 #undef SF

@@ -57,6 +57,13 @@ static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
 }
 /* Below this many flops a GEMM runs on one thread. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
+/* The direct path (tn_gemm_impl.h): not small, but below the threads' threshold, with
+ * K <= KC and at least 2 rows (a single row keeps the packed path's one-row kernel). */
+static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
+{
+    return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) &&
+           2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS;
+}
 
 /* Token pasting for the bodies written once for float and double (tn_template.h). */
 #define TN_CAT3_(a, b, c) a##b##c
@@ -109,6 +116,16 @@ typedef void (*tn_row_f32)(size_t kc, const float *a, const float *b, size_t pst
                            size_t nr_last, float alpha, float beta);
 typedef void (*tn_row_f64)(size_t kc, const double *a, const double *b, size_t pstride, int np, double *c,
                            size_t nr_last, double alpha, double beta);
+/* The direct path's kernel (tn_micro_impl.h): one column panel of C (B's panel in place,
+ * row stride sb) over M rows of A read in place, in tiles of up to TN_DIRECT_MR_MAX rows;
+ * apanel (K x TN_DIRECT_MR_MAX) or NULL; an optional bias. */
+#define TN_DIRECT_MR_MAX 6
+typedef void (*tn_direct_f32)(size_t kc, size_t M, const float *A, size_t lda, int trans_a, float *apanel,
+                              const float *b, size_t sb, float *c, size_t ldc, size_t nr, float alpha, float beta,
+                              const float *bias);
+typedef void (*tn_direct_f64)(size_t kc, size_t M, const double *A, size_t lda, int trans_a, double *apanel,
+                              const double *b, size_t sb, double *c, size_t ldc, size_t nr, double alpha,
+                              double beta, const double *bias);
 /* rnn_lm_loss with full BPTT where every product is a small GEMM (tn_rnn_small_fits):
  * the same arithmetic as the general kernel, in one function; tanh_fn and exp_fn are
  * the instruction set's array tanh and exp. */
@@ -168,6 +185,10 @@ typedef struct {
     /* rnn_lm_loss for tiny problems in one function (tn_rnn_small.c) */
     tn_rnn_small_f32 rnn_small_f32;
     tn_rnn_small_f64 rnn_small_f64;
+    /* the direct path's kernels (column panels nrd wide) */
+    int nrd_f32, nrd_f64;
+    tn_direct_f32 direct_f32;
+    tn_direct_f64 direct_f64;
 } tn_isa;
 
 /* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times
@@ -177,7 +198,7 @@ typedef struct {
 enum { TN_EPI_NONE = 0, TN_EPI_TANH = 1, TN_EPI_DTANH = 2 /* c = (c + e1) (1 - e2^2) */ };
 
 /* The workspace of a job (M, N, K) run by tn_gemm_run/tn_gemm_member, which always takes
- * the packed path: tn_gemm_work without its small-product exception. */
+ * the packed path: tn_gemm_work without its small and direct paths' exceptions. */
 size_t tn_gemm_job_work(size_t M, size_t N, size_t K);
 
 static inline size_t tn_gemm_packed_size(size_t N, size_t K)
@@ -219,6 +240,10 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
                           const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc, T *work);         \
     void tn_gemm_member_##S(const tn_gemm_job_##S *g, tn_member *m);                                                  \
     void tn_gemm_run_##S(tn_gemm_job_##S *g);                                                                         \
+    /* tn_gemm with C = op(A) op(B) + bias (N) in every row when bias is not NULL (then beta must be 0):     \
+     * c = bias[j] + alpha acc, the same bits whichever path computes it */                                          \
+    void tn_gemm_ex_##S(int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha, const T *A, size_t lda,      \
+                        const T *B, size_t ldb, T beta, T *C, size_t ldc, const T *bias, T *work);                    \
     void tn_gemm_pack_b_##S(int trans_b, size_t K, size_t N, const T *B, size_t ldb, T *packed);                      \
     int tn_gemm_threads_##S(size_t M, size_t N, size_t K);
 TN_DECLARE_GEMM_JOB(float, f32)

@@ -19,28 +19,11 @@ size_t tn_linear_work(size_t N, size_t D, size_t H)
 
 /* ---------------------------------------------------------------- linear */
 
-/* every row of y(N,H) = b(H) */
-TN_CLONES static void SF(fill_rows)(TN_T *y, const TN_T *b, size_t N, size_t H)
-{
-    for (size_t n = 0; n < N; n++) {
-        TN_T *yn = y + n * H;
-        for (size_t h = 0; h < H; h++) yn[h] = b[h];
-    }
-}
-
-/* y(N,H) = x(N,D) @ W(H,D)^T + b(H) */
+/* y(N,H) = x(N,D) @ W(H,D)^T + b(H): the GEMM adds b to each finished tile */
 void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
                         size_t D, size_t H, TN_T *work)
 {
-    if (b && N && H && D && !tn_gemm_is_small(N, H, D)) { /* the packed GEMM adds b to each finished tile */
-        FN(gemm_job) g;
-        FN(gemm_init)(&g, 0, 1, N, H, D, 1, x, D, W, D, 0, y, H, work);
-        g.bias = b;
-        FN(gemm_run)(&g);
-        return;
-    }
-    if (b) SF(fill_rows)(y, b, N, H);
-    FN(gemm)(0, 1, N, H, D, 1, x, D, W, D, b ? 1 : 0, y, H, work);
+    FN(gemm_ex)(0, 1, N, H, D, 1, x, D, W, D, 0, y, H, b, work);
 }
 
 /* dx(N,D) = dy(N,H) @ W(H,D);  dW(H,D) = dy^T @ x(N,D);  db(H) = sum_n dy */
@@ -134,28 +117,53 @@ void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
     }
 }
 
+/* Rows of cross_entropy_forward with probs, CE_ROWS at a time: the same operations as
+ * row_max, row_exp and the division, row by row in the same order, but the rows' max and
+ * sum chains interleaved (a chain of V dependent operations per row, in flight together)
+ * and one exp call over the block; adds the rows' losses to *loss in row order. */
+#define CE_ROWS 16
+static void SF(ce_rows)(double *loss, TN_T *probs, const TN_T *logits, const int64_t *targets, size_t n, size_t V)
+{
+    TN_T m[CE_ROWS], s[CE_ROWS], target[CE_ROWS];
+    for (size_t i = 0; i < n; i++) {
+        const TN_T *r = logits + i * V;
+        target[i] = r[targets[i]], m[i] = r[0], s[i] = 0; /* (before probs, which may alias logits, is written) */
+    }
+    for (size_t v = 1; v < V; v++)
+        for (size_t i = 0; i < n; i++)
+            if (logits[i * V + v] > m[i]) m[i] = logits[i * V + v];
+    for (size_t i = 0; i < n; i++)
+        for (size_t v = 0; v < V; v++) probs[i * V + v] = logits[i * V + v] - m[i];
+    SF(vexp)(probs, probs, n * V, V);
+    for (size_t v = 0; v < V; v++)
+        for (size_t i = 0; i < n; i++) s[i] += probs[i * V + v];
+    for (size_t i = 0; i < n; i++) {
+        TN_T *p = probs + i * V;
+        for (size_t v = 0; v < V; v++) p[v] /= s[i];
+        *loss += (double)((m[i] + TN_LOG(s[i])) - target[i]);
+    }
+}
+
 /* loss = sum_n logsumexp(logits_n) - logits_n[t_n]  (/ N if mean) */
 double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t *targets,
                                  size_t N, size_t V, int mean)
 {
     double loss = 0;
-    for (size_t n = 0; n < N; n++) {
+    if (probs) { /* (V = 0 only with N = 0: no target fits) */
+        for (size_t n0 = 0; V && n0 < N; n0 += CE_ROWS)
+            SF(ce_rows)(&loss, probs + n0 * V, logits + n0 * V, targets + n0, TN_MIN((size_t)CE_ROWS, N - n0), V);
+        return mean ? loss / (double)N : loss;
+    }
+    for (size_t n = 0; n < N; n++) { /* no room for the exponentials: a chunk at a time, summed in the same order */
         const TN_T *r = logits + n * V;
-        TN_T m = SF(row_max)(r, V), s = 0, target = r[targets[n]]; /* probs may alias r */
-        if (probs) {
-            TN_T *p = probs + n * V;
-            s = SF(row_exp)(p, r, V, m);
-            for (size_t v = 0; v < V; v++) p[v] /= s;
-        } else { /* no room for the exponentials: a chunk at a time, summed in the same order */
-            TN_T buf[64];
-            for (size_t v0 = 0; v0 < V; v0 += 64) {
-                size_t cnt = TN_MIN((size_t)64, V - v0);
-                for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
-                SF(vexp)(buf, buf, cnt, V);
-                for (size_t j = 0; j < cnt; j++) s += buf[j];
-            }
+        TN_T m = SF(row_max)(r, V), s = 0, buf[64];
+        for (size_t v0 = 0; v0 < V; v0 += 64) {
+            size_t cnt = TN_MIN((size_t)64, V - v0);
+            for (size_t j = 0; j < cnt; j++) buf[j] = r[v0 + j] - m;
+            SF(vexp)(buf, buf, cnt, V);
+            for (size_t j = 0; j < cnt; j++) s += buf[j];
         }
-        loss += (double)((m + TN_LOG(s)) - target);
+        loss += (double)((m + TN_LOG(s)) - r[targets[n]]);
     }
     return mean ? loss / (double)N : loss;
 }

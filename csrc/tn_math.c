@@ -141,15 +141,15 @@ T2 static inline __m256 a2_pow2_ps(__m256 k)
     __m256i ki = _mm256_cvtps_epi32(k);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, _mm256_set1_epi32(127)), 23));
 }
+/* copysign(m, s) for an m whose sign bit is clear (tanh's magnitude: >= +0, or a NaN made
+ * from |x|): s's sign bit put in, one operation fewer than clearing m's first */
 T2 static inline __m256d a2_copysign_pd(__m256d m, __m256d s)
 {
-    const __m256d sign = _mm256_set1_pd(-0.0);
-    return _mm256_or_pd(_mm256_andnot_pd(sign, m), _mm256_and_pd(sign, s));
+    return _mm256_or_pd(m, _mm256_and_pd(_mm256_set1_pd(-0.0), s));
 }
 T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    return _mm256_or_ps(_mm256_andnot_ps(sign, m), _mm256_and_ps(sign, s));
+    return _mm256_or_ps(m, _mm256_and_ps(_mm256_set1_ps(-0.0f), s));
 }
 
 #define TH_NAME tn_tanh_avx2_f64
@@ -235,17 +235,16 @@ T5 static inline __m512 a5_abs_ps(__m512 v)
 {
     return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff)));
 }
+/* (as a2_copysign_*: m's sign bit is clear) */
 T5 static inline __m512d a5_copysign_pd(__m512d m, __m512d s)
 {
     __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ull);
-    return _mm512_castsi512_pd(_mm512_or_epi64(_mm512_andnot_epi64(sign, _mm512_castpd_si512(m)),
-                                               _mm512_and_epi64(sign, _mm512_castpd_si512(s))));
+    return _mm512_castsi512_pd(_mm512_or_epi64(_mm512_castpd_si512(m), _mm512_and_epi64(sign, _mm512_castpd_si512(s))));
 }
 T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 {
     __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    return _mm512_castsi512_ps(_mm512_or_epi32(_mm512_andnot_epi32(sign, _mm512_castps_si512(m)),
-                                               _mm512_and_epi32(sign, _mm512_castps_si512(s))));
+    return _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(m), _mm512_and_epi32(sign, _mm512_castps_si512(s))));
 }
 
 #define TH_NAME tn_tanh_avx512_f64

@@ -53,7 +53,8 @@ size_t tn_rnn_sample_work(size_t B, size_t D, size_t H, size_t V)
     tn_ws_add(&w, B, V, 1); /* logits */
     tn_ws_add(&w, tn_gemm_packed_size(H, H), 1, 1); /* W_hh^T, packed once */
     tn_ws_add(&w, tn_gemm_packed_size(V, H), 1, 1); /* W_hy^T, packed once */
-    tn_ws_add(&w, tn_gemm_work(B, TN_MAX(H, V), H), 1, 1);
+    /* the steps' products: prepacked jobs (the packed path) for big states, else GEMMs of any path */
+    tn_ws_add(&w, TN_MAX(tn_gemm_work(B, TN_MAX(H, V), H), tn_gemm_job_work(B, TN_MAX(H, V), H)), 1, 1);
     (void)D;
     return tn_ws_done(&w);
 }

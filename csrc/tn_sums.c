@@ -17,24 +17,40 @@
  *   TN_SUM_X:      x[n,c]
  *   TN_SUM_DEV2:   (x[n,c] - a[c])^2                      (batch-norm variance)
  *   TN_SUM_XHAT_Y: y[n,c] ((x[n,c] - a[c]) b[c])          (batch-norm dgamma) */
-static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
-                                 size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+/* ... for one strip of W <= TN_SUM_W columns, the partial sums in a local array: with W
+ * the constant TN_SUM_W they stay in registers across the rows */
+static inline __attribute__((always_inline)) void SF(col_strip)(TN_T *dst, int kind, const TN_T *x, const TN_T *y,
+                                                                const TN_T *ac, const TN_T *bc, size_t C, size_t n0,
+                                                                size_t n1, size_t c0, size_t W)
 {
-    const TN_T *ac = a ? a + c0 : NULL, *bc = b ? b + c0 : NULL; /* (a, b: NULL unless the term uses them) */
-    for (size_t j = 0; j < w; j++) dst[j] = 0;
+    TN_T acc[TN_SUM_W];
+    for (size_t j = 0; j < W; j++) acc[j] = 0;
     for (size_t n = n0; n < n1; n++) {
         const TN_T *xn = x + n * C + c0;
         if (kind == TN_SUM_X) {
-            for (size_t j = 0; j < w; j++) dst[j] += xn[j];
+            for (size_t j = 0; j < W; j++) acc[j] += xn[j];
         } else if (kind == TN_SUM_DEV2) {
-            for (size_t j = 0; j < w; j++) {
+            for (size_t j = 0; j < W; j++) {
                 TN_T d = xn[j] - ac[j];
-                dst[j] += d * d;
+                acc[j] += d * d;
             }
         } else {
             const TN_T *yn = y + n * C + c0;
-            for (size_t j = 0; j < w; j++) dst[j] += yn[j] * ((xn[j] - ac[j]) * bc[j]);
+            for (size_t j = 0; j < W; j++) acc[j] += yn[j] * ((xn[j] - ac[j]) * bc[j]);
         }
+    }
+    for (size_t j = 0; j < W; j++) dst[j] = acc[j];
+}
+
+static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
+                                 size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+{
+    for (size_t j0 = 0; j0 < w; j0 += TN_SUM_W) { /* (a, b: NULL unless the term uses them) */
+        const TN_T *ac = a ? a + c0 + j0 : NULL, *bc = b ? b + c0 + j0 : NULL;
+        if (w - j0 >= TN_SUM_W)
+            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, TN_SUM_W);
+        else
+            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, w - j0);
     }
 }
 

@@ -6,7 +6,7 @@
  *   TH_LOAD(p), TH_STORE(p, v), TH_SET1(x), TH_ADD, TH_SUB, TH_MUL, TH_DIV, TH_FMA(a, b, c),
  *   TH_MIN, TH_ABS(v), TH_GE(a, b) (mask), TH_SELECT(m, a, b) (m ? a : b),
  *   TH_ROUND(v) (to nearest even), TH_POW2(k) (2^k for integral k in the normal range),
- *   TH_COPYSIGN(mag, sign)
+ *   TH_COPYSIGN(mag, sign)   (mag always has its sign bit clear: >= +0, or a NaN made from |x|)
  *   TH_CLAMP           |x| above which tanh(x) rounds to +-1
  *   TH_EXP_CLAMP       |x| beyond which exp(x) is inf or 0 (keeps 2^k's exponent in range)
  *   TH_ISNAN(v)        mask of NaN lanes

@@ -24,6 +24,17 @@ def mlp_step(x: Floats, targets: NDArray[np.int64], W: Floats, b: Floats, lr: fl
     return loss
 
 
+def makemore_step(x: Floats, targets: NDArray[np.int64], W1: Floats, gamma: Floats, beta: Floats, W2: Floats,
+                  lr: float) -> float:
+    h, hpre, mean, invstd = tinynet.linear_batchnorm_tanh_forward(x, W1, None, gamma, beta, correction=1)
+    loss, dh, dW2, db2 = tinynet.linear_cross_entropy(h, W2, None, targets, reduction="mean")
+    dx, dW1, db1, dgamma, dbeta = ref.linear_batchnorm_tanh_backward(dh, h, x, W1, gamma, hpre, mean, invstd,
+                                                                     correction=1)
+    for p, g in ((W1, dW1), (gamma, dgamma), (beta, dbeta), (W2, dW2)):
+        tinynet.sgd_step_(p, g, lr)
+    return loss
+
+
 def char_rnn(params: Mapping[str, Floats], inputs: list[int], targets: list[int]) -> Tuple[float, Floats]:
     mem = {k: np.zeros_like(v) for k, v in params.items()}
     loss, grads, h_last = tinynet.rnn_lm_loss(inputs, targets, None, params["W_xh"], params["W_hh"],
@@ -90,6 +101,10 @@ def main() -> None:
     mean, invstd = tinynet.batchnorm_forward(x, np.ones(3), np.zeros(3), eps=1e-5, correction=1)[1:]
     assert mean.shape == invstd.shape == (3,)
     assert len(layers()) == 6
+    ones = np.ones(5)
+    loss = makemore_step(rng.standard_normal((8, 3)), np.arange(8) % 4, rng.standard_normal((5, 3)), ones,
+                         0 * ones, rng.standard_normal((4, 5)), 0.1)
+    assert isinstance(loss, float)
 
 
 if __name__ == "__main__":

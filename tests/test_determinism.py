@@ -79,6 +79,52 @@ def test_rows_computed_alone_match_the_batch(dtype):
         assert np.array_equal(tn.linear_forward(x[i : i + 1], W, b)[0], full[i])
 
 
+# (N, D, H): products between the small path and the threads' threshold (the direct path:
+# operands read in place, K <= KC), with edges in every dimension, and strides of 4 KiB
+# (H = 1024 float32 / 512 float64: dW's A^T and dx's B are copied panel by panel)
+DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (48, 4, 1024), (4, 1024, 40),
+                 (24, 4, 512), (4, 512, 24)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", DIRECT_SHAPES, ids=str)
+def test_direct_path_matches_the_packed_path(dtype, shape):
+    """linear_forward / linear_backward on direct-path sizes give the bits of the same
+    rows inside products big enough for the packed path (the batch padded with zero rows,
+    which add exact zeros to dW's and db's sums), and agree with the NumPy engine."""
+    N, D, H = shape
+    rng = np.random.default_rng(N * D + H)
+    x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (H,)))
+    dy = rng.standard_normal((N, H)).astype(dtype)
+    pad = 512 - N
+    xb, dyb = np.concatenate([x, np.zeros((pad, D), dtype)]), np.concatenate([dy, np.zeros((pad, H), dtype)])
+    y = tn.linear_forward(x, W, b)
+    assert np.array_equal(y, tn.linear_forward(xb, W, b)[:N])
+    dx, dW, db = tn.linear_backward(dy, x, W)
+    dxb, dWb, dbb = tn.linear_backward(dyb, xb, W)
+    assert np.array_equal(dx, dxb[:N]) and np.array_equal(dW, dWb) and np.array_equal(db, dbb)
+    assert_close(y, ref.linear_forward(x, W, b), "y")
+    for got, want, name in zip((dx, dW, db), ref.linear_backward(dy, x, W), ("dx", "dW", "db")):
+        assert_close(got, want, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B,H,V", [(8, 32, 10), (40, 30, 10), (64, 20, 20)])
+def test_rnn_sample_with_direct_path_sizes(dtype, B, H, V):
+    """rnn_sample's steps on states too big for the small path but below the threads'
+    threshold: its prepacked products run as jobs (the packed path) although a GEMM of
+    their size would take the direct path -- the workspace must hold them (the sanitizer
+    run checks every byte).  Greedy tokens as the NumPy engine's."""
+    rng = np.random.default_rng(B * H + V)
+    W_xh, W_hh = rng.standard_normal((H, V)).astype(dtype), (rng.standard_normal((H, H)) / H).astype(dtype)
+    b_h, W_hy, b_y = rng.standard_normal(H).astype(dtype), rng.standard_normal((V, H)).astype(dtype), \
+        rng.standard_normal(V).astype(dtype)
+    start, h0 = rng.integers(0, V, B), rng.standard_normal((B, H)).astype(dtype)
+    got = tn.rnn_sample(h0, start, 5, W_xh, W_hh, b_h, W_hy, b_y, greedy=True)
+    want = ref.rnn_sample(h0, start, 5, W_xh, W_hh, b_h, W_hy, b_y, greedy=True)
+    assert got.shape == (5, B) and np.array_equal(got, want)
+
+
 def test_rnn_fused_recurrence_matches_the_step_by_step_path():
     """The prepacked, fused-tanh recurrence (big states) gives the same bits as running
     the steps one at a time through the public functions."""

@@ -177,3 +177,32 @@ def test_rnn_lm_loss(reduction):
     _, grads, _ = ref.rnn_lm_loss(inputs, targets, h0, **W, reduction=reduction)
     for name, p in W.items():
         check_grad(name, grads[name], numgrad(L, p))
+
+
+@pytest.mark.parametrize("correction", [0, 1])
+@pytest.mark.parametrize("bias", [True, False], ids=["b", "no-b"])
+def test_linear_batchnorm_tanh(correction, bias):
+    rng = np.random.default_rng(30 + correction)
+    N, D, H = 5, 3, 4
+    x, W = rand(rng, N, D), rand(rng, H, D, scale=0.7)
+    b = rand(rng, H) if bias else None
+    gamma, beta = rand(rng, H, scale=0.3) + 1, rand(rng, H, scale=0.3)
+    R = rand(rng, N, H)
+    L = lambda: np.sum(R * ref.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction)[0])
+    h, hpre, mean, invstd = ref.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction)
+    dx, dW, db, dgamma, dbeta = ref.linear_batchnorm_tanh_backward(R, h, x, W, gamma, hpre, mean, invstd, correction)
+    params = [("x", x, dx), ("W", W, dW), ("gamma", gamma, dgamma), ("beta", beta, dbeta)]
+    for name, p, g in params:
+        check_grad(name, g, numgrad(L, p))
+    if bias:  # batch norm cancels the bias: both gradients are ~0
+        assert np.max(np.abs(db)) < 1e-12 and np.max(np.abs(numgrad(L, b))) < 1e-7
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_linear_cross_entropy(reduction):
+    rng = np.random.default_rng(40)
+    x, W, b, targets = rand(rng, 6, 3), rand(rng, 5, 3, scale=1.5), rand(rng, 5), rng.integers(0, 5, 6)
+    L = lambda: ref.linear_cross_entropy(x, W, b, targets, reduction)[0]
+    _, dx, dW, db = ref.linear_cross_entropy(x, W, b, targets, reduction)
+    for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
+        check_grad(name, g, numgrad(L, p))

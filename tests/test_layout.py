@@ -23,6 +23,7 @@ LAYER = {
     "softmax": "linear", "cross_entropy_forward": "linear", "cross_entropy_backward": "linear",
     "embedding_forward": "embedding", "embedding_backward": "embedding",
     "batchnorm_forward": "norm", "batchnorm_backward": "norm", "batchnorm_inference": "norm",
+    "linear_batchnorm_tanh_forward": "mlp", "linear_batchnorm_tanh_backward": "mlp", "linear_cross_entropy": "mlp",
     "rnn_forward": "rnn", "rnn_backward": "rnn", "rnn_lm_loss": "rnn", "rnn_sample": "rnn",
     "lstm_forward": "lstm", "lstm_backward": "lstm", "gru_forward": "gru", "gru_backward": "gru",
     "sgd_step_": "optim", "adagrad_step_": "optim", "adam_step_": "optim", "clip_": "optim",

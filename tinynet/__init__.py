@@ -40,6 +40,12 @@ Layers, as forward / backward pairs:
     batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0) -> (y, mean, invstd)
     batchnorm_backward(dy, x, gamma, mean, invstd, correction=0) -> (dx, dgamma, dbeta)
     batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5) -> y
+An MLP's layer steps fused (each the same bits as the layers' functions in turn):
+    linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0)
+        -> (h, hpre, mean, invstd)               tanh(batchnorm(x @ W.T + b))
+    linear_batchnorm_tanh_backward(dh, h, x, W, gamma, hpre, mean, invstd, correction=0)
+        -> (dx, dW, db, dgamma, dbeta)
+    linear_cross_entropy(x, W, b, targets, reduction="mean") -> (loss, dx, dW, db)
 The vanilla RNN, h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h):
     rnn_forward(x, h0, W_xh, W_hh, b_h) -> hs (T, B, H)
     rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None) -> (dx, dh0, dW_xh, dW_hh, db_h)
@@ -107,6 +113,9 @@ from tinynet._core import (
     gru_backward,
     gru_forward,
     linear_backward,
+    linear_batchnorm_tanh_backward,
+    linear_batchnorm_tanh_forward,
+    linear_cross_entropy,
     linear_forward,
     lstm_backward,
     lstm_forward,
@@ -159,6 +168,7 @@ __all__ = [
     "softmax", "cross_entropy_forward", "cross_entropy_backward",
     "embedding_forward", "embedding_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+    "linear_batchnorm_tanh_forward", "linear_batchnorm_tanh_backward", "linear_cross_entropy",
     "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
     "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",

@@ -6,7 +6,7 @@ functions (ending in ``_``) need real ndarrays and return None.  tests/test_stub
 checks that this file names exactly the module's public functions, with the run-time
 signatures, and type-checks a usage file against it with mypy.
 """
-from typing import Any, Dict, Literal, Optional, Tuple
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -43,6 +43,23 @@ def batchnorm_inference(
     x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
     eps: float = 1e-05,
 ) -> _FloatArray: ...
+
+# an MLP's layer steps, fused
+def linear_batchnorm_tanh_forward(
+    x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-05,
+    correction: int = 0, out: Optional[Sequence[_FloatArray]] = None,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(h, hpre, mean, invstd)"""
+def linear_batchnorm_tanh_backward(
+    dh: ArrayLike, h: ArrayLike, x: ArrayLike, W: ArrayLike, gamma: ArrayLike, hpre: ArrayLike, mean: ArrayLike,
+    invstd: ArrayLike, correction: int = 0, out: Optional[Sequence[_FloatArray]] = None,
+) -> Tuple[_FloatArray, _FloatArray, _FloatArray, _FloatArray, _FloatArray]:
+    """(dx, dW, db, dgamma, dbeta)"""
+def linear_cross_entropy(
+    x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], targets: ArrayLike, reduction: _Reduction = "mean",
+    out: Optional[Sequence[_FloatArray]] = None,
+) -> Tuple[float, _FloatArray, _FloatArray, _FloatArray]:
+    """(loss, dx, dW, db)"""
 
 # the vanilla RNN
 def rnn_forward(

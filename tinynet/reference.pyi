@@ -14,6 +14,9 @@ from tinynet._core import embedding_forward as embedding_forward
 from tinynet._core import gru_backward as gru_backward
 from tinynet._core import gru_forward as gru_forward
 from tinynet._core import linear_backward as linear_backward
+from tinynet._core import linear_batchnorm_tanh_backward as linear_batchnorm_tanh_backward
+from tinynet._core import linear_batchnorm_tanh_forward as linear_batchnorm_tanh_forward
+from tinynet._core import linear_cross_entropy as linear_cross_entropy
 from tinynet._core import linear_forward as linear_forward
 from tinynet._core import lstm_backward as lstm_backward
 from tinynet._core import lstm_forward as lstm_forward
@@ -37,6 +40,7 @@ __all__ = [
     "softmax", "cross_entropy_forward", "cross_entropy_backward",
     "embedding_forward", "embedding_backward",
     "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
+    "linear_batchnorm_tanh_forward", "linear_batchnorm_tanh_backward", "linear_cross_entropy",
     "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
     "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
     "sgd_step_", "adagrad_step_", "adam_step_", "clip_",

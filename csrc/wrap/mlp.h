@@ -1,0 +1,247 @@
+/* wrap/mlp.h -- entry points of the fused MLP steps (csrc/tn_mlp.c): a hidden block
+ * (linear, batch norm, tanh) forward and backward, and the output layer with its
+ * cross-entropy loss.  Each call returns its arrays as views of one allocation made for
+ * it (as rnn_lm_loss does): one buffer instead of four or five -- or, with out=, writes
+ * them into the caller's arrays and returns those.
+ * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
+ * Python.h and the NumPy headers); it uses the helpers of wrap/args.h and the in-place
+ * array checks of wrap/optim.h. */
+
+/* The results: fresh (views of one buffer), or out=, a tuple or list of n arrays the
+ * results are written into -- each an ndarray of the call's dtype, writeable,
+ * C-contiguous, aligned and native (as an in-place argument), of the result's shape,
+ * sharing no memory with another of them or with an input (ins, after conversion). */
+static int block_outs(Call *c, PyObject *oout, int n, const char *const names[], const int *nds,
+                      npy_intp *const *dims, PyArrayObject **outs, PyArrayObject *const *ins, const char *const in_names[],
+                      int nin)
+{
+    if (oout == NULL || oout == Py_None) return new_outs(c, n, nds, dims, outs);
+    if (!(PyTuple_Check(oout) || PyList_Check(oout)) || PySequence_Fast_GET_SIZE(oout) != n) {
+        PyErr_Format(PyExc_TypeError, "%s: out must be None or a tuple of %d arrays (%s, ...), not %s", c->fn, n, names[0],
+                     PyTuple_Check(oout) || PyList_Check(oout) ? "a sequence of another length" : short_type(oout));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char name[64], pat[160], where[80];
+        snprintf(name, sizeof name, "out[%d]", i);
+        if (!(outs[i] = inplace(c, name, PySequence_Fast_GET_ITEM(oout, i)))) return -1;
+        if (!fits(outs[i], nds[i], dims[i])) {
+            snprintf(where, sizeof where, " for %s", names[i]);
+            return shape_error(c, name, outs[i], fmt_tuple(dims[i], nds[i], "(", ")", pat, sizeof pat), where);
+        }
+        for (int j = 0; j < nin + i; j++) {
+            PyArrayObject *o = j < nin ? ins[j] : outs[j - nin];
+            if (o && overlaps(outs[i], o)) {
+                char other[64];
+                if (j < nin)
+                    snprintf(other, sizeof other, "%s", in_names[j]);
+                else
+                    snprintf(other, sizeof other, "out[%d]", j - nin);
+                PyErr_Format(PyExc_ValueError, "%s: %s shares memory with %s; results go to separate arrays", c->fn,
+                             name, other);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* W (H, D) and x (N, D), as the linear layer of a block needs them (x batched only) */
+static int block_linear_shapes(Call *c, PyArrayObject *x, PyArrayObject *W, const char *wpattern)
+{
+    if (PyArray_NDIM(W) != 2) return shape_error(c, "W", W, wpattern, NULL);
+    npy_intp xd[2] = {-1, PyArray_DIM(W, 1)};
+    return expect(c, "x", x, 2, xd, "(N, D)", " with D = W.shape[1] = %zd", (Py_ssize_t)xd[1]);
+}
+
+/* (H,) vectors of a block, H = W.shape[0] (sym: "H", or "V" for the output layer) */
+static int block_vectors(Call *c, PyArrayObject *W, const char *const names[], PyArrayObject *const vecs[], int n,
+                         const char *sym)
+{
+    npy_intp H = PyArray_DIM(W, 0);
+    for (int i = 0; i < n; i++)
+        if (vecs[i] && expect(c, names[i], vecs[i], 1, &H, sym[0] == 'V' ? "(V,)" : "(H,)", " with %s = W.shape[0] = %zd",
+                              sym, (Py_ssize_t)H))
+            return -1;
+    return 0;
+}
+
+/* correction >= 0 and more rows than it (the batch variance) */
+static int block_rows(Call *c, PyArrayObject *x, long long correction)
+{
+    if (correction < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: correction must be >= 0, got %lld", c->fn, correction);
+        return -1;
+    }
+    if (PyArray_DIM(x, 0) > correction) return 0;
+    char s[160];
+    PyErr_Format(PyExc_ValueError,
+                 "%s: the batch variance with correction=%lld needs more than %lld row(s), but x has shape %s", c->fn,
+                 correction, correction, fmt_shape(x, s, sizeof s));
+    return -1;
+}
+
+PyDoc_STRVAR(linear_batchnorm_tanh_forward_doc,
+"linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0, out=None)\n--\n\n"
+"A hidden block in one call: hpre = x @ W.T + b, then batch normalisation with the\n"
+"batch statistics (as batchnorm_forward: var = sum((hpre - mean)**2) / (N - correction)),\n"
+"then tanh: h = tanh(gamma * (hpre - mean) * invstd + beta).  The same bits as\n"
+"linear_forward, batchnorm_forward and tanh_forward called in turn.\n\n"
+"x: (N, D); W: (H, D); b: (H,) or None (batch norm cancels a bias: makemore's\n"
+"Linear(bias=False)); gamma, beta: (H,).  N must exceed correction.\n"
+"Returns (h, hpre, mean, invstd): h, hpre (N, H), mean, invstd (H,) -- what\n"
+"linear_batchnorm_tanh_backward needs -- in the arguments' dtype, views of one buffer; or\n"
+"written into out, a tuple of four such arrays (writeable, C-contiguous, sharing no memory\n"
+"with the arguments or each other), which is then what is returned.\n\n"
+">>> import numpy as np, tinynet as tn\n"
+">>> x, W, gamma, beta = np.ones((4, 3)), np.ones((2, 3)), np.ones(2), np.zeros(2)\n"
+">>> x[0] = 0\n"
+">>> h, hpre, mean, invstd = tn.linear_batchnorm_tanh_forward(x, W, None, gamma, beta)\n"
+">>> h.shape, mean\n((4, 2), array([2.25, 2.25]))\n");
+
+static PyObject *py_linear_batchnorm_tanh_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                                  PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"x", "W", "b", "gamma", "beta", "eps", "correction", "out", NULL};
+    PyObject *ox, *oW, *ob, *og, *obe, *oeps = NULL, *ocorr = NULL, *oout = NULL, *res = NULL;
+    PyArrayObject *x, *W, *b, *g, *be, *outs[4];
+    double eps = 1e-5;
+    long long corr = 0;
+    Call c;
+    call_init(&c, "linear_batchnorm_tanh_forward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oW, &ob, &og, &obe, &oeps, &ocorr, &oout}))
+        return NULL;
+    FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}, {"gamma", og, &g, 0}, {"beta", obe, &be, 0}};
+    const char *names[] = {"b", "gamma", "beta"};
+    if ((oeps && get_double(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
+        floats(&c, fa, 5) || block_linear_shapes(&c, x, W, "(H, D)") ||
+        block_vectors(&c, W, names, (PyArrayObject *[]){b, g, be}, 3, "H") || block_rows(&c, x, corr))
+        goto done;
+    npy_intp N = PyArray_DIM(x, 0), D = PyArray_DIM(x, 1), H = PyArray_DIM(W, 0), nh[2] = {N, H};
+    static const char *const out_names[] = {"h", "hpre", "mean", "invstd"}, *in_names[] = {"x", "W", "b", "gamma", "beta"};
+    if (block_outs(&c, oout, 4, out_names, (int[]){2, 2, 1, 1}, (npy_intp *[]){nh, nh, &H, &H}, outs,
+                   (PyArrayObject *[]){x, W, b, g, be}, in_names, 5))
+        goto done;
+    void *work = workspace(&c, tn_linear_batchnorm_tanh_forward_work((size_t)N, (size_t)D, (size_t)H));
+    if (!work) goto done;
+    if (H) /* (N > correction >= 0) */
+        RUN(2.0 * N * D * H + 30.0 * N * H,
+            KERNEL(&c, linear_batchnorm_tanh_forward, P(outs[0]), P(outs[1]), P(outs[2]), P(outs[3]), P(x), P(W), P(b),
+                   P(g), P(be), (size_t)N, (size_t)D, (size_t)H, eps, (size_t)corr, work));
+    res = PyTuple_Pack(4, outs[0], outs[1], outs[2], outs[3]);
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(linear_batchnorm_tanh_backward_doc,
+"linear_batchnorm_tanh_backward(dh, h, x, W, gamma, hpre, mean, invstd, correction=0, out=None)\n--\n\n"
+"Gradients of linear_batchnorm_tanh_forward (same correction) from dh = dL/dh: the same\n"
+"bits as tanh_backward(dh, h), batchnorm_backward(..., hpre, gamma, mean, invstd) and\n"
+"linear_backward(..., x, W) called in turn.\n\n"
+"dh, h, hpre: (N, H); x: (N, D); W: (H, D); gamma, mean, invstd: (H,) -- h, hpre, mean\n"
+"and invstd as the forward call returned them.  Returns (dx, dW, db, dgamma, dbeta): dx\n"
+"(N, D), dW (H, D), db, dgamma, dbeta (H,) (db is the bias's gradient, about 0: batch\n"
+"norm cancels a bias), float32 or float64 as the arguments, views of one buffer; or written\n"
+"into out, a tuple of five such arrays, as in linear_batchnorm_tanh_forward.\n\n"
+">>> import numpy as np, tinynet as tn\n"
+">>> x, W, gamma, beta = np.ones((4, 3)), np.ones((2, 3)), np.ones(2), np.zeros(2)\n"
+">>> x[0] = 0\n"
+">>> h, hpre, mean, invstd = tn.linear_batchnorm_tanh_forward(x, W, None, gamma, beta)\n"
+">>> grads = tn.linear_batchnorm_tanh_backward(np.ones_like(h), h, x, W, gamma, hpre, mean, invstd)\n"
+">>> [g.shape for g in grads]\n[(4, 3), (2, 3), (2,), (2,), (2,)]\n");
+
+static PyObject *py_linear_batchnorm_tanh_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                                   PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"dh", "h", "x", "W", "gamma", "hpre", "mean", "invstd", "correction", "out", NULL};
+    PyObject *odh, *oh, *ox, *oW, *og, *ohp, *om, *oi, *ocorr = NULL, *oout = NULL, *res = NULL;
+    PyArrayObject *dh, *h, *x, *W, *g, *hp, *m, *is, *outs[5];
+    long long corr = 0;
+    Call c;
+    call_init(&c, "linear_batchnorm_tanh_backward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 8,
+              (PyObject **[]){&odh, &oh, &ox, &oW, &og, &ohp, &om, &oi, &ocorr, &oout}))
+        return NULL;
+    FArg fa[] = {{"dh", odh, &dh, 0},    {"h", oh, &h, 0},       {"x", ox, &x, 0},       {"W", oW, &W, 0},
+                 {"gamma", og, &g, 0},   {"hpre", ohp, &hp, 0},  {"mean", om, &m, 0},    {"invstd", oi, &is, 0}};
+    const char *names[] = {"gamma", "mean", "invstd"};
+    if ((ocorr && get_int(&c, "correction", ocorr, &corr)) || floats(&c, fa, 8) ||
+        block_linear_shapes(&c, x, W, "(H, D)") || block_vectors(&c, W, names, (PyArrayObject *[]){g, m, is}, 3, "H"))
+        goto done;
+    npy_intp N = PyArray_DIM(x, 0), D = PyArray_DIM(x, 1), H = PyArray_DIM(W, 0), nh[2] = {N, H}, hd[2] = {H, D};
+    const char *const rows[] = {"hpre", "h", "dh"};
+    PyArrayObject *const arrs[] = {hp, h, dh};
+    for (int i = 0; i < 3; i++)
+        if (expect(&c, rows[i], arrs[i], 2, nh, "(N, H)", " with N = x.shape[0] = %zd, H = W.shape[0] = %zd",
+                   (Py_ssize_t)N, (Py_ssize_t)H))
+            goto done;
+    static const char *const out_names[] = {"dx", "dW", "db", "dgamma", "dbeta"},
+                             *in_names[] = {"dh", "h", "x", "W", "gamma", "hpre", "mean", "invstd"};
+    if (block_rows(&c, x, corr) ||
+        block_outs(&c, oout, 5, out_names, (int[]){2, 2, 1, 1, 1}, (npy_intp *[]){PyArray_DIMS(x), hd, &H, &H, &H},
+                   outs, (PyArrayObject *[]){dh, h, x, W, g, hp, m, is}, in_names, 8))
+        goto done;
+    void *work = workspace(&c, tn_linear_batchnorm_tanh_backward_work((size_t)N, (size_t)D, (size_t)H));
+    if (!work) goto done;
+    /* (with H = 0 too: dx is then zeros, and no loop runs over the N rows of an empty array) */
+    RUN(4.0 * N * D * H + 16.0 * N * H,
+        KERNEL(&c, linear_batchnorm_tanh_backward, P(outs[0]), P(outs[1]), P(outs[2]), P(outs[3]), P(outs[4]), P(dh),
+               P(h), P(x), P(W), P(g), P(hp), P(m), P(is), (size_t)N, (size_t)D, (size_t)H, (size_t)corr, work));
+    res = PyTuple_Pack(5, outs[0], outs[1], outs[2], outs[3], outs[4]);
+done:
+    call_done(&c);
+    return res;
+}
+
+PyDoc_STRVAR(linear_cross_entropy_doc,
+"linear_cross_entropy(x, W, b, targets, reduction=\"mean\", out=None)\n--\n\n"
+"The output layer and its loss, forward and backward in one call: logits = x @ W.T + b,\n"
+"the softmax cross-entropy of the logits against targets (via log-sum-exp, as\n"
+"cross_entropy_forward), and its gradient back through the layer.  The same bits as\n"
+"linear_forward, cross_entropy_forward, cross_entropy_backward and linear_backward\n"
+"called in turn.\n\n"
+"x: (N, D); W: (V, D); b: (V,) or None; targets: (N,) integers in [0, V); reduction:\n"
+"\"mean\" or \"sum\".  Returns (loss, dx, dW, db): loss a Python float (nan for \"mean\"\n"
+"over N = 0), dx (N, D), dW (V, D), db (V,), views of one buffer; or written into out, a\n"
+"tuple of three such arrays, as in linear_batchnorm_tanh_forward.\n\n"
+">>> import numpy as np, tinynet as tn\n"
+">>> loss, dx, dW, db = tn.linear_cross_entropy(np.ones((1, 3)), np.zeros((2, 3)), None, [1])\n"
+">>> round(loss, 6), db\n(0.693147, array([ 0.5, -0.5]))\n");
+
+static PyObject *py_linear_cross_entropy(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"x", "W", "b", "targets", "reduction", "out", NULL};
+    PyObject *ox, *oW, *ob, *ot, *ored = NULL, *oout = NULL, *res = NULL;
+    PyArrayObject *x, *W, *b, *t, *outs[3];
+    int mean = 1;
+    Call c;
+    call_init(&c, "linear_cross_entropy");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&ox, &oW, &ob, &ot, &ored, &oout})) return NULL;
+    FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}};
+    const char *names[] = {"b"};
+    if ((ored && get_reduction(&c, ored, &mean)) || floats(&c, fa, 3) || !(t = ints(&c, "targets", ot)) ||
+        block_linear_shapes(&c, x, W, "(V, D)") || block_vectors(&c, W, names, (PyArrayObject *[]){b}, 1, "V"))
+        goto done;
+    npy_intp N = PyArray_DIM(x, 0), D = PyArray_DIM(x, 1), V = PyArray_DIM(W, 0), vd[2] = {V, D};
+    if (expect(&c, "targets", t, 1, &N, "(N,)", " with N = x.shape[0] = %zd", (Py_ssize_t)N) ||
+        in_range(&c, "targets", t, V, "V = W.shape[0]"))
+        goto done;
+    static const char *const out_names[] = {"dx", "dW", "db"}, *in_names[] = {"x", "W", "b"};
+    if (block_outs(&c, oout, 3, out_names, (int[]){2, 2, 1}, (npy_intp *[]){PyArray_DIMS(x), vd, &V}, outs,
+                   (PyArrayObject *[]){x, W, b}, in_names, 3))
+        goto done;
+    void *work = workspace(&c, tn_linear_cross_entropy_work((size_t)N, (size_t)D, (size_t)V));
+    if (!work) goto done;
+    double loss = 0;
+    RUN(6.0 * N * D * V + 30.0 * N * V,
+        loss = KERNEL(&c, linear_cross_entropy, P(outs[0]), P(outs[1]), P(outs[2]), P(x), P(W), P(b), P(t), (size_t)N,
+                      (size_t)D, (size_t)V, mean, work));
+    res = Py_BuildValue("dOOO", loss, outs[0], outs[1], outs[2]);
+done:
+    call_done(&c);
+    return res;
+}
