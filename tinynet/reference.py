@@ -543,7 +543,7 @@ def linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0, 
     ((4, 2), array([2.25, 2.25]))
     """
     c = Call("linear_batchnorm_tanh_forward")
-    eps = c.real("eps", eps)
+    eps = c.nonneg("eps", eps)
     correction = c.integer("correction", correction)
     x, W, b, gamma, beta = c.floats(("x", x), ("W", W), ("b", b), ("gamma", gamma), ("beta", beta), optional=("b",))
     _block_shapes(c, x, W, "(H, D)", [("b", b), ("gamma", gamma), ("beta", beta)], "H")

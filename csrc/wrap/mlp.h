@@ -114,7 +114,7 @@ static PyObject *py_linear_batchnorm_tanh_forward(PyObject *self, PyObject *cons
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}, {"gamma", og, &g, 0}, {"beta", obe, &be, 0}};
     const char *names[] = {"b", "gamma", "beta"};
-    if ((oeps && get_double(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
+    if ((oeps && get_nonneg(&c, "eps", oeps, &eps)) || (ocorr && get_int(&c, "correction", ocorr, &corr)) ||
         floats(&c, fa, 5) || block_linear_shapes(&c, x, W, "(H, D)") ||
         block_vectors(&c, W, names, (PyArrayObject *[]){b, g, be}, 3, "H") || block_rows(&c, x, corr))
         goto done;
