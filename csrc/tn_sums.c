@@ -42,15 +42,26 @@ static inline __attribute__((always_inline)) void SF(col_strip)(TN_T *dst, int k
     for (size_t j = 0; j < W; j++) dst[j] = acc[j];
 }
 
-static inline void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b,
-                                 size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+/* (always inlined: each target clone of the callers gets its own vector code; a shared
+ * copy would be compiled for the baseline, SSE2 only) */
+static inline __attribute__((always_inline)) void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y,
+                                                                const TN_T *a, const TN_T *b, size_t C, size_t n0,
+                                                                size_t n1, size_t c0, size_t w)
 {
-    for (size_t j0 = 0; j0 < w; j0 += TN_SUM_W) { /* (a, b: NULL unless the term uses them) */
+    /* strips of TN_SUM_W columns, then of 16 and 8 (constant widths: registers), then the
+     * rest; a column's sum is the same whatever strip it falls in */
+    for (size_t j0 = 0, W; j0 < w; j0 += W) { /* (a, b: NULL unless the term uses them) */
         const TN_T *ac = a ? a + c0 + j0 : NULL, *bc = b ? b + c0 + j0 : NULL;
-        if (w - j0 >= TN_SUM_W)
+        size_t rest = w - j0;
+        W = rest >= TN_SUM_W ? TN_SUM_W : rest >= 16 ? 16 : rest >= 8 ? 8 : rest;
+        if (W == TN_SUM_W)
             SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, TN_SUM_W);
+        else if (W == 16)
+            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, 16);
+        else if (W == 8)
+            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, 8);
         else
-            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, w - j0);
+            SF(col_strip)(dst + j0, kind, x, y, ac, bc, C, n0, n1, c0 + j0, rest);
     }
 }
 
@@ -62,7 +73,7 @@ typedef struct {
 } SF(cascade);
 
 /* Takes the next block's partial sums p (w columns; p is overwritten). */
-static inline void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
+static inline __attribute__((always_inline)) void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
 {
     int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
     for (; k->top > 0 && k->level[k->top - 1] == lv; k->top--, lv++)
@@ -72,7 +83,7 @@ static inline void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
 }
 
 /* out[0 : w] = what is left, added from the latest partial sum back */
-static inline void SF(cascade_end)(const SF(cascade) *k, TN_T *out, size_t w)
+static inline __attribute__((always_inline)) void SF(cascade_end)(const SF(cascade) *k, TN_T *out, size_t w)
 {
     for (size_t j = 0; j < w; j++) {
         TN_T acc = k->pend[k->top - 1][j];

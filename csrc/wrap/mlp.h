@@ -21,9 +21,10 @@ static int block_outs(Call *c, PyObject *oout, int n, const char *const names[],
                      PyTuple_Check(oout) || PyList_Check(oout) ? "a sequence of another length" : short_type(oout));
         return -1;
     }
+    static const char *const slot[] = {"out[0]", "out[1]", "out[2]", "out[3]", "out[4]", "out[5]"};
     for (int i = 0; i < n; i++) {
-        char name[64], pat[160], where[80];
-        snprintf(name, sizeof name, "out[%d]", i);
+        char pat[160], where[80];
+        const char *name = slot[i]; /* (n <= 5: no formatting on a good call) */
         if (!(outs[i] = inplace(c, name, PySequence_Fast_GET_ITEM(oout, i)))) return -1;
         if (!fits(outs[i], nds[i], dims[i])) {
             snprintf(where, sizeof where, " for %s", names[i]);
