@@ -16,13 +16,6 @@
 
 #include "tn_internal.h"
 
-/* The bound of every product the layer runs: rows (TB, 3H, B), columns (3H, D, H),
- * depth (D, H, TB, 3H). */
-static size_t gemm_bound(size_t TB, size_t B, size_t D, size_t H, size_t G3)
-{
-    return tn_gemm_job_work(tn_max3(TB, G3, B), tn_max3(G3, D, H), TN_MAX(tn_max3(D, H, TB), G3));
-}
-
 size_t tn_gru_forward_work(size_t T, size_t B, size_t D, size_t H)
 {
     tn_ws w = {0, 0};
@@ -30,9 +23,7 @@ size_t tn_gru_forward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 3, &G3)) return SIZE_MAX;
     tn_ws_add(&w, TB, G3, 1);                         /* the input side of every step, gi */
     tn_ws_add(&w, B, G3, 1);                          /* the hidden side of a step, gh */
-    tn_ws_add(&w, H, 1, 1);                           /* zeros: h0 when there is none */
-    tn_ws_add(&w, tn_gemm_packed_size(G3, H), 1, 1);  /* W_hh^T, packed once */
-    tn_ws_add(&w, gemm_bound(TB, B, D, H, G3), 1, 1);
+    tn_seq_ws(&w, TB, B, D, H, G3, 0, 0);             /* zeros, W_hh^T packed, products */
     return tn_ws_done(&w);
 }
 
@@ -43,10 +34,7 @@ size_t tn_gru_backward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 3, &G3)) return SIZE_MAX;
     tn_ws_add(&w, TB, G3, 2);                         /* da_ih, da_hh */
     tn_ws_add(&w, B, H, 2);                           /* the direct path dh z, R */
-    tn_ws_add(&w, H, 1, 1);                           /* zeros: h0 when there is none */
-    tn_ws_add(&w, D, G3, 1);                          /* transposed dW_ih for token input */
-    tn_ws_add(&w, tn_gemm_packed_size(H, G3), 1, 1);  /* W_hh, packed once */
-    tn_ws_add(&w, gemm_bound(TB, B, D, H, G3), 1, 1);
+    tn_seq_ws(&w, TB, B, D, H, G3, 1, 0);             /* zeros, dW_ih^T, W_hh packed, products */
     return tn_ws_done(&w);
 }
 

@@ -282,6 +282,9 @@ typedef struct {
 void tn_ws_add(tn_ws *w, size_t a, size_t b, size_t c); /* w += round_up(a b c) */
 size_t tn_ws_done(const tn_ws *w);
 static inline size_t tn_max3(size_t a, size_t b, size_t c) { return TN_MAX(a, TN_MAX(b, c)); }
+/* What a gated layer's workspace holds besides its own arrays (tn_seq.c): H zeros, a
+ * transposed dW_ih (backward), W_hh packed once, and the products' workspace. */
+void tn_seq_ws(tn_ws *w, size_t TB, size_t B, size_t D, size_t H, size_t G, int backward, int shared_grads);
 /* The step index a gated layer's backward cell gets once all steps are done (tn_seq.c). */
 #define TN_SEQ_END SIZE_MAX
 

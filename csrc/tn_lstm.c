@@ -15,14 +15,6 @@
 
 #include "tn_internal.h"
 
-/* The bound of every product the layer runs: rows (TB, 4H, B), columns (4H, D, H and the
- * shared weight-gradient product's D + H), depth (D, H, TB, 4H). */
-static size_t gemm_bound(size_t TB, size_t B, size_t D, size_t H, size_t G4)
-{
-    size_t cols = TN_MAX(tn_max3(G4, D, H), TN_MIN(D + H + TN_GEMM_TILE_MAX, (size_t)TN_GEMM_NC));
-    return tn_gemm_job_work(tn_max3(TB, G4, B), cols, TN_MAX(tn_max3(D, H, TB), G4));
-}
-
 size_t tn_lstm_forward_work(size_t T, size_t B, size_t D, size_t H)
 {
     tn_ws w = {0, 0};
@@ -30,9 +22,7 @@ size_t tn_lstm_forward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 4, &G4)) return SIZE_MAX;
     tn_ws_add(&w, TB, G4, 1);                          /* the pre-activations of every step */
     tn_ws_add(&w, G4, 1, 1);                           /* b_ih + b_hh */
-    tn_ws_add(&w, H, 1, 1);                            /* zeros: c0 when there is none */
-    tn_ws_add(&w, tn_gemm_packed_size(G4, H), 1, 1);   /* W_hh^T, packed once */
-    tn_ws_add(&w, gemm_bound(TB, B, D, H, G4), 1, 1);
+    tn_seq_ws(&w, TB, B, D, H, G4, 0, 1);              /* zeros, W_hh^T packed, products */
     return tn_ws_done(&w);
 }
 
@@ -43,10 +33,7 @@ size_t tn_lstm_backward_work(size_t T, size_t B, size_t D, size_t H)
     if (tn_size_mul(T, B, &TB) || tn_size_mul(H, 4, &G4)) return SIZE_MAX;
     tn_ws_add(&w, TB, G4, 1);                          /* da: the pre-activation gradients */
     tn_ws_add(&w, B, H, 4);                            /* dc, tanh(c_t), dh, R */
-    tn_ws_add(&w, H, 1, 1);                            /* zeros: c0 when there is none */
-    tn_ws_add(&w, D, G4, 1);                           /* transposed dW_ih for token input */
-    tn_ws_add(&w, tn_gemm_packed_size(H, G4), 1, 1);   /* W_hh, packed once */
-    tn_ws_add(&w, gemm_bound(TB, B, D, H, G4), 1, 1);
+    tn_seq_ws(&w, TB, B, D, H, G4, 1, 1);              /* zeros, dW_ih^T, W_hh packed, products */
     return tn_ws_done(&w);
 }
 

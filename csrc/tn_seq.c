@@ -4,6 +4,22 @@
 #ifndef TN_T
 #include "tn_internal.h"
 
+/* The part of a gated layer's workspace (tn_lstm.c, tn_gru.c) that is not the layer's
+ * own: H zeros (the state before step 0 when none is given), for the backward pass a
+ * transposed (D, G) dW_ih for token input, W_hh packed once (G = the gates times H), and
+ * the bound of every product the layer runs: rows (TB, G, B), columns (G, D, H, and
+ * D + H when dW_ih and dW_hh share one product, see seq_weight_grads), depth (D, H,
+ * TB, G). */
+void tn_seq_ws(tn_ws *w, size_t TB, size_t B, size_t D, size_t H, size_t G, int backward, int shared_grads)
+{
+    size_t cols = tn_max3(G, D, H);
+    if (shared_grads) cols = TN_MAX(cols, TN_MIN(D + H + TN_GEMM_TILE_MAX, (size_t)TN_GEMM_NC));
+    tn_ws_add(w, H, 1, 1);
+    if (backward) tn_ws_add(w, D, G, 1);
+    tn_ws_add(w, backward ? tn_gemm_packed_size(H, G) : tn_gemm_packed_size(G, H), 1, 1);
+    tn_ws_add(w, tn_gemm_job_work(tn_max3(TB, G, B), cols, TN_MAX(tn_max3(D, H, TB), G)), 1, 1);
+}
+
 #define TN_TEMPLATE "tn_seq.c"
 #include "tn_template.h"
 #else
