@@ -98,6 +98,7 @@ static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k);
 
 #define TH_NAME tn_tanh_generic_f32
 #define TH_RATIONAL 1
+#define TH_CLAMPX(x, lo, hi) ((x) > (hi) ? (hi) : (x) < (lo) ? (lo) : (x))
 #define TH_EXP_NAME tn_exp_generic_f32
 #define TH_EXP_CLAMP 104.0f
 #define TH_ISNAN(v) ((v) != (v))
@@ -186,6 +187,8 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 
 #define TH_NAME tn_tanh_avx2_f32
 #define TH_RATIONAL 1
+/* (MINPS and MAXPS give their second operand when either is NaN: x, then min(hi, x)) */
+#define TH_CLAMPX(x, lo, hi) _mm256_max_ps(lo, _mm256_min_ps(hi, x))
 #define TH_EXP_NAME tn_exp_avx2_f32
 #define TH_EXP_CLAMP 104.0f
 #define TH_ISNAN(v) _mm256_cmp_ps(v, v, _CMP_UNORD_Q)
@@ -282,6 +285,7 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 
 #define TH_NAME tn_tanh_avx512_f32
 #define TH_RATIONAL 1
+#define TH_CLAMPX(x, lo, hi) _mm512_max_ps(lo, _mm512_min_ps(hi, x)) /* (as for AVX2) */
 #define TH_EXP_NAME tn_exp_avx512_f32
 #define TH_EXP_CLAMP 104.0f
 #define TH_ISNAN(v) _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)
