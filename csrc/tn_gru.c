@@ -171,8 +171,10 @@ void FN(gru_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih
                      .final_product = dh0 != NULL, .cell = SF(gru_cell_back), .ctx = &L};
     FN(seq_backward)(&r);
     FN(seq_weight_grads)(dW_ih, dW_hh, da_ih, da_hh, x, tokens, h0, hs, TB, B, D, H, G3, dWT, work);
+    /* the two sides' r and z columns are the same values: summed once */
     SF(sum_rows)(db_ih, da_ih, TB, G3);
-    SF(sum_rows)(db_hh, da_hh, TB, G3);
+    FN(col_sums_of_rows)(db_hh + 2 * H, da_hh + 2 * H, TB, H, G3);
+    for (size_t j = 0; j < 2 * H; j++) db_hh[j] = db_ih[j];
     if (dx) FN(gemm)(0, 0, TB, D, G3, 1, da_ih, G3, W_ih, D, 0, dx, D, work);
 }
 

@@ -294,6 +294,8 @@ void tn_seq_ws(tn_ws *w, size_t TB, size_t B, size_t D, size_t H, size_t G, int 
      * out[c] = sum over n of the term `kind` (TN_SUM_X x[n,c]; TN_SUM_DEV2 (x[n,c] - a[c])^2;                        \
      * TN_SUM_XHAT_Y y[n,c] ((x[n,c] - a[c]) b[c])); a, b may be NULL when the term does not use them */            \
     void tn_col_sums_##S(T *out, int kind, const T *x, const T *y, const T *a, const T *b, size_t N, size_t C);      \
+    /* ... TN_SUM_X over the first C columns of rows ld apart (the same bits as of those columns alone) */            \
+    void tn_col_sums_of_rows_##S(T *out, const T *x, size_t N, size_t C, size_t ld);                                  \
     /* one block's partial sums, dst[j] = sum of x[n, c0 + j] over rows n0 <= n < n1 in order ... */                 \
     void tn_block_sums_##S(T *dst, const T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w);                  \
     /* ... and col_sums(TN_SUM_X) of an (N, C) matrix from them, computed beforehand (sums[i*C + c]: rows            \

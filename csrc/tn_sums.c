@@ -92,11 +92,13 @@ static inline __attribute__((always_inline)) void SF(cascade_end)(const SF(casca
     }
 }
 
-TN_CLONES void FN(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t N,
-                            size_t C)
+/* col_sums over the first C columns of rows ld apart */
+static inline __attribute__((always_inline)) void SF(col_sums_ld)(TN_T *out, int kind, const TN_T *x, const TN_T *y,
+                                                                  const TN_T *a, const TN_T *b, size_t N, size_t C,
+                                                                  size_t ld)
 {
     if (N <= TN_SUM_BLOCK) { /* one block: whole rows at a time */
-        SF(col_block)(out, kind, x, y, a, b, C, 0, N, 0, C);
+        SF(col_block)(out, kind, x, y, a, b, ld, 0, N, 0, C);
         return;
     }
     SF(cascade) k;
@@ -105,11 +107,22 @@ TN_CLONES void FN(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, c
         size_t w = TN_MIN((size_t)TN_SUM_W, C - c0);
         k.top = 0;
         for (size_t n0 = 0; n0 < N; n0 += TN_SUM_BLOCK) {
-            SF(col_block)(p, kind, x, y, a, b, C, n0, TN_MIN(N, n0 + TN_SUM_BLOCK), c0, w);
+            SF(col_block)(p, kind, x, y, a, b, ld, n0, TN_MIN(N, n0 + TN_SUM_BLOCK), c0, w);
             SF(cascade_add)(&k, p, w);
         }
         SF(cascade_end)(&k, out + c0, w);
     }
+}
+
+TN_CLONES void FN(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t N,
+                            size_t C)
+{
+    SF(col_sums_ld)(out, kind, x, y, a, b, N, C, C);
+}
+
+TN_CLONES void FN(col_sums_of_rows)(TN_T *out, const TN_T *x, size_t N, size_t C, size_t ld)
+{
+    SF(col_sums_ld)(out, TN_SUM_X, x, NULL, NULL, NULL, N, C, ld);
 }
 
 TN_CLONES void FN(block_sums)(TN_T *dst, const TN_T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w)
