@@ -253,6 +253,7 @@ static const tn_isa isa_generic = {
     tn_tanh_generic_f32, tn_tanh_generic_f64,
     tn_rnn_small_generic_f32, tn_rnn_small_generic_f64,
     4, 4, micro_generic_f32_direct, micro_generic_f64_direct,
+    micro_generic_f32_direct_half, micro_generic_f64_direct_half,
 };
 #ifdef TN_X86
 static const tn_isa isa_avx2 = {
@@ -269,6 +270,7 @@ static const tn_isa isa_avx2 = {
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
     tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
     16, 8, micro_avx2_f32_direct, micro_avx2_f64_direct,
+    micro_avx2_f32_direct_half, micro_avx2_f64_direct_half,
 };
 static const tn_isa isa_avx512 = {
     "avx512",           8, 32, 8, 16,
@@ -284,6 +286,7 @@ static const tn_isa isa_avx512 = {
     tn_tanh_avx2_f32,   tn_tanh_avx2_f64,
     tn_rnn_small_fma_f32, tn_rnn_small_fma_f64,
     32, 16, micro_avx512_f32_direct, micro_avx512_f64_direct,
+    micro_avx512_f32_direct_half, micro_avx512_f64_direct_half,
 };
 #endif
 static const tn_isa *isa_chosen = &isa_generic;

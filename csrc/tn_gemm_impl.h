@@ -300,8 +300,9 @@ void FN(gemm_run)(JOB *g)
 }
 
 /* The direct path (tn_gemm_is_direct: one thread, K <= KC): tiles of 6 and 4 rows
- * straight from the operands.  A's rows (or, for op(A) = A^T, its columns) are read in
- * place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
+ * straight from the operands, in column panels NR wide, the last one NR / 2 wide when
+ * that holds it.  A's rows (or, for op(A) = A^T, its columns) are read in place, and
+ * so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
  * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
  * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
  * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
@@ -314,17 +315,20 @@ static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t
     size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
     TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
     int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
-    for (size_t j0 = 0; j0 < N; j0 += NR) {
-        size_t nr = TN_MIN(NR, N - j0), sb = ldb;
-        if (nr < NR && N >= NR && beta == 0) /* the last panel whole, overlapping the one before (its columns */
-            j0 = N - NR, nr = NR;            /* computed twice, stored twice with the same bits): nothing to pad */
+    for (size_t j0 = 0, W; j0 < N; j0 += W) {
+        int half = N - j0 <= NR / 2; /* a last panel that half a panel holds is computed as one */
+        W = half ? NR / 2 : NR;
+        size_t nr = TN_MIN(W, N - j0), sb = ldb;
+        if (nr < W && N >= W && beta == 0) /* the last panel whole, overlapping the one before (its columns */
+            j0 = N - W, nr = W;            /* computed twice, stored twice with the same bits): nothing to pad */
         const TN_T *b = B + j0;
-        if (trans_b || nr < NR || b_alias) {
-            SF(pack_b)(trans_b, B, ldb, 0, NULL, NR, bpanel, 0, K, j0, nr, 0, 1);
-            b = bpanel, sb = NR;
+        if (trans_b || nr < W || b_alias) {
+            SF(pack_b)(trans_b, B, ldb, 0, NULL, W, bpanel, 0, K, j0, nr, 0, 1);
+            b = bpanel, sb = W;
         }
-        isa->TN_CAT3(direct, _, TN_S)(K, M, A, lda, trans_a, a_alias ? apanel : NULL, b, sb, C + j0, ldc, nr, alpha,
-                                      beta, bias ? bias + j0 : NULL);
+        TN_CAT3(tn_direct_, , TN_S) kernel = half ? isa->TN_CAT3(direct_half, _, TN_S) : isa->TN_CAT3(direct, _, TN_S);
+        kernel(K, M, A, lda, trans_a, a_alias ? apanel : NULL, b, sb, C + j0, ldc, nr, alpha, beta,
+               bias ? bias + j0 : NULL);
     }
 }
 

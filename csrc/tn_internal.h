@@ -185,10 +185,13 @@ typedef struct {
     /* rnn_lm_loss for tiny problems in one function (tn_rnn_small.c) */
     tn_rnn_small_f32 rnn_small_f32;
     tn_rnn_small_f64 rnn_small_f64;
-    /* the direct path's kernels (column panels nrd wide) */
+    /* the direct path's kernels (column panels nrd wide; half: nrd / 2 wide, for a last panel
+     * that half a panel holds) */
     int nrd_f32, nrd_f64;
     tn_direct_f32 direct_f32;
     tn_direct_f64 direct_f64;
+    tn_direct_f32 direct_half_f32;
+    tn_direct_f64 direct_half_f64;
 } tn_isa;
 
 /* GEMM jobs (tn_gemm_impl.h): a kernel can prepack a right-hand side used many times

@@ -143,85 +143,93 @@ MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _put
 }
 
 /* One tile of the direct path: R (4 or 6: a constant once inlined) rows of C, NV vectors
- * wide, with nothing packed -- row i's k-th A value at a[i*sr + k*sa] (A's rows read in
+ * wide (_dtile: MK_NV; _dtile_half: half that; a macro, so that NV is a constant from the
+ * start), with nothing packed -- row i's k-th A value at a[i*sr + k*sa] (A's rows read in
  * place: sa = 1, sr = lda; the columns of A^T: sa = lda, sr = 1) and B(k, j) at
  * b[k*sb + j] (B's rows read in place: sb = ldb).  Rows past mr repeat row 0 and are not
  * stored.  Each element is the same k-ordered FMA chain from 0 as in the kernels above;
  * with a bias (beta == 0 only), c = bias[j] + (alpha acc), the very addition the packed
  * path's add_bias makes after its tile. */
-MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _dtile)(
-    const int R, size_t kc, const MK_T *a, size_t sa, size_t sr, const MK_T *restrict b, size_t sb, MK_T *c,
-    size_t ldc, size_t mr, size_t nr, MK_T alpha, MK_T beta, const MK_T *bias)
-{
-    MK_V acc[TN_DIRECT_MR_MAX][MK_NV];
-    const MK_T *ar[TN_DIRECT_MR_MAX];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++) {
-        ar[i] = a + ((size_t)i < mr ? (size_t)i : 0) * sr;
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_ZERO();
-    }
-    for (size_t k = 0; k < kc; k++) {
-        MK_V bv[MK_NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++) {
-            MK_V ai = MK_BCAST(*ar[i]);
-            ar[i] += sa;
-#pragma GCC unroll 4
-            for (int v = 0; v < MK_NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);
-        }
-        b += sb;
-    }
-    MK_V va = MK_BCAST(alpha), vb = MK_BCAST(beta);
-    if (mr == (size_t)R && nr == (size_t)(MK_NV * MK_LANES)) {
-        if (alpha == 1 && (bias || beta == 0)) { /* C = acc (+ bias): the common case, nothing to test per vector */
-#pragma GCC unroll 8
-            for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-                for (int v = 0; v < MK_NV; v++)
-                    MK_STORE(c + i * ldc + v * MK_LANES, bias ? MK_ADD(MK_LOAD(bias + v * MK_LANES), acc[i][v]) : acc[i][v]);
-            return;
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < MK_NV; v++)
-                MK_CAT(MK_NAME, _put)(c + i * ldc + v * MK_LANES, acc[i][v], va, vb, alpha, beta,
-                                      bias ? bias + v * MK_LANES : NULL);
-        return;
-    }
-    /* an edge tile, from a copy of the accumulators (constant indices keep them in registers
-     * on the path above): whole vectors as above, the last partial one element by element */
-    MK_T tile[TN_DIRECT_MR_MAX * MK_NV * MK_LANES];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < MK_NV; v++) MK_STORE(tile + (i * MK_NV + v) * MK_LANES, acc[i][v]);
-    for (size_t i = 0; i < mr; i++)
-        for (size_t v = 0; v < MK_NV && v * MK_LANES < nr; v++) {
-            MK_T *cv = c + i * ldc + v * MK_LANES;
-            const MK_T *tv = tile + (i * MK_NV + v) * MK_LANES, *bv = bias ? bias + v * MK_LANES : NULL;
-            if ((v + 1) * MK_LANES <= nr) {
-                MK_CAT(MK_NAME, _put)(cv, MK_LOAD(tv), va, vb, alpha, beta, bv);
-                continue;
-            }
-            for (size_t j = 0; j < nr - v * MK_LANES; j++) {
-                TN_GEMM_PUT(cv[j], tv[j], alpha, beta);
-                if (bv) cv[j] = bv[j] + cv[j];
-            }
-        }
+#define MK_DTILE(SUFFIX, NV)                                                                                           \
+    MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, SUFFIX)(                               \
+    const int R, size_t kc, const MK_T *a, size_t sa, size_t sr, const MK_T *restrict b, size_t sb,                    \
+    MK_T *c, size_t ldc, size_t mr, size_t nr, MK_T alpha, MK_T beta, const MK_T *bias)                                \
+{                                                                                                                      \
+    MK_V acc[TN_DIRECT_MR_MAX][MK_NV];                                                                                 \
+    const MK_T *ar[TN_DIRECT_MR_MAX];                                                                                  \
+_Pragma("GCC unroll 8")                                                                                                \
+    for (int i = 0; i < R; i++) {                                                                                      \
+        ar[i] = a + ((size_t)i < mr ? (size_t)i : 0) * sr;                                                             \
+_Pragma("GCC unroll 4")                                                                                                \
+        for (int v = 0; v < NV; v++) acc[i][v] = MK_ZERO();                                                            \
+    }                                                                                                                  \
+    for (size_t k = 0; k < kc; k++) {                                                                                  \
+        MK_V bv[MK_NV];                                                                                                \
+_Pragma("GCC unroll 4")                                                                                                \
+        for (int v = 0; v < NV; v++) bv[v] = MK_LOAD(b + v * MK_LANES);                                                \
+_Pragma("GCC unroll 8")                                                                                                \
+        for (int i = 0; i < R; i++) {                                                                                  \
+            MK_V ai = MK_BCAST(*ar[i]);                                                                                \
+            ar[i] += sa;                                                                                               \
+_Pragma("GCC unroll 4")                                                                                                \
+            for (int v = 0; v < NV; v++) acc[i][v] = MK_FMA(ai, bv[v], acc[i][v]);                                     \
+        }                                                                                                              \
+        b += sb;                                                                                                       \
+    }                                                                                                                  \
+    MK_V va = MK_BCAST(alpha), vb = MK_BCAST(beta);                                                                    \
+    if (mr == (size_t)R && nr == (size_t)(NV * MK_LANES)) {                                                            \
+        if (alpha == 1 && (bias || beta == 0)) { /* C = acc (+ bias): the common case, nothing to test per vector */   \
+_Pragma("GCC unroll 8")                                                                                                \
+            for (int i = 0; i < R; i++)                                                                                \
+_Pragma("GCC unroll 4")                                                                                                \
+                for (int v = 0; v < NV; v++)                                                                           \
+                    MK_STORE(c + i * ldc + v * MK_LANES,                                                               \
+                             bias ? MK_ADD(MK_LOAD(bias + v * MK_LANES), acc[i][v]) : acc[i][v]);                      \
+            return;                                                                                                    \
+        }                                                                                                              \
+_Pragma("GCC unroll 8")                                                                                                \
+        for (int i = 0; i < R; i++)                                                                                    \
+_Pragma("GCC unroll 4")                                                                                                \
+            for (int v = 0; v < NV; v++)                                                                               \
+                MK_CAT(MK_NAME, _put)(c + i * ldc + v * MK_LANES, acc[i][v], va, vb, alpha, beta,                      \
+                                      bias ? bias + v * MK_LANES : NULL);                                              \
+        return;                                                                                                        \
+    }                                                                                                                  \
+    /* an edge tile, from a copy of the accumulators (constant indices keep them in registers                          \
+     * on the path above): whole vectors as above, the last partial one element by element */                          \
+    MK_T tile[TN_DIRECT_MR_MAX * MK_NV * MK_LANES];                                                                    \
+_Pragma("GCC unroll 8")                                                                                                \
+    for (int i = 0; i < R; i++)                                                                                        \
+_Pragma("GCC unroll 4")                                                                                                \
+        for (int v = 0; v < NV; v++) MK_STORE(tile + (i * NV + v) * MK_LANES, acc[i][v]);                              \
+    for (size_t i = 0; i < mr; i++)                                                                                    \
+        for (size_t v = 0; v < (size_t)NV && v * MK_LANES < nr; v++) {                                                 \
+            MK_T *cv = c + i * ldc + v * MK_LANES;                                                                     \
+            const MK_T *tv = tile + (i * NV + v) * MK_LANES, *bv = bias ? bias + v * MK_LANES : NULL;                  \
+            if ((v + 1) * MK_LANES <= nr) {                                                                            \
+                MK_CAT(MK_NAME, _put)(cv, MK_LOAD(tv), va, vb, alpha, beta, bv);                                       \
+                continue;                                                                                              \
+            }                                                                                                          \
+            for (size_t j = 0; j < nr - v * MK_LANES; j++) {                                                           \
+                TN_GEMM_PUT(cv[j], tv[j], alpha, beta);                                                                \
+                if (bv) cv[j] = bv[j] + cv[j];                                                                         \
+            }                                                                                                          \
+        }                                                                                                              \
 }
+MK_DTILE(_dtile, MK_NV)
+MK_DTILE(_dtile_half, MK_NV / 2)
+#undef MK_DTILE
 
 /* The direct path's kernel (tn_gemm_impl.h): one column panel of C (nr <= NV LANES
  * columns, B's panel at b with row stride sb) over all M rows, in tiles of 6 rows and,
  * to end on a whole tile, of 4 (M = 32: 6, 6, 6, 6, 4, 4).  A is read in place (rows,
  * or for trans_a the columns of A^T), or, given apanel (K x 6 elements: the caller's
- * choice when A^T's columns lie 4 KiB apart), copied one row panel at a time. */
-MK_TARGET static void MK_CAT(MK_NAME, _direct)(size_t kc, size_t M, const MK_T *A, size_t lda, int trans_a,
-                                               MK_T *apanel, const MK_T *b, size_t sb, MK_T *c, size_t ldc,
-                                               size_t nr, MK_T alpha, MK_T beta, const MK_T *bias)
+ * choice when A^T's columns lie 4 KiB apart), copied one row panel at a time.  Panels
+ * of MK_NV vectors (_direct) or half that (_direct_half: a last panel half a panel
+ * holds, N = 200 with 16-column panels, no longer computed as a whole one). */
+MK_TARGET static inline __attribute__((always_inline)) void MK_CAT(MK_NAME, _direct_nv)(
+    const int NV, size_t kc, size_t M, const MK_T *A, size_t lda, int trans_a, MK_T *apanel, const MK_T *b, size_t sb,
+    MK_T *c, size_t ldc, size_t nr, MK_T alpha, MK_T beta, const MK_T *bias)
 {
     size_t sa0 = trans_a ? lda : 1, sr0 = trans_a ? 1 : lda;
     for (size_t i0 = 0; i0 < M;) {
@@ -232,13 +240,30 @@ MK_TARGET static void MK_CAT(MK_NAME, _direct)(size_t kc, size_t M, const MK_T *
                 for (size_t i = 0; i < R; i++) apanel[k * R + i] = a[(i < mr ? i : 0) * sr0 + k * sa0];
             a = apanel, sa = R, sr = 1;
         }
-        if (R == 6)
+        if (NV == MK_NV && R == 6)
             MK_CAT(MK_NAME, _dtile)(6, kc, a, sa, sr, b, sb, c + i0 * ldc, ldc, mr, nr, alpha, beta, bias);
-        else
+        else if (NV == MK_NV)
             MK_CAT(MK_NAME, _dtile)(4, kc, a, sa, sr, b, sb, c + i0 * ldc, ldc, mr, nr, alpha, beta, bias);
+        else if (R == 6)
+            MK_CAT(MK_NAME, _dtile_half)(6, kc, a, sa, sr, b, sb, c + i0 * ldc, ldc, mr, nr, alpha, beta, bias);
+        else
+            MK_CAT(MK_NAME, _dtile_half)(4, kc, a, sa, sr, b, sb, c + i0 * ldc, ldc, mr, nr, alpha, beta, bias);
         i0 += mr;
     }
 }
+
+#define MK_DIRECT_ARGS                                                                                                \
+    size_t kc, size_t M, const MK_T *A, size_t lda, int trans_a, MK_T *apanel, const MK_T *b, size_t sb, MK_T *c,    \
+        size_t ldc, size_t nr, MK_T alpha, MK_T beta, const MK_T *bias
+MK_TARGET static void MK_CAT(MK_NAME, _direct)(MK_DIRECT_ARGS)
+{
+    MK_CAT(MK_NAME, _direct_nv)(MK_NV, kc, M, A, lda, trans_a, apanel, b, sb, c, ldc, nr, alpha, beta, bias);
+}
+MK_TARGET static void MK_CAT(MK_NAME, _direct_half)(MK_DIRECT_ARGS)
+{
+    MK_CAT(MK_NAME, _direct_nv)(MK_NV / 2, kc, M, A, lda, trans_a, apanel, b, sb, c, ldc, nr, alpha, beta, bias);
+}
+#undef MK_DIRECT_ARGS
 
 /* One row of C against up to 4 B panels at once (np panels, panel q at b + q*pstride,
  * the last holding nr_last valid columns): for M = 1, where MR rows would be mostly

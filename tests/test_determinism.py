@@ -80,10 +80,11 @@ def test_rows_computed_alone_match_the_batch(dtype):
 
 
 # (N, D, H): products between the small path and the threads' threshold (the direct path:
-# operands read in place, K <= KC), with edges in every dimension, and strides of 4 KiB
-# (H = 1024 float32 / 512 float64: dW's A^T and dx's B are copied panel by panel)
-DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (48, 4, 1024), (4, 1024, 40),
-                 (24, 4, 512), (4, 512, 24)]
+# operands read in place, K <= KC), with edges in every dimension, last column panels of
+# half width (H = 200, 72: exactly; 53, 20: overlapping the one before), and strides of
+# 4 KiB (H = 1024 float32 / 512 float64: dW's A^T and dx's B are copied panel by panel)
+DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (16, 64, 72), (8, 100, 20),
+                 (48, 4, 1024), (4, 1024, 40), (24, 4, 512), (4, 512, 24)]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
