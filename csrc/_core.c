@@ -50,7 +50,8 @@
 
 PyDoc_STRVAR(set_num_threads_doc,
 "set_num_threads(n)\n--\n\n"
-"Threads the C engine may use for its large kernels (n <= 0: one per core).  Results\n"
+"Threads the C engine may use for its large kernels (n <= 0: one per CPU this process\n"
+"may use, counting its affinity mask and cgroup CPU quota; or TINYNET_NUM_THREADS).  Results\n"
 "are bit-identical for any thread count.  n: an int.  Returns None.\n\n"
 ">>> import tinynet as tn\n"
 ">>> before = tn.get_num_threads()\n"
@@ -72,7 +73,7 @@ static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
 PyDoc_STRVAR(get_num_threads_doc,
 "get_num_threads()\n--\n\n"
 "The number of threads the C engine uses for its large kernels (an int >= 1), as set by\n"
-"set_num_threads; by default one per core.\n\n"
+"set_num_threads; by default one per CPU this process may use.\n\n"
 ">>> import tinynet as tn\n"
 ">>> tn.get_num_threads() >= 1\n"
 "True\n");

@@ -39,7 +39,8 @@ int tn_size_mul(size_t a, size_t b, size_t *out);
 /* *out = a + b; returns 0 on success, -1 on overflow. */
 int tn_size_add(size_t a, size_t b, size_t *out);
 
-/* Threads used by the large kernels (GEMM, RNN).  n <= 0 means "one per core". */
+/* Threads used by the large kernels (GEMM, RNN).  n <= 0 means TINYNET_NUM_THREADS when
+ * set, else one per CPU the process may use (affinity mask, cgroup CPU quota). */
 void tn_set_num_threads(int n);
 int tn_get_num_threads(void);
 /* Name of the instruction set the GEMM microkernels dispatch to ("avx512", "avx2"

@@ -7,11 +7,13 @@
  * kernel computes each output element in the same order whatever the thread count.
  * Workers are created lazily, spin briefly for work, then sleep; a forked child starts
  * with no workers. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tn_internal.h"
@@ -21,11 +23,99 @@
 
 static _Atomic int tn_nthreads = 0; /* 0: not yet chosen; set from Python threads while others run */
 
+#ifdef __linux__
+/* The CPU quota of a cgroup directory, in CPUs rounded up (0: none): cgroup v2's
+ * cpu.max ("max 100000", or "150000 100000" for 1.5 CPUs), or v1's cfs quota and period. */
+static long cgroup_quota(const char *dir)
+{
+    char path[4300], buf[64];
+    long quota = 0, period = 0;
+    snprintf(path, sizeof path, "%s/cpu.max", dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fgets(buf, sizeof buf, f) && sscanf(buf, "%ld %ld", &quota, &period) != 2) quota = 0; /* "max" */
+        fclose(f);
+    } else {
+        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%ld", &quota) != 1) quota = 0;
+            fclose(f);
+        }
+        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
+        if ((f = fopen(path, "r"))) {
+            if (fscanf(f, "%ld", &period) != 1) period = 0;
+            fclose(f);
+        }
+    }
+    return quota > 0 && period > 0 ? (quota + period - 1) / period : 0;
+}
+
+/* The smallest quota on dir/path and the directories above it, up to dir; 0: none. */
+static long cgroup_walk(const char *dir, const char *path)
+{
+    char d[4200];
+    long best = 0, q;
+    size_t root = strlen(dir);
+    if (snprintf(d, sizeof d, "%s%s", dir, path) >= (int)sizeof d) return 0;
+    for (;;) {
+        if ((q = cgroup_quota(d)) > 0 && (best == 0 || q < best)) best = q;
+        char *slash = strrchr(d, '/');
+        if (!slash || (size_t)(slash - d) < root) break;
+        *slash = 0;
+    }
+    return best;
+}
+
+/* The smallest CPU quota on this process's cgroup and those above it ("0::/path" for
+ * cgroup v2, "n:cpu,cpuacct:/path" for v1's cpu controller, in /proc/self/cgroup);
+ * 0: none.  Inside a container the path may name the host's view, where the container
+ * sees its own cgroup at the root: the walk ends there. */
+static long cgroup_cpus(void)
+{
+    long best = 0, q;
+    char line[4000], dir[64];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *ctl = strchr(line, ':'), *path = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!path || path[1] != '/') continue;
+        *path++ = 0, ctl++;
+        if (*ctl == 0) { /* v2 */
+            snprintf(dir, sizeof dir, "/sys/fs/cgroup");
+        } else { /* v1: the line of the cpu controller (alone, or with others: "cpu,cpuacct") */
+            char list[64], *tok, *save;
+            int cpu = 0;
+            snprintf(list, sizeof list, "%s", ctl);
+            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) cpu |= strcmp(tok, "cpu") == 0;
+            if (!cpu || snprintf(dir, sizeof dir, "/sys/fs/cgroup/%s", ctl) >= (int)sizeof dir) continue;
+        }
+        if ((q = cgroup_walk(dir, path)) > 0 && (best == 0 || q < best)) best = q;
+    }
+    fclose(f);
+    return best;
+}
+#endif
+
+/* One thread per CPU this process may run on: the online CPUs, fewer when its affinity
+ * mask (taskset, a container's cpuset) or a cgroup CPU quota (docker --cpus) allows
+ * fewer -- a team larger than that spends its time waiting at barriers for members that
+ * are not running (a recurrence meets one per step: 32 members on 2 CPUs ran the LSTM
+ * 5x slower than 2).  TINYNET_NUM_THREADS, when set, decides instead. */
 static int default_threads(void)
 {
     const char *env = getenv("TINYNET_NUM_THREADS");
     long n = env ? strtol(env, NULL, 10) : 0;
-    if (n <= 0) n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef __linux__
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < n)
+            n = CPU_COUNT(&set);
+        long q = cgroup_cpus();
+        if (q > 0 && q < n) n = q;
+#endif
+    }
     return (int)(n < 1 ? 1 : n > TN_MAX_THREADS ? TN_MAX_THREADS : n);
 }
 

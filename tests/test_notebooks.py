@@ -145,8 +145,27 @@ async def _run(nb, env, semaphore):
         return nb
 
 
+def _usable_cpus():
+    """The CPUs this process may run on (os.cpu_count() counts the host's in a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 2
+
+
+def _machine():
+    """What a failed run's message says of the machine it ran on."""
+    try:
+        flags = re.search(r"^flags\s*:(.*)$", pathlib.Path("/proc/cpuinfo").read_text(), re.M).group(1).split()
+    except (OSError, AttributeError):
+        flags = []
+    simd = [f for f in ("avx512f", "avx2", "fma") if f in flags]
+    return (f"machine: {os.cpu_count()} CPUs online, {_usable_cpus()} usable by this process, "
+            f"tinynet threads {tinynet.get_num_threads()}, {' '.join(simd) or 'no avx2/avx512f'}")
+
+
 async def _run_all(runs, env):
-    semaphore = asyncio.Semaphore(max(2, min(4, (os.cpu_count() or 2) + 1)))
+    semaphore = asyncio.Semaphore(max(2, min(4, _usable_cpus() + 1)))
     tasks = [_run(nb, env, semaphore) for nb in runs.values()]  # the longest runs are first
     return dict(zip(runs, await asyncio.gather(*tasks, return_exceptions=True)))
 
@@ -177,7 +196,7 @@ def results(executed):
         if nb is None:
             pytest.skip(f"names.txt not found in {data_dir()}; set TINYNET_DATA")
         if isinstance(nb, BaseException):
-            pytest.fail(f"notebook run {run} failed:\n{nb}", pytrace=False)
+            pytest.fail(f"notebook run {run} failed ({_machine()}):\n{nb}", pytrace=False)
         return _result(nb)
 
     return get

@@ -13,7 +13,11 @@ its own team (tinynet.set_num_threads).
   bit-identical to serial calls.
 * Every function gives the same bits for 1, 2, 3, 4 and 8 threads.
 """
+import os
+import pathlib
 import random
+import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -239,3 +243,83 @@ def test_same_bits_for_any_thread_count(spec, restore_threads):
             tn.set_num_threads(n)
             for _ in range(2):
                 assert _same_bits(_call(spec, kw), want), f"{n} threads changed the bits ({np.dtype(dtype).name})"
+
+
+# ---------------------------------------------------------------- the default count
+
+def _default_threads(env=None, cpus=None, cgroup_procs=None):
+    """get_num_threads() in a fresh interpreter with TINYNET_NUM_THREADS as given (None:
+    unset), pinned to the CPUs `cpus` (None: as this process) and moved into a cgroup
+    first (the path of its cgroup.procs; None: this process's)."""
+    code = ["import os"]
+    if cgroup_procs:
+        code.append(f"open({str(cgroup_procs)!r}, 'w').write(str(os.getpid()))")
+    if cpus is not None:
+        code.append(f"os.sched_setaffinity(0, {set(cpus)!r})")
+    code.append("import tinynet; print(tinynet.get_num_threads())")
+    environ = {k: v for k, v in os.environ.items() if k != "TINYNET_NUM_THREADS"}
+    if env is not None:
+        environ["TINYNET_NUM_THREADS"] = env
+    out = subprocess.run([sys.executable, "-c", "\n".join(code)], env=environ, capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout)
+
+
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no sched_setaffinity here")
+
+
+@needs_affinity
+def test_default_is_one_thread_per_cpu_this_process_may_use():
+    """One per online CPU, fewer when the affinity mask allows fewer (taskset, a
+    container's cpuset: where sysconf still counts every CPU of the host)."""
+    mine = sorted(os.sched_getaffinity(0))
+    assert _default_threads(cpus=mine[:1]) == 1
+    if len(mine) >= 2:
+        assert _default_threads(cpus=mine[:2]) == 2
+    assert _default_threads(cpus=mine) <= len(mine)
+    assert _default_threads(env="3", cpus=mine[:1]) == 3  # the variable decides when set
+    assert _default_threads(env="0", cpus=mine[:1]) == 1  # 0: the default
+
+
+def _v1_cpu_cgroup():
+    """A fresh cgroup (v1 cpu controller) to put a child process in, or a skip."""
+    root = pathlib.Path("/sys/fs/cgroup/cpu")
+    if not (root / "cpu.cfs_quota_us").is_file() or not os.access(root, os.W_OK):
+        pytest.skip("no writable cgroup v1 cpu controller here")
+    own = next((line.split(":", 2)[2] for line in pathlib.Path("/proc/self/cgroup").read_text().splitlines()
+                if "cpu" in line.split(":")[1].split(",")), None)
+    if own is None:
+        pytest.skip("this process has no cgroup v1 cpu controller")
+    try:
+        d = pathlib.Path(tempfile.mkdtemp(prefix="tinynet-", dir=root / own.lstrip("/")))
+    except OSError as e:
+        pytest.skip(f"cannot make a cgroup here: {e}")
+    return d
+
+
+@needs_affinity
+def test_default_counts_a_cgroup_cpu_quota():
+    """A CPU quota (docker --cpus) caps the default at the quota rounded up, the smallest
+    over the process's cgroup and those above it."""
+    outer = _v1_cpu_cgroup()
+    inner = outer / "inner"
+    try:
+        inner.mkdir()
+        mine = sorted(os.sched_getaffinity(0))
+        (outer / "cpu.cfs_period_us").write_text("100000")
+        (inner / "cpu.cfs_period_us").write_text("100000")
+        for quota, want in [(100000, 1), (50000, 1), (150000, 2), (-1, len(mine))]:
+            (outer / "cpu.cfs_quota_us").write_text(str(quota))
+            assert _default_threads(cgroup_procs=inner / "cgroup.procs") == min(want, len(mine)), quota
+        (outer / "cpu.cfs_quota_us").write_text("100000")
+        assert _default_threads(env="2", cgroup_procs=inner / "cgroup.procs") == 2  # the variable decides
+    finally:
+        for d in (inner, outer):
+            for _ in range(50):  # the children have exited; the kernel may take a moment to empty the group
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
