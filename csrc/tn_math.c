@@ -10,29 +10,13 @@
 #include <immintrin.h>
 #endif
 
-/* Taylor polynomials of expm1(r), |r| <= ln2/2, as r + r^2 q(r) (Horner with FMA) */
-#define POLY_F64(r, FMA, MUL, SET1)                                                                                   \
-    FMA(MUL(r, r),                                                                                                    \
-        FMA(FMA(FMA(FMA(FMA(FMA(FMA(FMA(FMA(FMA(FMA(SET1(1.0 / 6227020800.0), r, SET1(1.0 / 479001600.0)), r,      \
-                                                SET1(1.0 / 39916800.0)),                                              \
-                                            r, SET1(1.0 / 3628800.0)),                                                \
-                                        r, SET1(1.0 / 362880.0)),                                                     \
-                                    r, SET1(1.0 / 40320.0)),                                                          \
-                                r, SET1(1.0 / 5040.0)),                                                               \
-                            r, SET1(1.0 / 720.0)),                                                                    \
-                        r, SET1(1.0 / 120.0)),                                                                        \
-                    r, SET1(1.0 / 24.0)),                                                                             \
-                r, SET1(1.0 / 6.0)),                                                                                  \
-            r, SET1(0.5)),                                                                                            \
-        r)
-#define POLY_F32(r, FMA, MUL, SET1)                                                                                   \
-    FMA(MUL(r, r),                                                                                                    \
-        FMA(FMA(FMA(FMA(FMA(FMA(SET1(1.0f / 40320.0f), r, SET1(1.0f / 5040.0f)), r, SET1(1.0f / 720.0f)), r,        \
-                        SET1(1.0f / 120.0f)),                                                                         \
-                    r, SET1(1.0f / 24.0f)),                                                                           \
-                r, SET1(1.0f / 6.0f)),                                                                                \
-            r, SET1(0.5f)),                                                                                           \
-        r)
+/* Taylor coefficients of expm1(r) = r + r^2 q(r), |r| <= ln2/2, q's highest first (Horner
+ * with FMA in tn_tanh_impl.h), to below half an ulp */
+static const double expm1_poly_f64[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                        1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,       1.0 / 720.0,
+                                        1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,          0.5};
+static const float expm1_poly_f32[] = {1.0f / 40320.0f, 1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f,
+                                       1.0f / 24.0f,    1.0f / 6.0f,    0.5f};
 
 /* c = (c + e1) (1 - e2^2) over a rows x cols block (row stride ld): plain IEEE
  * operations, vectorised by the compiler for each instruction set (no contraction into
@@ -60,10 +44,6 @@ DTANH_PAIR(avx512, __attribute__((target("avx512f"))))
 /* 2^k for integral k (NaN passes through: converting it to int would be undefined) */
 static inline double g_pow2(double k) { return k != k ? k : ldexp(1.0, (int)k); }
 static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k); }
-#define G_FMA(a, b, c) fma(a, b, c)
-#define G_FMAF(a, b, c) fmaf(a, b, c)
-#define G_MUL(a, b) ((a) * (b))
-#define G_SET1(x) (x)
 
 #define TH_NAME tn_tanh_generic_f64
 #define TH_EXP_NAME tn_exp_generic_f64
@@ -93,7 +73,7 @@ static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k);
 #define TH_CLAMP 22.0
 #define TH_LN2_HI 6.93147180369123816490e-01
 #define TH_LN2_LO 1.90821492927058770002e-10
-#define TH_POLY(r) POLY_F64(r, G_FMA, G_MUL, G_SET1)
+#define TH_POLY_C expm1_poly_f64
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_generic_f32
@@ -126,7 +106,7 @@ static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k);
 #define TH_CLAMP 10.0f
 #define TH_LN2_HI 0.693145751953125f
 #define TH_LN2_LO 1.428606765330187045e-06f
-#define TH_POLY(r) POLY_F32(r, G_FMAF, G_MUL, G_SET1)
+#define TH_POLY_C expm1_poly_f32
 #include "tn_tanh_impl.h"
 
 #ifdef TN_X86
@@ -182,7 +162,7 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 #define TH_CLAMP 22.0
 #define TH_LN2_HI 6.93147180369123816490e-01
 #define TH_LN2_LO 1.90821492927058770002e-10
-#define TH_POLY(r) POLY_F64(r, _mm256_fmadd_pd, _mm256_mul_pd, _mm256_set1_pd)
+#define TH_POLY_C expm1_poly_f64
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx2_f32
@@ -216,7 +196,7 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 #define TH_CLAMP 10.0f
 #define TH_LN2_HI 0.693145751953125f
 #define TH_LN2_LO 1.428606765330187045e-06f
-#define TH_POLY(r) POLY_F32(r, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_set1_ps)
+#define TH_POLY_C expm1_poly_f32
 #include "tn_tanh_impl.h"
 
 /* ---------------------------------------------------------------- AVX-512 */
@@ -280,7 +260,7 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 #define TH_CLAMP 22.0
 #define TH_LN2_HI 6.93147180369123816490e-01
 #define TH_LN2_LO 1.90821492927058770002e-10
-#define TH_POLY(r) POLY_F64(r, _mm512_fmadd_pd, _mm512_mul_pd, _mm512_set1_pd)
+#define TH_POLY_C expm1_poly_f64
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx512_f32
@@ -313,6 +293,6 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 #define TH_CLAMP 10.0f
 #define TH_LN2_HI 0.693145751953125f
 #define TH_LN2_LO 1.428606765330187045e-06f
-#define TH_POLY(r) POLY_F32(r, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_set1_ps)
+#define TH_POLY_C expm1_poly_f32
 #include "tn_tanh_impl.h"
 #endif

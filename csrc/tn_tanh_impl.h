@@ -10,7 +10,8 @@
  *   TH_CLAMP           |x| above which tanh(x) rounds to +-1
  *   TH_EXP_CLAMP       |x| beyond which exp(x) is inf or 0 (keeps 2^k's exponent in range)
  *   TH_ISNAN(v)        mask of NaN lanes
- *   TH_POLY(r)         expm1(r) for |r| <= ln2/2 (Taylor, to below half an ulp)
+ *   TH_POLY_C          the Taylor coefficients of expm1 (r) for |r| <= ln2/2 (an array, below)
+ *   TH_ILV             (optional) vectors in flight at once in the exp-based loops (default 4)
  *   TH_RATIONAL        (defined for float32) tanh as a rational interpolant, below, with
  *   TH_CLAMPX(x, lo, hi)   x limited to [lo, hi], a NaN x returned as it is
  *
@@ -24,6 +25,10 @@
  * exp(x) = 2^k (1 + expm1(r)) = fma(s1, expm1(r), s1) s2, x = k ln2 + r, 2^k = s1 s2 split
  * in two halves so that both stay normal numbers down to the subnormal results
  * (multiplying by the exact power of two s2 is exact whenever the result is normal). */
+
+#ifndef TH_ILV
+#define TH_ILV 4
+#endif
 
 #ifdef TH_RATIONAL
 /* float32: tanh(x) = |x| < 0.0004 ? x : c p(c^2) / q(c^2), c = x limited to +-7.99881...,
@@ -57,47 +62,78 @@ TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
     TN_CAT3(TH_NAME, _, vecn)(1, &x);
     return x;
 }
-/* the array loop's main part: two vectors at a time */
-#define TH_ARRAY_PAIRS(NAME)                                                                                         \
-    for (; i + 2 * TH_LANES <= n; i += 2 * TH_LANES) {                                                               \
-        TH_V v[2] = {TH_LOAD(x + i), TH_LOAD(x + i + TH_LANES)};                                                      \
-        TN_CAT3(NAME, _, vecn)(2, v);                                                                                 \
-        TH_STORE(y + i, v[0]);                                                                                        \
-        TH_STORE(y + i + TH_LANES, v[1]);                                                                             \
-    }
-#else
-TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
+#endif
+
+/* expm1(r) for |r| <= ln2/2, n vectors (as below): r + r^2 q(r), q by Horner with FMA
+ * over the Taylor coefficients TH_POLY_C (highest first, to below half an ulp) */
+#define TH_EACH(stmt) _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) { stmt; }
+TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, expm1n)(const int n, TH_V *q,
+                                                                                       const TH_V *r)
+{
+    const int nc = (int)(sizeof TH_POLY_C / sizeof TH_POLY_C[0]);
+    TH_EACH(q[j] = TH_FMA(TH_SET1(TH_POLY_C[0]), r[j], TH_SET1(TH_POLY_C[1])))
+#pragma GCC unroll 16
+    for (int i = 2; i < nc; i++) TH_EACH(q[j] = TH_FMA(q[j], r[j], TH_SET1(TH_POLY_C[i])))
+    TH_EACH(q[j] = TH_FMA(TH_MUL(r[j], r[j]), q[j], r[j]))
+}
+
+#ifndef TH_RATIONAL
+/* n (1 to 4, a constant once inlined) vectors in place, each step for all of them before
+ * the next: their chains (the polynomial's is a dozen multiply-adds deep) in flight
+ * together, where one alone leaves the units waiting on its latency */
+TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, vecn)(const int n, TH_V *x)
 {
     const TH_V one = TH_SET1(1), two = TH_SET1(2);
-    TH_V ax = TH_ABS(x);
-    TH_M big = TH_GE(ax, one);
-    TH_V y = TH_SELECT(big, TH_MUL(two, TH_MIN(ax, TH_SET1(TH_CLAMP))), TH_MUL(TH_SET1(-2), ax));
+    TH_V ax[4], y[4], k[4], r[4], s[4], t[4], q[4];
+    TH_M big[4];
+    TH_EACH(ax[j] = TH_ABS(x[j]))
+    TH_EACH(big[j] = TH_GE(ax[j], one))
+    TH_EACH(y[j] = TH_SELECT(big[j], TH_MUL(two, TH_MIN(ax[j], TH_SET1(TH_CLAMP))), TH_MUL(TH_SET1(-2), ax[j])))
     /* expm1(y): y = k ln2 + r */
-    TH_V k = TH_ROUND(TH_MUL(y, TH_SET1(1.4426950408889634074)));
-    TH_V r = TH_FMA(k, TH_SET1(-TH_LN2_HI), y);
-    r = TH_FMA(k, TH_SET1(-TH_LN2_LO), r);
-    TH_V s = TH_POW2(k);
-    TH_V t = TH_FMA(s, TH_POLY(r), TH_SUB(s, one));
-    TH_V d = TH_ADD(t, two);
+    TH_EACH(k[j] = TH_ROUND(TH_MUL(y[j], TH_SET1(1.4426950408889634074))))
+    TH_EACH(r[j] = TH_FMA(k[j], TH_SET1(-TH_LN2_HI), y[j]))
+    TH_EACH(r[j] = TH_FMA(k[j], TH_SET1(-TH_LN2_LO), r[j]))
+    TH_EACH(s[j] = TH_POW2(k[j]))
+    TN_CAT3(TH_NAME, _, expm1n)(n, q, r);
+    TH_EACH(t[j] = TH_FMA(s[j], q[j], TH_SUB(s[j], one)))
     /* -t / (t + 2) or 1 - 2 / (t + 2): one division serves both branches */
-    TH_V q = TH_DIV(TH_SELECT(big, two, TH_SUB(TH_SET1(0), t)), d);
-    return TH_COPYSIGN(TH_SELECT(big, TH_SUB(one, q), q), x);
+    TH_EACH(q[j] = TH_DIV(TH_SELECT(big[j], two, TH_SUB(TH_SET1(0), t[j])), TH_ADD(t[j], two)))
+    TH_EACH(x[j] = TH_COPYSIGN(TH_SELECT(big[j], TH_SUB(one, q[j]), q[j]), x[j]))
+}
+TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
+{
+    TN_CAT3(TH_NAME, _, vecn)(1, &x);
+    return x;
 }
 #endif
 
+TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_EXP_NAME, _, vecn)(const int n, TH_V *x)
+{
+    TH_V xc[4], k[4], r[4], kh[4], q[4];
+    TH_EACH(xc[j] = TH_MAX(TH_SET1(-TH_EXP_CLAMP), TH_MIN(TH_SET1(TH_EXP_CLAMP), x[j])))
+    TH_EACH(k[j] = TH_ROUND(TH_MUL(xc[j], TH_SET1(1.4426950408889634074))))
+    TH_EACH(r[j] = TH_FMA(k[j], TH_SET1(-TH_LN2_HI), xc[j]))
+    TH_EACH(r[j] = TH_FMA(k[j], TH_SET1(-TH_LN2_LO), r[j]))
+    TH_EACH(kh[j] = TH_ROUND(TH_MUL(k[j], TH_SET1(0.5))))
+    TN_CAT3(TH_NAME, _, expm1n)(n, q, r);
+    TH_EACH(TH_V s1 = TH_POW2(TH_SUB(k[j], kh[j])); TH_V s2 = TH_POW2(kh[j]);
+            x[j] = TH_SELECT(TH_ISNAN(x[j]), x[j], TH_MUL(TH_FMA(s1, q[j], s1), s2)))
+}
+#undef TH_EACH
 TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
 {
-    const TH_V one = TH_SET1(1);
-    TH_V xc = TH_MAX(TH_SET1(-TH_EXP_CLAMP), TH_MIN(TH_SET1(TH_EXP_CLAMP), x));
-    TH_V k = TH_ROUND(TH_MUL(xc, TH_SET1(1.4426950408889634074)));
-    TH_V r = TH_FMA(k, TH_SET1(-TH_LN2_HI), xc);
-    r = TH_FMA(k, TH_SET1(-TH_LN2_LO), r);
-    TH_V kh = TH_ROUND(TH_MUL(k, TH_SET1(0.5)));
-    TH_V s1 = TH_POW2(TH_SUB(k, kh)), s2 = TH_POW2(kh);
-    TH_V e = TH_MUL(TH_FMA(s1, TH_POLY(r), s1), s2);
-    (void)one;
-    return TH_SELECT(TH_ISNAN(x), x, e);
+    TN_CAT3(TH_EXP_NAME, _, vecn)(1, &x);
+    return x;
 }
+
+/* the array loops' main part: TH_ILV vectors at a time */
+#define TH_ARRAY_GROUPS(NAME, ILV)                                                                                   \
+    for (; i + (ILV) * TH_LANES <= n; i += (ILV) * TH_LANES) {                                                       \
+        TH_V v[ILV];                                                                                                  \
+        for (int j = 0; j < (ILV); j++) v[j] = TH_LOAD(x + i + j * TH_LANES);                                         \
+        TN_CAT3(NAME, _, vecn)((ILV), v);                                                                             \
+        for (int j = 0; j < (ILV); j++) TH_STORE(y + i + j * TH_LANES, v[j]);                                         \
+    }
 
 /* y[i] = f(x[i]) through the vector code, the tail included (padded in a buffer). */
 #define TH_ARRAY(NAME, PAIRS)                                                                                        \
@@ -114,12 +150,12 @@ TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
         }                                                                                                             \
     }
 #ifdef TH_RATIONAL
-TH_ARRAY(TH_NAME, TH_ARRAY_PAIRS(TH_NAME))
-#undef TH_ARRAY_PAIRS
+TH_ARRAY(TH_NAME, TH_ARRAY_GROUPS(TH_NAME, 2))
 #else
-TH_ARRAY(TH_NAME, )
+TH_ARRAY(TH_NAME, TH_ARRAY_GROUPS(TH_NAME, TH_ILV))
 #endif
-TH_ARRAY(TH_EXP_NAME, )
+TH_ARRAY(TH_EXP_NAME, TH_ARRAY_GROUPS(TH_EXP_NAME, TH_ILV))
+#undef TH_ARRAY_GROUPS
 #undef TH_ARRAY
 
 /* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue):
@@ -163,6 +199,6 @@ TH_TARGET void TN_CAT3(TH_NAME, _, 2d)(TH_T *c, size_t ld, size_t rows, size_t c
 #undef TH_POW2
 #undef TH_COPYSIGN
 #undef TH_CLAMP
-#undef TH_POLY
+#undef TH_POLY_C
 #undef TH_LN2_HI
 #undef TH_LN2_LO
