@@ -273,10 +273,11 @@ def test_default_is_one_thread_per_cpu_this_process_may_use():
     """One per online CPU, fewer when the affinity mask allows fewer (taskset, a
     container's cpuset: where sysconf still counts every CPU of the host)."""
     mine = sorted(os.sched_getaffinity(0))
+    ambient = _default_threads(cpus=mine)  # all of them (a cgroup quota may allow fewer)
+    assert 1 <= ambient <= len(mine)
     assert _default_threads(cpus=mine[:1]) == 1
     if len(mine) >= 2:
-        assert _default_threads(cpus=mine[:2]) == 2
-    assert _default_threads(cpus=mine) <= len(mine)
+        assert _default_threads(cpus=mine[:2]) == min(2, ambient)
     assert _default_threads(env="3", cpus=mine[:1]) == 3  # the variable decides when set
     assert _default_threads(env="0", cpus=mine[:1]) == 1  # 0: the default
 
@@ -305,12 +306,12 @@ def test_default_counts_a_cgroup_cpu_quota():
     inner = outer / "inner"
     try:
         inner.mkdir()
-        mine = sorted(os.sched_getaffinity(0))
+        ambient = _default_threads()  # this process's CPUs, and any quota above the new groups
         (outer / "cpu.cfs_period_us").write_text("100000")
         (inner / "cpu.cfs_period_us").write_text("100000")
-        for quota, want in [(100000, 1), (50000, 1), (150000, 2), (-1, len(mine))]:
+        for quota, want in [(100000, 1), (50000, 1), (150000, 2), (-1, ambient)]:
             (outer / "cpu.cfs_quota_us").write_text(str(quota))
-            assert _default_threads(cgroup_procs=inner / "cgroup.procs") == min(want, len(mine)), quota
+            assert _default_threads(cgroup_procs=inner / "cgroup.procs") == min(want, ambient), quota
         (outer / "cpu.cfs_quota_us").write_text("100000")
         assert _default_threads(env="2", cgroup_procs=inner / "cgroup.procs") == 2  # the variable decides
     finally:
