@@ -29,6 +29,8 @@
 #ifndef TH_ILV
 #define TH_ILV 4
 #endif
+/* stmt for each of n vectors (n a constant once inlined): one step for all before the next */
+#define TH_EACH(stmt) _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) { stmt; }
 
 #ifdef TH_RATIONAL
 /* float32: tanh(x) = |x| < 0.0004 ? x : c p(c^2) / q(c^2), c = x limited to +-7.99881...,
@@ -38,7 +40,6 @@
  * +-1 from the clamp on (the interpolant is 1 there); NaN stays NaN (TH_CLAMPX keeps it).
  * c carries x's sign through the odd numerator (q is even): the same bits as the
  * magnitude's quotient with the sign put back, two operations fewer. */
-#define TH_EACH(stmt) _Pragma("GCC unroll 2") for (int j = 0; j < n; j++) { stmt; }
 TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, vecn)(const int n, TH_V *x)
 { /* n (1 or 2, a constant once inlined) vectors in place, each step for both before the
    * next: two chains in flight, for the out-of-order window (+7% on Zen 1) */
@@ -56,17 +57,11 @@ TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, 
     TH_EACH(p[j] = TH_MUL(c[j], TH_FMA(c2[j], p[j], TH_SET1(4.89352455891786e-03f))))
     TH_EACH(x[j] = TH_SELECT(TH_GE(TH_ABS(x[j]), TH_SET1(0.0004f)), TH_DIV(p[j], q[j]), x[j]))
 }
-#undef TH_EACH
-TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
-{
-    TN_CAT3(TH_NAME, _, vecn)(1, &x);
-    return x;
-}
+#define TH_TANH_ILV 2 /* (four chains were no faster) */
 #endif
 
 /* expm1(r) for |r| <= ln2/2, n vectors (as below): r + r^2 q(r), q by Horner with FMA
  * over the Taylor coefficients TH_POLY_C (highest first, to below half an ulp) */
-#define TH_EACH(stmt) _Pragma("GCC unroll 4") for (int j = 0; j < n; j++) { stmt; }
 TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, expm1n)(const int n, TH_V *q,
                                                                                        const TH_V *r)
 {
@@ -100,11 +95,7 @@ TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, 
     TH_EACH(q[j] = TH_DIV(TH_SELECT(big[j], two, TH_SUB(TH_SET1(0), t[j])), TH_ADD(t[j], two)))
     TH_EACH(x[j] = TH_COPYSIGN(TH_SELECT(big[j], TH_SUB(one, q[j]), q[j]), x[j]))
 }
-TH_TARGET static inline TH_V TN_CAT3(TH_NAME, _, vec)(TH_V x)
-{
-    TN_CAT3(TH_NAME, _, vecn)(1, &x);
-    return x;
-}
+#define TH_TANH_ILV TH_ILV
 #endif
 
 TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_EXP_NAME, _, vecn)(const int n, TH_V *x)
@@ -120,13 +111,19 @@ TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_EXP_NAME,
             x[j] = TH_SELECT(TH_ISNAN(x[j]), x[j], TH_MUL(TH_FMA(s1, q[j], s1), s2)))
 }
 #undef TH_EACH
-TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
-{
-    TN_CAT3(TH_EXP_NAME, _, vecn)(1, &x);
-    return x;
-}
 
-/* the array loops' main part: TH_ILV vectors at a time */
+/* one vector */
+#define TH_VEC1(NAME)                                                                                                \
+    TH_TARGET static inline TH_V TN_CAT3(NAME, _, vec)(TH_V x)                                                        \
+    {                                                                                                                 \
+        TN_CAT3(NAME, _, vecn)(1, &x);                                                                                \
+        return x;                                                                                                     \
+    }
+TH_VEC1(TH_NAME)
+TH_VEC1(TH_EXP_NAME)
+#undef TH_VEC1
+
+/* the array loops' main part: ILV vectors at a time */
 #define TH_ARRAY_GROUPS(NAME, ILV)                                                                                   \
     for (; i + (ILV) * TH_LANES <= n; i += (ILV) * TH_LANES) {                                                       \
         TH_V v[ILV];                                                                                                  \
@@ -136,11 +133,11 @@ TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
     }
 
 /* y[i] = f(x[i]) through the vector code, the tail included (padded in a buffer). */
-#define TH_ARRAY(NAME, PAIRS)                                                                                        \
+#define TH_ARRAY(NAME, ILV)                                                                                          \
     TH_TARGET void NAME(TH_T *y, const TH_T *x, size_t n)                                                             \
     {                                                                                                                 \
         size_t i = 0;                                                                                                 \
-        PAIRS                                                                                                         \
+        TH_ARRAY_GROUPS(NAME, ILV)                                                                                    \
         for (; i + TH_LANES <= n; i += TH_LANES) TH_STORE(y + i, TN_CAT3(NAME, _, vec)(TH_LOAD(x + i)));              \
         if (i < n) {                                                                                                  \
             TH_T buf[TH_LANES];                                                                                       \
@@ -149,14 +146,11 @@ TH_TARGET static inline TH_V TN_CAT3(TH_EXP_NAME, _, vec)(TH_V x)
             for (size_t j = 0; i + j < n; j++) y[i + j] = buf[j];                                                     \
         }                                                                                                             \
     }
-#ifdef TH_RATIONAL
-TH_ARRAY(TH_NAME, TH_ARRAY_GROUPS(TH_NAME, 2))
-#else
-TH_ARRAY(TH_NAME, TH_ARRAY_GROUPS(TH_NAME, TH_ILV))
-#endif
-TH_ARRAY(TH_EXP_NAME, TH_ARRAY_GROUPS(TH_EXP_NAME, TH_ILV))
+TH_ARRAY(TH_NAME, TH_TANH_ILV)
+TH_ARRAY(TH_EXP_NAME, TH_ILV)
 #undef TH_ARRAY_GROUPS
 #undef TH_ARRAY
+#undef TH_TANH_ILV
 
 /* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue):
  * the full vectors of all rows in one loop nest, so that the constants stay in registers

@@ -24,41 +24,45 @@
 static _Atomic int tn_nthreads = 0; /* 0: not yet chosen; set from Python threads while others run */
 
 #ifdef __linux__
-/* The CPU quota of a cgroup directory, in CPUs rounded up (0: none): cgroup v2's
- * cpu.max ("max 100000", or "150000 100000" for 1.5 CPUs), or v1's cfs quota and period. */
-static long cgroup_quota(const char *dir)
+/* The first one or two numbers of a file ("150000 100000"); how many were read. */
+static int read_longs(const char *dir, const char *name, long *a, long *b)
 {
-    char path[4300], buf[64];
-    long quota = 0, period = 0;
-    snprintf(path, sizeof path, "%s/cpu.max", dir);
+    char path[4300];
+    int got = 0;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     FILE *f = fopen(path, "r");
     if (f) {
-        if (fgets(buf, sizeof buf, f) && sscanf(buf, "%ld %ld", &quota, &period) != 2) quota = 0; /* "max" */
+        got = b ? fscanf(f, "%ld %ld", a, b) : fscanf(f, "%ld", a);
         fclose(f);
-    } else {
-        snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
-        if ((f = fopen(path, "r"))) {
-            if (fscanf(f, "%ld", &quota) != 1) quota = 0;
-            fclose(f);
-        }
-        snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
-        if ((f = fopen(path, "r"))) {
-            if (fscanf(f, "%ld", &period) != 1) period = 0;
-            fclose(f);
-        }
     }
+    return got < 0 ? 0 : got;
+}
+
+/* The CPU quota of a cgroup directory, in CPUs rounded up (0: none): cgroup v2's
+ * cpu.max ("max 100000", or "150000 100000" for 1.5 CPUs), or v1's cfs quota and period
+ * (a quota of -1: none). */
+static long cgroup_quota(const char *dir)
+{
+    long quota = 0, period = 0;
+    if (read_longs(dir, "cpu.max", &quota, &period) != 2 &&
+        (read_longs(dir, "cpu.cfs_quota_us", &quota, NULL) != 1 ||
+         read_longs(dir, "cpu.cfs_period_us", &period, NULL) != 1))
+        return 0;
     return quota > 0 && period > 0 ? (quota + period - 1) / period : 0;
 }
+
+/* The smaller of two quotas, 0 standing for none. */
+static long min_quota(long a, long b) { return a == 0 ? b : b == 0 ? a : a < b ? a : b; }
 
 /* The smallest quota on dir/path and the directories above it, up to dir; 0: none. */
 static long cgroup_walk(const char *dir, const char *path)
 {
     char d[4200];
-    long best = 0, q;
+    long best = 0;
     size_t root = strlen(dir);
     if (snprintf(d, sizeof d, "%s%s", dir, path) >= (int)sizeof d) return 0;
     for (;;) {
-        if ((q = cgroup_quota(d)) > 0 && (best == 0 || q < best)) best = q;
+        best = min_quota(best, cgroup_quota(d));
         char *slash = strrchr(d, '/');
         if (!slash || (size_t)(slash - d) < root) break;
         *slash = 0;
@@ -72,7 +76,7 @@ static long cgroup_walk(const char *dir, const char *path)
  * sees its own cgroup at the root: the walk ends there. */
 static long cgroup_cpus(void)
 {
-    long best = 0, q;
+    long best = 0;
     char line[4000], dir[64];
     FILE *f = fopen("/proc/self/cgroup", "r");
     if (!f) return 0;
@@ -90,7 +94,7 @@ static long cgroup_cpus(void)
             for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) cpu |= strcmp(tok, "cpu") == 0;
             if (!cpu || snprintf(dir, sizeof dir, "/sys/fs/cgroup/%s", ctl) >= (int)sizeof dir) continue;
         }
-        if ((q = cgroup_walk(dir, path)) > 0 && (best == 0 || q < best)) best = q;
+        best = min_quota(best, cgroup_walk(dir, path));
     }
     fclose(f);
     return best;

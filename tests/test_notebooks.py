@@ -66,7 +66,8 @@ NB = {
 NEEDS_NAMES = {"003", "004"}  # skipped without names.txt
 SHORT_STEPS = 4000
 FULL_STEPS = 200_000
-LSTM_FULL = 'STEPS = 1500\nHIDDEN = 96'  # 004's committed parameters
+LSTM_FULL_STEPS, LSTM_FULL_HIDDEN = 1500, 96  # 004's committed parameters
+LSTM_FULL = f'STEPS = {LSTM_FULL_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'
 LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN = 200, 32
 CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min
 # Under the sanitizer job (.ci/sanitize) the C core runs 20-30x slower (ASan + UBSan at
@@ -76,13 +77,13 @@ CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here, 
 # train a tenth as long, and their tests check everything but the trained losses,
 # which the unsanitized job checks at full length.
 SANITIZER = bool(os.environ.get("TINYNET_SANITIZER"))
-FULL_RUN_STEPS = 20_000 if SANITIZER else FULL_STEPS
-LSTM_FULL_RUN_STEPS = 150 if SANITIZER else 1500
+FULL_RUN_STEPS = FULL_STEPS // 10 if SANITIZER else FULL_STEPS
+LSTM_FULL_RUN_STEPS = LSTM_FULL_STEPS // 10 if SANITIZER else LSTM_FULL_STEPS
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # run id -> (notebook, source of the parameters cell)
 RUNS = {
-    "004-c-full": ("004", f'ENGINE = "c"\n{LSTM_FULL.replace("1500", str(LSTM_FULL_RUN_STEPS))}'),
+    "004-c-full": ("004", f'ENGINE = "c"\nSTEPS = {LSTM_FULL_RUN_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'),
     "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_RUN_STEPS}'),
     "000-c": ("000", 'ENGINE = "c"'),
     "000-numpy": ("000", 'ENGINE = "numpy"'),
@@ -166,13 +167,8 @@ def _usable_cpus():
 
 def _machine():
     """What a failed run's message says of the machine it ran on."""
-    try:
-        flags = re.search(r"^flags\s*:(.*)$", pathlib.Path("/proc/cpuinfo").read_text(), re.M).group(1).split()
-    except (OSError, AttributeError):
-        flags = []
-    simd = [f for f in ("avx512f", "avx2", "fma") if f in flags]
     return (f"machine: {os.cpu_count()} CPUs online, {_usable_cpus()} usable by this process, "
-            f"tinynet threads {tinynet.get_num_threads()}, {' '.join(simd) or 'no avx2/avx512f'}")
+            f"tinynet threads {tinynet.get_num_threads()}, kernels {tinynet._core.simd}")
 
 
 async def _run_all(runs, env):
@@ -374,7 +370,7 @@ def _check_004_common(r, steps, hidden):
 
 def test_004_char_lstm_full_training(results):
     r = results("004-c-full")
-    _check_004_common(r, LSTM_FULL_RUN_STEPS, 96)
+    _check_004_common(r, LSTM_FULL_RUN_STEPS, LSTM_FULL_HIDDEN)
     if SANITIZER:  # a tenth of the training (see LSTM_FULL_RUN_STEPS): on the way down
         assert all(2.1 < r[k] < 2.6 for k in ("train_loss", "val_loss", "rnn_train_loss", "rnn_val_loss")), r
         return
