@@ -18,7 +18,7 @@ NPY_TARGET = "NPY_1_23_API_VERSION"
 # -std=c11 keeps a*b + c from being contracted into an FMA (the kernels rely on exact
 # operation order); no -ffast-math.  Calls between the extension's own functions bind
 # directly rather than through the PLT (-fno-semantic-interposition, -Bsymbolic-functions:
-# worth ~5% of a tiny call), while the tn_* symbols stay exported for ctypes.
+# a tiny call pays for every indirection), while the tn_* symbols stay exported for ctypes.
 cflags = ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wshadow", "-fno-math-errno", "-fno-semantic-interposition"]
 ldflags = ["-Wl,-Bsymbolic-functions"] if sys.platform.startswith("linux") else []
 if os.environ.get("TINYNET_WERROR"):

@@ -1,7 +1,8 @@
 /*
  * _core.c -- the CPython / NumPy wrapper around tinynet's C core (tinynet._core).
  *
- * The only file that includes Python.h and the NumPy headers.  Every function:
+ * One translation unit: this file and its parts in csrc/wrap/, the only code that
+ * includes Python.h and the NumPy headers.  Every function:
  *   1. parses its arguments (static keyword list, the function's name in messages);
  *   2. resolves the call's float dtype: ndarrays and other array objects fix it
  *      (float32 or float64; anything else, or a mix, is a TypeError naming the
@@ -17,34 +18,23 @@
  *      no Python API is touched while it is released.
  * All owned references live in one Call record released at one exit.
  *
- * Layout: the shared helpers are in wrap/args.h, each layer's entry points (its
- * docstrings, argument checks and kernel calls, forward next to backward) in
- * wrap/<layer>.h, beside the layer's kernels in tn_<layer>.c; this file includes them
- * all -- they are parts of this one translation unit, not headers of their own -- and
- * holds the module: the thread settings and the method table.
+ * Layout: the shared helpers are in wrap/args.h, each layer's entry points (argument
+ * checks and kernel calls, forward next to backward) in wrap/<layer>.h, beside the
+ * layer's kernels in tn_<layer>.c; wrap/functions.h lists the functions.  This file
+ * holds the module: the thread settings, the method table made from that list, and
+ * the docstrings, which tinynet/reference.py writes once for both engines.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <numpy/arrayobject.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdio.h>
-#include <string.h>
-
-#include "tinynet.h"
-
 /* The helpers every entry point uses, then each layer's entry points (csrc/wrap/). */
 #include "wrap/args.h"
 
-#include "wrap/linear.h"
 #include "wrap/embedding.h"
-#include "wrap/norm.h"
-#include "wrap/seq.h"
-#include "wrap/rnn.h"
-#include "wrap/lstm.h"
 #include "wrap/gru.h"
+#include "wrap/linear.h"
+#include "wrap/lstm.h"
+#include "wrap/mlp.h"
+#include "wrap/norm.h"
 #include "wrap/optim.h"
-#include "wrap/mlp.h" /* (after optim.h: its out= arrays are checked as in-place ones) */
+#include "wrap/rnn.h"
 
 /* ====================================================================== module */
 
@@ -114,45 +104,79 @@ static PyObject *py_fma_peak(PyObject *self, PyObject *args)
     return Py_BuildValue("dd", flops, t1 - t0);
 }
 
-#define KW(name) {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL | METH_KEYWORDS, name##_doc}
+/* ---------------------------------------------------------- the functions' docstrings */
 
+/* The functions' docstrings are written once, in tinynet/reference.py; tinynet/__init__.py
+ * hands them to _set_docs at import ({name: "name(signature)\n--\n\n" + text}, the form
+ * from which CPython derives __doc__ and __text_signature__).  The strings are kept
+ * alive here for as long as the module exists. */
+static PyObject *docs_kept = NULL;
+static PyMethodDef methods[];
+
+static PyObject *py_set_docs(PyObject *self, PyObject *docs)
+{
+    (void)self;
+    if (!PyDict_Check(docs)) {
+        PyErr_SetString(PyExc_TypeError, "_set_docs: expected a dict {name: docstring}");
+        return NULL;
+    }
+    PyObject *kept = PyDict_Copy(docs);
+    if (kept == NULL) return NULL;
+    for (PyMethodDef *m = methods; m->ml_name; m++) {
+        PyObject *doc = PyDict_GetItemString(kept, m->ml_name); /* borrowed, kept alive by `kept` */
+        if (doc == NULL) continue;
+        const char *text = PyUnicode_Check(doc) ? PyUnicode_AsUTF8(doc) : NULL;
+        if (text == NULL) {
+            if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "_set_docs: the docstring of %s is not a str", m->ml_name);
+            Py_DECREF(kept);
+            return NULL;
+        }
+        m->ml_doc = text;
+    }
+    Py_XSETREF(docs_kept, kept);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ the method table */
+
+#define TN_FUNCTION(name, layer) \
+    {#name, (PyCFunction)(void (*)(void))py_##name, METH_FASTCALL | METH_KEYWORDS, NULL},
 static PyMethodDef methods[] = {
-    KW(linear_forward),
-    KW(linear_backward),
-    KW(tanh_forward),
-    KW(tanh_backward),
-    KW(sigmoid_forward),
-    KW(sigmoid_backward),
-    KW(relu_forward),
-    KW(relu_backward),
-    KW(softmax),
-    KW(cross_entropy_forward),
-    KW(cross_entropy_backward),
-    KW(embedding_forward),
-    KW(embedding_backward),
-    KW(batchnorm_forward),
-    KW(batchnorm_backward),
-    KW(batchnorm_inference),
-    KW(linear_batchnorm_tanh_forward),
-    KW(linear_batchnorm_tanh_backward),
-    KW(linear_cross_entropy),
-    KW(rnn_forward),
-    KW(rnn_backward),
-    KW(rnn_lm_loss),
-    KW(rnn_sample),
-    KW(lstm_forward),
-    KW(lstm_backward),
-    KW(gru_forward),
-    KW(gru_backward),
-    KW(sgd_step_),
-    KW(adagrad_step_),
-    KW(adam_step_),
-    KW(clip_),
+#include "wrap/functions.h"
     {"set_num_threads", (PyCFunction)py_set_num_threads, METH_O, set_num_threads_doc},
     {"get_num_threads", (PyCFunction)py_get_num_threads, METH_NOARGS, get_num_threads_doc},
     {"_fma_peak", (PyCFunction)py_fma_peak, METH_VARARGS, "_fma_peak(double, iters) -> (flops, seconds)"},
+    {"_set_docs", (PyCFunction)py_set_docs, METH_O, "_set_docs(docs): the functions' docstrings, {name: text}"},
     {NULL, NULL, 0, NULL},
 };
+#undef TN_FUNCTION
+
+/* FUNCTIONS (the names, in the list's order) and _layers ({name: layer}). */
+static int add_function_lists(PyObject *m)
+{
+    static const char *const table[][2] = {
+#define TN_FUNCTION(name, layer) {#name, #layer},
+#include "wrap/functions.h"
+#undef TN_FUNCTION
+    };
+    Py_ssize_t n = (Py_ssize_t)(sizeof table / sizeof table[0]);
+    PyObject *names = PyTuple_New(n), *layers = PyDict_New();
+    int err = names == NULL || layers == NULL;
+    for (Py_ssize_t i = 0; !err && i < n; i++) {
+        PyObject *name = PyUnicode_InternFromString(table[i][0]), *layer = PyUnicode_FromString(table[i][1]);
+        err = name == NULL || layer == NULL || PyDict_SetItem(layers, name, layer) < 0;
+        Py_XDECREF(layer);
+        if (name) PyTuple_SET_ITEM(names, i, name); /* (steals the reference) */
+    }
+    /* PyModule_AddObject steals a reference only when it succeeds */
+    if (!err && PyModule_AddObject(m, "FUNCTIONS", names) == 0) names = NULL;
+    else err = 1;
+    if (!err && PyModule_AddObject(m, "_layers", layers) == 0) layers = NULL;
+    else err = 1;
+    Py_XDECREF(names);
+    Py_XDECREF(layers);
+    return err ? -1 : 0;
+}
 
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT, "tinynet._core",
@@ -167,7 +191,7 @@ PyMODINIT_FUNC PyInit__core(void)
         if (!grad_keys[i] && !(grad_keys[i] = PyUnicode_InternFromString(grad_names[i]))) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL) return NULL;
-    if (PyModule_AddStringConstant(m, "simd", tn_simd_name()) < 0) {
+    if (PyModule_AddStringConstant(m, "simd", tn_simd_name()) < 0 || add_function_lists(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

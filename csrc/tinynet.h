@@ -73,170 +73,225 @@ size_t tn_linear_cross_entropy_work(size_t N, size_t D, size_t V);
 uint64_t tn_rng_next(uint64_t *state);
 double tn_rng_uniform(uint64_t *state);
 
-#define TN_DECLARE_KERNELS(T, S)                                                              \
-    /* C(M,N) = alpha * op(A)(M,K) @ op(B)(K,N) + beta * C, row-major; op(X) = X or X^T   \
-     * (trans_a / trans_b nonzero).  beta == 0 ignores C's old contents (even NaN).      \
-     * work: tn_gemm_work(M, N, K) elements. */                                            \
-    void tn_gemm_##S(int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,        \
-                     const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C,            \
-                     size_t ldc, T *work);                                                    \
-                                                                                              \
-    /* y(N,H) = x(N,D) @ W(H,D)^T + b(H); b may be NULL.  work: tn_linear_forward_work. */  \
-    void tn_linear_forward_##S(T *y, const T *x, const T *W, const T *b, size_t N, size_t D, \
-                               size_t H, T *work);                                            \
-    /* dx(N,D) = dy @ W;  dW(H,D) = dy^T @ x;  db(H) = sum_n dy.  Any output may be NULL. */ \
-    void tn_linear_backward_##S(T *dx, T *dW, T *db, const T *dy, const T *x, const T *W,    \
-                                size_t N, size_t D, size_t H, T *work);                       \
-                                                                                              \
-    /* Elementwise over n values.  Backward passes take the forward output y. */            \
-    void tn_tanh_forward_##S(T *y, const T *x, size_t n);       /* y = tanh(x) */            \
-    void tn_tanh_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy (1 - y^2) */ \
-    void tn_sigmoid_forward_##S(T *y, const T *x, size_t n);    /* y = 1 / (1 + e^-x) */     \
-    void tn_sigmoid_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy y(1-y) */ \
-    void tn_relu_forward_##S(T *y, const T *x, size_t n);       /* y = max(x, 0) */          \
-    void tn_relu_backward_##S(T *dx, const T *dy, const T *y, size_t n); /* dy [y > 0] */   \
-                                                                                              \
-    /* probs(N,V) = softmax over each row of logits, max-subtracted. */                      \
-    void tn_softmax_##S(T *probs, const T *logits, size_t N, size_t V);                      \
-    /* Returns the cross-entropy loss, sum_n (logsumexp(logits_n) - logits_n[t_n]),          \
-     * divided by N when mean != 0; probs (N,V) may be NULL. */                               \
-    double tn_cross_entropy_forward_##S(T *probs, const T *logits, const int64_t *targets,   \
-                                        size_t N, size_t V, int mean);                        \
-    /* dlogits(N,V) = (probs - onehot(targets)) / (N if mean else 1). */                      \
-    void tn_cross_entropy_backward_##S(T *dlogits, const T *probs, const int64_t *targets,   \
-                                       size_t N, size_t V, int mean);                         \
-                                                                                              \
-    /* out(n, E) = table(V, E)[idx(n)]. */                                                    \
-    void tn_embedding_forward_##S(T *out, const T *table, const int64_t *idx, size_t n,      \
-                                  size_t E);                                                  \
-    /* dtable(V, E) = 0, then dtable[idx[i]] += dout[i] for i = 0..n-1 in order. */          \
-    void tn_embedding_backward_##S(T *dtable, const T *dout, const int64_t *idx, size_t n,   \
-                                   size_t V, size_t E);                                       \
-                                                                                              \
-    /* Batch normalisation over N rows of x (N, C), per channel:                             \
-     *   mean = sum x / N;  var = sum (x - mean)^2 / (N - correction);                        \
-     *   invstd = 1 / sqrt(var + eps);  y = gamma (x - mean) invstd + beta.                   \
-     * Requires N > correction (the caller checks). */                                        \
-    void tn_batchnorm_forward_##S(T *y, T *mean, T *invstd, const T *x, const T *gamma,      \
-                                  const T *beta, size_t N, size_t C, T eps,                   \
-                                  size_t correction);                                         \
-    /* xhat = (x - mean) invstd;  g = dy gamma;                                               \
-     * dx = invstd (g - mean_n g - xhat sum_n(g xhat) / (N - correction));                    \
-     * dgamma = sum_n dy xhat;  dbeta = sum_n dy. */                                          \
-    void tn_batchnorm_backward_##S(T *dx, T *dgamma, T *dbeta, const T *dy, const T *x,      \
-                                   const T *gamma, const T *mean, const T *invstd, size_t N,  \
-                                   size_t C, size_t correction);                              \
-    /* y = gamma (x - running_mean) / sqrt(running_var + eps) + beta. */                     \
-    void tn_batchnorm_inference_##S(T *y, const T *x, const T *gamma, const T *beta,         \
-                                    const T *running_mean, const T *running_var, size_t N,    \
-                                    size_t C, T eps);                                         \
-                                                                                              \
-    /* Fused MLP steps (tn_mlp.c), each the composition of the kernels above in the same    \
-     * order, with the same bits.  A hidden block, x (N,D) -> h (N,H):                      \
-     *   hpre = x W^T + b (b may be NULL);  h = tanh(batchnorm(hpre)) as batchnorm_forward; \
-     * writes h, hpre (N,H), mean, invstd (H).  Requires N > correction.                    \
-     * work: tn_linear_batchnorm_tanh_forward_work(N, D, H). */                               \
-    void tn_linear_batchnorm_tanh_forward_##S(T *h, T *hpre, T *mean, T *invstd, const T *x, \
-                                              const T *W, const T *b, const T *gamma,         \
-                                              const T *beta, size_t N, size_t D, size_t H,    \
-                                              T eps, size_t correction, T *work);             \
-    /* ... and its gradients from dh = dL/dh: tanh_backward, batchnorm_backward,            \
-     * linear_backward in turn.  work: tn_linear_batchnorm_tanh_backward_work(N, D, H). */   \
-    void tn_linear_batchnorm_tanh_backward_##S(T *dx, T *dW, T *db, T *dgamma, T *dbeta,     \
-                                               const T *dh, const T *h, const T *x,           \
-                                               const T *W, const T *gamma, const T *hpre,     \
-                                               const T *mean, const T *invstd, size_t N,      \
-                                               size_t D, size_t H, size_t correction,         \
-                                               T *work);                                      \
-    /* The output layer and its loss, forward and backward at once: logits = x W^T + b     \
-     * (V classes; b may be NULL), returns cross_entropy_forward's loss against targets     \
-     * (N) in [0,V), and writes dx (N,D), dW (V,D), db (V) from its gradient.               \
-     * work: tn_linear_cross_entropy_work(N, D, V). */                                        \
-    double tn_linear_cross_entropy_##S(T *dx, T *dW, T *db, const T *x, const T *W,          \
-                                       const T *b, const int64_t *targets, size_t N,          \
-                                       size_t D, size_t V, int mean, T *work);                \
-                                                                                              \
-    /* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.                  \
-     * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the     \
-     * other pointer is NULL.  h0 (B,H) may be NULL for zeros.  hs (T,B,H) out. */           \
-    void tn_rnn_forward_##S(T *hs, const T *x, const int64_t *tokens, const T *h0,           \
-                            const T *W_xh, const T *W_hh, const T *b_h, size_t T_, size_t B,  \
-                            size_t D, size_t H, T *work);                                     \
-    /* Backpropagation through time from dhs = dL/dhs (T,B,H).  bptt_steps == 0 is full      \
-     * BPTT; k > 0 lets the gradient of step t's loss reach steps t..t-k+1 only (and h0 /   \
-     * x_s / the weights through those steps).  dx (T,B,D) must be NULL for token input;   \
-     * dh0 (B,H), dW_xh (H,D), dW_hh (H,H), db_h (H) are written (NULL skips dx, dh0). */    \
-    void tn_rnn_backward_##S(T *dx, T *dh0, T *dW_xh, T *dW_hh, T *db_h, const T *dhs,       \
-                             const T *x, const int64_t *tokens, const T *h0, const T *hs,     \
-                             const T *W_xh, const T *W_hh, size_t T_, size_t B, size_t D,     \
-                             size_t H, size_t bptt_steps, T *work);                           \
-    /* min-char-rnn's lossFun in one call: forward over tokens (T,B) in [0,D), logits =      \
-     * W_hy h_t + b_y over V classes, cross-entropy against targets (T,B) in [0,V), summed  \
-     * (mean != 0: averaged over T*B), and BPTT.  Writes the five gradients and h_last      \
-     * (B,H); returns the loss.  h0 may be NULL for zeros. */                                 \
-    double tn_rnn_lm_loss_##S(T *dW_xh, T *dW_hh, T *db_h, T *dW_hy, T *db_y, T *h_last,     \
-                              const int64_t *inputs, const int64_t *targets, const T *h0,     \
-                              const T *W_xh, const T *W_hh, const T *b_h, const T *W_hy,      \
-                              const T *b_y, size_t T_, size_t B, size_t D, size_t H,          \
-                              size_t V, size_t bptt_steps, int mean, T *work);                \
-    /* Generate n tokens for each of B sequences: h = tanh(W_xh[:, tok] + W_hh h + b_h),     \
-     * p = softmax((W_hy h + b_y) / temperature), next tok = argmax p (greedy; first max,    \
-     * NaN counts as max, as np.argmax) or a draw from p with tn_rng_uniform(rng): the      \
-     * first i with u < cumsum(p)[i] (cumsum in double), else the last i with p_i > 0.     \
-     * out (n, B); start (B) in [0, D); output tokens index W_xh columns, so V <= D. */     \
-    void tn_rnn_sample_##S(int64_t *out, const T *h0, const int64_t *start, size_t n,        \
-                           const T *W_xh, const T *W_hh, const T *b_h, const T *W_hy,         \
-                           const T *b_y, size_t B, size_t D, size_t H, size_t V,              \
-                           T temperature, int greedy, uint64_t *rng, T *work);                \
-                                                                                              \
-    /* LSTM, one layer, as torch.nn.LSTM: for each step, a = W_ih x_t + b_ih + W_hh h_{t-1}   \
-     * + b_hh (4H, blocks i, f, g, o); i, f, o = sigmoid, g = tanh of their blocks;            \
-     * c_t = f c_{t-1} + i g; h_t = o tanh(c_t).  Input x (T,B,D) floats or tokens (T,B) in    \
-     * [0,D) (the other NULL); W_ih (4H,D), W_hh (4H,H); h0, c0 (B,H), b_ih, b_hh (4H) may be  \
-     * NULL (zeros).  Writes hs, cs (T,B,H) and gates (T,B,4H): i, f, g, o as activated. */   \
-    void tn_lstm_forward_##S(T *hs, T *cs, T *gates, const T *x, const int64_t *tokens,       \
-                             const T *h0, const T *c0, const T *W_ih, const T *W_hh,          \
-                             const T *b_ih, const T *b_hh, size_t T_, size_t B, size_t D,     \
-                             size_t H, T *work);                                              \
-    /* Full BPTT through tn_lstm_forward from dhs = dL/dhs (T,B,H) and dc_n = dL/dc_{T-1}     \
-     * (B,H; NULL: zeros).  Writes dW_ih (4H,D), dW_hh (4H,H), db_ih (4H) and, unless NULL,    \
-     * dx (T,B,D; NULL for token input), dh0, dc0 (B,H), db_hh (4H, equal to db_ih). */        \
-    void tn_lstm_backward_##S(T *dx, T *dh0, T *dc0, T *dW_ih, T *dW_hh, T *db_ih, T *db_hh,  \
-                              const T *dhs, const T *dc_n, const T *x, const int64_t *tokens,  \
-                              const T *h0, const T *c0, const T *hs, const T *cs,              \
-                              const T *gates, const T *W_ih, const T *W_hh, size_t T_,         \
-                              size_t B, size_t D, size_t H, T *work);                          \
-    /* GRU, one layer, as torch.nn.GRU: gi = W_ih x_t + b_ih, gh = W_hh h_{t-1} + b_hh (3H,   \
-     * blocks r, z, n); r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),                    \
-     * n = tanh(gi_n + r gh_n), h_t = (1 - z) n + z h_{t-1}.  Inputs as for the LSTM, with     \
-     * W_ih (3H,D), W_hh (3H,H), b_ih, b_hh (3H).  Writes hs (T,B,H), gates (T,B,3H): r, z, n, \
-     * and gh_n (T,B,H), the n block of gh. */                                                 \
-    void tn_gru_forward_##S(T *hs, T *gates, T *gh_n, const T *x, const int64_t *tokens,      \
-                            const T *h0, const T *W_ih, const T *W_hh, const T *b_ih,          \
-                            const T *b_hh, size_t T_, size_t B, size_t D, size_t H, T *work);  \
-    /* Full BPTT through tn_gru_forward from dhs = dL/dhs (T,B,H).  Writes dW_ih (3H,D),       \
-     * dW_hh (3H,H), db_ih, db_hh (3H) and, unless NULL, dx (T,B,D; NULL for token input) and  \
-     * dh0 (B,H). */                                                                           \
-    void tn_gru_backward_##S(T *dx, T *dh0, T *dW_ih, T *dW_hh, T *db_ih, T *db_hh,           \
-                             const T *dhs, const T *x, const int64_t *tokens, const T *h0,     \
-                             const T *hs, const T *gates, const T *gh_n, const T *W_ih,        \
-                             const T *W_hh, size_t T_, size_t B, size_t D, size_t H, T *work); \
-                                                                                              \
-    /* In-place optimizers over n values. */                                                  \
-    void tn_sgd_step_##S(T *param, const T *grad, size_t n, T lr); /* p -= lr g */           \
-    /* mem += g^2;  p -= lr g / sqrt(mem + eps)   (min-char-rnn's Adagrad) */                 \
-    void tn_adagrad_step_##S(T *param, const T *grad, T *mem, size_t n, T lr, T eps);        \
-    /* AdamW exactly as PyTorch's single-tensor path, step t >= 1:                           \
-     * p *= 1 - lr wd;  m += (g - m)(1 - b1);  v = b2 v + (1 - b2) g^2;                       \
-     * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */                        \
-    void tn_adam_step_##S(T *param, const T *grad, T *m, T *v, size_t n, int64_t t,          \
-                          double lr, double beta1, double beta2, double eps,                  \
-                          double weight_decay);                                               \
-    /* g = min(max(g, lo), hi); NaN stays NaN. */                                             \
-    void tn_clip_##S(T *g, size_t n, T lo, T hi);
+/* ---- The kernels, each for float (_f32) and double (_f64), written once in csrc/tn_<layer>.c.
+ * Each comment covers the pair below it. */
 
-TN_DECLARE_KERNELS(float, f32)
-TN_DECLARE_KERNELS(double, f64)
+/* C(M,N) = alpha * op(A)(M,K) @ op(B)(K,N) + beta * C, row-major; op(X) = X or X^T
+ * (trans_a / trans_b nonzero).  beta == 0 ignores C's old contents (even NaN).
+ * work: tn_gemm_work(M, N, K) elements. */
+void tn_gemm_f32(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc, float *work);
+void tn_gemm_f64(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                 const double *B, size_t ldb, double beta, double *C, size_t ldc, double *work);
+
+/* y(N,H) = x(N,D) @ W(H,D)^T + b(H); b may be NULL.  work: tn_linear_forward_work. */
+void tn_linear_forward_f32(float *y, const float *x, const float *W, const float *b, size_t N, size_t D, size_t H,
+                           float *work);
+void tn_linear_forward_f64(double *y, const double *x, const double *W, const double *b, size_t N, size_t D, size_t H,
+                           double *work);
+/* dx(N,D) = dy @ W;  dW(H,D) = dy^T @ x;  db(H) = sum_n dy.  Any output may be NULL. */
+void tn_linear_backward_f32(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, size_t N,
+                            size_t D, size_t H, float *work);
+void tn_linear_backward_f64(double *dx, double *dW, double *db, const double *dy, const double *x, const double *W,
+                            size_t N, size_t D, size_t H, double *work);
+
+/* Elementwise over n values.  Backward passes take the forward output y. */
+/* y = tanh(x) */
+void tn_tanh_forward_f32(float *y, const float *x, size_t n);
+void tn_tanh_forward_f64(double *y, const double *x, size_t n);
+/* dy (1 - y^2) */
+void tn_tanh_backward_f32(float *dx, const float *dy, const float *y, size_t n);
+void tn_tanh_backward_f64(double *dx, const double *dy, const double *y, size_t n);
+/* y = 1 / (1 + e^-x) */
+void tn_sigmoid_forward_f32(float *y, const float *x, size_t n);
+void tn_sigmoid_forward_f64(double *y, const double *x, size_t n);
+/* dy y(1-y) */
+void tn_sigmoid_backward_f32(float *dx, const float *dy, const float *y, size_t n);
+void tn_sigmoid_backward_f64(double *dx, const double *dy, const double *y, size_t n);
+/* y = max(x, 0) */
+void tn_relu_forward_f32(float *y, const float *x, size_t n);
+void tn_relu_forward_f64(double *y, const double *x, size_t n);
+/* dy [y > 0] */
+void tn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n);
+void tn_relu_backward_f64(double *dx, const double *dy, const double *y, size_t n);
+
+/* probs(N,V) = softmax over each row of logits, max-subtracted. */
+void tn_softmax_f32(float *probs, const float *logits, size_t N, size_t V);
+void tn_softmax_f64(double *probs, const double *logits, size_t N, size_t V);
+/* Returns the cross-entropy loss, sum_n (logsumexp(logits_n) - logits_n[t_n]),
+ * divided by N when mean != 0; probs (N,V) may be NULL. */
+double tn_cross_entropy_forward_f32(float *probs, const float *logits, const int64_t *targets, size_t N, size_t V,
+                                    int mean);
+double tn_cross_entropy_forward_f64(double *probs, const double *logits, const int64_t *targets, size_t N, size_t V,
+                                    int mean);
+/* dlogits(N,V) = (probs - onehot(targets)) / (N if mean else 1). */
+void tn_cross_entropy_backward_f32(float *dlogits, const float *probs, const int64_t *targets, size_t N, size_t V,
+                                   int mean);
+void tn_cross_entropy_backward_f64(double *dlogits, const double *probs, const int64_t *targets, size_t N, size_t V,
+                                   int mean);
+
+/* out(n, E) = table(V, E)[idx(n)]. */
+void tn_embedding_forward_f32(float *out, const float *table, const int64_t *idx, size_t n, size_t E);
+void tn_embedding_forward_f64(double *out, const double *table, const int64_t *idx, size_t n, size_t E);
+/* dtable(V, E) = 0, then dtable[idx[i]] += dout[i] for i = 0..n-1 in order. */
+void tn_embedding_backward_f32(float *dtable, const float *dout, const int64_t *idx, size_t n, size_t V, size_t E);
+void tn_embedding_backward_f64(double *dtable, const double *dout, const int64_t *idx, size_t n, size_t V, size_t E);
+
+/* Batch normalisation over N rows of x (N, C), per channel:
+ *   mean = sum x / N;  var = sum (x - mean)^2 / (N - correction);
+ *   invstd = 1 / sqrt(var + eps);  y = gamma (x - mean) invstd + beta.
+ * Requires N > correction (the caller checks). */
+void tn_batchnorm_forward_f32(float *y, float *mean, float *invstd, const float *x, const float *gamma,
+                              const float *beta, size_t N, size_t C, float eps, size_t correction);
+void tn_batchnorm_forward_f64(double *y, double *mean, double *invstd, const double *x, const double *gamma,
+                              const double *beta, size_t N, size_t C, double eps, size_t correction);
+/* xhat = (x - mean) invstd;  g = dy gamma;
+ * dx = invstd (g - mean_n g - xhat sum_n(g xhat) / (N - correction));
+ * dgamma = sum_n dy xhat;  dbeta = sum_n dy. */
+void tn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                               const float *gamma, const float *mean, const float *invstd, size_t N, size_t C,
+                               size_t correction);
+void tn_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x,
+                               const double *gamma, const double *mean, const double *invstd, size_t N, size_t C,
+                               size_t correction);
+/* y = gamma (x - running_mean) / sqrt(running_var + eps) + beta. */
+void tn_batchnorm_inference_f32(float *y, const float *x, const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var, size_t N, size_t C, float eps);
+void tn_batchnorm_inference_f64(double *y, const double *x, const double *gamma, const double *beta,
+                                const double *running_mean, const double *running_var, size_t N, size_t C, double eps);
+
+/* Fused MLP steps (tn_mlp.c), each the composition of the kernels above in the same
+ * order, with the same bits.  A hidden block, x (N,D) -> h (N,H):
+ *   hpre = x W^T + b (b may be NULL);  h = tanh(batchnorm(hpre)) as batchnorm_forward;
+ * writes h, hpre (N,H), mean, invstd (H).  Requires N > correction.
+ * work: tn_linear_batchnorm_tanh_forward_work(N, D, H). */
+void tn_linear_batchnorm_tanh_forward_f32(float *h, float *hpre, float *mean, float *invstd, const float *x,
+    const float *W, const float *b, const float *gamma, const float *beta, size_t N, size_t D, size_t H, float eps,
+    size_t correction, float *work);
+void tn_linear_batchnorm_tanh_forward_f64(double *h, double *hpre, double *mean, double *invstd, const double *x,
+    const double *W, const double *b, const double *gamma, const double *beta, size_t N, size_t D, size_t H, double eps,
+    size_t correction, double *work);
+/* ... and its gradients from dh = dL/dh: tanh_backward, batchnorm_backward,
+ * linear_backward in turn.  work: tn_linear_batchnorm_tanh_backward_work(N, D, H). */
+void tn_linear_batchnorm_tanh_backward_f32(float *dx, float *dW, float *db, float *dgamma, float *dbeta,
+    const float *dh, const float *h, const float *x, const float *W, const float *gamma, const float *hpre,
+    const float *mean, const float *invstd, size_t N, size_t D, size_t H, size_t correction, float *work);
+void tn_linear_batchnorm_tanh_backward_f64(double *dx, double *dW, double *db, double *dgamma, double *dbeta,
+    const double *dh, const double *h, const double *x, const double *W, const double *gamma, const double *hpre,
+    const double *mean, const double *invstd, size_t N, size_t D, size_t H, size_t correction, double *work);
+/* The output layer and its loss, forward and backward at once: logits = x W^T + b
+ * (V classes; b may be NULL), returns cross_entropy_forward's loss against targets
+ * (N) in [0,V), and writes dx (N,D), dW (V,D), db (V) from its gradient.
+ * work: tn_linear_cross_entropy_work(N, D, V). */
+double tn_linear_cross_entropy_f32(float *dx, float *dW, float *db, const float *x, const float *W, const float *b,
+                                   const int64_t *targets, size_t N, size_t D, size_t V, int mean, float *work);
+double tn_linear_cross_entropy_f64(double *dx, double *dW, double *db, const double *x, const double *W,
+                                   const double *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean,
+                                   double *work);
+
+/* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.
+ * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the
+ * other pointer is NULL.  h0 (B,H) may be NULL for zeros.  hs (T,B,H) out. */
+void tn_rnn_forward_f32(float *hs, const float *x, const int64_t *tokens, const float *h0, const float *W_xh,
+                        const float *W_hh, const float *b_h, size_t T, size_t B, size_t D, size_t H, float *work);
+void tn_rnn_forward_f64(double *hs, const double *x, const int64_t *tokens, const double *h0, const double *W_xh,
+                        const double *W_hh, const double *b_h, size_t T, size_t B, size_t D, size_t H, double *work);
+/* Backpropagation through time from dhs = dL/dhs (T,B,H).  bptt_steps == 0 is full
+ * BPTT; k > 0 lets the gradient of step t's loss reach steps t..t-k+1 only (and h0 /
+ * x_s / the weights through those steps).  dx (T,B,D) must be NULL for token input;
+ * dh0 (B,H), dW_xh (H,D), dW_hh (H,H), db_h (H) are written (NULL skips dx, dh0). */
+void tn_rnn_backward_f32(float *dx, float *dh0, float *dW_xh, float *dW_hh, float *db_h, const float *dhs,
+                         const float *x, const int64_t *tokens, const float *h0, const float *hs, const float *W_xh,
+                         const float *W_hh, size_t T, size_t B, size_t D, size_t H, size_t bptt_steps, float *work);
+void tn_rnn_backward_f64(double *dx, double *dh0, double *dW_xh, double *dW_hh, double *db_h, const double *dhs,
+                         const double *x, const int64_t *tokens, const double *h0, const double *hs, const double *W_xh,
+                         const double *W_hh, size_t T, size_t B, size_t D, size_t H, size_t bptt_steps, double *work);
+/* min-char-rnn's lossFun in one call: forward over tokens (T,B) in [0,D), logits =
+ * W_hy h_t + b_y over V classes, cross-entropy against targets (T,B) in [0,V), summed
+ * (mean != 0: averaged over T*B), and BPTT.  Writes the five gradients and h_last
+ * (B,H); returns the loss.  h0 may be NULL for zeros. */
+double tn_rnn_lm_loss_f32(float *dW_xh, float *dW_hh, float *db_h, float *dW_hy, float *db_y, float *h_last,
+                          const int64_t *inputs, const int64_t *targets, const float *h0, const float *W_xh,
+                          const float *W_hh, const float *b_h, const float *W_hy, const float *b_y, size_t T, size_t B,
+                          size_t D, size_t H, size_t V, size_t bptt_steps, int mean, float *work);
+double tn_rnn_lm_loss_f64(double *dW_xh, double *dW_hh, double *db_h, double *dW_hy, double *db_y, double *h_last,
+                          const int64_t *inputs, const int64_t *targets, const double *h0, const double *W_xh,
+                          const double *W_hh, const double *b_h, const double *W_hy, const double *b_y, size_t T,
+                          size_t B, size_t D, size_t H, size_t V, size_t bptt_steps, int mean, double *work);
+/* Generate n tokens for each of B sequences: h = tanh(W_xh[:, tok] + W_hh h + b_h),
+ * p = softmax((W_hy h + b_y) / temperature), next tok = argmax p (greedy; first max,
+ * NaN counts as max, as np.argmax) or a draw from p with tn_rng_uniform(rng): the
+ * first i with u < cumsum(p)[i] (cumsum in double), else the last i with p_i > 0.
+ * out (n, B); start (B) in [0, D); output tokens index W_xh columns, so V <= D. */
+void tn_rnn_sample_f32(int64_t *out, const float *h0, const int64_t *start, size_t n, const float *W_xh,
+                       const float *W_hh, const float *b_h, const float *W_hy, const float *b_y, size_t B, size_t D,
+                       size_t H, size_t V, float temperature, int greedy, uint64_t *rng, float *work);
+void tn_rnn_sample_f64(int64_t *out, const double *h0, const int64_t *start, size_t n, const double *W_xh,
+                       const double *W_hh, const double *b_h, const double *W_hy, const double *b_y, size_t B, size_t D,
+                       size_t H, size_t V, double temperature, int greedy, uint64_t *rng, double *work);
+
+/* LSTM, one layer, as torch.nn.LSTM: for each step, a = W_ih x_t + b_ih + W_hh h_{t-1}
+ * + b_hh (4H, blocks i, f, g, o); i, f, o = sigmoid, g = tanh of their blocks;
+ * c_t = f c_{t-1} + i g; h_t = o tanh(c_t).  Input x (T,B,D) floats or tokens (T,B) in
+ * [0,D) (the other NULL); W_ih (4H,D), W_hh (4H,H); h0, c0 (B,H), b_ih, b_hh (4H) may be
+ * NULL (zeros).  Writes hs, cs (T,B,H) and gates (T,B,4H): i, f, g, o as activated. */
+void tn_lstm_forward_f32(float *hs, float *cs, float *gates, const float *x, const int64_t *tokens, const float *h0,
+                         const float *c0, const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh,
+                         size_t T, size_t B, size_t D, size_t H, float *work);
+void tn_lstm_forward_f64(double *hs, double *cs, double *gates, const double *x, const int64_t *tokens,
+                         const double *h0, const double *c0, const double *W_ih, const double *W_hh, const double *b_ih,
+                         const double *b_hh, size_t T, size_t B, size_t D, size_t H, double *work);
+/* Full BPTT through tn_lstm_forward from dhs = dL/dhs (T,B,H) and dc_n = dL/dc_{T-1}
+ * (B,H; NULL: zeros).  Writes dW_ih (4H,D), dW_hh (4H,H), db_ih (4H) and, unless NULL,
+ * dx (T,B,D; NULL for token input), dh0, dc0 (B,H), db_hh (4H, equal to db_ih). */
+void tn_lstm_backward_f32(float *dx, float *dh0, float *dc0, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
+                          const float *dhs, const float *dc_n, const float *x, const int64_t *tokens, const float *h0,
+                          const float *c0, const float *hs, const float *cs, const float *gates, const float *W_ih,
+                          const float *W_hh, size_t T, size_t B, size_t D, size_t H, float *work);
+void tn_lstm_backward_f64(double *dx, double *dh0, double *dc0, double *dW_ih, double *dW_hh, double *db_ih,
+                          double *db_hh, const double *dhs, const double *dc_n, const double *x, const int64_t *tokens,
+                          const double *h0, const double *c0, const double *hs, const double *cs, const double *gates,
+                          const double *W_ih, const double *W_hh, size_t T, size_t B, size_t D, size_t H, double *work);
+/* GRU, one layer, as torch.nn.GRU: gi = W_ih x_t + b_ih, gh = W_hh h_{t-1} + b_hh (3H,
+ * blocks r, z, n); r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+ * n = tanh(gi_n + r gh_n), h_t = (1 - z) n + z h_{t-1}.  Inputs as for the LSTM, with
+ * W_ih (3H,D), W_hh (3H,H), b_ih, b_hh (3H).  Writes hs (T,B,H), gates (T,B,3H): r, z, n,
+ * and gh_n (T,B,H), the n block of gh. */
+void tn_gru_forward_f32(float *hs, float *gates, float *gh_n, const float *x, const int64_t *tokens, const float *h0,
+                        const float *W_ih, const float *W_hh, const float *b_ih, const float *b_hh, size_t T, size_t B,
+                        size_t D, size_t H, float *work);
+void tn_gru_forward_f64(double *hs, double *gates, double *gh_n, const double *x, const int64_t *tokens,
+                        const double *h0, const double *W_ih, const double *W_hh, const double *b_ih,
+                        const double *b_hh, size_t T, size_t B, size_t D, size_t H, double *work);
+/* Full BPTT through tn_gru_forward from dhs = dL/dhs (T,B,H).  Writes dW_ih (3H,D),
+ * dW_hh (3H,H), db_ih, db_hh (3H) and, unless NULL, dx (T,B,D; NULL for token input) and
+ * dh0 (B,H). */
+void tn_gru_backward_f32(float *dx, float *dh0, float *dW_ih, float *dW_hh, float *db_ih, float *db_hh,
+                         const float *dhs, const float *x, const int64_t *tokens, const float *h0, const float *hs,
+                         const float *gates, const float *gh_n, const float *W_ih, const float *W_hh, size_t T,
+                         size_t B, size_t D, size_t H, float *work);
+void tn_gru_backward_f64(double *dx, double *dh0, double *dW_ih, double *dW_hh, double *db_ih, double *db_hh,
+                         const double *dhs, const double *x, const int64_t *tokens, const double *h0, const double *hs,
+                         const double *gates, const double *gh_n, const double *W_ih, const double *W_hh, size_t T,
+                         size_t B, size_t D, size_t H, double *work);
+
+/* In-place optimizers over n values. */
+/* p -= lr g */
+void tn_sgd_step_f32(float *param, const float *grad, size_t n, float lr);
+void tn_sgd_step_f64(double *param, const double *grad, size_t n, double lr);
+/* mem += g^2;  p -= lr g / sqrt(mem + eps)   (min-char-rnn's Adagrad) */
+void tn_adagrad_step_f32(float *param, const float *grad, float *mem, size_t n, float lr, float eps);
+void tn_adagrad_step_f64(double *param, const double *grad, double *mem, size_t n, double lr, double eps);
+/* AdamW exactly as PyTorch's single-tensor path, step t >= 1:
+ * p *= 1 - lr wd;  m += (g - m)(1 - b1);  v = b2 v + (1 - b2) g^2;
+ * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+void tn_adam_step_f32(float *param, const float *grad, float *m, float *v, size_t n, int64_t t, double lr, double beta1,
+                      double beta2, double eps, double weight_decay);
+void tn_adam_step_f64(double *param, const double *grad, double *m, double *v, size_t n, int64_t t, double lr,
+                      double beta1, double beta2, double eps, double weight_decay);
+/* g = min(max(g, lo), hi); NaN stays NaN. */
+void tn_clip_f32(float *g, size_t n, float lo, float hi);
+void tn_clip_f64(double *g, size_t n, double lo, double hi);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,8 @@
 #include "tn_template.h"
 #else
 
-TN_CLONES void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t *idx, size_t n,
-                           size_t E)
+TN_CLONES void TN_NAME(tn_embedding_forward_f32, tn_embedding_forward_f64)(TN_T *out, const TN_T *table,
+    const int64_t *idx, size_t n, size_t E)
 {
     for (size_t i = 0; i < n; i++) {
         const TN_T *row = table + (size_t)idx[i] * E;
@@ -16,8 +16,8 @@ TN_CLONES void FN(embedding_forward)(TN_T *out, const TN_T *table, const int64_t
     }
 }
 
-TN_CLONES void FN(embedding_backward)(TN_T *dtable, const TN_T *dout, const int64_t *idx, size_t n,
-                            size_t V, size_t E)
+TN_CLONES void TN_NAME(tn_embedding_backward_f32, tn_embedding_backward_f64)(TN_T *dtable, const TN_T *dout,
+    const int64_t *idx, size_t n, size_t V, size_t E)
 {
     for (size_t i = 0; i < V * E; i++) dtable[i] = 0;
     for (size_t i = 0; i < n; i++) {

@@ -208,7 +208,7 @@ static void transpose_generic_f64(double *dst, size_t ldd, const double *src, si
 #ifdef TN_X86
 /* Rows j and j + 4 share a register (the low and the high 128 bits), so the 4 x 4
  * transposes within the two halves give whole rows of dst: no lane-crossing permute,
- * which costs 8 micro-ops on Zen 1 (the halves are loaded straight into place). */
+ * which is several micro-ops on some CPUs (the halves are loaded straight into place). */
 __attribute__((target("avx2"))) static void transpose_avx2_f32(float *dst, size_t ldd, const float *src, size_t lds)
 {
 #define TR_PAIR(j, k) _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(src + (j) * lds + (k))),              \

@@ -23,7 +23,8 @@
 
 /* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc] for op(A) = A, element (i, k) at
  * dst[p*(kc*MR + TN_PANEL_PAD) + k*MR + i], zero-padded: rows read along memory. */
-static void SF(pack_a_panel)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, size_t p)
+static void TN_NAME(pack_a_panel_f32, pack_a_panel_f64)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc,
+    size_t k0, size_t kc, size_t p)
 {
     size_t MR = g->MR, r0 = i0 + p * MR, mr = TN_MIN(MR, mc - p * MR);
     TN_T *d = dst + p * (kc * MR + TN_PANEL_PAD);
@@ -37,7 +38,7 @@ static void SF(pack_a_panel)(const JOB *g, TN_T *restrict dst, size_t i0, size_t
 
 /* d[0 : n] = row[0 : n], with the common panel widths as fixed-size copies (which the
  * compiler turns into a few vector moves rather than a memmove call). */
-static inline void SF(copy_row)(TN_T *restrict d, const TN_T *restrict row, size_t n)
+static inline void TN_NAME(copy_row_f32, copy_row_f64)(TN_T *restrict d, const TN_T *restrict row, size_t n)
 {
     switch (n * sizeof(TN_T)) {
     case 128: memcpy(d, row, 128); break;
@@ -53,8 +54,8 @@ static inline void SF(copy_row)(TN_T *restrict d, const TN_T *restrict row, size
  * a new page per element): row panels are split over the team, and for op(A) = A^T the
  * k rows are.  direct: the full panels are read in place by the rows kernel, so only a
  * partial last panel is packed. */
-static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0, size_t kc, int direct,
-                       tn_member *m)
+static void TN_NAME(pack_a_f32, pack_a_f64)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0,
+    size_t kc, int direct, tn_member *m)
 {
     size_t MR = g->MR, np = (mc + MR - 1) / MR, b0, b1;
     if (!g->trans_a) {
@@ -84,8 +85,8 @@ static void SF(pack_a)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, s
  * through the instruction set's register transpose, the edges element by element.
  * op(B) = B may come in two parts by rows: row k < split at lo + k*ldb (lo NULL: zeros),
  * row k >= split at B + (k - split)*ldb. */
-static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t split, const TN_T *lo, size_t NR,
-                       TN_T *restrict dst, size_t k0, size_t kc, size_t j0, size_t nc, int tid, int n)
+static void TN_NAME(pack_b_f32, pack_b_f64)(int trans_b, const TN_T *B, size_t ldb, size_t split, const TN_T *lo,
+    size_t NR, TN_T *restrict dst, size_t k0, size_t kc, size_t j0, size_t nc, int tid, int n)
 {
     size_t nq = (nc + NR - 1) / NR, b0, b1;
     if (trans_b) {
@@ -124,13 +125,14 @@ static void SF(pack_b)(int trans_b, const TN_T *B, size_t ldb, size_t split, con
 
 /* Where block (jc, pc) of a whole-matrix packing starts: full NC blocks before it hold
  * NC * K elements each; within its column block, KC blocks of ncp * kc. */
-static size_t SF(packed_offset)(size_t jc, size_t pc, size_t N, size_t K, size_t NR)
+static size_t TN_NAME(packed_offset_f32, packed_offset_f64)(size_t jc, size_t pc, size_t N, size_t K, size_t NR)
 {
     size_t nc = TN_MIN((size_t)TN_GEMM_NC, N - jc), ncp = (nc + NR - 1) / NR * NR;
     return jc * K + ncp * pc;
 }
 
-void FN(gemm_pack_b)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb, TN_T *packed)
+void TN_NAME(tn_gemm_pack_b_f32, tn_gemm_pack_b_f64)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb,
+    TN_T *packed)
 {
     size_t NR = (size_t)tn_isa_get()->TN_CAT3(nr, _, TN_S);
     for (size_t jc = 0; jc < N; jc += TN_GEMM_NC) {
@@ -146,7 +148,7 @@ void FN(gemm_pack_b)(int trans_b, size_t K, size_t N, const TN_T *B, size_t ldb,
 /* c[i, j] = bias[j] + c[i, j] on an mr x nr tile: after a first KC block stored with
  * beta = 0, this is the very addition beta C + alpha acc makes when C holds the bias in
  * every row, so the bits do not change -- without writing the bias rows out first. */
-TN_CLONES static void SF(add_bias)(TN_T *c, size_t ldc, const TN_T *bias, size_t mr, size_t nr)
+TN_CLONES static void TN_NAME(add_bias_f32, add_bias_f64)(TN_T *c, size_t ldc, const TN_T *bias, size_t mr, size_t nr)
 {
     for (size_t i = 0; i < mr; i++)
         for (size_t j = 0; j < nr; j++) c[i * ldc + j] = bias[j] + c[i * ldc + j];
@@ -154,7 +156,8 @@ TN_CLONES static void SF(add_bias)(TN_T *c, size_t ldc, const TN_T *bias, size_t
 
 /* Member (tid of n)'s share of packing columns [jc, jc + nc) of the job's op(B) and, from
  * column N1 on, of its second product's (see gemm_member). */
-static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t jc, size_t nc, int tid, int n)
+static void TN_NAME(pack_cols_f32, pack_cols_f64)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t jc, size_t nc,
+    int tid, int n)
 {
     if (jc < g->N)
         SF(pack_b)(g->trans_b, g->B, g->ldb, g->b_split, g->b_lo, g->NR, g->packb, k0, kc, jc,
@@ -170,7 +173,8 @@ static void SF(pack_cols)(const JOB *g, size_t N1, size_t k0, size_t kc, size_t 
  * next tile while this one computes (the operands are rows of arrays far bigger than the
  * caches, as the BPTT's dhs and hs, and the tiles' rows are too short for the hardware's
  * stream detection). */
-static void SF(prefetch_operands)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
+static void TN_NAME(prefetch_operands_f32, prefetch_operands_f64)(const JOB *g, size_t i0, size_t j0, size_t mr,
+    size_t nr)
 {
     for (size_t i = 0; i < mr; i++) {
         const TN_T *rows[2] = {g->e1 + (i0 + i) * g->ldc + j0, g->e2 + (i0 + i) * g->ldc + j0};
@@ -181,7 +185,7 @@ static void SF(prefetch_operands)(const JOB *g, size_t i0, size_t j0, size_t mr,
 }
 
 /* The tile's epilogue, after its last KC block. */
-static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
+static void TN_NAME(epilogue_f32, epilogue_f64)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t nr)
 {
     size_t at = i0 * g->ldc + j0;
     if (g->epi == TN_EPI_TANH)
@@ -193,7 +197,7 @@ static void SF(epilogue)(const JOB *g, size_t i0, size_t j0, size_t mr, size_t n
 /* A job with a second product runs as one product over the columns of both: op(B)'s
  * [0, N), zero padding up to N1 (a whole number of panels), then op(B2)'s from N1 on; a
  * tile's column panel maps back to C or C2. */
-void FN(gemm_member)(const JOB *g, tn_member *m)
+void TN_NAME(tn_gemm_member_f32, tn_gemm_member_f64)(const JOB *g, tn_member *m)
 {
     size_t MR = g->MR, NR = g->NR, b0, b1;
     size_t N1 = g->second.N ? (g->N + NR - 1) / NR * NR : g->N, Nall = N1 + g->second.N;
@@ -264,8 +268,8 @@ void FN(gemm_member)(const JOB *g, tn_member *m)
     }
 }
 
-void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A,
-                   size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+void TN_NAME(tn_gemm_init_f32, tn_gemm_init_f64)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+    TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
     *g = (JOB){0};
@@ -284,17 +288,17 @@ void FN(gemm_init)(JOB *g, int trans_a, int trans_b, size_t M, size_t N, size_t 
     g->tanh = isa->TN_CAT3(tanh, _, TN_S);
 }
 
-static void SF(gemm_team)(void *ctx, tn_member *m) { FN(gemm_member)(ctx, m); }
+static void TN_NAME(gemm_team_f32, gemm_team_f64)(void *ctx, tn_member *m) { FN(gemm_member)(ctx, m); }
 
 /* Threads only where the work pays for the synchronisation. */
-int FN(gemm_threads)(size_t M, size_t N, size_t K)
+int TN_NAME(tn_gemm_threads_f32, tn_gemm_threads_f64)(size_t M, size_t N, size_t K)
 {
     return 2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS ? 1 : tn_get_num_threads();
 }
 
 /* Runs a job that tn_gemm_init set up (and the caller then extended), threaded as a
  * plain product of its size would be. */
-void FN(gemm_run)(JOB *g)
+void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
 {
     tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
@@ -307,9 +311,9 @@ void FN(gemm_run)(JOB *g)
  * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
  * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
  * made once and serves every row of C. */
-static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A,
-                            size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
-                            TN_T *work)
+static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+    TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
+    TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
     size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
@@ -332,8 +336,8 @@ static void SF(gemm_direct)(int trans_a, int trans_b, size_t M, size_t N, size_t
     }
 }
 
-void FN(gemm_ex)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
-                 const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias, TN_T *work)
+void TN_NAME(tn_gemm_ex_f32, tn_gemm_ex_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha,
+    const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias, TN_T *work)
 {
     if (M == 0 || N == 0) return;
     if (K == 0 || alpha == 0) {
@@ -360,8 +364,9 @@ void FN(gemm_ex)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T al
     FN(gemm_run)(&g);
 }
 
-void FN(gemm)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha, const TN_T *A, size_t lda,
-              const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+void TN_NAME(tn_gemm_f32, tn_gemm_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha,
+                                       const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C,
+                                       size_t ldc, TN_T *work)
 {
     FN(gemm_ex)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, work);
 }

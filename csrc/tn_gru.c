@@ -52,16 +52,17 @@ typedef struct {
     /* backward */
     const TN_T *dhs, *hs_in, *gates_in, *gh_n_in;
     TN_T *da_ih, *da_hh, *carry, *dh0; /* (T, B, 3H) twice; carry (B, H): dh_t z_t; dh0 may be NULL */
-} SF(gru);
+} TN_NAME(gru_f32, gru_f64);
 
 /* The state step t started from, row b. */
-static inline const TN_T *SF(h_prev)(const SF(gru) *L, const TN_T *hs, size_t t, size_t b)
+static inline const TN_T *TN_NAME(h_prev_f32, h_prev_f64)(const SF(gru) *L, const TN_T *hs, size_t t, size_t b)
 {
     return t ? hs + ((t - 1) * L->B + b) * L->H : L->h0 ? L->h0 + b * L->H : L->zero;
 }
 
 /* Step t, rows b0..b1: the gates from gi_t and gh = C (B, 3H), then h_t. */
-TN_CLONES static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
+TN_CLONES static void TN_NAME(gru_cell_f32, gru_cell_f64)(const void *ctx, size_t t, const TN_T *C, size_t b0,
+    size_t b1)
 {
     const SF(gru) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -83,11 +84,11 @@ TN_CLONES static void SF(gru_cell)(const void *ctx, size_t t, const TN_T *C, siz
     }
 }
 
-void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int64_t *tokens, const TN_T *h0,
-                     const TN_T *W_ih, const TN_T *W_hh, const TN_T *b_ih, const TN_T *b_hh, size_t T_, size_t B,
-                     size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_gru_forward_f32, tn_gru_forward_f64)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x,
+    const int64_t *tokens, const TN_T *h0, const TN_T *W_ih, const TN_T *W_hh, const TN_T *b_ih, const TN_T *b_hh,
+    size_t T, size_t B, size_t D, size_t H, TN_T *work)
 {
-    size_t TB = T_ * B, G3 = 3 * H;
+    size_t TB = T * B, G3 = 3 * H;
     if (TB == 0 || H == 0) return;
     TN_T *gi = SF(take)(&work, TB * G3);
     TN_T *gh = SF(take)(&work, B * G3);
@@ -101,7 +102,7 @@ void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(G3, H));
     FN(gemm_pack_b)(1, H, G3, W_hh, H, packed); /* op(B) = W_hh^T */
     SF(gru) L = {.B = B, .H = H, .gi = gi, .hs = hs, .gates = gates, .gh_n = gh_n, .h0 = h0, .zero = zero};
-    FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .pre = gh,
+    FN(seq_rec) r = {.steps = T, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .pre = gh,
                      .pre_step = 0, .beta = 0, .bias = b_hh, .h0 = h0, .hs = hs, .cell = SF(gru_cell), .ctx = &L};
     FN(seq_forward)(&r);
 }
@@ -110,7 +111,8 @@ void FN(gru_forward)(TN_T *hs, TN_T *gates, TN_T *gh_n, const TN_T *x, const int
  *   dn = dh (1 - z)(1 - n^2),  dz = dh (h_{t-1} - n) z(1-z),  dr = dn gh_n r(1-r);
  *   da_ih_t = [dr, dz, dn],  da_hh_t = [dr, dz, dn r],  carry = dh z.
  * At the end: dh0 = carry + R.  (The carry row holds dh while the step is computed.) */
-TN_CLONES static void SF(gru_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
+TN_CLONES static void TN_NAME(gru_cell_back_f32, gru_cell_back_f64)(const void *ctx, size_t t, const TN_T *R, size_t b0,
+    size_t b1)
 {
     const SF(gru) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -144,12 +146,12 @@ TN_CLONES static void SF(gru_cell_back)(const void *ctx, size_t t, const TN_T *R
     }
 }
 
-void FN(gru_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih, TN_T *db_hh, const TN_T *dhs,
-                      const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *hs, const TN_T *gates,
-                      const TN_T *gh_n, const TN_T *W_ih, const TN_T *W_hh, size_t T_, size_t B, size_t D, size_t H,
-                      TN_T *work)
+void TN_NAME(tn_gru_backward_f32, tn_gru_backward_f64)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih,
+    TN_T *db_hh, const TN_T *dhs, const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *hs,
+    const TN_T *gates, const TN_T *gh_n, const TN_T *W_ih, const TN_T *W_hh, size_t T, size_t B, size_t D, size_t H,
+    TN_T *work)
 {
-    size_t TB = T_ * B, G3 = 3 * H, BH = B * H;
+    size_t TB = T * B, G3 = 3 * H, BH = B * H;
     if (TB == 0 || H == 0) {
         SF(zero)(dW_ih, G3 * D), SF(zero)(dW_hh, G3 * H), SF(zero)(db_ih, G3), SF(zero)(db_hh, G3);
         if (dh0) SF(zero)(dh0, BH);
@@ -167,7 +169,7 @@ void FN(gru_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih
     FN(gemm_pack_b)(0, G3, H, W_hh, H, packed); /* op(B) = W_hh */
     SF(gru) L = {.B = B, .H = H, .h0 = h0, .zero = zero, .dhs = dhs, .hs_in = hs, .gates_in = gates, .gh_n_in = gh_n,
                  .da_ih = da_ih, .da_hh = da_hh, .carry = carry, .dh0 = dh0};
-    FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .dA = da_hh, .R = R,
+    FN(seq_rec) r = {.steps = T, .B = B, .H = H, .GH = G3, .packed = packed, .work = work, .dA = da_hh, .R = R,
                      .final_product = dh0 != NULL, .cell = SF(gru_cell_back), .ctx = &L};
     FN(seq_backward)(&r);
     FN(seq_weight_grads)(dW_ih, dW_hh, da_ih, da_hh, x, tokens, h0, hs, TB, B, D, H, G3, dWT, work);

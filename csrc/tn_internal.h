@@ -45,8 +45,8 @@ enum { TN_SUM_X, TN_SUM_DEV2, TN_SUM_XHAT_Y }; /* what col_sums adds */
  * in these operations (beta == 0: c is not read, so NaN or garbage there is ignored). */
 #define TN_GEMM_PUT(c, acc, alpha, beta)                                                                             \
     do {                                                                                                              \
-        __typeof__(acc) t_ = (alpha) == 1 ? (acc) : (alpha) * (acc);                                                  \
-        (c) = (beta) == 0 ? t_ : (beta) == 1 ? (c) + t_ : (beta) * (c) + t_;                                          \
+    __typeof__(acc) t_ = (alpha) == 1 ? (acc) : (alpha) * (acc);                                                  \
+    (c) = (beta) == 0 ? t_ : (beta) == 1 ? (c) + t_ : (beta) * (c) + t_;                                          \
     } while (0)
 
 /* M N K <= TN_GEMM_SMALL_MACS and K <= KC, for M, N, K >= 1, without forming a product
@@ -70,6 +70,16 @@ static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
 #define TN_CAT3(a, b, c) TN_CAT3_(a, b, c)
 #define TN_CAT4_(a, b, c, d) a##b##c##d
 #define TN_CAT4(a, b, c, d) TN_CAT4_(a, b, c, d)
+#define TN_CAT2_(a, b) a##b
+#define TN_CAT2(a, b) TN_CAT2_(a, b)
+/* The name of a definition written once for both dtypes: its float and its double name,
+ * both spelled out where it is defined, so that grep, ctags and a debugger's symbol lead
+ * to that line (TN_S, set by tn_template.h, picks one):
+ *     void TN_NAME(tn_relu_forward_f32, tn_relu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+ * Calls inside a body use the short forms FN(relu_forward) / SF(helper) (tn_template.h). */
+#define TN_NAME(f32, f64) TN_CAT2(TN_NAME_, TN_S)(f32, f64)
+#define TN_NAME_f32(f32, f64) f32
+#define TN_NAME_f64(f32, f64) f64
 
 /* Scratch carving: a kernel takes n elements from its workspace rounded up to a
  * multiple of TN_ALIGN_ELEMS (64 bytes or more for both dtypes), so that every piece
@@ -129,17 +139,20 @@ typedef void (*tn_direct_f64)(size_t kc, size_t M, const double *A, size_t lda, 
 /* rnn_lm_loss with full BPTT where every product is a small GEMM (tn_rnn_small_fits):
  * the same arithmetic as the general kernel, in one function; tanh_fn and exp_fn are
  * the instruction set's array tanh and exp. */
-#define TN_DECLARE_RNN_SMALL(T, S)                                                                                   \
-    typedef double tn_rnn_small_fn_##S(T * dW_xh, T * dW_hh, T * db_h, T * dW_hy, T * db_y, T * h_last,             \
-                                       const int64_t *inputs, const int64_t *targets, const T *h0, const T *W_xh,     \
-                                       const T *W_hh, const T *b_h, const T *W_hy, const T *b_y, size_t T_,          \
-                                       size_t B, size_t D, size_t H, size_t V, int mean, T *work,                     \
-                                       void (*tanh_fn)(T *, const T *, size_t),                                       \
-                                       void (*exp_fn)(T *, const T *, size_t));                                       \
-    typedef tn_rnn_small_fn_##S *tn_rnn_small_##S;                                                                    \
-    tn_rnn_small_fn_##S tn_rnn_small_generic_##S, tn_rnn_small_fma_##S;
-TN_DECLARE_RNN_SMALL(float, f32)
-TN_DECLARE_RNN_SMALL(double, f64)
+typedef double tn_rnn_small_fn_f32(float *dW_xh, float *dW_hh, float *db_h, float *dW_hy, float *db_y,
+    float *h_last, const int64_t *inputs, const int64_t *targets, const float *h0, const float *W_xh,
+    const float *W_hh, const float *b_h, const float *W_hy, const float *b_y, size_t T, size_t B, size_t D, size_t H,
+    size_t V, int mean, float *work, void (*tanh_fn)(float *, const float *, size_t),
+    void (*exp_fn)(float *, const float *, size_t));
+typedef double tn_rnn_small_fn_f64(double *dW_xh, double *dW_hh, double *db_h, double *dW_hy, double *db_y,
+    double *h_last, const int64_t *inputs, const int64_t *targets, const double *h0, const double *W_xh,
+    const double *W_hh, const double *b_h, const double *W_hy, const double *b_y, size_t T, size_t B, size_t D,
+    size_t H, size_t V, int mean, double *work, void (*tanh_fn)(double *, const double *, size_t),
+    void (*exp_fn)(double *, const double *, size_t));
+typedef tn_rnn_small_fn_f32 *tn_rnn_small_f32;
+typedef tn_rnn_small_fn_f64 *tn_rnn_small_f64;
+tn_rnn_small_fn_f32 tn_rnn_small_generic_f32, tn_rnn_small_fma_f32;
+tn_rnn_small_fn_f64 tn_rnn_small_generic_f64, tn_rnn_small_fma_f64;
 
 /* Does rnn_lm_loss fit the tiny path: T, B, H, V >= 1, at most TN_SUM_BLOCK rows T B
  * (where the general kernel's column sums are plain row-order sums), and every product
@@ -210,68 +223,89 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
     return (N + TN_GEMM_TILE_MAX * (N / TN_GEMM_NC + 1)) * K;
 }
 
-#define TN_DECLARE_GEMM_JOB(T, S)                                                                                    \
-    typedef struct {                                                                                                  \
-        int trans_a, trans_b;                                                                                         \
-        size_t M, N, K, lda, ldb, ldc, MR, NR;                                                                        \
-        T alpha, beta;                                                                                                \
-        const T *A, *B;                                                                                               \
-        T *C, *packa, *packb;                                                                                         \
-        const T *packed_b; /* op(B) prepacked by tn_gemm_pack_b, or NULL */                                           \
-        int epi;           /* TN_EPI_* */                                                                             \
-        const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                             \
-        const T *bias;     /* or NULL; else (N): the first KC block stores bias + alpha acc (beta unused) */         \
-        /* op(B) = B in two parts by rows: row k < b_split at b_lo + k ldb (b_lo NULL: zeros) */                     \
-        size_t b_split;                                                                                               \
-        const T *b_lo;                                                                                                \
-        /* a second product sharing op(A) and its packing, N = 0: none.  C2(M, N) = alpha op(A) B2                  \
-         * + beta C2, B2 in two parts like B; not with M = 1, prepacked B, bias or epilogue */                       \
-        struct {                                                                                                      \
-            size_t N, ldb, split, ldc;                                                                                \
-            const T *B, *lo;                                                                                          \
-            T *C;                                                                                                     \
-        } second;                                                                                                     \
-        tn_micro_##S micro;                                                                                           \
-        tn_rows_##S rows;                                                                                             \
-        tn_row_##S row;                                                                                               \
-        void (*dtanh)(T *, const T *, const T *, size_t, size_t, size_t);                                             \
-        void (*tanh2d)(T *, size_t, size_t, size_t);                                                                  \
-        void (*transpose)(T *, size_t, const T *, size_t);                                                            \
-        void (*tanh)(T *, const T *, size_t);                                                                         \
-    } tn_gemm_job_##S;                                                                                                \
-    void tn_gemm_init_##S(tn_gemm_job_##S *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha,       \
-                          const T *A, size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc, T *work);         \
-    void tn_gemm_member_##S(const tn_gemm_job_##S *g, tn_member *m);                                                  \
-    void tn_gemm_run_##S(tn_gemm_job_##S *g);                                                                         \
-    /* tn_gemm with C = op(A) op(B) + bias (N) in every row when bias is not NULL (then beta must be 0):     \
-     * c = bias[j] + alpha acc, the same bits whichever path computes it */                                          \
-    void tn_gemm_ex_##S(int trans_a, int trans_b, size_t M, size_t N, size_t K, T alpha, const T *A, size_t lda,      \
-                        const T *B, size_t ldb, T beta, T *C, size_t ldc, const T *bias, T *work);                    \
-    void tn_gemm_pack_b_##S(int trans_b, size_t K, size_t N, const T *B, size_t ldb, T *packed);                      \
-    int tn_gemm_threads_##S(size_t M, size_t N, size_t K);
-TN_DECLARE_GEMM_JOB(float, f32)
-TN_DECLARE_GEMM_JOB(double, f64)
+/* The fields of a GEMM job, for the element type T (float: tn_gemm_job_f32, double:
+ * tn_gemm_job_f64). */
+#define TN_GEMM_JOB_FIELDS(T, S)                                                                                       \
+    int trans_a, trans_b;                                                                                          \
+    size_t M, N, K, lda, ldb, ldc, MR, NR;                                                                         \
+    T alpha, beta;                                                                                                 \
+    const T *A, *B;                                                                                                \
+    T *C, *packa, *packb;                                                                                          \
+    const T *packed_b; /* op(B) prepacked by tn_gemm_pack_b, or NULL */                                            \
+    int epi;           /* TN_EPI_* */                                                                              \
+    const T *e1, *e2;  /* the epilogue's operands, laid out like C */                                              \
+    const T *bias;     /* or NULL; else (N): the first KC block stores bias + alpha acc (beta unused) */           \
+    /* op(B) = B in two parts by rows: row k < b_split at b_lo + k ldb (b_lo NULL: zeros) */                       \
+    size_t b_split;                                                                                                \
+    const T *b_lo;                                                                                                 \
+    /* a second product sharing op(A) and its packing, N = 0: none.  C2(M, N) = alpha op(A) B2                     \
+         * + beta C2, B2 in two parts like B; not with M = 1, prepacked B, bias or epilogue */                         \
+    struct {                                                                                                       \
+            size_t N, ldb, split, ldc;                                                                                 \
+            const T *B, *lo;                                                                                           \
+            T *C;                                                                                                      \
+    } second;                                                                                                      \
+    tn_micro_##S micro;                                                                                            \
+    tn_rows_##S rows;                                                                                              \
+    tn_row_##S row;                                                                                                \
+    void (*dtanh)(T *, const T *, const T *, size_t, size_t, size_t);                                              \
+    void (*tanh2d)(T *, size_t, size_t, size_t);                                                                   \
+    void (*transpose)(T *, size_t, const T *, size_t);                                                             \
+    void (*tanh)(T *, const T *, size_t);
+typedef struct {
+    TN_GEMM_JOB_FIELDS(float, f32)
+} tn_gemm_job_f32;
+typedef struct {
+    TN_GEMM_JOB_FIELDS(double, f64)
+} tn_gemm_job_f64;
+#undef TN_GEMM_JOB_FIELDS
+void tn_gemm_init_f32(tn_gemm_job_f32 *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha,
+                      const float *A, size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc,
+                      float *work);
+void tn_gemm_init_f64(tn_gemm_job_f64 *g, int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha,
+                      const double *A, size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc,
+                      double *work);
+void tn_gemm_member_f32(const tn_gemm_job_f32 *g, tn_member *m);
+void tn_gemm_member_f64(const tn_gemm_job_f64 *g, tn_member *m);
+void tn_gemm_run_f32(tn_gemm_job_f32 *g);
+void tn_gemm_run_f64(tn_gemm_job_f64 *g);
+/* tn_gemm with C = op(A) op(B) + bias (N) in every row when bias is not NULL (then beta must be 0):
+ * c = bias[j] + alpha acc, the same bits whichever path computes it */
+void tn_gemm_ex_f32(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                    const float *B, size_t ldb, float beta, float *C, size_t ldc, const float *bias, float *work);
+void tn_gemm_ex_f64(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                    const double *B, size_t ldb, double beta, double *C, size_t ldc, const double *bias, double *work);
+void tn_gemm_pack_b_f32(int trans_b, size_t K, size_t N, const float *B, size_t ldb, float *packed);
+void tn_gemm_pack_b_f64(int trans_b, size_t K, size_t N, const double *B, size_t ldb, double *packed);
+int tn_gemm_threads_f32(size_t M, size_t N, size_t K);
+int tn_gemm_threads_f64(size_t M, size_t N, size_t K);
 
 /* tanh over arrays (tn_math.c), one per instruction set: identical results on all. */
-#define TN_DECLARE_DTANH(isa)                                                                                        \
-    void tn_dtanh_##isa##_f32(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);      \
-    void tn_dtanh_##isa##_f64(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);   \
-    void tn_tanh_##isa##_f32_2d(float *c, size_t ld, size_t rows, size_t cols);                                      \
-    void tn_tanh_##isa##_f64_2d(double *c, size_t ld, size_t rows, size_t cols);
-TN_DECLARE_DTANH(generic)
+void tn_dtanh_generic_f32(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);
+void tn_dtanh_generic_f64(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);
+void tn_tanh_generic_f32_2d(float *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_generic_f64_2d(double *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_generic_f32(float *y, const float *x, size_t n);
+void tn_tanh_generic_f64(double *y, const double *x, size_t n);
+void tn_exp_generic_f32(float *y, const float *x, size_t n);
+void tn_exp_generic_f64(double *y, const double *x, size_t n);
 #if defined(__x86_64__) || defined(__i386__)
-TN_DECLARE_DTANH(avx2)
-TN_DECLARE_DTANH(avx512)
-#endif
-#define TN_DECLARE_VMATH(isa)                                                                                        \
-    void tn_tanh_##isa##_f32(float *y, const float *x, size_t n);                                                    \
-    void tn_tanh_##isa##_f64(double *y, const double *x, size_t n);                                                  \
-    void tn_exp_##isa##_f32(float *y, const float *x, size_t n);                                                     \
-    void tn_exp_##isa##_f64(double *y, const double *x, size_t n);
-TN_DECLARE_VMATH(generic)
-#if defined(__x86_64__) || defined(__i386__)
-TN_DECLARE_VMATH(avx2)
-TN_DECLARE_VMATH(avx512)
+void tn_dtanh_avx2_f32(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);
+void tn_dtanh_avx2_f64(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx2_f32_2d(float *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx2_f64_2d(double *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx2_f32(float *y, const float *x, size_t n);
+void tn_tanh_avx2_f64(double *y, const double *x, size_t n);
+void tn_exp_avx2_f32(float *y, const float *x, size_t n);
+void tn_exp_avx2_f64(double *y, const double *x, size_t n);
+void tn_dtanh_avx512_f32(float *c, const float *e1, const float *e2, size_t ld, size_t rows, size_t cols);
+void tn_dtanh_avx512_f64(double *c, const double *e1, const double *e2, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx512_f32_2d(float *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx512_f64_2d(double *c, size_t ld, size_t rows, size_t cols);
+void tn_tanh_avx512_f32(float *y, const float *x, size_t n);
+void tn_tanh_avx512_f64(double *y, const double *x, size_t n);
+void tn_exp_avx512_f32(float *y, const float *x, size_t n);
+void tn_exp_avx512_f64(double *y, const double *x, size_t n);
 #endif
 const tn_isa *tn_isa_get(void);
 
@@ -292,47 +326,64 @@ void tn_seq_ws(tn_ws *w, size_t TB, size_t B, size_t D, size_t H, size_t G, int 
 #define TN_SEQ_END SIZE_MAX
 
 /* Typed helpers shared between the layer files. */
-#define TN_DECLARE_SHARED(T, S)                                                                                      \
-    /* tn_sums.c -- column sums of (N, C) matrices, rows in blocks of TN_SUM_BLOCK combined pairwise:               \
-     * out[c] = sum over n of the term `kind` (TN_SUM_X x[n,c]; TN_SUM_DEV2 (x[n,c] - a[c])^2;                        \
-     * TN_SUM_XHAT_Y y[n,c] ((x[n,c] - a[c]) b[c])); a, b may be NULL when the term does not use them */            \
-    void tn_col_sums_##S(T *out, int kind, const T *x, const T *y, const T *a, const T *b, size_t N, size_t C);      \
-    /* ... TN_SUM_X over the first C columns of rows ld apart (the same bits as of those columns alone) */            \
-    void tn_col_sums_of_rows_##S(T *out, const T *x, size_t N, size_t C, size_t ld);                                  \
-    /* one block's partial sums, dst[j] = sum of x[n, c0 + j] over rows n0 <= n < n1 in order ... */                 \
-    void tn_block_sums_##S(T *dst, const T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w);                  \
-    /* ... and col_sums(TN_SUM_X) of an (N, C) matrix from them, computed beforehand (sums[i*C + c]: rows            \
-     * i*TN_SUM_BLOCK onwards): the same bits */                                                                      \
-    void tn_col_sums_of_blocks_##S(T *out, const T *sums, size_t N, size_t C);                                        \
-    /* tn_seq.c -- the recurrent layers' input projection of token ids and weight gradients */                       \
-    void tn_gather_columns_##S(T *pre, const int64_t *tokens, const T *W, const T *b, size_t n, size_t D, size_t M);  \
-    void tn_seq_weight_grads_##S(T *dW_ih, T *dW_hh, const T *dA, const T *dB, const T *x, const int64_t *tokens,    \
-                                 const T *h0, const T *hs, size_t TB, size_t B, size_t D, size_t H, size_t M,        \
-                                 T *dWT, T *work);                                                                    \
-    /* The recurrence of a gated layer (tn_seq.c), run by one team: a product per step against a W_hh packed once,   \
-     * then the layer's cell, rows split over the team.  Forward, for t = 0 .. steps-1:                             \
-     *     C_t(B, GH) = beta C_t + h_{t-1}(B, H) @ W_hh^T (+ bias),  h_{-1} = h0 (NULL: no product; C_t = bias or 0  \
-     *     where beta = 0), then cell(ctx, t, C_t, b0, b1), which writes h_t = hs[t].                                 \
-     * Backward, for t = steps-1 .. 0: R(B, H) = dA_{t+1}(B, GH) @ W_hh (none for the last step: R NULL), then       \
-     * cell(ctx, t, R, b0, b1), which writes dA_t; finally R = dA_0 @ W_hh (if final_product) and                    \
-     * cell(ctx, TN_SEQ_END, R, b0, b1). */                                                                           \
-    typedef struct {                                                                                                  \
-        size_t steps, B, H, GH;                                                                                       \
-        const T *packed; /* W_hh^T (forward) or W_hh (backward), by tn_gemm_pack_b */                                \
-        T *work;         /* the products' A panels */                                                                 \
-        T *pre;          /* forward: C_t = pre + t pre_step */                                                        \
-        size_t pre_step;                                                                                              \
-        T beta;                                                                                                       \
-        const T *bias, *h0, *hs;                                                                                      \
-        const T *dA; /* backward: (steps, B, GH) */                                                                   \
-        T *R;        /* backward: (B, H) */                                                                           \
-        int final_product;                                                                                            \
-        void (*cell)(const void *ctx, size_t t, const T *C, size_t b0, size_t b1);                                   \
-        const void *ctx;                                                                                              \
-    } tn_seq_rec_##S;                                                                                                 \
-    void tn_seq_forward_##S(const tn_seq_rec_##S *r);                                                                 \
-    void tn_seq_backward_##S(const tn_seq_rec_##S *r);
-TN_DECLARE_SHARED(float, f32)
-TN_DECLARE_SHARED(double, f64)
+/* tn_sums.c -- column sums of (N, C) matrices, rows in blocks of TN_SUM_BLOCK combined pairwise:
+ * out[c] = sum over n of the term `kind` (TN_SUM_X x[n,c]; TN_SUM_DEV2 (x[n,c] - a[c])^2;
+ * TN_SUM_XHAT_Y y[n,c] ((x[n,c] - a[c]) b[c])); a, b may be NULL when the term does not use them */
+void tn_col_sums_f32(float *out, int kind, const float *x, const float *y, const float *a, const float *b, size_t N,
+                     size_t C);
+void tn_col_sums_f64(double *out, int kind, const double *x, const double *y, const double *a, const double *b,
+                     size_t N, size_t C);
+/* ... TN_SUM_X over the first C columns of rows ld apart (the same bits as of those columns alone) */
+void tn_col_sums_of_rows_f32(float *out, const float *x, size_t N, size_t C, size_t ld);
+void tn_col_sums_of_rows_f64(double *out, const double *x, size_t N, size_t C, size_t ld);
+/* one block's partial sums, dst[j] = sum of x[n, c0 + j] over rows n0 <= n < n1 in order ... */
+void tn_block_sums_f32(float *dst, const float *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w);
+void tn_block_sums_f64(double *dst, const double *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w);
+/* ... and col_sums(TN_SUM_X) of an (N, C) matrix from them, computed beforehand (sums[i*C + c]: rows
+ * i*TN_SUM_BLOCK onwards): the same bits */
+void tn_col_sums_of_blocks_f32(float *out, const float *sums, size_t N, size_t C);
+void tn_col_sums_of_blocks_f64(double *out, const double *sums, size_t N, size_t C);
+/* tn_seq.c -- the recurrent layers' input projection of token ids and weight gradients */
+void tn_gather_columns_f32(float *pre, const int64_t *tokens, const float *W, const float *b, size_t n, size_t D,
+                           size_t M);
+void tn_gather_columns_f64(double *pre, const int64_t *tokens, const double *W, const double *b, size_t n, size_t D,
+                           size_t M);
+void tn_seq_weight_grads_f32(float *dW_ih, float *dW_hh, const float *dA, const float *dB, const float *x,
+                             const int64_t *tokens, const float *h0, const float *hs, size_t TB, size_t B, size_t D,
+                             size_t H, size_t M, float *dWT, float *work);
+void tn_seq_weight_grads_f64(double *dW_ih, double *dW_hh, const double *dA, const double *dB, const double *x,
+                             const int64_t *tokens, const double *h0, const double *hs, size_t TB, size_t B, size_t D,
+                             size_t H, size_t M, double *dWT, double *work);
+/* The recurrence of a gated layer (tn_seq.c), run by one team: a product per step against a W_hh packed once,
+ * then the layer's cell, rows split over the team.  Forward, for t = 0 .. steps-1:
+ *     C_t(B, GH) = beta C_t + h_{t-1}(B, H) @ W_hh^T (+ bias),  h_{-1} = h0 (NULL: no product; C_t = bias or 0
+ *     where beta = 0), then cell(ctx, t, C_t, b0, b1), which writes h_t = hs[t].
+ * Backward, for t = steps-1 .. 0: R(B, H) = dA_{t+1}(B, GH) @ W_hh (none for the last step: R NULL), then
+ * cell(ctx, t, R, b0, b1), which writes dA_t; finally R = dA_0 @ W_hh (if final_product) and
+ * cell(ctx, TN_SEQ_END, R, b0, b1). */
+#define TN_SEQ_REC_FIELDS(T)                                                                                           \
+    size_t steps, B, H, GH;                                                                                        \
+    const T *packed; /* W_hh^T (forward) or W_hh (backward), by tn_gemm_pack_b */                                  \
+    T *work;         /* the products' A panels */                                                                  \
+    T *pre;          /* forward: C_t = pre + t pre_step */                                                         \
+    size_t pre_step;                                                                                               \
+    T beta;                                                                                                        \
+    const T *bias, *h0, *hs;                                                                                       \
+    const T *dA; /* backward: (steps, B, GH) */                                                                    \
+    T *R;        /* backward: (B, H) */                                                                            \
+    int final_product;                                                                                             \
+    void (*cell)(const void *ctx, size_t t, const T *C, size_t b0, size_t b1);                                     \
+    const void *ctx;
+typedef struct {
+    TN_SEQ_REC_FIELDS(float)
+} tn_seq_rec_f32;
+typedef struct {
+    TN_SEQ_REC_FIELDS(double)
+} tn_seq_rec_f64;
+#undef TN_SEQ_REC_FIELDS
+void tn_seq_forward_f32(const tn_seq_rec_f32 *r);
+void tn_seq_forward_f64(const tn_seq_rec_f64 *r);
+void tn_seq_backward_f32(const tn_seq_rec_f32 *r);
+void tn_seq_backward_f64(const tn_seq_rec_f64 *r);
 
 #endif

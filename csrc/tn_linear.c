@@ -20,15 +20,15 @@ size_t tn_linear_work(size_t N, size_t D, size_t H)
 /* ---------------------------------------------------------------- linear */
 
 /* y(N,H) = x(N,D) @ W(H,D)^T + b(H): the GEMM adds b to each finished tile */
-void FN(linear_forward)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b, size_t N,
-                        size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_linear_forward_f32, tn_linear_forward_f64)(TN_T *y, const TN_T *x, const TN_T *W, const TN_T *b,
+    size_t N, size_t D, size_t H, TN_T *work)
 {
     FN(gemm_ex)(0, 1, N, H, D, 1, x, D, W, D, 0, y, H, b, work);
 }
 
 /* dx(N,D) = dy(N,H) @ W(H,D);  dW(H,D) = dy^T @ x(N,D);  db(H) = sum_n dy */
-void FN(linear_backward)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy, const TN_T *x,
-                         const TN_T *W, size_t N, size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_linear_backward_f32, tn_linear_backward_f64)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy,
+    const TN_T *x, const TN_T *W, size_t N, size_t D, size_t H, TN_T *work)
 {
     if (dx) FN(gemm)(0, 0, N, D, H, 1, dy, H, W, D, 0, dx, D, work);
     if (dW) FN(gemm)(1, 0, H, D, N, 1, dy, H, x, D, 0, dW, D, work);
@@ -37,13 +37,13 @@ void FN(linear_backward)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *dy, const TN_
 
 /* ------------------------------------------------------------ activations */
 
-void FN(tanh_forward)(TN_T *y, const TN_T *x, size_t n)
+void TN_NAME(tn_tanh_forward_f32, tn_tanh_forward_f64)(TN_T *y, const TN_T *x, size_t n)
 {
     const tn_isa *isa = tn_isa_get();
     (n * sizeof(TN_T) <= 32 ? isa->SF(tanh_short) : isa->SF(tanh))(y, x, n);
 }
 
-TN_CLONES void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void TN_NAME(tn_tanh_backward_f32, tn_tanh_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
 }
@@ -52,7 +52,7 @@ TN_CLONES void FN(tanh_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t
  * more, libm's below (where the vector code's fixed cost loses).  The choice depends on
  * the row length alone -- the same on every instruction set and for every chunk of a
  * row -- so a given shape always gets the same bits. */
-static void SF(vexp)(TN_T *y, const TN_T *x, size_t n, size_t V)
+static void TN_NAME(vexp_f32, vexp_f64)(TN_T *y, const TN_T *x, size_t n, size_t V)
 {
     if (V >= 16) {
         tn_isa_get()->SF(exp)(y, x, n);
@@ -61,25 +61,26 @@ static void SF(vexp)(TN_T *y, const TN_T *x, size_t n, size_t V)
     }
 }
 
-void FN(sigmoid_forward)(TN_T *y, const TN_T *x, size_t n)
+void TN_NAME(tn_sigmoid_forward_f32, tn_sigmoid_forward_f64)(TN_T *y, const TN_T *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = -x[i];
     tn_isa_get()->SF(exp)(y, y, n); /* elementwise: the same bits at any length */
     for (size_t i = 0; i < n; i++) y[i] = 1 / (1 + y[i]);
 }
 
-TN_CLONES void FN(sigmoid_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void TN_NAME(tn_sigmoid_backward_f32, tn_sigmoid_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *y,
+    size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1 - y[i]));
 }
 
-TN_CLONES void FN(relu_forward)(TN_T *y, const TN_T *x, size_t n)
+TN_CLONES void TN_NAME(tn_relu_forward_f32, tn_relu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
 {
     /* NaN propagates, as np.maximum(x, 0) does */
     for (size_t i = 0; i < n; i++) y[i] = x[i] < 0 ? 0 : x[i];
 }
 
-TN_CLONES void FN(relu_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
+TN_CLONES void TN_NAME(tn_relu_backward_f32, tn_relu_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 }
@@ -87,7 +88,7 @@ TN_CLONES void FN(relu_backward)(TN_T *dx, const TN_T *dy, const TN_T *y, size_t
 /* ------------------------------------------------- softmax, cross-entropy */
 
 /* Max of a row; a NaN anywhere makes the whole row NaN downstream either way. */
-static TN_T SF(row_max)(const TN_T *r, size_t V)
+static TN_T TN_NAME(row_max_f32, row_max_f64)(const TN_T *r, size_t V)
 {
     TN_T m = r[0];
     for (size_t v = 1; v < V; v++)
@@ -96,7 +97,7 @@ static TN_T SF(row_max)(const TN_T *r, size_t V)
 }
 
 /* e(V) = exp(r - m), in place when e == r; returns the sum of e (added in order). */
-static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T m)
+static TN_T TN_NAME(row_exp_f32, row_exp_f64)(TN_T *e, const TN_T *r, size_t V, TN_T m)
 {
     TN_T s = 0;
     for (size_t v = 0; v < V; v++) e[v] = r[v] - m;
@@ -106,7 +107,7 @@ static TN_T SF(row_exp)(TN_T *e, const TN_T *r, size_t V, TN_T m)
 }
 
 /* probs(N,V) = softmax(logits) row by row */
-void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
+void TN_NAME(tn_softmax_f32, tn_softmax_f64)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
 {
     if (V == 0) return;
     for (size_t n = 0; n < N; n++) {
@@ -122,7 +123,8 @@ void FN(softmax)(TN_T *probs, const TN_T *logits, size_t N, size_t V)
  * sum chains interleaved (a chain of V dependent operations per row, in flight together)
  * and one exp call over the block; adds the rows' losses to *loss in row order. */
 #define CE_ROWS 16
-static void SF(ce_rows)(double *loss, TN_T *probs, const TN_T *logits, const int64_t *targets, size_t n, size_t V)
+static void TN_NAME(ce_rows_f32, ce_rows_f64)(double *loss, TN_T *probs, const TN_T *logits, const int64_t *targets,
+    size_t n, size_t V)
 {
     TN_T m[CE_ROWS], s[CE_ROWS], target[CE_ROWS];
     for (size_t i = 0; i < n; i++) {
@@ -145,8 +147,8 @@ static void SF(ce_rows)(double *loss, TN_T *probs, const TN_T *logits, const int
 }
 
 /* loss = sum_n logsumexp(logits_n) - logits_n[t_n]  (/ N if mean) */
-double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t *targets,
-                                 size_t N, size_t V, int mean)
+double TN_NAME(tn_cross_entropy_forward_f32, tn_cross_entropy_forward_f64)(TN_T *probs, const TN_T *logits,
+    const int64_t *targets, size_t N, size_t V, int mean)
 {
     double loss = 0;
     if (probs) { /* (V = 0 only with N = 0: no target fits) */
@@ -169,8 +171,8 @@ double FN(cross_entropy_forward)(TN_T *probs, const TN_T *logits, const int64_t 
 }
 
 /* dlogits(N,V) = (probs - onehot(targets)) (/ N if mean) */
-TN_CLONES void FN(cross_entropy_backward)(TN_T *dlogits, const TN_T *probs, const int64_t *targets,
-                                size_t N, size_t V, int mean)
+TN_CLONES void TN_NAME(tn_cross_entropy_backward_f32, tn_cross_entropy_backward_f64)(TN_T *dlogits, const TN_T *probs,
+    const int64_t *targets, size_t N, size_t V, int mean)
 {
     TN_T scale = (TN_T)N;
     for (size_t n = 0; n < N; n++) {

@@ -50,16 +50,17 @@ typedef struct {
     /* backward */
     const TN_T *dhs, *cs_in, *gates_in;
     TN_T *da, *dc, *tc, *dh, *dh0, *dc0; /* da (T, B, 4H); dc, tc, dh (B, H); dh0, dc0 may be NULL */
-} SF(lstm);
+} TN_NAME(lstm_f32, lstm_f64);
 
 /* The cell state step t started from, row b. */
-static inline const TN_T *SF(c_prev)(const SF(lstm) *L, const TN_T *cs, size_t t, size_t b)
+static inline const TN_T *TN_NAME(c_prev_f32, c_prev_f64)(const SF(lstm) *L, const TN_T *cs, size_t t, size_t b)
 {
     return t ? cs + ((t - 1) * L->B + b) * L->H : L->c0 ? L->c0 + b * L->H : L->zero;
 }
 
 /* Step t, rows b0..b1: the gates from the pre-activations C (B, 4H), then c_t and h_t. */
-TN_CLONES static void SF(lstm_cell)(const void *ctx, size_t t, const TN_T *C, size_t b0, size_t b1)
+TN_CLONES static void TN_NAME(lstm_cell_f32, lstm_cell_f64)(const void *ctx, size_t t, const TN_T *C, size_t b0,
+    size_t b1)
 {
     const SF(lstm) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -77,11 +78,11 @@ TN_CLONES static void SF(lstm_cell)(const void *ctx, size_t t, const TN_T *C, si
     }
 }
 
-void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int64_t *tokens, const TN_T *h0,
-                      const TN_T *c0, const TN_T *W_ih, const TN_T *W_hh, const TN_T *b_ih, const TN_T *b_hh,
-                      size_t T_, size_t B, size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_lstm_forward_f32, tn_lstm_forward_f64)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x,
+    const int64_t *tokens, const TN_T *h0, const TN_T *c0, const TN_T *W_ih, const TN_T *W_hh, const TN_T *b_ih,
+    const TN_T *b_hh, size_t T, size_t B, size_t D, size_t H, TN_T *work)
 {
-    size_t TB = T_ * B, G4 = 4 * H;
+    size_t TB = T * B, G4 = 4 * H;
     if (TB == 0 || H == 0) return;
     TN_T *pre = SF(take)(&work, TB * G4);
     TN_T *bsum = SF(take)(&work, G4);
@@ -98,7 +99,7 @@ void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int6
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(G4, H));
     FN(gemm_pack_b)(1, H, G4, W_hh, H, packed); /* op(B) = W_hh^T */
     SF(lstm) L = {.B = B, .H = H, .hs = hs, .cs = cs, .gates = gates, .c0 = c0, .zero = zero};
-    FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .pre = pre,
+    FN(seq_rec) r = {.steps = T, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .pre = pre,
                      .pre_step = B * G4, .beta = 1, .h0 = h0, .hs = hs, .cell = SF(lstm_cell), .ctx = &L};
     FN(seq_forward)(&r);
 }
@@ -107,7 +108,8 @@ void FN(lstm_forward)(TN_T *hs, TN_T *cs, TN_T *gates, const TN_T *x, const int6
  *   dc += dh o (1 - tanh(c_t)^2)
  *   da_t = [dc g i(1-i), dc c_{t-1} f(1-f), dc i (1-g^2), dh tanh(c_t) o(1-o)],  dc = dc f.
  * At the end: dh0 = R, dc0 = dc. */
-TN_CLONES static void SF(lstm_cell_back)(const void *ctx, size_t t, const TN_T *R, size_t b0, size_t b1)
+TN_CLONES static void TN_NAME(lstm_cell_back_f32, lstm_cell_back_f64)(const void *ctx, size_t t, const TN_T *R,
+    size_t b0, size_t b1)
 {
     const SF(lstm) *L = ctx;
     size_t B = L->B, H = L->H;
@@ -141,12 +143,12 @@ TN_CLONES static void SF(lstm_cell_back)(const void *ctx, size_t t, const TN_T *
     }
 }
 
-void FN(lstm_backward)(TN_T *dx, TN_T *dh0, TN_T *dc0, TN_T *dW_ih, TN_T *dW_hh, TN_T *db_ih, TN_T *db_hh,
-                       const TN_T *dhs, const TN_T *dc_n, const TN_T *x, const int64_t *tokens, const TN_T *h0,
-                       const TN_T *c0, const TN_T *hs, const TN_T *cs, const TN_T *gates, const TN_T *W_ih,
-                       const TN_T *W_hh, size_t T_, size_t B, size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_lstm_backward_f32, tn_lstm_backward_f64)(TN_T *dx, TN_T *dh0, TN_T *dc0, TN_T *dW_ih, TN_T *dW_hh,
+    TN_T *db_ih, TN_T *db_hh, const TN_T *dhs, const TN_T *dc_n, const TN_T *x, const int64_t *tokens, const TN_T *h0,
+    const TN_T *c0, const TN_T *hs, const TN_T *cs, const TN_T *gates, const TN_T *W_ih, const TN_T *W_hh, size_t T,
+    size_t B, size_t D, size_t H, TN_T *work)
 {
-    size_t TB = T_ * B, G4 = 4 * H, BH = B * H;
+    size_t TB = T * B, G4 = 4 * H, BH = B * H;
     if (TB == 0 || H == 0) { /* no step: the gradients are zero, and c_n = c0 passes dc_n through */
         SF(zero)(dW_ih, G4 * D), SF(zero)(dW_hh, G4 * H), SF(zero)(db_ih, G4);
         if (db_hh) SF(zero)(db_hh, G4);
@@ -169,7 +171,7 @@ void FN(lstm_backward)(TN_T *dx, TN_T *dh0, TN_T *dc0, TN_T *dW_ih, TN_T *dW_hh,
     FN(gemm_pack_b)(0, G4, H, W_hh, H, packed); /* op(B) = W_hh */
     SF(lstm) L = {.B = B, .H = H, .c0 = c0, .zero = zero, .dhs = dhs, .cs_in = cs, .gates_in = gates, .da = da,
                   .dc = dc, .tc = tc, .dh = dh, .dh0 = dh0, .dc0 = dc0};
-    FN(seq_rec) r = {.steps = T_, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .dA = da, .R = R,
+    FN(seq_rec) r = {.steps = T, .B = B, .H = H, .GH = G4, .packed = packed, .work = work, .dA = da, .R = R,
                      .final_product = dh0 != NULL, .cell = SF(lstm_cell_back), .ctx = &L};
     FN(seq_backward)(&r);
     /* the weights' gradients over all steps at once; both biases get the same sums */

@@ -21,8 +21,8 @@ static const float expm1_poly_f32[] = {1.0f / 40320.0f, 1.0f / 5040.0f, 1.0f / 7
 /* c = (c + e1) (1 - e2^2) over a rows x cols block (row stride ld): plain IEEE
  * operations, vectorised by the compiler for each instruction set (no contraction into
  * FMA under -std=c11), so every lane rounds as C. */
-#define DTANH_FN(isa, T, S, TARGET)                                                                                  \
-    TARGET void tn_dtanh_##isa##_##S(T *c, const T *e1, const T *e2, size_t ld, size_t rows, size_t cols)            \
+#define DTANH_FN(name, T, TARGET)                                                                                    \
+    TARGET void name(T *c, const T *e1, const T *e2, size_t ld, size_t rows, size_t cols)                             \
     {                                                                                                                 \
         for (size_t r = 0; r < rows; r++) {                                                                           \
             T *cr = c + r * ld;                                                                                       \
@@ -30,13 +30,13 @@ static const float expm1_poly_f32[] = {1.0f / 40320.0f, 1.0f / 5040.0f, 1.0f / 7
             for (size_t i = 0; i < cols; i++) cr[i] = (cr[i] + a[i]) * (1 - b[i] * b[i]);                             \
         }                                                                                                             \
     }
-#define DTANH_PAIR(isa, TARGET)                                                                                      \
-    DTANH_FN(isa, float, f32, TARGET)                                                                                 \
-    DTANH_FN(isa, double, f64, TARGET)
-DTANH_PAIR(generic, )
+DTANH_FN(tn_dtanh_generic_f32, float, )
+DTANH_FN(tn_dtanh_generic_f64, double, )
 #ifdef TN_X86
-DTANH_PAIR(avx2, __attribute__((target("avx2,fma"))))
-DTANH_PAIR(avx512, __attribute__((target("avx512f"))))
+DTANH_FN(tn_dtanh_avx2_f32, float, __attribute__((target("avx2,fma"))))
+DTANH_FN(tn_dtanh_avx2_f64, double, __attribute__((target("avx2,fma"))))
+DTANH_FN(tn_dtanh_avx512_f32, float, __attribute__((target("avx512f"))))
+DTANH_FN(tn_dtanh_avx512_f64, double, __attribute__((target("avx512f"))))
 #endif
 
 /* ------------------------------------------------------------- portable C */
@@ -46,6 +46,7 @@ static inline double g_pow2(double k) { return k != k ? k : ldexp(1.0, (int)k); 
 static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k); }
 
 #define TH_NAME tn_tanh_generic_f64
+#define TH_NAME_2D tn_tanh_generic_f64_2d
 #define TH_EXP_NAME tn_exp_generic_f64
 #define TH_EXP_CLAMP 745.5
 #define TH_ISNAN(v) ((v) != (v))
@@ -77,6 +78,7 @@ static inline float g_pow2f(float k) { return k != k ? k : ldexpf(1.0f, (int)k);
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_generic_f32
+#define TH_NAME_2D tn_tanh_generic_f32_2d
 #define TH_RATIONAL 1
 #define TH_CLAMPX(x, lo, hi) ((x) > (hi) ? (hi) : (x) < (lo) ? (lo) : (x))
 #define TH_EXP_NAME tn_exp_generic_f32
@@ -135,6 +137,7 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 }
 
 #define TH_NAME tn_tanh_avx2_f64
+#define TH_NAME_2D tn_tanh_avx2_f64_2d
 #define TH_EXP_NAME tn_exp_avx2_f64
 #define TH_EXP_CLAMP 745.5
 #define TH_ISNAN(v) _mm256_cmp_pd(v, v, _CMP_UNORD_Q)
@@ -166,6 +169,7 @@ T2 static inline __m256 a2_copysign_ps(__m256 m, __m256 s)
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx2_f32
+#define TH_NAME_2D tn_tanh_avx2_f32_2d
 #define TH_RATIONAL 1
 /* (MINPS and MAXPS give their second operand when either is NaN: x, then min(hi, x)) */
 #define TH_CLAMPX(x, lo, hi) _mm256_max_ps(lo, _mm256_min_ps(hi, x))
@@ -233,6 +237,7 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 }
 
 #define TH_NAME tn_tanh_avx512_f64
+#define TH_NAME_2D tn_tanh_avx512_f64_2d
 #define TH_EXP_NAME tn_exp_avx512_f64
 #define TH_EXP_CLAMP 745.5
 #define TH_ISNAN(v) _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)
@@ -264,6 +269,7 @@ T5 static inline __m512 a5_copysign_ps(__m512 m, __m512 s)
 #include "tn_tanh_impl.h"
 
 #define TH_NAME tn_tanh_avx512_f32
+#define TH_NAME_2D tn_tanh_avx512_f32_2d
 #define TH_RATIONAL 1
 #define TH_CLAMPX(x, lo, hi) _mm512_max_ps(lo, _mm512_min_ps(hi, x)) /* (as for AVX2) */
 #define TH_EXP_NAME tn_exp_avx512_f32

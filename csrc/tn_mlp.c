@@ -31,9 +31,9 @@ size_t tn_linear_cross_entropy_work(size_t N, size_t D, size_t V)
 
 /* hpre = x W^T + b;  h = tanh(gamma (hpre - mean) invstd + beta) with the batch's mean
  * and invstd */
-void FN(linear_batchnorm_tanh_forward)(TN_T *h, TN_T *hpre, TN_T *mean, TN_T *invstd, const TN_T *x, const TN_T *W,
-                                       const TN_T *b, const TN_T *gamma, const TN_T *beta, size_t N, size_t D,
-                                       size_t H, TN_T eps, size_t correction, TN_T *work)
+void TN_NAME(tn_linear_batchnorm_tanh_forward_f32, tn_linear_batchnorm_tanh_forward_f64)(TN_T *h, TN_T *hpre,
+    TN_T *mean, TN_T *invstd, const TN_T *x, const TN_T *W, const TN_T *b, const TN_T *gamma, const TN_T *beta,
+    size_t N, size_t D, size_t H, TN_T eps, size_t correction, TN_T *work)
 {
     FN(linear_forward)(hpre, x, W, b, N, D, H, work);
     FN(batchnorm_forward)(h, mean, invstd, hpre, gamma, beta, N, H, eps, correction);
@@ -41,10 +41,9 @@ void FN(linear_batchnorm_tanh_forward)(TN_T *h, TN_T *hpre, TN_T *mean, TN_T *in
 }
 
 /* dh -> through tanh (from h), batch norm (from hpre, mean, invstd), the linear layer */
-void FN(linear_batchnorm_tanh_backward)(TN_T *dx, TN_T *dW, TN_T *db, TN_T *dgamma, TN_T *dbeta, const TN_T *dh,
-                                        const TN_T *h, const TN_T *x, const TN_T *W, const TN_T *gamma,
-                                        const TN_T *hpre, const TN_T *mean, const TN_T *invstd, size_t N, size_t D,
-                                        size_t H, size_t correction, TN_T *work)
+void TN_NAME(tn_linear_batchnorm_tanh_backward_f32, tn_linear_batchnorm_tanh_backward_f64)(TN_T *dx, TN_T *dW, TN_T *db,
+    TN_T *dgamma, TN_T *dbeta, const TN_T *dh, const TN_T *h, const TN_T *x, const TN_T *W, const TN_T *gamma,
+    const TN_T *hpre, const TN_T *mean, const TN_T *invstd, size_t N, size_t D, size_t H, size_t correction, TN_T *work)
 {
     TN_T *g = SF(take)(&work, N * H);
     FN(tanh_backward)(g, dh, h, N * H);
@@ -54,8 +53,8 @@ void FN(linear_batchnorm_tanh_backward)(TN_T *dx, TN_T *dW, TN_T *db, TN_T *dgam
 
 /* logits = x W^T + b; the loss of softmax cross-entropy against targets; its gradient
  * back through the linear layer */
-double FN(linear_cross_entropy)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *x, const TN_T *W, const TN_T *b,
-                                const int64_t *targets, size_t N, size_t D, size_t V, int mean, TN_T *work)
+double TN_NAME(tn_linear_cross_entropy_f32, tn_linear_cross_entropy_f64)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *x,
+    const TN_T *W, const TN_T *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean, TN_T *work)
 {
     TN_T *logits = SF(take)(&work, N * V);
     FN(linear_forward)(logits, x, W, b, N, D, V, work);

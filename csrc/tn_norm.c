@@ -10,8 +10,8 @@
 #else
 
 /* mean(C) and invstd(C) of x(N,C) with var = sum (x - mean)^2 / (N - correction) */
-static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
-                         size_t correction)
+static void TN_NAME(bn_stats_f32, bn_stats_f64)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size_t C, TN_T eps,
+    size_t correction)
 {
     SF(sum_rows)(mean, x, N, C);
     for (size_t c = 0; c < C; c++) mean[c] /= (TN_T)N;
@@ -20,9 +20,8 @@ static void SF(bn_stats)(TN_T *mean, TN_T *invstd, const TN_T *x, size_t N, size
     for (size_t c = 0; c < C; c++) invstd[c] = 1 / TN_SQRT(invstd[c] / denom + eps);
 }
 
-TN_CLONES void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN_T *x,
-                           const TN_T *gamma, const TN_T *beta, size_t N, size_t C, TN_T eps,
-                           size_t correction)
+TN_CLONES void TN_NAME(tn_batchnorm_forward_f32, tn_batchnorm_forward_f64)(TN_T *y, TN_T *mean, TN_T *invstd,
+    const TN_T *x, const TN_T *gamma, const TN_T *beta, size_t N, size_t C, TN_T eps, size_t correction)
 {
     SF(bn_stats)(mean, invstd, x, N, C, eps, correction);
     for (size_t n = 0; n < N; n++) {
@@ -32,9 +31,9 @@ TN_CLONES void FN(batchnorm_forward)(TN_T *y, TN_T *mean, TN_T *invstd, const TN
     }
 }
 
-TN_CLONES void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const TN_T *dy, const TN_T *x,
-                            const TN_T *gamma, const TN_T *mean, const TN_T *invstd, size_t N,
-                            size_t C, size_t correction)
+TN_CLONES void TN_NAME(tn_batchnorm_backward_f32, tn_batchnorm_backward_f64)(TN_T *dx, TN_T *dgamma, TN_T *dbeta,
+    const TN_T *dy, const TN_T *x, const TN_T *gamma, const TN_T *mean, const TN_T *invstd, size_t N, size_t C,
+    size_t correction)
 {
     /* dbeta = sum dy, dgamma = sum dy xhat; the sums of g = dy gamma follow from them */
     SF(sum_rows)(dbeta, dy, N, C);
@@ -61,9 +60,9 @@ TN_CLONES void FN(batchnorm_backward)(TN_T *dx, TN_T *dgamma, TN_T *dbeta, const
     }
 }
 
-TN_CLONES void FN(batchnorm_inference)(TN_T *y, const TN_T *x, const TN_T *gamma, const TN_T *beta,
-                             const TN_T *running_mean, const TN_T *running_var, size_t N,
-                             size_t C, TN_T eps)
+TN_CLONES void TN_NAME(tn_batchnorm_inference_f32, tn_batchnorm_inference_f64)(TN_T *y, const TN_T *x,
+    const TN_T *gamma, const TN_T *beta, const TN_T *running_mean, const TN_T *running_var, size_t N, size_t C,
+    TN_T eps)
 {
     for (size_t n = 0; n < N; n++) {
         const TN_T *xn = x + n * C;

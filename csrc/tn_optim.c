@@ -8,12 +8,13 @@
 #include "tn_template.h"
 #else
 
-TN_CLONES void FN(sgd_step)(TN_T *param, const TN_T *grad, size_t n, TN_T lr)
+TN_CLONES void TN_NAME(tn_sgd_step_f32, tn_sgd_step_f64)(TN_T *param, const TN_T *grad, size_t n, TN_T lr)
 {
     for (size_t i = 0; i < n; i++) param[i] -= lr * grad[i];
 }
 
-TN_CLONES void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n, TN_T lr, TN_T eps)
+TN_CLONES void TN_NAME(tn_adagrad_step_f32, tn_adagrad_step_f64)(TN_T *param, const TN_T *grad, TN_T *mem, size_t n,
+    TN_T lr, TN_T eps)
 {
     for (size_t i = 0; i < n; i++) {
         mem[i] += grad[i] * grad[i];
@@ -21,8 +22,8 @@ TN_CLONES void FN(adagrad_step)(TN_T *param, const TN_T *grad, TN_T *mem, size_t
     }
 }
 
-TN_CLONES void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n, int64_t t,
-                   double lr, double beta1, double beta2, double eps, double weight_decay)
+TN_CLONES void TN_NAME(tn_adam_step_f32, tn_adam_step_f64)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, size_t n,
+    int64_t t, double lr, double beta1, double beta2, double eps, double weight_decay)
 {
     /* the scalars in double, as PyTorch computes them in Python floats */
     double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
@@ -39,7 +40,7 @@ TN_CLONES void FN(adam_step)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v, si
     }
 }
 
-TN_CLONES void FN(clip)(TN_T *g, size_t n, TN_T lo, TN_T hi)
+TN_CLONES void TN_NAME(tn_clip_f32, tn_clip_f64)(TN_T *g, size_t n, TN_T lo, TN_T hi)
 {
     for (size_t i = 0; i < n; i++) {
         if (g[i] < lo)

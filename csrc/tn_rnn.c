@@ -74,7 +74,8 @@ double tn_rng_uniform(uint64_t *state) { return (double)(tn_rng_next(state) >> 1
 #else
 
 /* hs_t(B,H) = tanh(hs_t + h_prev(B,H) @ W_hh^T), h_prev NULL = zeros (small sizes) */
-static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_t B, size_t H, TN_T *work)
+static void TN_NAME(rnn_step_f32, rnn_step_f64)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_t B, size_t H,
+    TN_T *work)
 {
     if (h_prev) FN(gemm)(0, 1, B, H, H, 1, h_prev, H, W_hh, H, 1, hs_t, H, work);
     FN(tanh_forward)(hs_t, hs_t, B * H);
@@ -82,7 +83,7 @@ static void SF(rnn_step)(TN_T *hs_t, const TN_T *h_prev, const TN_T *W_hh, size_
 
 /* Does the recurrence use a prepacked W_hh and one team for all steps?  Not for tiny
  * states, where packing costs more than it saves. */
-static int SF(rnn_packed)(size_t B, size_t H)
+static int TN_NAME(rnn_packed_f32, rnn_packed_f64)(size_t B, size_t H)
 {
     return H > 0 && (H > TN_GEMM_SMALL_MACS / H || B > TN_GEMM_SMALL_MACS / H / H); /* B H H > SMALL, unwrapped */
 }
@@ -98,9 +99,9 @@ typedef struct {
     TN_T *db_sums;      /* backward: the blocks' column sums of dpre (col_sums_of_blocks) */
     const TN_T *packed; /* W_hh^T (forward) or W_hh (backward), packed */
     TN_T *work;         /* A-panel buffer */
-} SF(rnn_rec);
+} TN_NAME(rnn_rec_f32, rnn_rec_f64);
 
-static void SF(rnn_forward_team)(void *ctx, tn_member *m)
+static void TN_NAME(rnn_forward_team_f32, rnn_forward_team_f64)(void *ctx, tn_member *m)
 {
     const SF(rnn_rec) *r = ctx;
     size_t BH = r->B * r->H;
@@ -122,7 +123,7 @@ static void SF(rnn_forward_team)(void *ctx, tn_member *m)
     }
 }
 
-static void SF(rnn_backward_team)(void *ctx, tn_member *m)
+static void TN_NAME(rnn_backward_team_f32, rnn_backward_team_f64)(void *ctx, tn_member *m)
 {
     const SF(rnn_rec) *r = ctx;
     size_t BH = r->B * r->H, TB = r->T * r->B, c0, c1;
@@ -149,34 +150,34 @@ static void SF(rnn_backward_team)(void *ctx, tn_member *m)
     }
 }
 
-void FN(rnn_forward)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *W_xh,
-                     const TN_T *W_hh, const TN_T *b_h, size_t T_, size_t B, size_t D, size_t H, TN_T *work)
+void TN_NAME(tn_rnn_forward_f32, tn_rnn_forward_f64)(TN_T *hs, const TN_T *x, const int64_t *tokens, const TN_T *h0,
+    const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, size_t T, size_t B, size_t D, size_t H, TN_T *work)
 {
-    size_t TB = T_ * B;
+    size_t TB = T * B;
     if (TB == 0 || H == 0) return;
     /* the input projection of every step at once: hs = X W_xh^T + b_h */
     if (tokens) {
-        for (size_t t = 0; t < T_; t++)
+        for (size_t t = 0; t < T; t++)
             FN(gather_columns)(hs + t * B * H, tokens + t * B, W_xh, b_h, B, D, H);
     } else {
         FN(linear_forward)(hs, x, W_xh, b_h, TB, D, H, work);
     }
     if (!SF(rnn_packed)(B, H)) {
-        for (size_t t = 0; t < T_; t++)
+        for (size_t t = 0; t < T; t++)
             SF(rnn_step)(hs + t * B * H, t ? hs + (t - 1) * B * H : h0, W_hh, B, H, work);
         return;
     }
     TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
     FN(gemm_pack_b)(1, H, H, W_hh, H, packed); /* op(B) = W_hh^T */
-    SF(rnn_rec) r = {.T = T_, .B = B, .H = H, .seq = hs, .h0 = h0, .packed = packed, .work = work};
+    SF(rnn_rec) r = {.T = T, .B = B, .H = H, .seq = hs, .h0 = h0, .packed = packed, .work = work};
     tn_team_run(FN(gemm_threads)(B, H, H), SF(rnn_forward_team), &r);
 }
 
-void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, const TN_T *dhs, const TN_T *x,
-                      const int64_t *tokens, const TN_T *h0, const TN_T *hs, const TN_T *W_xh, const TN_T *W_hh,
-                      size_t T_, size_t B, size_t D, size_t H, size_t bptt_steps, TN_T *work)
+void TN_NAME(tn_rnn_backward_f32, tn_rnn_backward_f64)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
+    const TN_T *dhs, const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *hs, const TN_T *W_xh,
+    const TN_T *W_hh, size_t T, size_t B, size_t D, size_t H, size_t bptt_steps, TN_T *work)
 {
-    size_t TB = T_ * B, BH = B * H;
+    size_t TB = T * B, BH = B * H;
     if (TB == 0 || H == 0) {
         SF(zero)(dW_xh, H * D), SF(zero)(dW_hh, H * H), SF(zero)(db_h, H);
         if (dh0) SF(zero)(dh0, BH);
@@ -189,22 +190,22 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
     TN_T *gnext = SF(take)(&work, BH);
     TN_T *dWT = SF(take)(&work, tokens ? D * H : 0); /* (D,H) for token input */
 
-    if (bptt_steps == 0 || bptt_steps >= T_) {
+    if (bptt_steps == 0 || bptt_steps >= T) {
         /* full BPTT: dpre_t = (dhs_t + W_hh^T dpre_{t+1}) (1 - h_t^2) */
-        const TN_T *dh_T = dhs + (T_ - 1) * BH, *h_T = hs + (T_ - 1) * BH;
-        TN_T *dp_T = dpre + (T_ - 1) * BH;
+        const TN_T *dh_T = dhs + (T - 1) * BH, *h_T = hs + (T - 1) * BH;
+        TN_T *dp_T = dpre + (T - 1) * BH;
         for (size_t i = 0; i < BH; i++) dp_T[i] = dh_T[i] * (1 - h_T[i] * h_T[i]);
         if (SF(rnn_packed)(B, H)) {
             TN_T *packed = SF(take)(&work, tn_gemm_packed_size(H, H));
             FN(gemm_pack_b)(0, H, H, W_hh, H, packed); /* op(B) = W_hh */
             TN_T *db_sums = SF(take)(&work, (TB + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK * H);
-            SF(rnn_rec) r = {.T = T_, .B = B, .H = H, .seq = dpre, .dhs = dhs, .hs = hs, .dh0 = dh0,
+            SF(rnn_rec) r = {.T = T, .B = B, .H = H, .seq = dpre, .dhs = dhs, .hs = hs, .dh0 = dh0,
                              .db_sums = db_sums, .packed = packed, .work = work};
             tn_team_run(FN(gemm_threads)(B, H, H), SF(rnn_backward_team), &r);
             FN(col_sums_of_blocks)(db_h, db_sums, TB, H);
             db_h = NULL; /* done */
         } else {
-            for (size_t t = T_; t-- > 0;) {
+            for (size_t t = T; t-- > 0;) {
                 if (t == 0) {
                     if (dh0) FN(gemm)(0, 0, B, H, H, 1, dpre, H, W_hh, H, 0, dh0, H, work);
                     break;
@@ -220,7 +221,7 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
         for (size_t i = 0; i < TB * H; i++) dpre[i] = 0;
         if (dh0)
             for (size_t i = 0; i < BH; i++) dh0[i] = 0;
-        for (size_t t = 0; t < T_; t++) {
+        for (size_t t = 0; t < T; t++) {
             size_t lo = t + 1 >= bptt_steps ? t + 1 - bptt_steps : 0;
             for (size_t i = 0; i < BH; i++) g[i] = dhs[t * BH + i];
             for (size_t s = t + 1; s-- > lo;) {
@@ -242,17 +243,16 @@ void FN(rnn_backward)(TN_T *dx, TN_T *dh0, TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h,
     if (dx) FN(gemm)(0, 0, TB, D, H, 1, dpre, H, W_xh, D, 0, dx, D, work);
 }
 
-double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *db_y,
-                       TN_T *h_last, const int64_t *inputs, const int64_t *targets,
-                       const TN_T *h0, const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h,
-                       const TN_T *W_hy, const TN_T *b_y, size_t T_, size_t B, size_t D,
-                       size_t H, size_t V, size_t bptt_steps, int mean, TN_T *work)
+double TN_NAME(tn_rnn_lm_loss_f32, tn_rnn_lm_loss_f64)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *db_y,
+    TN_T *h_last, const int64_t *inputs, const int64_t *targets, const TN_T *h0, const TN_T *W_xh, const TN_T *W_hh,
+    const TN_T *b_h, const TN_T *W_hy, const TN_T *b_y, size_t T, size_t B, size_t D, size_t H, size_t V,
+    size_t bptt_steps, int mean, TN_T *work)
 {
-    size_t TB = T_ * B;
+    size_t TB = T * B;
     const tn_isa *isa = tn_isa_get();
-    if ((bptt_steps == 0 || bptt_steps >= T_) && tn_rnn_small_fits(T_, B, H, V)) /* the same bits, in one function */
+    if ((bptt_steps == 0 || bptt_steps >= T) && tn_rnn_small_fits(T, B, H, V)) /* the same bits, in one function */
         return isa->SF(rnn_small)(dW_xh, dW_hh, db_h, dW_hy, db_y, h_last, inputs, targets, h0, W_xh,
-                                                 W_hh, b_h, W_hy, b_y, T_, B, D, H, V, mean, work,
+                                                 W_hh, b_h, W_hy, b_y, T, B, D, H, V, mean, work,
                                                  B * H * sizeof(TN_T) <= 32 ? isa->SF(tanh_short)
                                                                             : isa->SF(tanh),
                                                  isa->SF(exp));
@@ -260,9 +260,9 @@ double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *
     TN_T *dhs = SF(take)(&work, TB * H);
     TN_T *logits = SF(take)(&work, TB * V);
 
-    FN(rnn_forward)(hs, NULL, inputs, h0, W_xh, W_hh, b_h, T_, B, D, H, work);
-    if (T_ > 0)
-        for (size_t i = 0; i < B * H; i++) h_last[i] = hs[(T_ - 1) * B * H + i];
+    FN(rnn_forward)(hs, NULL, inputs, h0, W_xh, W_hh, b_h, T, B, D, H, work);
+    if (T > 0)
+        for (size_t i = 0; i < B * H; i++) h_last[i] = hs[(T - 1) * B * H + i];
     else
         for (size_t i = 0; i < B * H; i++) h_last[i] = h0 ? h0[i] : 0;
 
@@ -271,13 +271,13 @@ double FN(rnn_lm_loss)(TN_T *dW_xh, TN_T *dW_hh, TN_T *db_h, TN_T *dW_hy, TN_T *
     FN(cross_entropy_backward)(logits, logits, targets, TB, V, mean);
     /* logits now holds dlogits */
     FN(linear_backward)(dhs, dW_hy, db_y, logits, hs, W_hy, TB, H, V, work);
-    FN(rnn_backward)(NULL, NULL, dW_xh, dW_hh, db_h, dhs, NULL, inputs, h0, hs, W_xh, W_hh, T_,
+    FN(rnn_backward)(NULL, NULL, dW_xh, dW_hh, db_h, dhs, NULL, inputs, h0, hs, W_xh, W_hh, T,
                      B, D, H, bptt_steps, work);
     return loss;
 }
 
 /* index of the largest p (first on ties; the first NaN wins, as np.argmax) */
-static size_t SF(argmax)(const TN_T *p, size_t V)
+static size_t TN_NAME(argmax_f32, argmax_f64)(const TN_T *p, size_t V)
 {
     size_t best = 0;
     for (size_t v = 0; v < V; v++) {
@@ -288,7 +288,7 @@ static size_t SF(argmax)(const TN_T *p, size_t V)
 }
 
 /* first i with u < cumsum(p)[i] (sum in double), else the last i with p_i > 0, else V-1 */
-static size_t SF(draw)(const TN_T *p, size_t V, double u)
+static size_t TN_NAME(draw_f32, draw_f64)(const TN_T *p, size_t V, double u)
 {
     double c = 0;
     size_t last = V - 1;
@@ -303,8 +303,8 @@ static size_t SF(draw)(const TN_T *p, size_t V, double u)
 
 /* C(M,N) = beta C + A(M,K) @ op(B), op(B) prepacked, on the calling thread, then the
  * epilogue: the same bits as GEMM on the unpacked operand. */
-static void SF(gemm_prepacked)(TN_T *C, const TN_T *A, size_t M, size_t N, size_t K, const TN_T *packed, TN_T beta,
-                               int epi, TN_T *work)
+static void TN_NAME(gemm_prepacked_f32, gemm_prepacked_f64)(TN_T *C, const TN_T *A, size_t M, size_t N, size_t K,
+    const TN_T *packed, TN_T beta, int epi, TN_T *work)
 {
     FN(gemm_job) g;
     FN(gemm_init)(&g, 0, 0, M, N, K, 1, A, K, NULL, N, beta, C, N, work);
@@ -314,10 +314,9 @@ static void SF(gemm_prepacked)(TN_T *C, const TN_T *A, size_t M, size_t N, size_
     FN(gemm_member)(&g, &solo);
 }
 
-void FN(rnn_sample)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n,
-                    const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, const TN_T *W_hy,
-                    const TN_T *b_y, size_t B, size_t D, size_t H, size_t V, TN_T temperature,
-                    int greedy, uint64_t *rng, TN_T *work)
+void TN_NAME(tn_rnn_sample_f32, tn_rnn_sample_f64)(int64_t *out, const TN_T *h0, const int64_t *start, size_t n,
+    const TN_T *W_xh, const TN_T *W_hh, const TN_T *b_h, const TN_T *W_hy, const TN_T *b_y, size_t B, size_t D,
+    size_t H, size_t V, TN_T temperature, int greedy, uint64_t *rng, TN_T *work)
 {
     if (n == 0 || B == 0) return;
     TN_T *h = SF(take)(&work, B * H);

@@ -7,7 +7,7 @@
 
 /* No auto-vectorisation here: rows are a handful of values, stored one at a time and read
  * back at once by a vectorised loop -- a load the CPU cannot forward from those stores,
- * which stalls it (about 15% of the whole function at the seeds' sizes). */
+ * which stalls it. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define RS_SCALAR __attribute__((optimize("no-tree-vectorize")))
 #else

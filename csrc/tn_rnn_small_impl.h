@@ -22,11 +22,11 @@
 
 RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T *db_y, RS_T *h_last,
                          const int64_t *inputs, const int64_t *targets, const RS_T *h0, const RS_T *W_xh,
-                         const RS_T *W_hh, const RS_T *b_h, const RS_T *W_hy, const RS_T *b_y, size_t T_, size_t B,
+                         const RS_T *W_hh, const RS_T *b_h, const RS_T *W_hy, const RS_T *b_y, size_t T, size_t B,
                          size_t D, size_t H, size_t V, int mean, RS_T *work,
                          void (*tanh_fn)(RS_T *, const RS_T *, size_t), void (*exp_fn)(RS_T *, const RS_T *, size_t))
 {
-    size_t TB = T_ * B, BH = B * H;
+    size_t TB = T * B, BH = B * H;
     RS_T *hs = work, *dhs = hs + TN_ROUND_UP(TB * H), *dl = dhs + TN_ROUND_UP(TB * H);
     RS_T *dpre = dl + TN_ROUND_UP(TB * V);
 
@@ -38,8 +38,8 @@ RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T
     double loss = 0;
     for (size_t i = 0; i < V * H; i++) dW_hy[i] = 0;
     for (size_t v = 0; v < V; v++) db_y[v] = 0;
-    for (size_t t = 0; t <= T_; t++) {
-        if (t < T_) {
+    for (size_t t = 0; t <= T; t++) {
+        if (t < T) {
             RS_T *ht = hs + t * BH;
             const RS_T *hp = t ? ht - BH : h0;
             for (size_t b = 0; b < B; b++) {
@@ -93,15 +93,15 @@ RS_TARGET double RS_NAME(RS_T *dW_xh, RS_T *dW_hh, RS_T *db_h, RS_T *dW_hy, RS_T
             }
         }
     }
-    for (size_t i = 0; i < BH; i++) h_last[i] = hs[(T_ - 1) * BH + i];
+    for (size_t i = 0; i < BH; i++) h_last[i] = hs[(T - 1) * BH + i];
     if (mean) loss /= (double)TB;
 
     /* BPTT: dpre_t = (dhs_t + dpre_{t+1} W_hh) (1 - h_t^2) */
     for (size_t i = 0; i < BH; i++) {
-        RS_T h = hs[(T_ - 1) * BH + i];
-        dpre[(T_ - 1) * BH + i] = dhs[(T_ - 1) * BH + i] * (1 - h * h);
+        RS_T h = hs[(T - 1) * BH + i];
+        dpre[(T - 1) * BH + i] = dhs[(T - 1) * BH + i] * (1 - h * h);
     }
-    for (size_t t = T_ - 1; t > 0; t--) {
+    for (size_t t = T - 1; t > 0; t--) {
         const RS_T *dp = dpre + t * BH;
         for (size_t b = 0; b < B; b++)
             for (size_t j = 0; j < H; j++) {

@@ -26,7 +26,8 @@ void tn_seq_ws(tn_ws *w, size_t TB, size_t B, size_t D, size_t H, size_t G, int 
 
 /* pre(n, M) = W(M, D)[:, tokens(n)] + b(M), b NULL: no bias  (the one-hot input
  * projection: a column of W per token) */
-void FN(gather_columns)(TN_T *pre, const int64_t *tokens, const TN_T *W, const TN_T *b, size_t n, size_t D, size_t M)
+void TN_NAME(tn_gather_columns_f32, tn_gather_columns_f64)(TN_T *pre, const int64_t *tokens, const TN_T *W,
+    const TN_T *b, size_t n, size_t D, size_t M)
 {
     for (size_t i = 0; i < n; i++) {
         TN_T *p = pre + i * M;
@@ -46,9 +47,9 @@ void FN(gather_columns)(TN_T *pre, const int64_t *tokens, const TN_T *W, const T
  *                so that every row update is contiguous.
  * dA, dB (TB, M): the gradients reaching the input and the recurrent products (the same
  * array except in the GRU); hs (TB, H). */
-void FN(seq_weight_grads)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *dB, const TN_T *x,
-                          const int64_t *tokens, const TN_T *h0, const TN_T *hs, size_t TB, size_t B, size_t D,
-                          size_t H, size_t M, TN_T *dWT, TN_T *work)
+void TN_NAME(tn_seq_weight_grads_f32, tn_seq_weight_grads_f64)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *dB,
+    const TN_T *x, const int64_t *tokens, const TN_T *h0, const TN_T *hs, size_t TB, size_t B, size_t D, size_t H,
+    size_t M, TN_T *dWT, TN_T *work)
 {
     FN(gemm_job) g;
     FN(gemm_init)(&g, 1, 0, M, H, TB, 1, dB, M, hs, H, 0, dW_hh, H, work);
@@ -71,7 +72,7 @@ void FN(seq_weight_grads)(TN_T *dW_ih, TN_T *dW_hh, const TN_T *dA, const TN_T *
     FN(gemm_run)(&g);
 }
 
-static void SF(forward_team)(void *ctx, tn_member *m)
+static void TN_NAME(forward_team_f32, forward_team_f64)(void *ctx, tn_member *m)
 {
     const FN(seq_rec) *r = ctx;
     size_t b0, b1, BH = r->B * r->H;
@@ -94,12 +95,12 @@ static void SF(forward_team)(void *ctx, tn_member *m)
     }
 }
 
-void FN(seq_forward)(const FN(seq_rec) *r)
+void TN_NAME(tn_seq_forward_f32, tn_seq_forward_f64)(const FN(seq_rec) *r)
 {
     tn_team_run(FN(gemm_threads)(r->B, r->GH, r->H), SF(forward_team), (void *)r);
 }
 
-static void SF(backward_team)(void *ctx, tn_member *m)
+static void TN_NAME(backward_team_f32, backward_team_f64)(void *ctx, tn_member *m)
 {
     const FN(seq_rec) *r = ctx;
     size_t b0, b1;
@@ -119,7 +120,7 @@ static void SF(backward_team)(void *ctx, tn_member *m)
     }
 }
 
-void FN(seq_backward)(const FN(seq_rec) *r)
+void TN_NAME(tn_seq_backward_f32, tn_seq_backward_f64)(const FN(seq_rec) *r)
 {
     tn_team_run(FN(gemm_threads)(r->B, r->H, r->GH), SF(backward_team), (void *)r);
 }

@@ -19,9 +19,8 @@
  *   TN_SUM_XHAT_Y: y[n,c] ((x[n,c] - a[c]) b[c])          (batch-norm dgamma) */
 /* ... for one strip of W <= TN_SUM_W columns, the partial sums in a local array: with W
  * the constant TN_SUM_W they stay in registers across the rows */
-static inline __attribute__((always_inline)) void SF(col_strip)(TN_T *dst, int kind, const TN_T *x, const TN_T *y,
-                                                                const TN_T *ac, const TN_T *bc, size_t C, size_t n0,
-                                                                size_t n1, size_t c0, size_t W)
+static inline __attribute__((always_inline)) void TN_NAME(col_strip_f32, col_strip_f64)(TN_T *dst, int kind,
+    const TN_T *x, const TN_T *y, const TN_T *ac, const TN_T *bc, size_t C, size_t n0, size_t n1, size_t c0, size_t W)
 {
     TN_T acc[TN_SUM_W];
     for (size_t j = 0; j < W; j++) acc[j] = 0;
@@ -44,9 +43,8 @@ static inline __attribute__((always_inline)) void SF(col_strip)(TN_T *dst, int k
 
 /* (always inlined: each target clone of the callers gets its own vector code; a shared
  * copy would be compiled for the baseline, SSE2 only) */
-static inline __attribute__((always_inline)) void SF(col_block)(TN_T *dst, int kind, const TN_T *x, const TN_T *y,
-                                                                const TN_T *a, const TN_T *b, size_t C, size_t n0,
-                                                                size_t n1, size_t c0, size_t w)
+static inline __attribute__((always_inline)) void TN_NAME(col_block_f32, col_block_f64)(TN_T *dst, int kind,
+    const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t C, size_t n0, size_t n1, size_t c0, size_t w)
 {
     /* strips of TN_SUM_W columns, then of 16 and 8 (constant widths: registers), then the
      * rest; a column's sum is the same whatever strip it falls in */
@@ -70,10 +68,11 @@ static inline __attribute__((always_inline)) void SF(col_block)(TN_T *dst, int k
 typedef struct {
     TN_T pend[64][TN_SUM_W];
     int level[64], top;
-} SF(cascade);
+} TN_NAME(cascade_f32, cascade_f64);
 
 /* Takes the next block's partial sums p (w columns; p is overwritten). */
-static inline __attribute__((always_inline)) void SF(cascade_add)(SF(cascade) *k, TN_T *p, size_t w)
+static inline __attribute__((always_inline)) void TN_NAME(cascade_add_f32, cascade_add_f64)(SF(cascade) *k, TN_T *p,
+    size_t w)
 {
     int lv = 0; /* merge equal levels: the earlier (left) partial sum first */
     for (; k->top > 0 && k->level[k->top - 1] == lv; k->top--, lv++)
@@ -83,7 +82,8 @@ static inline __attribute__((always_inline)) void SF(cascade_add)(SF(cascade) *k
 }
 
 /* out[0 : w] = what is left, added from the latest partial sum back */
-static inline __attribute__((always_inline)) void SF(cascade_end)(const SF(cascade) *k, TN_T *out, size_t w)
+static inline __attribute__((always_inline)) void TN_NAME(cascade_end_f32, cascade_end_f64)(const SF(cascade) *k,
+    TN_T *out, size_t w)
 {
     for (size_t j = 0; j < w; j++) {
         TN_T acc = k->pend[k->top - 1][j];
@@ -93,9 +93,8 @@ static inline __attribute__((always_inline)) void SF(cascade_end)(const SF(casca
 }
 
 /* col_sums over the first C columns of rows ld apart */
-static inline __attribute__((always_inline)) void SF(col_sums_ld)(TN_T *out, int kind, const TN_T *x, const TN_T *y,
-                                                                  const TN_T *a, const TN_T *b, size_t N, size_t C,
-                                                                  size_t ld)
+static inline __attribute__((always_inline)) void TN_NAME(col_sums_ld_f32, col_sums_ld_f64)(TN_T *out, int kind,
+    const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t N, size_t C, size_t ld)
 {
     if (N <= TN_SUM_BLOCK) { /* one block: whole rows at a time */
         SF(col_block)(out, kind, x, y, a, b, ld, 0, N, 0, C);
@@ -114,23 +113,26 @@ static inline __attribute__((always_inline)) void SF(col_sums_ld)(TN_T *out, int
     }
 }
 
-TN_CLONES void FN(col_sums)(TN_T *out, int kind, const TN_T *x, const TN_T *y, const TN_T *a, const TN_T *b, size_t N,
-                            size_t C)
+TN_CLONES void TN_NAME(tn_col_sums_f32, tn_col_sums_f64)(TN_T *out, int kind, const TN_T *x, const TN_T *y,
+    const TN_T *a, const TN_T *b, size_t N, size_t C)
 {
     SF(col_sums_ld)(out, kind, x, y, a, b, N, C, C);
 }
 
-TN_CLONES void FN(col_sums_of_rows)(TN_T *out, const TN_T *x, size_t N, size_t C, size_t ld)
+TN_CLONES void TN_NAME(tn_col_sums_of_rows_f32, tn_col_sums_of_rows_f64)(TN_T *out, const TN_T *x, size_t N, size_t C,
+    size_t ld)
 {
     SF(col_sums_ld)(out, TN_SUM_X, x, NULL, NULL, NULL, N, C, ld);
 }
 
-TN_CLONES void FN(block_sums)(TN_T *dst, const TN_T *x, size_t C, size_t n0, size_t n1, size_t c0, size_t w)
+TN_CLONES void TN_NAME(tn_block_sums_f32, tn_block_sums_f64)(TN_T *dst, const TN_T *x, size_t C, size_t n0, size_t n1,
+    size_t c0, size_t w)
 {
     SF(col_block)(dst, TN_SUM_X, x, NULL, NULL, NULL, C, n0, n1, c0, w);
 }
 
-TN_CLONES void FN(col_sums_of_blocks)(TN_T *out, const TN_T *sums, size_t N, size_t C)
+TN_CLONES void TN_NAME(tn_col_sums_of_blocks_f32, tn_col_sums_of_blocks_f64)(TN_T *out, const TN_T *sums, size_t N,
+    size_t C)
 {
     size_t nb = (N + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK;
     SF(cascade) k;

@@ -1,6 +1,7 @@
 /* tn_tanh_impl.h -- tanh and exp over an array, written once; included by tn_math.c for
  * each (instruction set, dtype) with:
  *   TH_NAME, TH_EXP_NAME   the functions' names: void TH_NAME(T *y, const T *x, size_t n)
+ *   TH_NAME_2D             tanh in place over a block: void TH_NAME_2D(T *c, size_t ld, size_t rows, size_t cols)
  *   TH_T, TH_TARGET    element type, function attribute
  *   TH_V, TH_M, TH_LANES   vector type, comparison-mask type, lanes
  *   TH_LOAD(p), TH_STORE(p, v), TH_SET1(x), TH_ADD, TH_SUB, TH_MUL, TH_DIV, TH_FMA(a, b, c),
@@ -42,7 +43,7 @@
  * magnitude's quotient with the sign put back, two operations fewer. */
 TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, vecn)(const int n, TH_V *x)
 { /* n (1 or 2, a constant once inlined) vectors in place, each step for both before the
-   * next: two chains in flight, for the out-of-order window (+7% on Zen 1) */
+   * next: two chains in flight, for the out-of-order window */
     TH_V c[2], c2[2], p[2], q[2];
     TH_EACH(c[j] = TH_CLAMPX(x[j], TH_SET1(-7.99881172180175781f), TH_SET1(7.99881172180175781f)))
     TH_EACH(c2[j] = TH_MUL(c[j], c[j]))
@@ -57,7 +58,7 @@ TH_TARGET static inline __attribute__((always_inline)) void TN_CAT3(TH_NAME, _, 
     TH_EACH(p[j] = TH_MUL(c[j], TH_FMA(c2[j], p[j], TH_SET1(4.89352455891786e-03f))))
     TH_EACH(x[j] = TH_SELECT(TH_GE(TH_ABS(x[j]), TH_SET1(0.0004f)), TH_DIV(p[j], q[j]), x[j]))
 }
-#define TH_TANH_ILV 2 /* (four chains were no faster) */
+#define TH_TANH_ILV 2
 #endif
 
 /* expm1(r) for |r| <= ln2/2, n vectors (as below): r + r^2 q(r), q by Horner with FMA
@@ -155,7 +156,7 @@ TH_ARRAY(TH_EXP_NAME, TH_ILV)
 /* tanh in place over a rows x cols block with row stride ld (a GEMM tile's epilogue):
  * the full vectors of all rows in one loop nest, so that the constants stay in registers
  * across the rows (a tile row is only a vector or two); each row's tail as above. */
-TH_TARGET void TN_CAT3(TH_NAME, _, 2d)(TH_T *c, size_t ld, size_t rows, size_t cols)
+TH_TARGET void TH_NAME_2D(TH_T *c, size_t ld, size_t rows, size_t cols)
 {
     size_t full = cols / TH_LANES * TH_LANES;
     for (size_t r = 0; r < rows; r++) {
@@ -166,6 +167,7 @@ TH_TARGET void TN_CAT3(TH_NAME, _, 2d)(TH_T *c, size_t ld, size_t rows, size_t c
 }
 
 #undef TH_NAME
+#undef TH_NAME_2D
 #undef TH_RATIONAL
 #undef TH_CLAMPX
 #undef TH_EXP_NAME

@@ -15,10 +15,16 @@
  *   TN_T                     the element type (float, double)
  *   TN_S                     its suffix (f32, f64)
  *   TN_EXP, TN_LOG, TN_SQRT  libm's functions for TN_T
+ * and the typed helpers of tn_typed.h.  A definition spells out both of its names, so
+ * that grep, ctags (.ctags.d/) and a debugger's symbol find the line that was written:
+ *   void TN_NAME(tn_lstm_forward_f32, tn_lstm_forward_f64)(TN_T *hs, ...)   public, in tinynet.h
+ *   static void TN_NAME(lstm_cell_f32, lstm_cell_f64)(...)                  local to the file
+ * (TN_NAME, in tn_internal.h, picks the one for TN_S).  Inside a body, the short forms
+ * name them for the dtype being compiled:
  *   FN(x)                    tn_x_f32 / tn_x_f64: public and core-internal names
  *   SF(x)                    x_f32 / x_f64: names local to the file
- * and the typed helpers of tn_typed.h.  The kernels stay in the layer's own file, so
- * compiler messages and debuggers point at the lines that were written. */
+ * The kernels stay in the layer's own file, so compiler messages and debuggers point at
+ * the lines that were written. */
 #ifndef TN_TEMPLATE
 #error "tn_template.h: define TN_TEMPLATE (the file to instantiate) first"
 #endif

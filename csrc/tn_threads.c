@@ -104,8 +104,7 @@ static long cgroup_cpus(void)
 /* One thread per CPU this process may run on: the online CPUs, fewer when its affinity
  * mask (taskset, a container's cpuset) or a cgroup CPU quota (docker --cpus) allows
  * fewer -- a team larger than that spends its time waiting at barriers for members that
- * are not running (a recurrence meets one per step: 32 members on 2 CPUs ran the LSTM
- * 5x slower than 2).  TINYNET_NUM_THREADS, when set, decides instead. */
+ * are not running (a recurrence meets one per step).  TINYNET_NUM_THREADS, when set, decides instead. */
 static int default_threads(void)
 {
     const char *env = getenv("TINYNET_NUM_THREADS");

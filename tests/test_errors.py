@@ -1,4 +1,4 @@
-"""The bad-input matrix (issues 2 and 6), generated from ONE table and run on BOTH engines.
+"""The bad-input matrix, generated from ONE table and run on BOTH engines.
 
 TABLE describes every public function once: its array arguments (kind, shape in size
 symbols, value range, what else is accepted) and its other arguments.  From it the
@@ -437,18 +437,37 @@ def _ragged(a):
 
 def arg_cases(spec, a):
     """The bad-input classes that apply to argument a of spec."""
-    n = a.name
+    C = lambda label, build, exc, needles=(), dtype=np.float64: Case(spec, a.name, label, build, exc, list(needles),
+                                                                     dtype)
+    yield from _shape_cases(spec, a, C)
+    yield C("None", _set(a.name, lambda v: None), None if a.optional else TypeError, ["NoneType"])
+    yield C("str", _set(a.name, lambda v: "abc"), TypeError, ["str"])
+    if a.kind == "p":
+        yield from _inplace_cases(spec, a, C)
+    else:
+        yield C("ragged", _set(a.name, _ragged), ValueError, ["could not be converted"])
+        yield C("scalar", _set(a.name, lambda v: 0 if a.kind == "i" else 0.5),
+                None if 0 in a.ok_ndims else ValueError, ["()"])
+    if a.kind == "f":
+        yield from _float_cases(a, C)
     fl = [b for b in spec.args if b.kind in "fp"]
-    C = lambda label, build, exc, needles=(), dtype=np.float64: Case(spec, n, label, build, exc, list(needles), dtype)
-    shape_exc = ValueError
-    nd = len(a.dims)
+    if a.kind in "fp" and len(fl) > 1:
+        for dt, other in ((np.float64, np.float32), (np.float32, np.float64)):
+            others = [b.name for b in fl if b.name != a.name]
+            yield C("mixed", _set(a.name, lambda v, o=other: v.astype(o)), TypeError,
+                    ["float32", "float64", _names_needle(others)], dtype=dt)
+    if a.kind == "i":
+        yield from _int_cases(spec, a, C)
 
-    # ndim and sizes
+
+def _shape_cases(spec, a, C):
+    """One dimension more or fewer, each dimension one larger and one smaller."""
+    n, nd = a.name, len(a.dims)
     yield C("ndim+1", _set(n, lambda v: np.stack([v, v])),
-            None if nd + 1 in a.ok_ndims else shape_exc, [_shape_needle(n, None)])
+            None if nd + 1 in a.ok_ndims else ValueError, [_shape_needle(n, None)])
     if nd:
         yield C("ndim-1", _set(n, lambda v: np.ascontiguousarray(v[0])),
-                None if nd - 1 in a.ok_ndims else shape_exc, [_shape_needle(n, None)])
+                None if nd - 1 in a.ok_ndims else ValueError, [_shape_needle(n, None)])
     for i, sym in enumerate(a.dims):
         for delta in (+1, -1):
             if delta < 0 and free(spec, sym) and any(b.hi == sym for b in spec.args):
@@ -459,65 +478,61 @@ def arg_cases(spec, a):
                 return np.resize(v, shape)
 
             yield C(f"shape[{i}]={sym}{delta:+d}", _set(n, resize),
-                    None if free(spec, sym) else shape_exc,
+                    None if free(spec, sym) else ValueError,
                     [_shape_needle(n, None, i)])
 
-    # other objects
-    yield C("None", _set(n, lambda v: None), None if a.optional else TypeError, ["NoneType"])
-    yield C("str", _set(n, lambda v: "abc"), TypeError, ["str"])
 
-    if a.kind == "p":  # updated in place: an ndarray of the call's dtype, writeable, C-contiguous
-        yield C("list", _set(n, lambda v: v.tolist()), TypeError, ["list"])
-        yield C("scalar", _set(n, lambda v: 0.5), TypeError, ["float"])
-        for dt in (np.int64, np.float16, np.bool_, np.complex128, object, np.longdouble):
-            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
-        for label, f, why in [("read-only", _readonly, "read-only"), ("strided", _strided, "not C-contiguous"),
-                              ("fortran", np.asfortranarray, "not C-contiguous"),
-                              ("negative-stride", _negative, "not C-contiguous"),
-                              ("misaligned", _misaligned, "not aligned"),
-                              ("byteswapped", _byteswapped, "native byte order")]:
-            yield C(label, _set(n, f), ValueError, [why, _shape_needle(n, None)])
-        earlier = [b.name for b in spec.args[: spec.args.index(a)] if b.kind == "p"]
-        for e in earlier:
-            yield C(f"is-{e}", _alias(n, e), ValueError, ["share memory", e])
-            yield C(f"overlaps-{e}", _shifted(n, e), ValueError, ["share memory", e])
+def _inplace_cases(spec, a, C):
+    """Updated in place: an ndarray of the call's dtype, writeable, C-contiguous, its own memory."""
+    n = a.name
+    yield C("list", _set(n, lambda v: v.tolist()), TypeError, ["list"])
+    yield C("scalar", _set(n, lambda v: 0.5), TypeError, ["float"])
+    for dt in (np.int64, np.float16, np.bool_, np.complex128, object, np.longdouble):
+        yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+    for label, f, why in [("read-only", _readonly, "read-only"), ("strided", _strided, "not C-contiguous"),
+                          ("fortran", np.asfortranarray, "not C-contiguous"),
+                          ("negative-stride", _negative, "not C-contiguous"),
+                          ("misaligned", _misaligned, "not aligned"),
+                          ("byteswapped", _byteswapped, "native byte order")]:
+        yield C(label, _set(n, f), ValueError, [why, _shape_needle(n, None)])
+    earlier = [b.name for b in spec.args[: spec.args.index(a)] if b.kind == "p"]
+    for e in earlier:
+        yield C(f"is-{e}", _alias(n, e), ValueError, ["share memory", e])
+        yield C(f"overlaps-{e}", _shifted(n, e), ValueError, ["share memory", e])
+
+
+def _float_cases(a, C):
+    """Dtypes a float argument refuses, and the plain lists it takes."""
+    n = a.name
+    bad = [np.bool_, np.complex128, np.complex64, object, np.float16, np.longdouble, "U3", "M8[s]"]
+    bad += [] if a.tokens else [np.int64, np.int32, np.uint8]
+    for d in map(np.dtype, bad):
+        yield C(d.name, _set(n, lambda v, d=d: _as_dtype(v, d)), TypeError, [str(d) if d.kind in "UM" else d.name])
+    if not a.tokens:
+        yield C("int-list", _set(n, lambda v: np.rint(v * 4).astype(int).tolist()), None)
+    for dt in (np.float64, np.float32):
+        yield C("list", _set(n, lambda v: v.tolist()), None, dtype=dt)
+
+
+def _int_cases(spec, a, C):
+    """Dtypes an integer argument refuses or takes, and ids out of range."""
+    n = a.name
+    for dt in (np.bool_, object, np.complex128):
+        yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
+    if a.tokens:  # float x is the RNN's float input (T, B, D): here the shape is wrong
+        yield C("float64", _set(n, lambda v: v.astype(float)), ValueError, [_shape_needle(n, None)])
+        yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), ValueError, [_shape_needle(n, None)])
     else:
-        yield C("ragged", _set(n, _ragged), ValueError, ["could not be converted"])
-        yield C("scalar", _set(n, lambda v: 0 if a.kind == "i" else 0.5),
-                None if 0 in a.ok_ndims else shape_exc, ["()"])
-
-    if a.kind == "f":
-        bad = [np.bool_, np.complex128, np.complex64, object, np.float16, np.longdouble, "U3", "M8[s]"]
-        bad += [] if a.tokens else [np.int64, np.int32, np.uint8]
-        for d in map(np.dtype, bad):
-            yield C(d.name, _set(n, lambda v, d=d: _as_dtype(v, d)), TypeError, [str(d) if d.kind in "UM" else d.name])
-        if not a.tokens:
-            yield C("int-list", _set(n, lambda v: np.rint(v * 4).astype(int).tolist()), None)
-        for dt in (np.float64, np.float32):
-            yield C("list", _set(n, lambda v: v.tolist()), None, dtype=dt)
-    if a.kind in "fp" and len(fl) > 1:
-        for dt, other in ((np.float64, np.float32), (np.float32, np.float64)):
-            others = [b.name for b in fl if b.name != n]
-            yield C("mixed", _set(n, lambda v, o=other: v.astype(o)), TypeError,
-                    ["float32", "float64", _names_needle(others)], dtype=dt)
-
-    if a.kind == "i":
-        for dt in (np.bool_, object, np.complex128):
-            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), TypeError, [np.dtype(dt).name])
-        if a.tokens:  # float x is the RNN's float input (T, B, D): here the shape is wrong
-            yield C("float64", _set(n, lambda v: v.astype(float)), ValueError, [_shape_needle(n, None)])
-            yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), ValueError, [_shape_needle(n, None)])
-        else:
-            yield C("float64", _set(n, lambda v: v.astype(float)), TypeError, ["float64"])
-            yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), TypeError, ["float64"])
-        for dt in (np.uint8, np.int32):
-            yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), None)
-        yield C("int-list", _set(n, lambda v: v.tolist()), None)
-        hi = spec.sizes[a.hi]
-        for label, val in (("too-large", hi), ("negative", -1), ("huge", 2**62)):
-            yield C(label, _set(n, lambda v, val=val: _poke(v, val)), IndexError, [_index_needle(n, val)])
-        yield C("uint64-max", _set(n, lambda v: _poke(v.astype(np.uint64), 2**64 - 1)), IndexError,
-                [_index_needle(n, 2**64 - 1)])
+        yield C("float64", _set(n, lambda v: v.astype(float)), TypeError, ["float64"])
+        yield C("float-list", _set(n, lambda v: v.astype(float).tolist()), TypeError, ["float64"])
+    for dt in (np.uint8, np.int32):
+        yield C(np.dtype(dt).name, _set(n, lambda v, dt=dt: v.astype(dt)), None)
+    yield C("int-list", _set(n, lambda v: v.tolist()), None)
+    hi = spec.sizes[a.hi]
+    for label, val in (("too-large", hi), ("negative", -1), ("huge", 2**62)):
+        yield C(label, _set(n, lambda v, val=val: _poke(v, val)), IndexError, [_index_needle(n, val)])
+    yield C("uint64-max", _set(n, lambda v: _poke(v.astype(np.uint64), 2**64 - 1)), IndexError,
+            [_index_needle(n, 2**64 - 1)])
 
 
 def _names_needle(names):

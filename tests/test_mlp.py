@@ -1,4 +1,4 @@
-"""The fused MLP steps (issue 13): linear_batchnorm_tanh_forward / _backward and
+"""The fused MLP steps: linear_batchnorm_tanh_forward / _backward and
 linear_cross_entropy.
 
 * the C engine gives exactly the bits of the single layers' public functions called in

@@ -28,41 +28,10 @@ of range), naming the function, the argument and the shapes.
 
 The functions
 -------------
-Layers, as forward / backward pairs:
-    linear_forward(x, W, b=None) -> y                x (N, D), W (H, D), b (H,) -> (N, H)
-    linear_backward(dy, x, W) -> (dx, dW, db)
-    tanh_forward(x) -> y, tanh_backward(dy, y) -> dx          (also sigmoid_*, relu_*)
-    softmax(logits) -> probs                          over the last axis
-    cross_entropy_forward(logits, targets, reduction="mean") -> (loss, probs)
-    cross_entropy_backward(probs, targets, reduction="mean") -> dlogits
-    embedding_forward(table, idx) -> table[idx]       table (V, E), idx ints of shape S
-    embedding_backward(dout, idx, num_embeddings) -> dtable (V, E)
-    batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0) -> (y, mean, invstd)
-    batchnorm_backward(dy, x, gamma, mean, invstd, correction=0) -> (dx, dgamma, dbeta)
-    batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5) -> y
-An MLP's layer steps fused (each the same bits as the layers' functions in turn):
-    linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0)
-        -> (h, hpre, mean, invstd)               tanh(batchnorm(x @ W.T + b))
-    linear_batchnorm_tanh_backward(dh, h, x, W, gamma, hpre, mean, invstd, correction=0)
-        -> (dx, dW, db, dgamma, dbeta)
-    linear_cross_entropy(x, W, b, targets, reduction="mean") -> (loss, dx, dW, db)
-The vanilla RNN, h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h):
-    rnn_forward(x, h0, W_xh, W_hh, b_h) -> hs (T, B, H)
-    rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None) -> (dx, dh0, dW_xh, dW_hh, db_h)
-    rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None,
-                reduction="sum") -> (loss, grads, h_last)
-    rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False,
-               seed=None) -> tokens
-The gated layers, as torch.nn.LSTM / GRU (W_ih (G H, D), W_hh (G H, H); gates i, f, g, o
-and r, z, n):
-    lstm_forward(x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None) -> (hs, cs, gates)
-    lstm_backward(dhs, x, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n=None)
-        -> (dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh)
-    gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None) -> (hs, gates, gh_n)
-    gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh) -> (dx, dh0, dW_ih, dW_hh, db_ih, db_hh)
-Optimizers and helpers, in place:
-    sgd_step_(param, grad, lr), adagrad_step_(param, grad, mem, lr, eps=1e-8),
-    adam_step_(param, grad, m, v, t, lr=1e-3, ...), clip_(grad, lo, hi)
+By layer; each name's docstring (help(tinynet.linear_forward)) gives the shapes, dtypes
+and an example.  This list is tinynet.FUNCTIONS, both engines' functions:
+{functions}
+
 The engine:
     engine(name="c"), set_num_threads(n), get_num_threads()
 
@@ -95,48 +64,20 @@ array([[1.5, 1.5, 1.5, 1.5],
 >>> bool(np.array_equal(tn.linear_forward(x, W, b), tinynet.linear_forward(x, W, b)))
 True
 """
+import inspect
 import types
+from typing import Any, Callable
 
 from tinynet import _core
-from tinynet._core import (
-    adagrad_step_,
-    adam_step_,
-    batchnorm_backward,
-    batchnorm_forward,
-    batchnorm_inference,
-    clip_,
-    cross_entropy_backward,
-    cross_entropy_forward,
-    embedding_backward,
-    embedding_forward,
-    get_num_threads,
-    gru_backward,
-    gru_forward,
-    linear_backward,
-    linear_batchnorm_tanh_backward,
-    linear_batchnorm_tanh_forward,
-    linear_cross_entropy,
-    linear_forward,
-    lstm_backward,
-    lstm_forward,
-    relu_backward,
-    relu_forward,
-    rnn_backward,
-    rnn_forward,
-    rnn_lm_loss,
-    rnn_sample,
-    set_num_threads,
-    sgd_step_,
-    sigmoid_backward,
-    sigmoid_forward,
-    softmax,
-    tanh_backward,
-    tanh_forward,
-)
+from tinynet._core import *  # noqa: F401,F403 -- the functions of FUNCTIONS, the thread controls, simd
+from tinynet._core import FUNCTIONS, get_num_threads, set_num_threads
 from tinynet._gradcheck import gradcheck
 from tinynet.io import load, save
 
 __version__ = "0.1.0"
+
+__all__ = [*FUNCTIONS, "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS"]
+
 
 def engine(name: str = "c") -> types.ModuleType:
     """engine(name="c")
@@ -160,20 +101,37 @@ def engine(name: str = "c") -> types.ModuleType:
     raise ValueError(f'engine: name must be "c" or "numpy", got {name!r}')
 
 
-# Written out (not computed) so that type checkers see the re-exports.
-__all__ = [
-    "linear_forward", "linear_backward",
-    "tanh_forward", "tanh_backward", "sigmoid_forward", "sigmoid_backward",
-    "relu_forward", "relu_backward",
-    "softmax", "cross_entropy_forward", "cross_entropy_backward",
-    "embedding_forward", "embedding_backward",
-    "batchnorm_forward", "batchnorm_backward", "batchnorm_inference",
-    "linear_batchnorm_tanh_forward", "linear_batchnorm_tanh_backward", "linear_cross_entropy",
-    "rnn_forward", "rnn_backward", "rnn_lm_loss", "rnn_sample",
-    "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
-    "sgd_step_", "adagrad_step_", "adam_step_", "clip_",
-    "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS",
-]
+def _c_docstring(f: Callable[..., Any]) -> str:
+    """The C engine's docstring of a function: its NumPy twin's, with the example
+    importing tinynet, in the form CPython reads a builtin's signature from."""
+    signature, _, text = (inspect.getdoc(f) or "").partition("\n")
+    return f"{signature}\n--\n\n{text.lstrip()}".replace("tinynet.reference as tn", "tinynet as tn")
 
-#: The functions both engines provide, in the order of the API table (the head of __all__).
-FUNCTIONS = tuple(__all__[: __all__.index("engine")])
+
+def _function_guide() -> str:
+    """The section of this module's docstring that lists the functions, by layer."""
+    from tinynet import reference
+
+    lines = []
+    for layer in dict.fromkeys(_core._layers.values()):
+        summary = (getattr(reference, layer).__doc__ or "").split(":", 1)[-1].split("(csrc/")[0]
+        lines.append(" ".join(f"{layer}:{summary}".split()))
+        for name in FUNCTIONS:
+            twin = getattr(reference, name, None)
+            if _core._layers[name] == layer and twin is not None:
+                lines.append("    " + (inspect.getdoc(twin) or name).split("\n", 1)[0])
+    return "\n".join(lines)
+
+
+def _share_docstrings() -> None:
+    """Every function's docstring is written once, in tinynet/reference.py, and shown by
+    both engines.  (A function missing from reference.py keeps no docstring here; the
+    tests name it.)"""
+    from tinynet import reference
+
+    twins = {name: getattr(reference, name, None) for name in FUNCTIONS}
+    _core._set_docs({name: _c_docstring(f) for name, f in twins.items() if f is not None and f.__doc__})
+
+
+_share_docstrings()
+__doc__ = (__doc__ or "").replace("{functions}", _function_guide())

@@ -62,17 +62,20 @@ def gradcheck(f, inputs, eps=1e-6):
     xs = [np.array(inputs[k], dtype=np.float64, copy=True, order="C") for k in keys]
 
     def call(arrays):
-        if keyed:
-            out = f(**dict(zip(keys, arrays)))
-        else:
-            out = f(*arrays)
+        out = f(**dict(zip(keys, arrays))) if keyed else f(*arrays)
         try:
             loss, grads = out
         except (TypeError, ValueError):
             raise TypeError("gradcheck: f must return (loss, grads)") from None
         return float(loss), grads
 
-    _, grads = call(xs)
+    analytic = _analytic(call(xs)[1], keys, xs, keyed)
+    errors = [_relative_error(_numerical(lambda: call(xs)[0], x, eps), ana) for x, ana in zip(xs, analytic)]
+    return dict(zip(keys, errors)) if keyed else errors
+
+
+def _analytic(grads, keys, xs, keyed):
+    """f's gradients at the unperturbed inputs, as float64 copies in the inputs' order."""
     if keyed:
         if not isinstance(grads, dict) or sorted(map(str, grads)) != sorted(map(str, keys)):
             got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
@@ -91,18 +94,19 @@ def gradcheck(f, inputs, eps=1e-6):
             raise ValueError(f"gradcheck: the gradient for input {k!r} has shape {g.shape}, "
                              f"but the input has shape {x.shape}")
         analytic.append(g)
+    return analytic
 
-    errors = []
-    for x, ana in zip(xs, analytic):
-        flat = x.reshape(-1)  # a view: x is a C-contiguous copy
-        num = np.empty(flat.size)
-        for j in range(flat.size):
-            orig = flat[j]
-            flat[j] = orig + eps
-            plus, _ = call(xs)
-            flat[j] = orig - eps
-            minus, _ = call(xs)
-            flat[j] = orig
-            num[j] = (plus - minus) / (2 * eps)
-        errors.append(_relative_error(num.reshape(x.shape), ana))
-    return dict(zip(keys, errors)) if keyed else errors
+
+def _numerical(loss, x, eps):
+    """Central differences of loss() for every element of x, perturbed in place."""
+    flat = x.reshape(-1)  # a view: x is a C-contiguous copy
+    num = np.empty(flat.size)
+    for j in range(flat.size):
+        orig = flat[j]
+        flat[j] = orig + eps
+        plus = loss()
+        flat[j] = orig - eps
+        minus = loss()
+        flat[j] = orig
+        num[j] = (plus - minus) / (2 * eps)
+    return num.reshape(x.shape)

@@ -1,8 +1,22 @@
 /* wrap/args.h -- what every entry point of the wrapper shares: the call record (owned
  * references, the workspace), messages, argument parsing, conversion of arrays and
  * scalars, fresh outputs, and running a kernel without the GIL.
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers). */
+ * The wrapper is one translation unit, csrc/_core.c, which includes every part of
+ * csrc/wrap/ once; each part includes what it uses (this file first), so that it also
+ * compiles on its own.  This file is the only one that includes Python.h and the NumPy
+ * headers: the core (csrc/tn_*) knows nothing of Python. */
+#ifndef TN_WRAP_ARGS_H
+#define TN_WRAP_ARGS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tinynet.h"
 
 /* The number of elements of an ndarray, inline (PyArray_SIZE goes through NumPy's
  * function table: a measurable share of a call on tiny arrays).  An existing array's
@@ -57,7 +71,7 @@ static PyObject *keep(Call *c, PyObject *o)
 }
 
 /* One large workspace kept between calls.  A multi-megabyte block freshly mapped for
- * every call costs its page faults every time (about 6% of a big RNN backward pass);
+ * every call costs its page faults every time (BENCHMARKS.md measures a big RNN pass);
  * blocks from CACHE_MIN_BYTES up are handed back here instead of freed, and the next
  * call that fits takes it.  At most one block is held (the latest); threads exchange it
  * atomically, and a block in use belongs to exactly one call. */
@@ -497,7 +511,7 @@ static int new_outs(Call *c, int n, const int *nds, npy_intp *const *dims, PyArr
 
 /* Results from this size up are made 64-byte aligned (new_outs): NumPy's allocator
  * aligns to 16 bytes only, and a vector kernel streaming over rows that straddle cache
- * lines pays for it on every load and store (3-4% of a big RNN step).  Smaller results
+ * lines pays for it on every load and store.  Smaller results
  * stay ordinary arrays owning their data, which are cheaper to make. */
 #define ALIGNED_OUT_BYTES (64 * 1024)
 
@@ -607,3 +621,51 @@ static PyObject *ret(PyArrayObject *o)
     Py_INCREF(o);
     return (PyObject *)o;
 }
+
+/* ------------------------------------------------------------ in-place arrays */
+
+/* An array updated in place: an ndarray, float32/float64, writeable, C-contiguous,
+ * aligned, native byte order.  The first one fixes the call's dtype. */
+static PyArrayObject *inplace(Call *c, const char *name, PyObject *o)
+{
+    if (!PyArray_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s is updated in place, so it must be a NumPy array, not %s", c->fn, name,
+                     short_type(o));
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)o;
+    int t = PyArray_TYPE(a);
+    if (t != NPY_FLOAT && t != NPY_DOUBLE) {
+        dtype_error(c, name, a, "float32 or float64");
+        return NULL;
+    }
+    if (c->type < 0) {
+        c->type = t;
+        c->type_from = name;
+    } else if (t != c->type) {
+        PyErr_Format(PyExc_TypeError, "%s: %s is %s but %s is %s; all float arrays of one call must share one dtype",
+                     c->fn, name, type_name(t), c->type_from, type_name(c->type));
+        return NULL;
+    }
+    const char *why = !PyArray_ISWRITEABLE(a)        ? "is read-only"
+                      : !PyArray_IS_C_CONTIGUOUS(a) ? "is not C-contiguous"
+                      : !PyArray_ISALIGNED(a)        ? "is not aligned"
+                      : !PyArray_ISNOTSWAPPED(a)     ? "is not in native byte order"
+                                                     : NULL;
+    if (why) {
+        char s[160];
+        PyErr_Format(PyExc_ValueError, "%s: %s %s (shape %s); in-place updates need a writeable, C-contiguous array",
+                     c->fn, name, why, fmt_shape(a, s, sizeof s));
+        return NULL;
+    }
+    return a;
+}
+
+static int overlaps(PyArrayObject *a, PyArrayObject *b)
+{
+    npy_intp na = nelems(a) * PyArray_ITEMSIZE(a), nb = nelems(b) * PyArray_ITEMSIZE(b);
+    const char *a0 = PyArray_BYTES(a), *b0 = PyArray_BYTES(b);
+    return na > 0 && nb > 0 && a0 < b0 + nb && b0 < a0 + na;
+}
+
+#endif /* TN_WRAP_ARGS_H */

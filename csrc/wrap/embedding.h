@@ -1,14 +1,9 @@
 /* wrap/embedding.h -- entry points of the embedding layer (csrc/tn_embedding.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_EMBEDDING_H
+#define TN_WRAP_EMBEDDING_H
 
-PyDoc_STRVAR(embedding_forward_doc,
-"embedding_forward(table, idx)\n--\n\n"
-"Row lookup: out = table[idx].\n\n"
-"table: (V, E) floats; idx: integers of any shape S, each in [0, V) (negative or\n"
-"too large is IndexError).  Returns out: S + (E,).\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> tn.embedding_forward(np.eye(3), [[2, 0]]).shape\n(1, 2, 3)\n");
+#include "args.h"
 
 static PyObject *py_embedding_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -42,14 +37,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(embedding_backward_doc,
-"embedding_backward(dout, idx, num_embeddings)\n--\n\n"
-"Gradient of embedding_forward with respect to the table: a scatter-add, so repeated\n"
-"indices accumulate (in index order, like np.add.at).\n\n"
-"dout: S + (E,); idx: integers of shape S in [0, num_embeddings).\n"
-"Returns dtable: (num_embeddings, E).\n\n"
-">>> import tinynet as tn\n>>> tn.embedding_backward([[1.0], [2.0]], [0, 0], 2)\narray([[3.],\n       [0.]])\n");
 
 static PyObject *py_embedding_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -86,3 +73,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_EMBEDDING_H */

@@ -1,24 +1,10 @@
 /* wrap/gru.h -- entry points of the GRU (csrc/tn_gru.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h and wrap/seq.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_GRU_H
+#define TN_WRAP_GRU_H
 
-PyDoc_STRVAR(gru_forward_doc,
-"gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None)\n--\n\n"
-"A one-layer GRU over a time-major sequence, exactly as torch.nn.GRU: for each step,\n"
-"with gi = W_ih @ x_t + b_ih and gh = W_hh @ h_{t-1} + b_hh split into three blocks of H,\n"
-"    r = sigmoid(gi_r + gh_r),  z = sigmoid(gi_z + gh_z),\n"
-"    n = tanh(gi_n + r * gh_n),  h_t = (1 - z) * n + z * h_{t-1}.\n\n"
-"x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D = W_ih.shape[1]);\n"
-"unbatched (T, D) / (T,) go with h0 (H,).  h0: (B, H) / (H,), or None for zeros.\n"
-"W_ih: (3H, D); W_hh: (3H, H); b_ih, b_hh: (3H,) or None (PyTorch's layout, gates r, z, n).\n"
-"Returns (hs, gates, gh_n): hs (T, B, H) the state after every step (the output;\n"
-"h_n = hs[-1]), gates (T, B, 3H) the gate values r, z, n, and gh_n (T, B, H) the hidden\n"
-"side of the candidate, W_hn @ h_{t-1} + b_hn, which r scales -- what gru_backward needs.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> H, D = 3, 2\n"
-">>> hs, gates, gh_n = tn.gru_forward(np.ones((5, D)), None, np.ones((3 * H, D)), np.eye(3 * H, H))\n"
-">>> hs.shape, gates.shape, gh_n.shape\n"
-"((5, 3), (5, 9), (5, 3))\n");
+#include "args.h"
+#include "seq.h"
 
 static PyObject *py_gru_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -51,27 +37,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(gru_backward_doc,
-"gru_backward(dhs, x, h0, hs, gates, gh_n, W_ih, W_hh)\n--\n\n"
-"Backpropagation through time (full) for gru_forward, given dhs = dL/dhs (shaped like hs;\n"
-"the gradient of h_n = hs[-1] belongs in dhs[-1]).  Going back from step T-1, with dh the\n"
-"gradient reaching h_t (dhs[t] plus what comes back from step t+1):\n"
-"    dn = dh * (1 - z) * (1 - n**2),  dz = dh * (h_{t-1} - n) * z(1-z),\n"
-"    dr = dn * gh_n * r(1-r);\n"
-"the input side gets [dr, dz, dn], the hidden side [dr, dz, dn * r], and\n"
-"    dh_{t-1} = dh * z + [dr, dz, dn * r] @ W_hh.\n\n"
-"x, h0, W_ih, W_hh as for gru_forward; hs, gates, gh_n its results.\n"
-"Returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh), each shaped like its input and in the float\n"
-"arguments' dtype; dx is None for token input; dh0 is returned (shaped like h0) even when\n"
-"h0 is None.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> W_ih, W_hh = np.ones((6, 3)) * 0.1, np.eye(6, 2)\n"
-">>> hs, gates, gh_n = tn.gru_forward([0, 2], None, W_ih, W_hh)\n"
-">>> dx, dh0, dW_ih, dW_hh, db_ih, db_hh = tn.gru_backward(np.ones_like(hs), [0, 2], None, hs, gates, gh_n,\n"
-"...                                                       W_ih, W_hh)\n"
-">>> dx is None, dW_hh.shape, db_hh.shape\n"
-"(True, (6, 2), (6,))\n");
 
 static PyObject *py_gru_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -109,3 +74,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_GRU_H */

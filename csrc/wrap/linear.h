@@ -1,16 +1,10 @@
 /* wrap/linear.h -- entry points of the affine layer, the activations, softmax and
  * cross-entropy (csrc/tn_linear.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_LINEAR_H
+#define TN_WRAP_LINEAR_H
 
-PyDoc_STRVAR(linear_forward_doc,
-"linear_forward(x, W, b=None)\n--\n\n"
-"Affine layer: y = x @ W.T + b.\n\n"
-"x: (N, D) or (D,); W: (H, D) (PyTorch nn.Linear layout); b: (H,) or None.\n"
-"Returns y: (N, H) or (H,), in the dtype of the float arguments (float32/float64).\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> tn.linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape\n"
-"(2, 4)\n");
+#include "args.h"
 
 static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -45,17 +39,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(linear_backward_doc,
-"linear_backward(dy, x, W)\n--\n\n"
-"Gradients of y = x @ W.T + b given dy = dL/dy.\n\n"
-"dy: (N, H) or (H,); x: (N, D) or (D,) (the forward input); W: (H, D).\n"
-"Returns (dx, dW, db): dx like x, dW (H, D) = dy.T @ x, db (H,) = dy summed over N;\n"
-"float32 or float64, the dtype of the arguments.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> dx, dW, db = tn.linear_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((4, 3)))\n"
-">>> dx.shape, dW.shape, db.shape\n"
-"((2, 3), (4, 3), (4,))\n");
 
 static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -129,74 +112,54 @@ done:
     return res;
 }
 
-/* dx = g(dy, y) elementwise, any shape (dy and y the same shape) */
-static PyObject *elementwise_backward(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                                      ew2_f32 k32, ew2_f64 k64)
+/* dx = g(dy, v) elementwise, any shape (dy and v the same shape), where v is the value
+ * the derivative is written in: the forward output y (tanh, sigmoid, ReLU) or its input
+ * x; `saved` names it ("y" or "x") as the Python argument. */
+static PyObject *elementwise_backward(const char *fn, const char *saved, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames, ew2_f32 k32, ew2_f64 k64)
 {
-    static const char *const kwlist[] = {"dy", "y", NULL};
-    PyObject *ody, *oy, *res = NULL;
-    PyArrayObject *dy, *y, *dx;
+    const char *const kwlist[] = {"dy", saved, NULL};
+    PyObject *ody, *ov, *res = NULL;
+    PyArrayObject *dy, *v, *dx;
     Call c;
     call_init(&c, fn);
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &oy})) return NULL;
-    FArg fa[] = {{"dy", ody, &dy, 0}, {"y", oy, &y, 0}};
-    if (floats(&c, fa, 2) || same_shape(&c, "dy", dy, "y", y) ||
-        !(dx = new_out(&c, PyArray_NDIM(y), PyArray_DIMS(y), c.type)))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &ov})) return NULL;
+    FArg fa[] = {{"dy", ody, &dy, 0}, {saved, ov, &v, 0}};
+    if (floats(&c, fa, 2) || same_shape(&c, "dy", dy, saved, v) ||
+        !(dx = new_out(&c, PyArray_NDIM(v), PyArray_DIMS(v), c.type)))
         goto done;
-    size_t n = SIZE(y);
+    size_t n = SIZE(v);
     if (c.type == NPY_FLOAT)
-        RUN(4.0 * n, k32(P(dx), P(dy), P(y), n));
+        RUN(4.0 * n, k32(P(dx), P(dy), P(v), n));
     else
-        RUN(4.0 * n, k64(P(dx), P(dy), P(y), n));
+        RUN(4.0 * n, k64(P(dx), P(dy), P(v), n));
     res = ret(dx);
 done:
     call_done(&c);
     return res;
 }
 
-#define ACTIVATION(name, fwd_doc, bwd_doc)                                                                        \
-    PyDoc_STRVAR(name##_forward_doc, #name "_forward(x)\n--\n\n" fwd_doc);                                      \
-    PyDoc_STRVAR(name##_backward_doc, #name "_backward(dy, y)\n--\n\n" bwd_doc);                                \
-    static PyObject *py_##name##_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)                           \
-    {                                                                                                             \
-        (void)self;                                                                                               \
-        return elementwise_forward(#name "_forward", args, nargs, kwnames, tn_##name##_forward_f32, tn_##name##_forward_f64); \
-    }                                                                                                             \
-    static PyObject *py_##name##_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)                          \
-    {                                                                                                             \
-        (void)self;                                                                                               \
-        return elementwise_backward(#name "_backward", args, nargs, kwnames, tn_##name##_backward_f32,                       \
-                                    tn_##name##_backward_f64);                                                    \
+/* The entry points of an activation: name_forward(x) and name_backward(dy, <saved>), the
+ * kernels tn_name_forward_f32/_f64 and tn_name_backward_f32/_f64 (tn_linear.c). */
+#define ACTIVATION(name, saved)                                                                                       \
+    static PyObject *py_##name##_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)       \
+    {                                                                                                                 \
+        (void)self;                                                                                                   \
+        return elementwise_forward(#name "_forward", args, nargs, kw, tn_##name##_forward_f32,                        \
+                                   tn_##name##_forward_f64);                                                          \
+    }                                                                                                                 \
+    static PyObject *py_##name##_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)      \
+    {                                                                                                                 \
+        (void)self;                                                                                                   \
+        return elementwise_backward(#name "_backward", saved, args, nargs, kw, tn_##name##_backward_f32,              \
+                                    tn_##name##_backward_f64);                                                        \
     }
 
-ACTIVATION(tanh,
-           "Elementwise y = tanh(x); x of any shape.  Returns y, same shape and dtype.\n\n"
-           ">>> import tinynet as tn\n>>> tn.tanh_forward([0.0, 1.0]).round(4)\narray([0.    , 0.7616])\n",
-           "Gradient of tanh from its output y: dx = dy * (1 - y**2); dy, y the same shape.\n"
-           "Returns dx, that shape and dtype (float32 or float64).\n\n"
-           ">>> import tinynet as tn\n>>> tn.tanh_backward([1.0, 1.0], [0.0, 0.5])\narray([1.  , 0.75])\n")
-ACTIVATION(sigmoid,
-           "Elementwise y = 1 / (1 + exp(-x)); x of any shape.  Returns y, same shape and dtype.\n\n"
-           ">>> import tinynet as tn\n>>> tn.sigmoid_forward([0.0])\narray([0.5])\n",
-           "Gradient of the sigmoid from its output y: dx = dy * y * (1 - y); dy, y the same\n"
-           "shape.  Returns dx, that shape and dtype (float32 or float64).\n\n"
-           ">>> import tinynet as tn\n>>> tn.sigmoid_backward([1.0], [0.5])\narray([0.25])\n")
-ACTIVATION(relu,
-           "Elementwise y = max(x, 0); x of any shape (NaN stays NaN).  Returns y, same shape and\n"
-           "dtype.\n\n"
-           ">>> import tinynet as tn\n>>> tn.relu_forward([-1.0, 2.0])\narray([0., 2.])\n",
-           "Gradient of ReLU from its output y: dx = dy where y > 0, else 0; dy, y the same shape.\n"
-           "Returns dx, that shape and dtype (float32 or float64).\n\n"
-           ">>> import tinynet as tn\n>>> tn.relu_backward([5.0, 5.0], [0.0, 2.0])\narray([0., 5.])\n")
+ACTIVATION(tanh, "y")    /* dx = dy (1 - y^2) */
+ACTIVATION(sigmoid, "y") /* dx = dy y (1 - y) */
+ACTIVATION(relu, "y")    /* dx = dy [y > 0] */
 
 /* ------------------------------------------------------- softmax, cross-entropy */
-
-PyDoc_STRVAR(softmax_doc,
-"softmax(logits)\n--\n\n"
-"Softmax over the last axis, max-subtracted (finite for huge logits).\n\n"
-"logits: (N, V) or (V,) (any leading shape works), float32 or float64.  Returns probs,\n"
-"same shape and dtype.\n\n"
-">>> import tinynet as tn\n>>> tn.softmax([0.0, 0.0])\narray([0.5, 0.5])\n");
 
 static PyObject *py_softmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -235,15 +198,6 @@ static int ce_args(Call *c, const char *lname, PyObject *ol, PyObject *ot, PyArr
                     strcmp(lname, "logits") == 0 ? "V = logits.shape[1]" : "V = probs.shape[1]");
 }
 
-PyDoc_STRVAR(cross_entropy_forward_doc,
-"cross_entropy_forward(logits, targets, reduction=\"mean\")\n--\n\n"
-"Softmax cross-entropy on logits via log-sum-exp (exact when a target's probability\n"
-"underflows, finite for logits of +-1e4).\n\n"
-"logits: (N, V) floats; targets: (N,) integers in [0, V); reduction: \"mean\" or \"sum\".\n"
-"Returns (loss, probs): loss a Python float (nan for mean over N = 0), probs (N, V).\n\n"
-">>> import tinynet as tn\n>>> loss, probs = tn.cross_entropy_forward([[0.0, 0.0]], [1])\n"
-">>> round(loss, 6)\n0.693147\n");
-
 static PyObject *py_cross_entropy_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -266,14 +220,6 @@ done:
     return res;
 }
 
-PyDoc_STRVAR(cross_entropy_backward_doc,
-"cross_entropy_backward(probs, targets, reduction=\"mean\")\n--\n\n"
-"Gradient of softmax cross-entropy with respect to the logits: (probs - onehot) / N\n"
-"for \"mean\", probs - onehot for \"sum\".\n\n"
-"probs: (N, V) from cross_entropy_forward; targets: (N,) integers in [0, V).\n"
-"Returns dlogits (N, V).\n\n"
-">>> import tinynet as tn\n>>> tn.cross_entropy_backward([[0.5, 0.5]], [1])\narray([[ 0.5, -0.5]])\n");
-
 static PyObject *py_cross_entropy_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -294,3 +240,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_LINEAR_H */

@@ -1,24 +1,10 @@
 /* wrap/lstm.h -- entry points of the LSTM (csrc/tn_lstm.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h and wrap/seq.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_LSTM_H
+#define TN_WRAP_LSTM_H
 
-PyDoc_STRVAR(lstm_forward_doc,
-"lstm_forward(x, h0, c0, W_ih, W_hh, b_ih=None, b_hh=None)\n--\n\n"
-"A one-layer LSTM over a time-major sequence, exactly as torch.nn.LSTM: for each step,\n"
-"with a = W_ih @ x_t + b_ih + W_hh @ h_{t-1} + b_hh split into four blocks of H,\n"
-"    i = sigmoid(a_i), f = sigmoid(a_f), g = tanh(a_g), o = sigmoid(a_o),\n"
-"    c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t).\n\n"
-"x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D = W_ih.shape[1]);\n"
-"unbatched (T, D) / (T,) go with h0, c0 (H,).  h0, c0: (B, H) / (H,), or None for zeros.\n"
-"W_ih: (4H, D); W_hh: (4H, H); b_ih, b_hh: (4H,) or None (PyTorch's layout, gates i, f, g, o).\n"
-"Returns (hs, cs, gates): hs and cs (T, B, H) the hidden and cell states after every step\n"
-"(the output is hs; h_n = hs[-1], c_n = cs[-1]), gates (T, B, 4H) the gate values i, f,\n"
-"g, o after their sigmoid / tanh -- what lstm_backward needs.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> H, D = 3, 2\n"
-">>> hs, cs, gates = tn.lstm_forward(np.ones((5, D)), None, None, np.ones((4 * H, D)), np.eye(4 * H, H))\n"
-">>> hs.shape, cs.shape, gates.shape\n"
-"((5, 3), (5, 3), (5, 12))\n");
+#include "args.h"
+#include "seq.h"
 
 static PyObject *py_lstm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -52,28 +38,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(lstm_backward_doc,
-"lstm_backward(dhs, x, h0, c0, hs, cs, gates, W_ih, W_hh, dc_n=None)\n--\n\n"
-"Backpropagation through time (full) for lstm_forward, given dhs = dL/dhs (shaped like\n"
-"hs; the gradient of h_n = hs[-1] belongs in dhs[-1]) and, optionally, dc_n = dL/dc_n for\n"
-"the last cell state (B, H) / (H,).  Going back from step T-1, with dh the gradient\n"
-"reaching h_t (dhs[t] plus what comes back from step t+1) and dc that reaching c_t:\n"
-"    dc += dh * o * (1 - tanh(c_t)**2)\n"
-"    da = [dc * g * i(1-i), dc * c_{t-1} * f(1-f), dc * i * (1-g**2), dh * tanh(c_t) * o(1-o)]\n"
-"    dh_{t-1} = da @ W_hh,  dc_{t-1} = dc * f.\n\n"
-"x, h0, c0, W_ih, W_hh as for lstm_forward; hs, cs, gates its results.\n"
-"Returns (dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh), each shaped like its input and in the\n"
-"float arguments' dtype; dx is None for token input; dh0 and dc0 are returned (shaped like\n"
-"the states) even when h0 / c0 are None; db_ih and db_hh are equal (both biases are added\n"
-"to the same pre-activations).\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> W_ih, W_hh = np.ones((8, 3)) * 0.1, np.eye(8, 2)\n"
-">>> hs, cs, gates = tn.lstm_forward([0, 2], None, None, W_ih, W_hh)\n"
-">>> dx, dh0, dc0, dW_ih, dW_hh, db_ih, db_hh = tn.lstm_backward(np.ones_like(hs), [0, 2], None, None,\n"
-"...                                                             hs, cs, gates, W_ih, W_hh)\n"
-">>> dx is None, dW_ih.shape, dc0.shape\n"
-"(True, (8, 3), (2,))\n");
 
 static PyObject *py_lstm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -115,3 +79,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_LSTM_H */

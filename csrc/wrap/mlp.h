@@ -3,9 +3,11 @@
  * cross-entropy loss.  Each call returns its arrays as views of one allocation made for
  * it (as rnn_lm_loss does): one buffer instead of four or five -- or, with out=, writes
  * them into the caller's arrays and returns those.
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h and the in-place
- * array checks of wrap/optim.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_MLP_H
+#define TN_WRAP_MLP_H
+
+#include "args.h"
 
 /* The results: fresh (views of one buffer), or out=, a tuple or list of n arrays the
  * results are written into -- each an ndarray of the call's dtype, writeable,
@@ -82,24 +84,6 @@ static int block_rows(Call *c, PyArrayObject *x, long long correction)
     return -1;
 }
 
-PyDoc_STRVAR(linear_batchnorm_tanh_forward_doc,
-"linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0, out=None)\n--\n\n"
-"A hidden block in one call: hpre = x @ W.T + b, then batch normalisation with the\n"
-"batch statistics (as batchnorm_forward: var = sum((hpre - mean)**2) / (N - correction)),\n"
-"then tanh: h = tanh(gamma * (hpre - mean) * invstd + beta).  The same bits as\n"
-"linear_forward, batchnorm_forward and tanh_forward called in turn.\n\n"
-"x: (N, D); W: (H, D); b: (H,) or None (batch norm cancels a bias: makemore's\n"
-"Linear(bias=False)); gamma, beta: (H,).  N must exceed correction.\n"
-"Returns (h, hpre, mean, invstd): h, hpre (N, H), mean, invstd (H,) -- what\n"
-"linear_batchnorm_tanh_backward needs -- in the arguments' dtype, views of one buffer; or\n"
-"written into out, a tuple of four such arrays (writeable, C-contiguous, sharing no memory\n"
-"with the arguments or each other), which is then what is returned.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> x, W, gamma, beta = np.ones((4, 3)), np.ones((2, 3)), np.ones(2), np.zeros(2)\n"
-">>> x[0] = 0\n"
-">>> h, hpre, mean, invstd = tn.linear_batchnorm_tanh_forward(x, W, None, gamma, beta)\n"
-">>> h.shape, mean\n((4, 2), array([2.25, 2.25]))\n");
-
 static PyObject *py_linear_batchnorm_tanh_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                   PyObject *kwnames)
 {
@@ -135,23 +119,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(linear_batchnorm_tanh_backward_doc,
-"linear_batchnorm_tanh_backward(dh, h, x, W, gamma, hpre, mean, invstd, correction=0, out=None)\n--\n\n"
-"Gradients of linear_batchnorm_tanh_forward (same correction) from dh = dL/dh: the same\n"
-"bits as tanh_backward(dh, h), batchnorm_backward(..., hpre, gamma, mean, invstd) and\n"
-"linear_backward(..., x, W) called in turn.\n\n"
-"dh, h, hpre: (N, H); x: (N, D); W: (H, D); gamma, mean, invstd: (H,) -- h, hpre, mean\n"
-"and invstd as the forward call returned them.  Returns (dx, dW, db, dgamma, dbeta): dx\n"
-"(N, D), dW (H, D), db, dgamma, dbeta (H,) (db is the bias's gradient, about 0: batch\n"
-"norm cancels a bias), float32 or float64 as the arguments, views of one buffer; or written\n"
-"into out, a tuple of five such arrays, as in linear_batchnorm_tanh_forward.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> x, W, gamma, beta = np.ones((4, 3)), np.ones((2, 3)), np.ones(2), np.zeros(2)\n"
-">>> x[0] = 0\n"
-">>> h, hpre, mean, invstd = tn.linear_batchnorm_tanh_forward(x, W, None, gamma, beta)\n"
-">>> grads = tn.linear_batchnorm_tanh_backward(np.ones_like(h), h, x, W, gamma, hpre, mean, invstd)\n"
-">>> [g.shape for g in grads]\n[(4, 3), (2, 3), (2,), (2,), (2,)]\n");
 
 static PyObject *py_linear_batchnorm_tanh_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                                    PyObject *kwnames)
@@ -197,21 +164,6 @@ done:
     return res;
 }
 
-PyDoc_STRVAR(linear_cross_entropy_doc,
-"linear_cross_entropy(x, W, b, targets, reduction=\"mean\", out=None)\n--\n\n"
-"The output layer and its loss, forward and backward in one call: logits = x @ W.T + b,\n"
-"the softmax cross-entropy of the logits against targets (via log-sum-exp, as\n"
-"cross_entropy_forward), and its gradient back through the layer.  The same bits as\n"
-"linear_forward, cross_entropy_forward, cross_entropy_backward and linear_backward\n"
-"called in turn.\n\n"
-"x: (N, D); W: (V, D); b: (V,) or None; targets: (N,) integers in [0, V); reduction:\n"
-"\"mean\" or \"sum\".  Returns (loss, dx, dW, db): loss a Python float (nan for \"mean\"\n"
-"over N = 0), dx (N, D), dW (V, D), db (V,), views of one buffer; or written into out, a\n"
-"tuple of three such arrays, as in linear_batchnorm_tanh_forward.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> loss, dx, dW, db = tn.linear_cross_entropy(np.ones((1, 3)), np.zeros((2, 3)), None, [1])\n"
-">>> round(loss, 6), db\n(0.693147, array([ 0.5, -0.5]))\n");
-
 static PyObject *py_linear_cross_entropy(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -246,3 +198,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_MLP_H */

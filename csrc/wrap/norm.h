@@ -1,6 +1,9 @@
 /* wrap/norm.h -- entry points of batch normalisation (csrc/tn_norm.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_NORM_H
+#define TN_WRAP_NORM_H
+
+#include "args.h"
 
 /* x (N, C); the per-channel vectors (C,); N > correction */
 static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArrayObject *const vecs[], int nvec,
@@ -24,18 +27,6 @@ static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArr
     }
     return 0;
 }
-
-PyDoc_STRVAR(batchnorm_forward_doc,
-"batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)\n--\n\n"
-"Batch normalisation with batch statistics (training mode), per channel:\n"
-"mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),\n"
-"y = gamma * (x - mean) / sqrt(var + eps) + beta.\n"
-"correction=0 is PyTorch's training-mode normalisation; correction=1 is Bessel's n-1\n"
-"(makemore part 4).  N must exceed correction; eps must be a finite number >= 0.\n\n"
-"x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with\n"
-"invstd = 1 / sqrt(var + eps), all in the dtype of x (float32 or float64).\n\n"
-">>> import tinynet as tn\n>>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
-">>> y.round(4).ravel(), mean\n(array([-1.,  1.]), array([2.]))\n");
 
 static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -70,17 +61,6 @@ done:
     return res;
 }
 
-PyDoc_STRVAR(batchnorm_backward_doc,
-"batchnorm_backward(dy, x, gamma, mean, invstd, correction=0)\n--\n\n"
-"Gradients of batchnorm_forward (same correction) from dy = dL/dy:\n"
-"dx = invstd * (g - mean(g) - xhat * sum(g * xhat) / (N - correction)) with g = dy * gamma,\n"
-"xhat = (x - mean) * invstd; dgamma = sum(dy * xhat); dbeta = sum(dy).\n\n"
-"dy, x: (N, C); gamma, mean, invstd: (C,).  Returns (dx (N, C), dgamma (C,), dbeta (C,)),\n"
-"float32 or float64 as the arguments.\n\n"
-">>> import tinynet as tn\n>>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])\n"
-">>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)\n"
-">>> dbeta\narray([2.])\n");
-
 static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -111,14 +91,6 @@ done:
     return res;
 }
 
-PyDoc_STRVAR(batchnorm_inference_doc,
-"batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)\n--\n\n"
-"Batch normalisation in eval mode, with running statistics:\n"
-"y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; eps: a finite number >= 0.\n\n"
-"x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the\n"
-"arguments' dtype (float32 or float64).\n\n"
-">>> import tinynet as tn\n>>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)\narray([[1.]])\n");
-
 static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -146,3 +118,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_NORM_H */

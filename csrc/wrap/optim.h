@@ -1,50 +1,9 @@
 /* wrap/optim.h -- entry points of the in-place optimizers (csrc/tn_optim.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_OPTIM_H
+#define TN_WRAP_OPTIM_H
 
-/* An array updated in place: an ndarray, float32/float64, writeable, C-contiguous,
- * aligned, native byte order.  The first one fixes the call's dtype. */
-static PyArrayObject *inplace(Call *c, const char *name, PyObject *o)
-{
-    if (!PyArray_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "%s: %s is updated in place, so it must be a NumPy array, not %s", c->fn, name,
-                     short_type(o));
-        return NULL;
-    }
-    PyArrayObject *a = (PyArrayObject *)o;
-    int t = PyArray_TYPE(a);
-    if (t != NPY_FLOAT && t != NPY_DOUBLE) {
-        dtype_error(c, name, a, "float32 or float64");
-        return NULL;
-    }
-    if (c->type < 0) {
-        c->type = t;
-        c->type_from = name;
-    } else if (t != c->type) {
-        PyErr_Format(PyExc_TypeError, "%s: %s is %s but %s is %s; all float arrays of one call must share one dtype",
-                     c->fn, name, type_name(t), c->type_from, type_name(c->type));
-        return NULL;
-    }
-    const char *why = !PyArray_ISWRITEABLE(a)        ? "is read-only"
-                      : !PyArray_IS_C_CONTIGUOUS(a) ? "is not C-contiguous"
-                      : !PyArray_ISALIGNED(a)        ? "is not aligned"
-                      : !PyArray_ISNOTSWAPPED(a)     ? "is not in native byte order"
-                                                     : NULL;
-    if (why) {
-        char s[160];
-        PyErr_Format(PyExc_ValueError, "%s: %s %s (shape %s); in-place updates need a writeable, C-contiguous array",
-                     c->fn, name, why, fmt_shape(a, s, sizeof s));
-        return NULL;
-    }
-    return a;
-}
-
-static int overlaps(PyArrayObject *a, PyArrayObject *b)
-{
-    npy_intp na = nelems(a) * PyArray_ITEMSIZE(a), nb = nelems(b) * PyArray_ITEMSIZE(b);
-    const char *a0 = PyArray_BYTES(a), *b0 = PyArray_BYTES(b);
-    return na > 0 && nb > 0 && a0 < b0 + nb && b0 < a0 + na;
-}
+#include "args.h"
 
 /* The in-place arrays (state[0] is the parameter) share its shape and no memory with
  * each other; grad, read-only, is converted to the call's dtype and copied if it
@@ -72,13 +31,6 @@ static int optimizer_args(Call *c, PyObject *ograd, PyArrayObject **grad, const 
     return 0;
 }
 
-PyDoc_STRVAR(sgd_step__doc,
-"sgd_step_(param, grad, lr)\n--\n\n"
-"In place: param -= lr * grad, lr a finite number >= 0.  Returns None.\n\n"
-"param: a writeable, C-contiguous float32/float64 ndarray (it is modified); grad: the\n"
-"same shape (any array-like).\n\n"
-">>> import numpy as np, tinynet as tn\n>>> p = np.ones(2); tn.sgd_step_(p, [1.0, 2.0], 0.5); p\narray([0.5, 0. ])\n");
-
 static PyObject *py_sgd_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -100,14 +52,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(adagrad_step__doc,
-"adagrad_step_(param, grad, mem, lr, eps=1e-8)\n--\n\n"
-"In place, min-char-rnn's Adagrad: mem += grad**2; param -= lr * grad / sqrt(mem + eps).\n"
-"param and mem are writeable, C-contiguous ndarrays of one shape and dtype (both are\n"
-"modified).  lr and eps: finite numbers >= 0.  Returns None.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> p, mem = np.ones(1), np.zeros(1); tn.adagrad_step_(p, [2.0], mem, 0.1); mem\narray([4.])\n");
 
 static PyObject *py_adagrad_step_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -132,18 +76,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(adam_step__doc,
-"adam_step_(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)\n--\n\n"
-"In place, AdamW exactly as torch.optim.AdamW (t counts steps from 1):\n"
-"param *= 1 - lr * weight_decay; m = lerp(m, grad, 1 - beta1);\n"
-"v = beta2 * v + (1 - beta2) * grad**2;\n"
-"param -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps).\n"
-"param, m, v: writeable C-contiguous ndarrays of one shape and dtype (all modified).\n"
-"lr, eps, weight_decay: finite numbers >= 0; beta1, beta2 in [0, 1).  Returns None.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> p, m, v = np.ones(1), np.zeros(1), np.zeros(1)\n"
-">>> tn.adam_step_(p, [1.0], m, v, 1, lr=0.1); p.round(6)\narray([0.9])\n");
 
 static int check_beta(Call *c, const char *name, double v)
 {
@@ -186,12 +118,6 @@ done:
     return res;
 }
 
-PyDoc_STRVAR(clip__doc,
-"clip_(grad, lo, hi)\n--\n\n"
-"In place: grad = min(max(grad, lo), hi) (NaN stays NaN); min-char-rnn clips to [-5, 5].\n"
-"grad: a writeable, C-contiguous float32/float64 ndarray; lo <= hi.  Returns None.\n\n"
-">>> import numpy as np, tinynet as tn\n>>> g = np.array([-9.0, 0.5, 9.0]); tn.clip_(g, -5, 5); g\narray([-5. ,  0.5,  5. ])\n");
-
 static PyObject *py_clip_(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -215,3 +141,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_OPTIM_H */

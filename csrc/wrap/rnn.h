@@ -1,6 +1,10 @@
 /* wrap/rnn.h -- entry points of the vanilla RNN (csrc/tn_rnn.c).
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_RNN_H
+#define TN_WRAP_RNN_H
+
+#include "args.h"
+#include "seq.h"
 
 /* W_xh (H, D), W_hh (H, H), optional b_h (H,); sets r->H, r->D. */
 static int rnn_weight_shapes(Call *c, SeqDims *r, PyArrayObject *W_xh, PyArrayObject *W_hh, PyArrayObject *b_h)
@@ -16,18 +20,6 @@ static int rnn_weight_shapes(Call *c, SeqDims *r, PyArrayObject *W_xh, PyArrayOb
     if (b_h && expect(c, "b_h", b_h, 1, &r->H, "(H,)", " with H = W_hh.shape[0] = %zd", (Py_ssize_t)r->H)) return -1;
     return 0;
 }
-
-PyDoc_STRVAR(rnn_forward_doc,
-"rnn_forward(x, h0, W_xh, W_hh, b_h)\n--\n\n"
-"Vanilla tanh RNN over a time-major sequence:\n"
-"h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h), h_{-1} = h0.\n\n"
-"x: floats (T, B, D), or integer token ids (T, B) (one-hot implied, D = W_xh.shape[1]);\n"
-"unbatched (T, D) / (T,) go with h0 (H,).  h0: (B, H) / (H,), or None for zeros.\n"
-"W_xh: (H, D); W_hh: (H, H); b_h: (H,).  Returns hs: (T, B, H) or (T, H).\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> H, V = 3, 4\n"
-">>> hs = tn.rnn_forward([0, 1, 2], np.zeros(H), np.ones((H, V)), np.eye(H), np.zeros(H))\n"
-">>> hs.shape\n(3, 3)\n");
 
 static PyObject *py_rnn_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -63,22 +55,6 @@ done:
     call_done(&c);
     return res;
 }
-
-PyDoc_STRVAR(rnn_backward_doc,
-"rnn_backward(dhs, x, h0, hs, W_xh, W_hh, bptt_steps=None)\n--\n\n"
-"Backpropagation through time for rnn_forward, given dhs = dL/dhs (shaped like hs).\n\n"
-"bptt_steps=None is full BPTT; bptt_steps=k lets the gradient of the loss at step t\n"
-"reach steps t, t-1, ..., t-k+1 only (and through them x, h0 and the weights);\n"
-"bptt_steps=1 is the per-step gradient of seed notebook 000.\n"
-"dhs, hs: (T, B, H) or (T, H); x, h0, W_xh, W_hh as for rnn_forward.\n"
-"Returns (dx, dh0, dW_xh, dW_hh, db_h), each shaped like its input and in the float\n"
-"arguments' dtype; dx is None for token input; dh0 is returned (shaped like h0) even\n"
-"when h0 is None.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> W_xh, W_hh, b = np.ones((3, 4)) * 0.1, np.eye(3) * 0.5, np.zeros(3)\n"
-">>> hs = tn.rnn_forward([0, 1], None, W_xh, W_hh, b)\n"
-">>> dx, dh0, dW_xh, dW_hh, db_h = tn.rnn_backward(np.ones_like(hs), [0, 1], None, hs, W_xh, W_hh)\n"
-">>> dx is None, dW_xh.shape\n(True, (3, 4))\n");
 
 static PyObject *py_rnn_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -129,22 +105,6 @@ static int rnn_output_shapes(Call *c, SeqDims *r, PyArrayObject *W_hy, PyArrayOb
     r->V = PyArray_DIM(W_hy, 0);
     return expect(c, "b_y", b_y, 1, &r->V, "(V,)", " with V = W_hy.shape[0] = %zd", (Py_ssize_t)r->V);
 }
-
-PyDoc_STRVAR(rnn_lm_loss_doc,
-"rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y, bptt_steps=None, reduction=\"sum\")\n--\n\n"
-"min-char-rnn's lossFun in one call: the RNN over token ids, logits = W_hy h_t + b_y,\n"
-"softmax cross-entropy against the targets, and backpropagation through time.\n\n"
-"inputs: integer ids (T,) or (T, B) in [0, W_xh.shape[1]); targets: same shape, in\n"
-"[0, V) with V = W_hy.shape[0]; h0: (H,) / (B, H) or None for zeros; W_xh (H, D),\n"
-"W_hh (H, H), b_h (H,), W_hy (V, H), b_y (V,).  reduction=\"sum\" adds the T*B losses\n"
-"(min-char-rnn), \"mean\" averages them (and the gradients).\n"
-"Returns (loss, grads, h_last): loss a float, grads a dict with keys \"W_xh\", \"W_hh\",\n"
-"\"b_h\", \"W_hy\", \"b_y\", h_last the last hidden state (H,) / (B, H).\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> rng = np.random.default_rng(0); V, H = 4, 3\n"
-">>> W_xh, W_hh, W_hy = (rng.standard_normal(s) * 0.1 for s in [(H, V), (H, H), (V, H)])\n"
-">>> loss, grads, h = tn.rnn_lm_loss([1, 0, 2, 2], [0, 2, 2, 3], None, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V))\n"
-">>> sorted(grads), h.shape\n(['W_hh', 'W_hy', 'W_xh', 'b_h', 'b_y'], (3,))\n");
 
 /* The keys of rnn_lm_loss's gradient dict, interned once at import. */
 static PyObject *grad_keys[5];
@@ -214,48 +174,21 @@ static int os_seed(uint64_t *seed)
     return 0;
 }
 
-PyDoc_STRVAR(rnn_sample_doc,
-"rnn_sample(h0, token, n, W_xh, W_hh, b_h, W_hy, b_y, temperature=1.0, greedy=False, seed=None)\n--\n\n"
-"Generate n tokens autoregressively from a start token (not included in the output):\n"
-"h = tanh(W_xh[:, tok] + W_hh @ h + b_h), p = softmax((W_hy @ h + b_y) / temperature),\n"
-"then the next token is argmax(p) (greedy=True, seed notebook 001's predict) or a draw\n"
-"from p.  Draws use tinynet's own generator (splitmix64, shared with tinynet.reference),\n"
-"so the same seed gives the same tokens in both engines; seed=None seeds from the OS.\n\n"
-"h0: (H,) with token an int -> tokens (n,); or h0 (B, H) with token (B,) -> (n, B).\n"
-"h0 None means zeros (batched when token is an array).  temperature must be > 0.\n"
-"Returns an int64 array.\n\n"
-">>> import numpy as np, tinynet as tn\n"
-">>> V, H = 4, 3\n"
-">>> W_xh, W_hh, W_hy = np.eye(H, V), np.eye(H) * 0.5, np.eye(V, H)\n"
-">>> tn.rnn_sample(None, 0, 5, W_xh, W_hh, np.zeros(H), W_hy, np.zeros(V), seed=1).shape\n(5,)\n");
-
-static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+/* rnn_sample's scalars: n >= 0, temperature > 0, greedy (any truth value), seed (None:
+ * from the OS; else an integer, used mod 2**64 as the reference does). */
+static int sample_options(Call *c, PyObject *on, PyObject *otemp, PyObject *ogreedy, PyObject *oseed, long long *n,
+                          double *temp, int *greedy, uint64_t *rng)
 {
-    (void)self;
-    static const char *const kwlist[] = {"h0",  "token", "n",           "W_xh",   "W_hh", "b_h", "W_hy",
-                             "b_y", "temperature", "greedy", "seed", NULL};
-    PyObject *oh0, *otok, *on, *oWxh, *oWhh, *obh, *oWhy, *oby, *otemp = NULL, *ogreedy = Py_False, *oseed = Py_None,
-                                                                 *res = NULL;
-    PyArrayObject *h0, *tok, *Wxh, *Whh, *bh, *Why, *by, *out;
-    SeqDims r = {0};
-    long long n;
-    double temp = 1.0;
-    uint64_t rng = 0;
-    int greedy;
-    Call c;
-    call_init(&c, "rnn_sample");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 8, (PyObject **[]){&oh0, &otok, &on, &oWxh, &oWhh, &obh, &oWhy, &oby, &otemp, &ogreedy, &oseed}))
-        return NULL;
-    if (get_int(&c, "n", on, &n) || (otemp && get_double(&c, "temperature", otemp, &temp))) goto done;
-    if (n < 0) {
-        PyErr_Format(PyExc_ValueError, "rnn_sample: n must be >= 0, got %lld", n);
-        goto done;
+    if (get_int(c, "n", on, n) || (otemp && get_double(c, "temperature", otemp, temp))) return -1;
+    if (*n < 0) {
+        PyErr_Format(PyExc_ValueError, "rnn_sample: n must be >= 0, got %lld", *n);
+        return -1;
     }
-    if (!(temp > 0)) {
+    if (!(*temp > 0)) {
         PyErr_Format(PyExc_ValueError, "rnn_sample: temperature must be > 0, got %R", otemp);
-        goto done;
+        return -1;
     }
-    if ((greedy = PyObject_IsTrue(ogreedy)) < 0) {
+    if ((*greedy = PyObject_IsTrue(ogreedy)) < 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         if (PyErr_GivenExceptionMatches(type, PyExc_ValueError) || PyErr_GivenExceptionMatches(type, PyExc_TypeError)) {
@@ -266,49 +199,73 @@ static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t
         } else {
             PyErr_Restore(type, value, tb);
         }
-        goto done;
+        return -1;
     }
-    if (oseed == Py_None) {
-        if (os_seed(&rng)) goto done;
-    } else {
-        PyObject *i = PyNumber_Index(oseed);
-        if (!i) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "rnn_sample: seed must be None or an integer, not %s", short_type(oseed));
-            goto done;
-        }
-        rng = (uint64_t)PyLong_AsUnsignedLongLongMask(i); /* seed mod 2**64, as the reference */
-        Py_DECREF(i);
-        if (PyErr_Occurred()) goto done;
+    if (oseed == Py_None) return os_seed(rng);
+    PyObject *i = PyNumber_Index(oseed);
+    if (!i) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "rnn_sample: seed must be None or an integer, not %s", short_type(oseed));
+        return -1;
     }
-    FArg fa[] = {{"h0", oh0, &h0, 1},  {"W_xh", oWxh, &Wxh, 0}, {"W_hh", oWhh, &Whh, 0},
-                 {"b_h", obh, &bh, 0}, {"W_hy", oWhy, &Why, 0}, {"b_y", oby, &by, 0}};
-    if (floats(&c, fa, 6) || !(tok = ints(&c, "token", otok))) goto done;
-    if (rnn_weight_shapes(&c, &r, Wxh, Whh, bh) || rnn_output_shapes(&c, &r, Why, by)) goto done;
-    if (PyArray_NDIM(tok) > 1) {
-        shape_error(&c, "token", tok, "() for one sequence or (B,) for a batch", NULL);
-        goto done;
-    }
-    r.batched = PyArray_NDIM(tok) == 1;
-    r.B = r.batched ? PyArray_DIM(tok, 0) : 1;
-    r.in_name = "token";
-    r.in = tok;
-    r.bdim = 0;
-    if ((h0 && seq_state_shape(&c, &r, "h0", h0)) || in_range(&c, "token", tok, r.D, "D = W_xh.shape[1]")) goto done;
-    if (r.V > r.D) {
+    *rng = (uint64_t)PyLong_AsUnsignedLongLongMask(i); /* seed mod 2**64, as the reference */
+    Py_DECREF(i);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The start token (() or (B,)) and h0 against the weights; V <= D (tokens are fed back)
+ * and V > 0 when there is anything to sample. */
+static int sample_shapes(Call *c, SeqDims *r, PyArrayObject *tok, PyArrayObject *h0, PyArrayObject *Why, long long n)
+{
+    if (PyArray_NDIM(tok) > 1) return shape_error(c, "token", tok, "() for one sequence or (B,) for a batch", NULL);
+    r->batched = PyArray_NDIM(tok) == 1;
+    r->B = r->batched ? PyArray_DIM(tok, 0) : 1;
+    r->in_name = "token";
+    r->in = tok;
+    r->bdim = 0;
+    if ((h0 && seq_state_shape(c, r, "h0", h0)) || in_range(c, "token", tok, r->D, "D = W_xh.shape[1]")) return -1;
+    if (r->V > r->D) {
         PyErr_Format(PyExc_ValueError,
                      "rnn_sample: sampled tokens are fed back as inputs, so V = W_hy.shape[0] = %zd must not exceed "
                      "D = W_xh.shape[1] = %zd",
-                     (Py_ssize_t)r.V, (Py_ssize_t)r.D);
-        goto done;
+                     (Py_ssize_t)r->V, (Py_ssize_t)r->D);
+        return -1;
     }
-    if (r.V == 0 && n > 0) {
+    if (r->V == 0 && n > 0) {
         char s[160];
         PyErr_Format(PyExc_ValueError,
                      "rnn_sample: W_hy has shape %s: with V = W_hy.shape[0] = 0 there is no token to sample (n = %lld)",
                      fmt_shape(Why, s, sizeof s), n);
-        goto done;
+        return -1;
     }
+    return 0;
+}
+
+static PyObject *py_rnn_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"h0",  "token", "n",           "W_xh",   "W_hh", "b_h", "W_hy",
+                                         "b_y", "temperature", "greedy", "seed", NULL};
+    PyObject *oh0, *otok, *on, *oWxh, *oWhh, *obh, *oWhy, *oby, *otemp = NULL, *ogreedy = Py_False, *oseed = Py_None,
+                                                                 *res = NULL;
+    PyArrayObject *h0, *tok, *Wxh, *Whh, *bh, *Why, *by, *out;
+    SeqDims r = {0};
+    long long n;
+    double temp = 1.0;
+    uint64_t rng = 0;
+    int greedy;
+    Call c;
+    call_init(&c, "rnn_sample");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 8,
+              (PyObject **[]){&oh0, &otok, &on, &oWxh, &oWhh, &obh, &oWhy, &oby, &otemp, &ogreedy, &oseed}))
+        return NULL;
+    if (sample_options(&c, on, otemp, ogreedy, oseed, &n, &temp, &greedy, &rng)) goto done;
+    FArg fa[] = {{"h0", oh0, &h0, 1},  {"W_xh", oWxh, &Wxh, 0}, {"W_hh", oWhh, &Whh, 0},
+                 {"b_h", obh, &bh, 0}, {"W_hy", oWhy, &Why, 0}, {"b_y", oby, &by, 0}};
+    if (floats(&c, fa, 6) || !(tok = ints(&c, "token", otok))) goto done;
+    if (rnn_weight_shapes(&c, &r, Wxh, Whh, bh) || rnn_output_shapes(&c, &r, Why, by) ||
+        sample_shapes(&c, &r, tok, h0, Why, n))
+        goto done;
     npy_intp od[2] = {(npy_intp)n, r.B};
     if (!(out = new_out(&c, r.batched ? 2 : 1, od, NPY_INT64))) goto done;
     size_t B = (size_t)r.B, D = (size_t)r.D, H = (size_t)r.H, V = (size_t)r.V;
@@ -321,3 +278,5 @@ done:
     call_done(&c);
     return res;
 }
+
+#endif /* TN_WRAP_RNN_H */

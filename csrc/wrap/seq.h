@@ -1,8 +1,11 @@
 /* wrap/seq.h -- what the recurrent layers' entry points share (wrap/rnn.h, lstm.h, gru.h):
  * the input sequence (token ids or floats), the states and sequences checked against it,
  * and the gated layers' weights.
- * Part of the wrapper: included once, by csrc/_core.c (the only file that includes
- * Python.h and the NumPy headers); it uses the helpers of wrap/args.h. */
+ * A part of the wrapper (csrc/_core.c includes every part once). */
+#ifndef TN_WRAP_SEQ_H
+#define TN_WRAP_SEQ_H
+
+#include "args.h"
 
 /* The sizes of one call of a recurrent layer and the arrays that define them. */
 typedef struct {
@@ -135,3 +138,5 @@ static int gated_weight_outs(Call *c, SeqDims *r, int G, PyArrayObject **dW_ih, 
                ? 0
                : -1;
 }
+
+#endif /* TN_WRAP_SEQ_H */

@@ -1,0 +1,277 @@
+"""tinynet.reference.linear: the affine layer, the activations (tanh, sigmoid, ReLU),
+softmax and softmax cross-entropy (csrc/tn_linear.c)."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Optional, Tuple
+
+import numpy as np
+
+from tinynet._checks import Call
+from tinynet.reference._common import _ieee
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from tinynet.reference._common import FloatArray, Reduction
+
+
+# ------------------------------------------------------------------------------ linear
+
+
+@_ieee
+def linear_forward(x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike] = None) -> FloatArray:
+    """linear_forward(x, W, b=None)
+
+    Affine layer: y = x @ W.T + b.
+
+    x: (N, D) or (D,); W: (H, D) (PyTorch nn.Linear layout); b: (H,) or None.
+    Returns y: (N, H) or (H,), in the dtype of the float arguments (float32/float64).
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> tn.linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape
+    (2, 4)
+    """
+    c = Call("linear_forward")
+    x, W, b = c.floats(("x", x), ("W", W), ("b", b), optional=("b",))
+    _linear_shapes(c, x, W)
+    if b is not None:
+        c.expect("b", b, (W.shape[0],), "(H,)", f" with H = W.shape[0] = {W.shape[0]}")
+
+    y = x @ W.T
+    if b is not None:
+        y = y + b
+    return y
+
+
+def _linear_shapes(c, x, W):
+    if W.ndim != 2:
+        raise c.shape_error("W", W, "(H, D)")
+    D = W.shape[1]
+    c.expect("x", x, (None, D) if x.ndim == 2 else (D,), "(N, D) or (D,)", f" with D = W.shape[1] = {D}")
+
+
+@_ieee
+def linear_backward(dy: ArrayLike, x: ArrayLike, W: ArrayLike) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """linear_backward(dy, x, W)
+
+    Gradients of y = x @ W.T + b given dy = dL/dy.
+
+    dy: (N, H) or (H,); x: (N, D) or (D,) (the forward input); W: (H, D).
+    Returns (dx, dW, db): dx = dy @ W like x, dW = dy.T @ x (H, D), db = dy summed
+    over the batch (H,); float32 or float64, the dtype of the arguments.
+
+    >>> import numpy as np, tinynet.reference as tn
+    >>> dx, dW, db = tn.linear_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((4, 3)))
+    >>> dx.shape, dW.shape, db.shape
+    ((2, 3), (4, 3), (4,))
+    """
+    c = Call("linear_backward")
+    dy, x, W = c.floats(("dy", dy), ("x", x), ("W", W))
+    _linear_shapes(c, x, W)
+    H = W.shape[0]
+    if x.ndim == 2:
+        c.expect("dy", dy, (x.shape[0], H), "(N, H)", f" with N = x.shape[0] = {x.shape[0]}, H = W.shape[0] = {H}")
+    else:
+        c.expect("dy", dy, (H,), "(H,)", f" for unbatched x of shape {tuple(x.shape)}, with H = W.shape[0] = {H}")
+
+    if x.ndim == 1:  # one example: the outer product
+        return dy @ W, np.outer(dy, x), dy.copy()
+    return dy @ W, dy.T @ x, dy.sum(axis=0)
+
+
+# ------------------------------------------------------------------------- activations
+
+
+def _elementwise(fn, *named):
+    c = Call(fn)
+    arrays = c.floats(*named)
+    if len(named) == 2:
+        c.same_shape(named[0][0], arrays[0], named[1][0], arrays[1])
+    return arrays
+
+
+@_ieee
+def tanh_forward(x: ArrayLike) -> FloatArray:
+    """tanh_forward(x)
+
+    Elementwise y = tanh(x); x of any shape.  Returns y, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.tanh_forward([0.0, 1.0]).round(4)
+    array([0.    , 0.7616])
+    """
+    x = _elementwise("tanh_forward", ("x", x))
+    return np.tanh(x)
+
+
+@_ieee
+def tanh_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
+    """tanh_backward(dy, y)
+
+    Gradient of tanh from its output y: dx = dy * (1 - y**2); dy, y the same shape.
+    Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.tanh_backward([1.0, 1.0], [0.0, 0.5])
+    array([1.  , 0.75])
+    """
+    dy, y = _elementwise("tanh_backward", ("dy", dy), ("y", y))
+    return dy * (1 - y * y)
+
+
+@_ieee
+def sigmoid_forward(x: ArrayLike) -> FloatArray:
+    """sigmoid_forward(x)
+
+    Elementwise y = 1 / (1 + exp(-x)); x of any shape.  Returns y, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.sigmoid_forward([0.0])
+    array([0.5])
+    """
+    x = _elementwise("sigmoid_forward", ("x", x))
+    return 1 / (1 + np.exp(-x))
+
+
+@_ieee
+def sigmoid_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
+    """sigmoid_backward(dy, y)
+
+    Gradient of the sigmoid from its output y: dx = dy * y * (1 - y); dy, y the same
+    shape.  Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.sigmoid_backward([1.0], [0.5])
+    array([0.25])
+    """
+    dy, y = _elementwise("sigmoid_backward", ("dy", dy), ("y", y))
+    return dy * (y * (1 - y))
+
+
+@_ieee
+def relu_forward(x: ArrayLike) -> FloatArray:
+    """relu_forward(x)
+
+    Elementwise y = max(x, 0); x of any shape (nan stays nan).  Returns y, same shape
+    and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.relu_forward([-1.0, 2.0])
+    array([0., 2.])
+    """
+    x = _elementwise("relu_forward", ("x", x))
+    return np.where(x < 0, x.dtype.type(0), x)
+
+
+@_ieee
+def relu_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
+    """relu_backward(dy, y)
+
+    Gradient of ReLU from its output y: dx = dy where y > 0, else 0; dy, y the same
+    shape.  Returns dx, same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.relu_backward([5.0, 5.0], [0.0, 2.0])
+    array([0., 5.])
+    """
+    dy, y = _elementwise("relu_backward", ("dy", dy), ("y", y))
+    return np.where(y > 0, dy, dy.dtype.type(0))
+
+
+# -------------------------------------------------------------- softmax, cross-entropy
+
+
+@_ieee
+def softmax(logits: ArrayLike) -> FloatArray:
+    """softmax(logits)
+
+    Softmax over the last axis.  Subtracting the row maximum first changes nothing
+    mathematically but keeps exp() from overflowing for huge logits.
+
+    logits: (N, V) or (V,) (any leading shape works), float32/float64.  Returns probs,
+    same shape and dtype.
+
+    >>> import tinynet.reference as tn
+    >>> tn.softmax([0.0, 0.0])
+    array([0.5, 0.5])
+    """
+    c = Call("softmax")
+    logits = c.floats(("logits", logits))
+    if logits.ndim < 1:
+        raise c.shape_error("logits", logits, "(N, V) or (V,)")
+    if logits.shape[-1] == 0:
+        return logits.copy()
+
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _ce_args(c, lname, logits, targets):
+    logits = c.floats((lname, logits))
+    targets = c.ints("targets", targets)
+    c.expect(lname, logits, (None, None), "(N, V)")
+    N, V = logits.shape
+    c.expect("targets", targets, (N,), "(N,)", f" with N = {lname}.shape[0] = {N}")
+    c.in_range("targets", targets, V, f"V = {lname}.shape[1]")
+    return logits, targets
+
+
+@_ieee
+def cross_entropy_forward(
+    logits: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean",
+) -> Tuple[float, FloatArray]:
+    """cross_entropy_forward(logits, targets, reduction="mean")
+
+    loss_n = logsumexp(logits_n) - logits_n[target_n], averaged ("mean") or added
+    ("sum") over the batch.  Working in log space keeps the loss exact even when a
+    target's probability underflows to 0.
+
+    logits: (N, V) floats; targets: (N,) integers in [0, V).  Returns (loss, probs):
+    loss a Python float (nan for "mean" over N = 0), probs (N, V) = softmax(logits).
+
+    >>> import tinynet.reference as tn
+    >>> loss, probs = tn.cross_entropy_forward([[0.0, 0.0]], [1])
+    >>> round(loss, 6)
+    0.693147
+    """
+    c = Call("cross_entropy_forward")
+    reduction = c.reduction(reduction)
+    logits, targets = _ce_args(c, "logits", logits, targets)
+    N, V = logits.shape
+    if V == 0:  # then N == 0 too (no target fits)
+        return (math.nan if reduction == "mean" else 0.0), logits.copy()
+
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    s = e.sum(axis=1, keepdims=True)
+    log_sum_exp = (m + np.log(s))[:, 0]
+    losses = log_sum_exp - logits[np.arange(N), targets]
+    loss = float(np.sum(losses, dtype=np.float64))
+    if reduction == "mean":
+        loss = loss / N if N else math.nan
+    return loss, e / s
+
+
+@_ieee
+def cross_entropy_backward(probs: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean") -> FloatArray:
+    """cross_entropy_backward(probs, targets, reduction="mean")
+
+    dL/dlogits = probs - onehot(targets), divided by N for "mean".
+
+    probs: (N, V) from cross_entropy_forward; targets: (N,) integers in [0, V).
+    Returns dlogits (N, V), the dtype of probs.
+
+    >>> import tinynet.reference as tn
+    >>> tn.cross_entropy_backward([[0.5, 0.5]], [1])
+    array([[ 0.5, -0.5]])
+    """
+    c = Call("cross_entropy_backward")
+    reduction = c.reduction(reduction)
+    probs, targets = _ce_args(c, "probs", probs, targets)
+    N = probs.shape[0]
+
+    dlogits = probs.copy()
+    dlogits[np.arange(N), targets] -= 1
+    if reduction == "mean":
+        dlogits /= N
+    return dlogits

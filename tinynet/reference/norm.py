@@ -1,0 +1,132 @@
+"""tinynet.reference.norm: batch normalisation (csrc/tn_norm.c)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Tuple
+
+import numpy as np
+
+from tinynet._checks import Call
+from tinynet.reference._common import _ieee
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from tinynet.reference._common import FloatArray
+
+
+# --------------------------------------------------------------------------- batchnorm
+
+
+def _bn_shapes(c, x, vectors, correction, need_rows=True):
+    c.expect("x", x, (None, None), "(N, C)")
+    C = x.shape[1]
+    for name, v in vectors:
+        c.expect(name, v, (C,), "(C,)", f" with C = x.shape[1] = {C}")
+    if correction < 0:
+        raise ValueError(f"{c.fn}: correction must be >= 0, got {correction}")
+    if need_rows and x.shape[0] <= correction:
+        raise ValueError(
+            f"{c.fn}: the batch variance with correction={correction} needs more than {correction} row(s), "
+            f"but x has shape {tuple(x.shape)}"
+        )
+
+
+@_ieee
+def batchnorm_forward(
+    x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5, correction: int = 0,
+) -> Tuple[FloatArray, FloatArray, FloatArray]:
+
+
+    """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)
+
+    Normalise each channel (column) of x with the batch statistics:
+    mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),
+    y = gamma * (x - mean) / sqrt(var + eps) + beta.  correction=0 is PyTorch's
+    training mode, correction=1 Bessel's n-1 (makemore); N must exceed correction;
+    eps must be a finite number >= 0.
+
+    x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with
+    invstd = 1 / sqrt(var + eps), all in x's dtype.
+
+    >>> import tinynet.reference as tn
+    >>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
+    >>> y.round(4).ravel(), mean
+    (array([-1.,  1.]), array([2.]))
+    """
+    c = Call("batchnorm_forward")
+    eps = c.nonneg("eps", eps)
+    correction = c.integer("correction", correction)
+    x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
+    _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
+    N = x.shape[0]
+
+    mean = x.sum(axis=0) / N
+    diff = x - mean
+    var = (diff * diff).sum(axis=0) / (N - correction)
+    invstd = 1 / np.sqrt(var + eps)
+    y = gamma * (diff * invstd) + beta
+    return y, mean, invstd
+
+
+@_ieee
+def batchnorm_backward(
+    dy: ArrayLike, x: ArrayLike, gamma: ArrayLike, mean: ArrayLike, invstd: ArrayLike, correction: int = 0,
+) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """batchnorm_backward(dy, x, gamma, mean, invstd, correction=0)
+
+    With xhat = (x - mean) * invstd and g = dy * gamma (the gradient at xhat):
+        dx = invstd * (g - mean_n(g) - xhat * sum_n(g * xhat) / (N - correction))
+    (the second term is the path through the mean, the third through the variance);
+    dgamma = sum_n(dy * xhat), dbeta = sum_n(dy).
+
+    dy, x: (N, C); gamma, mean, invstd: (C,) (mean and invstd from batchnorm_forward
+    with the same correction).  Returns (dx (N, C), dgamma (C,), dbeta (C,)), float32
+    or float64 as the arguments.
+
+    >>> import tinynet.reference as tn
+    >>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
+    >>> dx, dgamma, dbeta = tn.batchnorm_backward([[1.0], [1.0]], [[1.0], [3.0]], [1.0], m, s)
+    >>> dbeta
+    array([2.])
+    """
+    c = Call("batchnorm_backward")
+    correction = c.integer("correction", correction)
+    dy, x, gamma, mean, invstd = c.floats(
+        ("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("invstd", invstd))
+    _bn_shapes(c, x, [("gamma", gamma), ("mean", mean), ("invstd", invstd)], correction)
+    c.same_shape("dy", dy, "x", x)
+    N = x.shape[0]
+
+    xhat = (x - mean) * invstd
+    dbeta = dy.sum(axis=0)
+    dgamma = (dy * xhat).sum(axis=0)
+    g = dy * gamma
+    g_mean = gamma * dbeta / N                      # mean over the batch of g
+    g_xhat = gamma * dgamma / (N - correction)      # sum of g * xhat, over N - correction
+    dx = invstd * (g - g_mean - xhat * g_xhat)
+    return dx, dgamma, dbeta
+
+
+@_ieee
+def batchnorm_inference(
+    x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike, eps: float = 1e-5,
+) -> FloatArray:
+    """batchnorm_inference(x, gamma, beta, running_mean, running_var, eps=1e-5)
+
+    Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; eps: a
+    finite number >= 0.
+
+    x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the
+    arguments' dtype (float32 or float64).
+
+    >>> import tinynet.reference as tn
+    >>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)
+    array([[1.]])
+    """
+    c = Call("batchnorm_inference")
+    eps = c.nonneg("eps", eps)
+    x, gamma, beta, rm, rv = c.floats(("x", x), ("gamma", gamma), ("beta", beta),
+                                      ("running_mean", running_mean), ("running_var", running_var))
+    _bn_shapes(c, x, [("gamma", gamma), ("beta", beta), ("running_mean", rm), ("running_var", rv)], 0,
+               need_rows=False)
+
+    return gamma * (x - rm) / np.sqrt(rv + eps) + beta
