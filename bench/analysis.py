@@ -119,7 +119,7 @@ def makemore_paragraph(x, dt):
     big = max(tn_e["peaks"], key=lambda k: tn_e["peaks"][k][0])
     big_peak, big_out = tn_e["peaks"][big]
     txt = (f"**makemore MLP, hidden 200, {dt}, one call per layer.** "
-           + ("The step written with one public call per layer (as before issue 13) " if layers != C.TN else
+           + ("The step written with one public call per layer (as before the fused calls) " if layers != C.TN else
               "tinynet's step ")
            + f"takes {fmt_time(step)}; its 19 calls "
            f"timed one by one add up to {fmt_time(tn_e['sum'])} " + glue_text(step, tn_e["sum"], step - tn_e["sum"])

@@ -70,7 +70,7 @@ def step_breakdown(run, base, dt):
     after_calls = now["fused"] if "fused" in now else now[C.TN]
     a = step_parts(now, now["step"], after_calls)
     b = step_parts(then, then.get("step"), then[C.TN]) if then else None
-    L = [f"**Before and after issue 13: makemore MLP, hidden 200, {dt}, threads = {n0}.** *Before* is this suite "
+    L = [f"**Before and after the fused calls: makemore MLP, hidden 200, {dt}, threads = {n0}.** *Before* is this suite "
          f"run against a build of ccdb302 (the recorded baseline, {base['env']['date'] if base else 'not recorded'}"
          f"), *after* this run; each side's step, its calls and its C kernels timed in one interleaved "
          f"measurement (so a snapshot of this shared machine: its step time can differ from the results table's). "

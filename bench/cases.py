@@ -33,8 +33,8 @@ TORCH = "PyTorch"
 RAW = "NumPy matmul"
 #: Column order of the report.
 ENGINES = (TN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
-#: Does this tinynet have issue 13's fused MLP steps?  (bench/ also runs against older
-#: checkouts, to record the "before" of BENCHMARKS.md.)
+#: Does this tinynet have the fused MLP calls (linear_batchnorm_tanh_forward, ...)?  bench/
+#: also runs against older checkouts, to record the "before" of BENCHMARKS.md.
 FUSED = hasattr(tinynet, "linear_cross_entropy")
 
 
@@ -316,7 +316,7 @@ def makemore_engine(E, params, pool, lr):
 
 
 def makemore_fused(E, params, pool, lr):
-    """tinynet or the NumPy engine with issue 13's fused steps: embedding, the hidden
+    """tinynet or the NumPy engine with the fused calls: embedding, the hidden
     block forward (linear, batch norm, tanh), the output layer with its loss forward and
     backward, the block backward, the embedding's gradient, then sgd_step_ on the 7
     parameters -- 5 calls and the updates.  The fused calls write into arrays made once

@@ -83,8 +83,7 @@ def peer_goals(run):
                        measure=lambda res, n=n: peak_fraction(by["char-rnn"], res, run.peak, n))
         for key, name in (("lstm", "nn.LSTM"), ("gru", "nn.GRU")):
             if key in by:
-                rows.check(f"{key.upper()} ≥ {GOAL_GATED_TORCH}× PyTorch {name} (issue 12)", n, key, GOAL_GATED_TORCH,
-                           C.TORCH)
+                rows.check(f"{key.upper()} ≥ {GOAL_GATED_TORCH}× PyTorch {name}", n, key, GOAL_GATED_TORCH, C.TORCH)
         for key in LINEAR_KEYS:
             if key in by:
                 rows.check(f"{key.replace('-', ' ')} ≥ {GOAL_GEMM}× NumPy (OpenBLAS)", n, key, GOAL_GEMM, C.RAW)

@@ -51,14 +51,14 @@ def goal_table(rows):
 def goal_sections(peer_rows, step_rows, base):
     L = []
     if step_rows:
-        L.append("## Goals (issue 13)\n")
+        L.append("## Goals (the makemore step, no regressions)\n")
         L.append("The makemore step (block 3, n_embd 10, hidden 200, batch 32, BatchNorm, tanh; forward, full "
                  "backward, SGD) against the best NumPy an experienced user writes (bench/vectorised.py) and "
-                 "PyTorch eager at the same thread count; the other cases against their time before the issue "
+                 "PyTorch eager at the same thread count; the other cases against their time before the fused calls "
                  + (f"(ccdb302, recorded {base['env']['date']}: bench/{BASELINE.name})" if base else
                     "(no baseline recorded)") + ".\n")
         L.append(goal_table(step_rows))
-    L.append("## Goals (issues 5 and 12)\n")
+    L.append("## Goals (every case against its peers)\n")
     L.append(goal_table(peer_rows))
     return L
 

@@ -1,4 +1,4 @@
-"""tinynet's benchmark suite (issue 5): one command, every case, every peer, one table.
+"""tinynet's benchmark suite: one command, every case, every peer, one table.
 
     python bench/run.py                   # full run, threads 1 and 2 (~2 minutes)
     python bench/run.py --quick           # fewer repeats (~1 minute)
@@ -87,8 +87,8 @@ def parse_args(argv=None):
     ap.add_argument("--from-json", metavar="PATH",
                     help="measure nothing: write the markdown (to --output) from a run recorded with --json")
     ap.add_argument("--baseline", default=str(BASELINE), metavar="PATH",
-                    help="the --json of a run before issue 13, for its goals and before/after (default: "
-                         f"bench/{BASELINE.name})")
+                    help="the --json of a run before the fused calls, for the makemore goals and the "
+                         f"before/after (default: bench/{BASELINE.name})")
     args = ap.parse_args(argv)
     args.threads = [int(t) for t in args.threads.split(",") if t.strip()]
     if args.repeats is None:
@@ -132,9 +132,9 @@ def measure_all(args):
 def judge(run, base):
     """Both sets of goals, printed: (peer goals, makemore goals)."""
     peer_rows = peer_goals(run)
-    print_goals(peer_rows, "issues 5 and 12")
+    print_goals(peer_rows, "every case against its peers")
     step_rows = makemore_goals(run, base)
-    print_goals(step_rows, "issue 13")
+    print_goals(step_rows, "the makemore step, no regressions")
     return peer_rows, step_rows
 
 

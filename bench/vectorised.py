@@ -1,4 +1,4 @@
-"""The makemore training step as an experienced NumPy user writes it (issue 13's peer).
+"""The makemore training step as an experienced NumPy user writes it (the makemore goals' peer).
 
 Not the seed's cell-by-cell chain (bench/seedstyle.py keeps that one): one vectorised
 expression per layer, the batch-norm and cross-entropy gradients in their closed forms,
