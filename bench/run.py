@@ -1,10 +1,10 @@
 """tinynet's benchmark suite: one command, every case, every peer, one table.
 
-    python bench/run.py                   # full run, threads 1 and 2 (~2 minutes)
-    python bench/run.py --quick           # fewer repeats (~1 minute)
+    python bench/run.py                   # full run, threads 1 and 2
+    python bench/run.py --quick           # fewer repeats
     python bench/run.py --write           # ... and regenerate BENCHMARKS.md
     python bench/run.py --threads 1 --only makemore,linear --repeats 15
-    python bench/run.py --from-json results.json --output /tmp/B.md   # render a recorded run
+    python bench/run.py --from-json results.json --output B.md   # render a recorded run
 
 For every case it prints tinynet's median time per step, each peer's median measured in
 the same run, and the ratio peer / tinynet (> 1: tinynet is faster).  Method:
@@ -12,7 +12,7 @@ the same run, and the ratio peer / tinynet (> 1: tinynet is faster).  Method:
 * warm-up first, then each engine gets a loop count so one timed loop lasts >= 20 ms;
 * each repeat times one such loop per engine, the engines interleaved (their order
   rotates from repeat to repeat) so that the noise of this shared machine hits all alike;
-  the report is the median over the repeats (>= 7, 3 with --quick) with the spread;
+  the report is the median over the repeats (11 by default, 3 with --quick) with the spread;
 * tinynet (set_num_threads), NumPy's BLAS (threadpoolctl) and PyTorch (set_num_threads)
   run at the same thread count;
 * before timing, each case's result from tinynet (and from every peer) is checked against
@@ -20,7 +20,8 @@ the same run, and the ratio peer / tinynet (> 1: tinynet is faster).  Method:
   wrong result is reported as such and never as a time.
 
 bench/ is self-contained: it imports tinynet from this checkout (the in-place build),
-and needs numpy, threadpoolctl and, optionally, torch (bench/requirements.txt).
+and needs numpy, threadpoolctl and, optionally, torch (bench/requirements.txt).  This
+file is the command line; bench/README.md says which module does what.
 """
 import argparse
 import importlib.util
@@ -71,7 +72,7 @@ from timing import Threads, fma_peak  # noqa: E402
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="3 repeats and a smaller profile (~1 minute)")
+    ap.add_argument("--quick", action="store_true", help="3 repeats and a smaller profile")
     ap.add_argument("--repeats", type=int, help="repeats per engine (default 11, 3 with --quick)")
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated (default 1,2)")
     ap.add_argument("--target-ms", type=float, default=20.0, help="length of one timed loop (default 20 ms)")
