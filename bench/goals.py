@@ -74,7 +74,8 @@ def peer_goals(run):
         for dt in ("float32", "float64"):
             key = f"makemore-h200-{dt}"
             if key in by:
-                rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_NUMPY:.0f}× seed-style NumPy", n, key, GOAL_MM_NUMPY, C.SEED)
+                rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_NUMPY:.0f}× seed-style NumPy", n, key, GOAL_MM_NUMPY,
+                           C.SEED)
                 rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_NUMPY:.0f}× NumPy engine", n, key, GOAL_MM_NUMPY, C.REF)
                 rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_TORCH:.0f}× PyTorch", n, key, GOAL_MM_TORCH, C.TORCH)
         if "char-rnn" in by:

@@ -160,7 +160,8 @@ def backward_kernels(K, a, P, g, s):
          (g["C"], a["dx"], s["ids"], sz(s["n_ids"]), sz(V), sz(s["E"])), 0),
     ]
     for k in C.MM_KEYS:
-        kernels.append((f"sgd_step_ {k} {s['shapes'][k]}", fn("sgd_step"), (P[k], g[k], sz(s["sizes"][k]), K.T(0.0)), 0))
+        kernels.append((f"sgd_step_ {k} {s['shapes'][k]}", fn("sgd_step"), (P[k], g[k], sz(s["sizes"][k]), K.T(0.0)),
+                        0))
     return kernels
 
 

@@ -49,7 +49,8 @@ def run_cases(cases, args, peak):
                 res["threads_actual"] = th.actual
                 results[n][case.key] = res
                 print_case(case, res, n, peak)
-                busy = "" if res["foreign_load"] is None else f", other processes used {res['foreign_load']:.2f} CPUs meanwhile"
+                fl = res["foreign_load"]
+                busy = "" if fl is None else f", other processes used {fl:.2f} CPUs meanwhile"
                 print(f"    ({time.perf_counter() - t0:.1f} s{busy})", flush=True)
     return results
 
