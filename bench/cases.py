@@ -1,4 +1,4 @@
-"""The benchmark cases of bench/run.py: one training step (or layer call) per engine.
+"""The benchmark cases: one training step (or layer call) per engine.
 
 Every engine of a case is built by a function returning (step, canon): step() does one
 step on the engine's own copy of the state and returns its results; canon(result) maps
@@ -7,15 +7,15 @@ correctness guard compares with the NumPy engine's.  All engines of a case start
 the same initial state and see the same data in the same order.
 """
 import itertools
-import os
-import pathlib
+import sys
 
 import numpy as np
 
 import seedstyle
 import tinynet
-import vectorised
 import tinynet.reference as ref
+import vectorised
+from tinynet import data
 
 try:
     import torch
@@ -33,8 +33,8 @@ TORCH = "PyTorch"
 RAW = "NumPy matmul"
 #: Column order of the report.
 ENGINES = (TN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
-#: Does this tinynet have issue 13's fused MLP steps?  (bench/ also runs against older
-#: checkouts, to record the "before" of BENCHMARKS.md.)
+#: Does this tinynet have the fused MLP calls (linear_batchnorm_tanh_forward, ...)?  bench/
+#: also runs against older checkouts, to record the "before" of BENCHMARKS.md.
 FUSED = hasattr(tinynet, "linear_cross_entropy")
 
 
@@ -94,7 +94,7 @@ def _torch_canon(loss, keys, ps):
     return out
 
 
-# ----------------------------------------------------------------------- case 1: hello
+# ---------------------------------------------------------------------------- hello
 
 HELLO = dict(V=4, H=4, T=4, lr=0.01)
 
@@ -180,33 +180,26 @@ def hello_cases(have_torch):
                  engines, oracle)]
 
 
-# -------------------------------------------------------------------- case 2: makemore
+# ------------------------------------------------------------------------- makemore
 
 MAKEMORE = dict(n_embd=10, block=3, vocab=27, batch=32, lr=0.1, pool=64)
 
 
-def data_dir():
-    """Where names.txt is looked for: $TINYNET_DATA, then /work/shared/data."""
-    for d in (os.environ.get("TINYNET_DATA"), "/work/shared/data"):
-        if d and (pathlib.Path(d) / "names.txt").is_file():
-            return pathlib.Path(d)
-    return None
-
-
 def makemore_data(rng):
-    """(Xtr, Ytr, source): seed 003's training split of names.txt, or random ids."""
-    d = data_dir()
-    if d is not None:
-        from tinynet import data
-
-        words = data.load_names(d / "names.txt")
-        train, _, _ = data.split_words(words, seed=278)
-        X, Y = data.build_dataset(train, block_size=MAKEMORE["block"])
-        return X, Y, f"names.txt ({d}), seed 003's training split: {len(X):,} examples"
-    n = 182418
-    X = rng.integers(0, 27, size=(n, MAKEMORE["block"]), dtype=np.int64)
-    Y = rng.integers(0, 27, size=n, dtype=np.int64)
-    return X, Y, "random indices (names.txt not found in $TINYNET_DATA or /work/shared/data)"
+    """(Xtr, Ytr, source): seed 003's training split of names.txt as
+    tinynet.data.load_names() finds it, or, when it finds none, as many random ids."""
+    try:
+        words = data.load_names()
+    except (OSError, ValueError) as exc:  # DataNotFoundError, NamesFormatError
+        print(f"[bench] makemore trains on random indices: tinynet.data.load_names() failed: {exc}",
+              file=sys.stderr)
+        n = 182418
+        X = rng.integers(0, 27, size=(n, MAKEMORE["block"]), dtype=np.int64)
+        Y = rng.integers(0, 27, size=n, dtype=np.int64)
+        return X, Y, "random indices (tinynet.data.load_names() found no names.txt)"
+    train, _, _ = data.split_words(words, seed=278)
+    X, Y = data.build_dataset(train, block_size=MAKEMORE["block"])
+    return X, Y, f"names.txt (tinynet.data.load_names()), seed 003's training split: {len(X):,} examples"
 
 
 def cycle(pool):
@@ -242,7 +235,7 @@ def makemore_params(rng, n_hidden, dtype):
 
 
 MM_KEYS = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
-#: db1 is mathematically zero (BatchNorm cancels b1, as SEEDS.md notes): what remains is
+#: db1 is mathematically zero (BatchNorm cancels b1): what remains is
 #: rounding of a sum of the batch's dhpre, so it is compared on the scale of dW1, the same
 #: layer's gradient (dW1 = embcat.T @ dhpre), not on its own ~1e-17 scale.
 MM_SCALE_OF = {"db1": "dW1"}
@@ -316,7 +309,7 @@ def makemore_engine(E, params, pool, lr):
 
 
 def makemore_fused(E, params, pool, lr):
-    """tinynet or the NumPy engine with issue 13's fused steps: embedding, the hidden
+    """tinynet or the NumPy engine with the fused calls: embedding, the hidden
     block forward (linear, batch norm, tanh), the output layer with its loss forward and
     backward, the block backward, the embedding's gradient, then sgd_step_ on the 7
     parameters -- 5 calls and the updates.  The fused calls write into arrays made once
@@ -420,7 +413,7 @@ def makemore_cases(have_torch, pool, hiddens=(64, 200), dtypes=(np.float32, np.f
     return cases
 
 
-# -------------------------------------------------------------------- case 3: char-RNN
+# ------------------------------------------------------------------------- char-RNN
 
 CHARRNN = dict(T=64, B=32, D=128, H=256)
 
@@ -510,7 +503,7 @@ def charrnn_cases(have_torch):
                  np.float32, charrnn_flops(), engines, oracle)]
 
 
-# ------------------------------------------------------------- case 3b: LSTM and GRU
+# --------------------------------------------------------------------- LSTM and GRU
 
 GATED = dict(T=64, B=32, D=128, H=256)
 GATES = {"lstm": 4, "gru": 3}
@@ -626,7 +619,7 @@ def gated_cases(have_torch):
     return cases
 
 
-# ---------------------------------------------------------------------- case 4: GEMM
+# ----------------------------------------------------------------------------- GEMM
 
 GEMM_N = 1024
 
@@ -735,7 +728,7 @@ def guard(case):
     return out
 
 
-# -------------------------------------------------------------------- memory (case 6)
+# --------------------------------------------------------------------------- memory
 
 
 def memory_run(build, steps=200, mark=10):

@@ -1,25 +1,24 @@
-"""The makemore training step as an experienced NumPy user writes it (issue 13's peer).
+"""The makemore training step as an experienced NumPy user writes it (the makemore goals' peer).
 
 Not the seed's cell-by-cell chain (bench/seedstyle.py keeps that one): one vectorised
 expression per layer, the batch-norm and cross-entropy gradients in their closed forms,
 no Python loop, nothing computed twice, float32 (or float64) throughout, in place where
-that is natural.  Of the equivalent spellings we timed on this step (one thread,
-OpenBLAS), each line uses the fastest:
+that is natural.  Where NumPy has several spellings of a line, the step uses the one that
+timed fastest on this step (bench/README.md names the others):
 
-* the embedding gather ``C.take(Xb.ravel(), axis=0)`` (``C[Xb]`` and ``np.take(C, Xb,
-  axis=0)`` take up to twice as long on a (32, 3) index array);
-* the batch mean ``hpre.sum(0) / n`` (``hpre.mean(0)`` goes through Python-level
-  reductions, about twice as long), the variance from the centred values;
+* the embedding gather ``C.take(Xb.ravel(), axis=0)``;
+* the batch mean ``hpre.sum(0) / n``, the variance from the centred values;
 * cross-entropy through log-sum-exp, its gradient ``(softmax - onehot) / n`` in place;
 * the batch-norm backward in one expression (Karpathy's makemore part 4 form);
-* the embedding gradient as a one-hot product, ``eye[Xb.ravel()].T @ dx`` (faster on
-  these sizes than ``np.add.at`` or an ``np.bincount`` over flattened indices);
+* the embedding gradient as a one-hot product, ``eye[Xb.ravel()].T @ dx``;
 * SGD as ``p -= lr * g`` on every parameter.
 
-Parameters stay in tinynet's (out, in) layout: ``x @ W.T`` costs OpenBLAS nothing over
-``x @ W`` (it reads the transpose in place).
+Parameters stay in tinynet's (out, in) layout: for ``x @ W.T`` OpenBLAS reads the
+transpose in place, without a copy.
 """
 import numpy as np
+
+KEYS = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
 
 
 def make_makemore(params, batches, lr, eps=1e-5):
@@ -29,16 +28,13 @@ def make_makemore(params, batches, lr, eps=1e-5):
     params (tinynet layout): C (V, E), W1 (H, B*E), b1 (H,), gamma (H,), beta (H,),
     W2 (V, H), b2 (V,), all of one float dtype; batches: an iterator of (Xb (n, B),
     Yb (n,)) int arrays.  Returns (step, state): step() runs one step and returns (loss,
-    grads), grads in the order of state, the live parameters (C, W1, b1, gamma, beta, W2,
-    b2) the step updates.
+    grads), grads in the order of state, the live parameters (KEYS) the step updates.
     """
-    keys = ("C", "W1", "b1", "gamma", "beta", "W2", "b2")
-    state = C, W1, b1, gamma, beta, W2, b2 = tuple(params[k].copy() for k in keys)
+    state = C, W1, b1, gamma, beta, W2, b2 = tuple(params[k].copy() for k in KEYS)
     dtype = C.dtype
     V, E = C.shape
     eye = np.eye(V, dtype=dtype)  # one-hot rows for the embedding gradient
-    lr = dtype.type(lr)
-    eps = dtype.type(eps)
+    lr, eps = dtype.type(lr), dtype.type(eps)
 
     def step():
         Xb, Yb = next(batches)

@@ -1,0 +1,173 @@
+"""The goals a run is judged by, each a row (goal, threads, measured text, met: True,
+False or None when it could not be judged, note).
+
+Two sets: every case against its peers (the hello and makemore steps against seed-style
+NumPy, the NumPy engine and PyTorch; the recurrences against PyTorch; the 1024² products
+against OpenBLAS; the makemore step's memory), and the makemore step against the
+best vectorised NumPy and PyTorch with the other cases no slower than in the recorded
+baseline (bench/README.md)."""
+import json
+import pathlib
+
+import cases as C
+from formatting import fmt_bytes, fmt_ratio, fmt_time
+from results import gflops, ratio
+
+GOAL_HELLO_SEED, GOAL_HELLO_TORCH = 50.0, 100.0
+GOAL_MM_NUMPY, GOAL_MM_TORCH = 3.0, 5.0
+GOAL_RNN_TORCH, GOAL_RNN_PEAK = 1.5, 0.60
+GOAL_GATED_TORCH = 1.5
+GOAL_GEMM = 0.8
+#: the makemore step against the best NumPy (bench/vectorised.py) and PyTorch
+GOAL_STEP_VEC32, GOAL_STEP_TORCH32, GOAL_STEP_VEC64 = 4.0, 8.0, 3.0
+#: the other cases: within this fraction of their time in the recorded baseline
+REGRESSION_SLACK = 1.05
+#: bytes a training run may grow by from step 10 to its end: Python's own bookkeeping,
+#: far below one array per step
+GROWTH_SLACK = 1024
+#: the recorded "before" of the fused makemore steps: this suite run against a build of
+#: ccdb302 (bench/README.md)
+BASELINE = pathlib.Path(__file__).resolve().parent / "baseline-ccdb302.json"
+LINEAR_KEYS = ("linear-fwd-float32", "linear-bwd-float32", "linear-fwd-float64", "linear-bwd-float64")
+
+
+def contended(res, n, cpus):
+    """True when other processes used more CPU during the case than the cores left free
+    by our n threads (+ 0.25 CPU of slack)."""
+    fl = res.get("foreign_load") if res else None
+    return fl is not None and fl > max((cpus or 1) - n, 0) + 0.25
+
+
+class GoalRows(list):
+    """The rows of one set of goals, judged on one run's results."""
+
+    def __init__(self, run):
+        super().__init__()
+        self.results, self.cpus = run.results, run.env["cpu"]["cpus"]
+
+    def note(self, res, n):
+        return f"contended: other processes used {res['foreign_load']:.2f} CPUs" if contended(res, n, self.cpus) else ""
+
+    def check(self, goal, n, key, target, peer=None, measure=None):
+        """tinynet's ratio to `peer` (or measure(result) -> (value, text)) against target."""
+        res = self.results.get(n, {}).get(key)
+        if res is None:
+            self.append((goal, n, "not run", None, ""))
+        elif not res["guard"][C.TN][0]:
+            self.append((goal, n, "tinynet result WRONG", False, self.note(res, n)))
+        else:
+            value, text = measure(res) if measure else (ratio(res, peer), fmt_ratio(ratio(res, peer)))
+            if value is None:
+                self.append((goal, n, "peer not measured", None, self.note(res, n)))
+            else:
+                self.append((goal, n, text, value >= target, self.note(res, n)))
+
+
+def peer_goals(run):
+    """Every case against its peers, and the makemore step's memory."""
+    by = {c.key: c for c in run.cases}
+    rows = GoalRows(run)
+    for n in run.env["threads"]:
+        if "hello" in by:
+            rows.check(f"hello step ≥ {GOAL_HELLO_SEED:.0f}× seed-style NumPy", n, "hello", GOAL_HELLO_SEED, C.SEED)
+            rows.check(f"hello step ≥ {GOAL_HELLO_TORCH:.0f}× PyTorch", n, "hello", GOAL_HELLO_TORCH, C.TORCH)
+        for dt in ("float32", "float64"):
+            key = f"makemore-h200-{dt}"
+            if key in by:
+                rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_NUMPY:.0f}× seed-style NumPy", n, key, GOAL_MM_NUMPY,
+                           C.SEED)
+                rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_NUMPY:.0f}× NumPy engine", n, key, GOAL_MM_NUMPY, C.REF)
+                rows.check(f"makemore h200 {dt} ≥ {GOAL_MM_TORCH:.0f}× PyTorch", n, key, GOAL_MM_TORCH, C.TORCH)
+        if "char-rnn" in by:
+            rows.check(f"char-RNN ≥ {GOAL_RNN_TORCH}× PyTorch nn.RNN", n, "char-rnn", GOAL_RNN_TORCH, C.TORCH)
+            rows.check(f"char-RNN ≥ {GOAL_RNN_PEAK:.0%} of one core's float32 peak", n, "char-rnn", GOAL_RNN_PEAK,
+                       measure=lambda res, n=n: peak_fraction(by["char-rnn"], res, run.peak, n))
+        for key, name in (("lstm", "nn.LSTM"), ("gru", "nn.GRU")):
+            if key in by:
+                rows.check(f"{key.upper()} ≥ {GOAL_GATED_TORCH}× PyTorch {name}", n, key, GOAL_GATED_TORCH, C.TORCH)
+        for key in LINEAR_KEYS:
+            if key in by:
+                rows.check(f"{key.replace('-', ' ')} ≥ {GOAL_GEMM}× NumPy (OpenBLAS)", n, key, GOAL_GEMM, C.RAW)
+    rows.extend(memory_goals(run.memory, run.env["threads"][0]))
+    return list(rows)
+
+
+def peak_fraction(case, res, peak, n):
+    """(fraction of one core's float32 peak, its text) of tinynet's GFLOP/s in a case."""
+    if C.TN not in res["times"]:
+        return None, ""
+    gf = gflops(case, res)
+    frac = gf / peak["float32"]
+    return frac, f"{gf:.1f} GFLOP/s = {frac:.1%} of one core" + (f" ({frac / n:.0%} of {n})" if n > 1 else "")
+
+
+def memory_goals(mem, n):
+    """No allocation growth over a training run, and a peak no higher than the NumPy
+    engine's, for each dtype of the memory case."""
+    rows = []
+    for dt, d in (mem or {}).items():
+        m, ref = d[C.TN], d[C.REF]
+        rows.append((f"no allocation growth, makemore {dt}", n,
+                     f"{m['growth']:+d} B from step {m['mark']} to {m['steps']}", m["growth"] <= GROWTH_SLACK, ""))
+        rows.append((f"peak memory ≤ NumPy engine's, makemore {dt}", n,
+                     f"{fmt_bytes(m['peak'])} vs {fmt_bytes(ref['peak'])}", m["peak"] <= ref["peak"], ""))
+    return rows
+
+
+def load_baseline(path):
+    """The recorded baseline (a --json dump of this suite run against a build of
+    ccdb302), or None."""
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def base_time(base, n, key, engine=C.TN):
+    try:
+        return base["results"][str(n)][key]["times"][engine]["median"]
+    except (KeyError, TypeError):
+        return None
+
+
+def no_regression(rows, run, base, goal, n, key, peer):
+    """tinynet's time now and before, as it is and relative to a peer timed in the same
+    run (PyTorch, OpenBLAS: code that did not change), which takes out the machine's
+    drift.  A regression of tinynet's code shows in both; met unless both show one,
+    because either alone can mislead: the time as it is when the machine drifts, the
+    relative one when one run's peer was contended (bench/README.md)."""
+    res = run.results.get(n, {}).get(key)
+    b_tn, b_peer = base_time(base, n, key), base_time(base, n, key, peer)
+    if res is None or C.TN not in res["times"] or peer not in res["times"]:
+        rows.append((goal, n, "not run", None, ""))
+        return
+    if b_tn is None or b_peer is None:
+        rows.append((goal, n, f"{fmt_time(res['times'][C.TN]['median'])} (no baseline recorded)", None, ""))
+        return
+    t = res["times"][C.TN]["median"]
+    now = t / res["times"][peer]["median"]
+    before = b_tn / b_peer
+    rows.append((goal, n, f"{fmt_time(t)} = {now:.3f}× {peer}; before {fmt_time(b_tn)} = {before:.3f}× "
+                          f"({t / b_tn - 1:+.1%} as timed, {now / before - 1:+.1%} relative)",
+                 t <= REGRESSION_SLACK * b_tn or now <= REGRESSION_SLACK * before, rows.note(res, n)))
+
+
+def makemore_goals(run, base):
+    """The makemore step against vectorised NumPy and PyTorch, the hello step against
+    seed-style NumPy, and char-RNN and the 1024² float32 products no slower than in the
+    recorded baseline `base`."""
+    rows = GoalRows(run)
+    within = f"no slower than before (within {REGRESSION_SLACK - 1:.0%})"
+    for n in run.env["threads"]:
+        rows.check(f"makemore h200 float32 ≥ {GOAL_STEP_VEC32:.0f}× vectorised NumPy", n, "makemore-h200-float32",
+                   GOAL_STEP_VEC32, C.VEC)
+        rows.check(f"makemore h200 float32 ≥ {GOAL_STEP_TORCH32:.0f}× PyTorch", n, "makemore-h200-float32",
+                   GOAL_STEP_TORCH32, C.TORCH)
+        rows.check(f"makemore h200 float64 ≥ {GOAL_STEP_VEC64:.0f}× vectorised NumPy", n, "makemore-h200-float64",
+                   GOAL_STEP_VEC64, C.VEC)
+        rows.check(f"hello step ≥ {GOAL_HELLO_SEED:.0f}× seed-style NumPy", n, "hello", GOAL_HELLO_SEED, C.SEED)
+        no_regression(rows, run, base, f"char-RNN {within}", n, "char-rnn", C.TORCH)
+        for key in LINEAR_KEYS[:2]:
+            label = key.replace("-", " ").replace("fwd", "1024² fwd").replace("bwd", "1024² bwd")
+            no_regression(rows, run, base, f"{label} {within}", n, key, C.RAW)
+    return list(rows)
