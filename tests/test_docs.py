@@ -28,6 +28,7 @@ import tinynet._core
 import tinynet._gradcheck
 import tinynet.data
 import tinynet.io
+import tinynet.recipes
 import tinynet.reference as ref
 from tinynet import nn
 
@@ -118,7 +119,7 @@ def test_engine_docstrings_give_shapes_and_dtypes(engine, name):
 
 # ------------------------------------------------------------------------ doctests
 
-DOCTEST_MODULES = [tinynet, tinynet._core, ref, nn, tinynet.io, tinynet._gradcheck, tinynet.data]
+DOCTEST_MODULES = [tinynet, tinynet._core, ref, nn, tinynet.io, tinynet._gradcheck, tinynet.data, tinynet.recipes]
 DOCTESTS = [t for m in DOCTEST_MODULES for t in doctest.DocTestFinder(exclude_empty=True).find(m, m.__name__)
             if t.examples]
 
@@ -128,7 +129,7 @@ def test_doctests_were_found():
     for name in tinynet.FUNCTIONS:
         assert f"tinynet._core.{name}" in names and f"tinynet.reference.{name}" in names, name
     assert {"tinynet", "tinynet.nn", "tinynet.io", "tinynet.io.save", "tinynet.io.load",
-            "tinynet.nn.Module.state_dict", "tinynet.nn.Module.load_state_dict"} <= names
+            "tinynet.nn.Module.state_dict", "tinynet.nn.Module.load_state_dict", "tinynet.recipes"} <= names
 
 
 @pytest.mark.parametrize("test", DOCTESTS, ids=[t.name for t in DOCTESTS])
