@@ -28,6 +28,7 @@ import tinynet._core
 import tinynet._gradcheck
 import tinynet.data
 import tinynet.io
+import tinynet.recipes
 import tinynet.reference as ref
 from tinynet import nn
 
@@ -121,7 +122,8 @@ def test_engine_docstrings_give_shapes_and_dtypes(engine, name):
 # ------------------------------------------------------------------------ doctests
 
 LAYER_MODULES = [getattr(ref, layer) for layer in sorted(set(tinynet._core._layers.values()))]
-DOCTEST_MODULES = [tinynet, tinynet._core, *LAYER_MODULES, nn, tinynet.io, tinynet._gradcheck, tinynet.data]
+DOCTEST_MODULES = [tinynet, tinynet._core, *LAYER_MODULES, nn, tinynet.io, tinynet._gradcheck, tinynet.data,
+                   tinynet.recipes]
 DOCTESTS = [t for m in DOCTEST_MODULES for t in doctest.DocTestFinder(exclude_empty=True).find(m, m.__name__)
             if t.examples]
 
@@ -132,7 +134,7 @@ def test_doctests_were_found():
         twin = f"tinynet.reference.{tinynet._core._layers[name]}.{name}"
         assert f"tinynet._core.{name}" in names and twin in names, name
     assert {"tinynet", "tinynet.nn", "tinynet.io", "tinynet.io.save", "tinynet.io.load",
-            "tinynet.nn.Module.state_dict", "tinynet.nn.Module.load_state_dict"} <= names
+            "tinynet.nn.Module.state_dict", "tinynet.nn.Module.load_state_dict", "tinynet.recipes"} <= names
 
 
 @pytest.mark.parametrize("test", DOCTESTS, ids=[t.name for t in DOCTESTS])

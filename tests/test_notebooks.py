@@ -4,8 +4,15 @@ Every notebook's first code cell is its parameters cell (tagged "parameters"); i
 replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003, STEPS and HIDDEN for
 004) and the notebook is
 run top to bottom by nbclient on an ipykernel running this interpreter.  The last cell
-prints ``RESULT {json}``; the tests check those numbers against the seeds (SEEDS.md) and
-check that the two engines agree on everything they both computed (1e-9 relative).
+prints ``RESULT {json}``; the tests check those numbers against the original notebooks'
+(SEEDS.md) and check that the two engines agree on everything they both computed (1e-9
+relative).
+
+Each .ipynb is its own source, committed clean (notebooks/README.md); the files are
+checked as committed: valid nbformat, no outputs, execution counts or run-time metadata,
+every cell with its own id, the parameters cell first and tagged, the RESULT line last,
+and notebooks/strip_outputs.py would leave them unchanged.  A notebook saved after a run
+fails with a message naming the notebook and the cell.
 
 Runs (all started at once, a few kernels at a time, so the file takes about as long as
 its longest runs, the full trainings on the C engine):
@@ -29,6 +36,7 @@ Nothing is downloaded: without names.txt the 003 and 004 runs are skipped.  The 
 notebooks are kept in pytest's temporary directory (see the `executed` fixture).
 """
 import asyncio
+import copy
 import importlib.util
 import json
 import math
@@ -37,6 +45,7 @@ import pathlib
 import re
 import string
 import sys
+import warnings
 
 import pytest
 
@@ -210,13 +219,70 @@ def results(executed):
 
 
 # --------------------------------------------------------------- the committed files
+#
+# Each notebook is its own source, committed clean (notebooks/README.md): stripped by
+# notebooks/strip_outputs.py, which these checks agree with.
+
+STRIP = "run python notebooks/strip_outputs.py"
 
 
-def _make_notebooks():
-    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOK_DIR / "make_notebooks.py")
+def _strip_outputs():
+    """notebooks/strip_outputs.py, as a module."""
+    spec = importlib.util.spec_from_file_location("strip_outputs", NOTEBOOK_DIR / "strip_outputs.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _cell_name(i, cell):
+    """Where a problem is: "cell 3 (id '000-03', markdown: '## The data')"."""
+    source = cell.get("source") or ""
+    lines = ("".join(source) if isinstance(source, list) else source).strip().splitlines()
+    what = f"{cell.get('cell_type')}: {lines[0][:40]!r}" if lines else f"{cell.get('cell_type')}, empty"
+    return f"cell {i} (id {cell.get('id')!r}, {what})"
+
+
+def _problems(name, text):
+    """What is wrong with the notebook file `name` whose text is `text`, as committed:
+    a list of messages naming the notebook and the cell (empty: nothing)."""
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        return [f"{name}: not JSON ({e})"]
+    try:  # on a copy: validate() gives a missing or repeated cell id a new one, with a warning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nbformat.validate(copy.deepcopy(raw))
+    except nbformat.ValidationError as e:
+        return [f"{name}: not a valid notebook: {e.message}"]
+    out = []
+    if (raw["nbformat"], raw["nbformat_minor"]) < (4, 5):
+        out.append(f"{name}: nbformat {raw['nbformat']}.{raw['nbformat_minor']}, before cell ids (4.5)")
+    ids = [c.get("id") for c in raw["cells"]]
+    for i, cell in enumerate(raw["cells"]):
+        where = f"{name}: {_cell_name(i, cell)}"
+        if not cell.get("id"):
+            out.append(f"{where} has no id")
+        elif ids.count(cell["id"]) > 1:
+            out.append(f"{where} shares its id with another cell")
+        if cell["cell_type"] == "code":
+            if cell["outputs"]:
+                out.append(f"{where} carries {len(cell['outputs'])} output(s); {STRIP}")
+            if cell["execution_count"] is not None:
+                out.append(f"{where} carries an execution count ({cell['execution_count']}); {STRIP}")
+        extra = sorted(k for k in cell["metadata"] if k != "tags")
+        if extra:
+            out.append(f"{where} carries metadata {extra} (execution timings and the like); {STRIP}")
+        if "tags" in cell["metadata"] and not cell["metadata"]["tags"]:
+            out.append(f"{where} carries an empty tag list; {STRIP}")
+    expected = _strip_outputs().NOTEBOOK_METADATA
+    if raw["metadata"] != expected:
+        keys = sorted(k for k in set(raw["metadata"]) | set(expected) if raw["metadata"].get(k) != expected.get(k))
+        out.append(f"{name}: the notebook metadata differs from the plain Python 3 kernel's in {keys}; {STRIP}")
+    if not out and text != nbformat.writes(nbformat.from_dict(raw)) + "\n":
+        out.append(f"{name}: not laid out as Jupyter writes it (nbformat: indent 1, sorted keys, final newline); "
+                   f"{STRIP}")
+    return out
 
 
 def test_the_notebooks_are_there():
@@ -224,41 +290,83 @@ def test_the_notebooks_are_there():
 
 
 @pytest.mark.parametrize("key", sorted(NB))
-def test_committed_notebook_has_no_outputs(key):
-    nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
-    nbformat.validate(nb)
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"{NB[key]}: code cell {i} carries outputs; strip them"
-            assert cell.execution_count is None, f"{NB[key]}: code cell {i} carries an execution count"
-        assert "execution" not in cell.metadata, f"{NB[key]}: cell {i} carries execution timings"
+def test_committed_notebook_is_clean(key):
+    """Valid nbformat; no outputs, execution counts or run-time metadata; every cell with
+    its own id; the plain kernel; Jupyter's layout.  notebooks/strip_outputs.py leaves it
+    as it is."""
+    text = (NOTEBOOK_DIR / NB[key]).read_text(encoding="utf-8")
+    problems = _problems(NB[key], text)
+    assert not problems, "\n".join(problems)
+    assert _strip_outputs().stripped_text(text) == text, f"{NB[key]}: strip_outputs.py would change it; {STRIP}"
+
+
+def _run_leftovers(nb):
+    """nb as a Jupyter session saves it: outputs, execution counts, nbclient's / JupyterLab's
+    execution timings, a collapsed flag, the kernel's language_info and widget state."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for n, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        cell.execution_count = n + 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"output of cell {n}\n")]
+        cell.metadata["execution"] = {"iopub.execute_input": "2024-01-01T00:00:00.000000Z",
+                                      "shell.execute_reply": "2024-01-01T00:00:00.100000Z"}
+    nb.cells[0].metadata["collapsed"] = False
+    nb.metadata["language_info"].update({"version": "3.12.3", "mimetype": "text/x-python",
+                                         "codemirror_mode": {"name": "ipython", "version": 3}})
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    return nb
+
+
+@pytest.mark.parametrize("key", sorted(NB))
+def test_a_notebook_saved_after_a_run_fails_and_strips_back(key):
+    """The check rejects what a run leaves in a notebook, naming the notebook and the
+    cell; strip_outputs.py turns it back into the committed file, byte for byte."""
+    committed = (NOTEBOOK_DIR / NB[key]).read_text(encoding="utf-8")
+    nb = nbformat.reads(committed, as_version=4)
+    dirty = nbformat.writes(_run_leftovers(nb)) + "\n"
+    problems = "\n".join(_problems(NB[key], dirty))
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    cell = f"{NB[key]}: cell {first} (id {nb.cells[first].id!r}, code: "
+    assert f"{cell}{nb.cells[first].source.strip().splitlines()[0][:40]!r}) carries 1 output(s); {STRIP}" in problems
+    assert f"carries an execution count (1); {STRIP}" in problems
+    assert f"carries metadata ['execution'] (execution timings and the like); {STRIP}" in problems
+    assert f"{NB[key]}: cell 0 (id {nb.cells[0].id!r}, markdown: " in problems and "carries metadata ['collapsed']" in problems
+    assert f"{NB[key]}: the notebook metadata differs from the plain Python 3 kernel's in " \
+           f"['language_info', 'widgets']; {STRIP}" in problems
+    n_code = sum(c.cell_type == "code" for c in nb.cells)
+    assert problems.count("output(s)") == problems.count("execution count") == n_code
+    assert _strip_outputs().stripped_text(dirty) == committed
+
+
+def test_the_check_names_a_missing_or_repeated_id():
+    nb = json.loads((NOTEBOOK_DIR / NB["000"]).read_text(encoding="utf-8"))
+    nb["cells"][2]["id"] = nb["cells"][1]["id"]
+    del nb["cells"][3]["id"]
+    problems = "\n".join(_problems(NB["000"], json.dumps(nb)))
+    assert f"{NB['000']}: cell 2 (id {nb['cells'][1]['id']!r}, code: " in problems
+    assert "shares its id with another cell" in problems
+    assert f"{NB['000']}: cell 3 (id None, markdown: " in problems and " has no id" in problems
 
 
 @pytest.mark.parametrize("key", sorted(NB))
 def test_notebook_layout(key):
     """Parameters first (tagged), the engine chosen through tinynet.engine(ENGINE), a RESULT line last."""
     nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
-    assert nb.cells[0].cell_type == "markdown", "a notebook starts by telling its seed's story"
+    assert nb.cells[0].cell_type == "markdown", f"{NB[key]}: a notebook starts with its story, in markdown"
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].metadata.get("tags") == ["parameters"]
+    assert code[0].metadata.get("tags") == ["parameters"], f"{NB[key]}: the first code cell is not tagged 'parameters'"
     assert 'ENGINE = "c"' in code[0].source
+    assert [c.id for c in nb.cells if "parameters" in c.metadata.get("tags", [])] == [code[0].id]
     for c in code[1:]:  # nothing after the parameters cell fixes the engine
         assert not re.search(r"^\s*ENGINE\s*=", c.source, re.M), "only the parameters cell sets ENGINE"
         assert 'engine("' not in c.source and "tinynet.reference" not in c.source
     assert "tn = tinynet.engine(ENGINE)" in code[1].source
-    assert 'print("RESULT " + json.dumps(result))' in code[-1].source
+    assert nb.cells[-1] is code[-1], f"{NB[key]}: the last cell is not the RESULT code cell"
+    assert code[-1].source.rstrip().splitlines()[-1] == 'print("RESULT " + json.dumps(result))'
     if key == "003":
         assert "STEPS = 200_000" in code[0].source
     if key == "004":  # the full run below runs the committed parameters
         for line in LSTM_FULL.splitlines():
             assert line + "  #" in code[0].source
-
-
-def test_notebooks_match_their_generator():
-    """The committed notebooks are exactly what notebooks/make_notebooks.py writes."""
-    for name, text in _make_notebooks().notebooks().items():
-        committed = (NOTEBOOK_DIR / name).read_text(encoding="utf-8")
-        assert committed == text, f"{name} differs from make_notebooks.py's output; run python notebooks/make_notebooks.py"
 
 
 # ---------------------------------------------------------------------- the numbers

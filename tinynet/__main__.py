@@ -1,13 +1,14 @@
-"""python -m tinynet: train the seed models on the C engine and print what they learned.
+"""python -m tinynet: train the notebooks' models on the C engine and print what they learned.
 
-1. seed 001's "hello" RNN (full BPTT): the greedy prediction from 'h';
-2. seed 002's letter classifier: accuracy and final loss after its 500 epochs;
-3. seed 003's makemore MLP, trained for --steps steps (default 60,000; makemore's full
+1. notebook 001's "hello" RNN (full BPTT): the greedy prediction from 'h';
+2. notebook 002's letter classifier: accuracy and final loss after its 500 epochs;
+3. notebook 003's makemore MLP, trained for --steps steps (default 60,000; makemore's full
    run is 200,000, see notebooks/003_makemore_manual_backprop.ipynb): train and dev
    losses and 10 sampled names.  Needs names.txt (tinynet.data.load_names); without it
    this part is skipped with instructions.
 
-The notebooks in notebooks/ tell each seed's story; this is the compact version.
+The notebooks in notebooks/ tell each model's story, after the original notebook it
+reruns; this is the compact version.  Their shared set-up is tinynet.recipes.
 """
 import argparse
 import math
@@ -17,7 +18,7 @@ import time
 import numpy as np
 
 import tinynet as tn
-from tinynet import data, seeds
+from tinynet import data, recipes
 
 try:
     from tqdm.auto import tqdm
@@ -33,7 +34,7 @@ except ImportError:  # tqdm is optional (pip install tinynet[notebooks]): a mini
 
 
 def hello_rnn(seed=0, epochs=1000, lr=0.01, hidden=3):
-    """Seed notebook 001: a tanh RNN (hidden 3) learns "hello" with full BPTT."""
+    """Notebook 001: a tanh RNN (hidden 3) learns "hello" with full BPTT."""
     chars = sorted(set("hello"))  # e h l o
     stoi = {ch: i for i, ch in enumerate(chars)}
     inputs, targets = [stoi[ch] for ch in "hell"], [stoi[ch] for ch in "ello"]
@@ -57,8 +58,8 @@ def hello_rnn(seed=0, epochs=1000, lr=0.01, hidden=3):
 
 
 def letter_classifier(epochs=500, lr=0.05):
-    """Seed notebook 002: [26, 64, 26], ReLU, sigmoid output then softmax; per-example SGD."""
-    model = seeds.letter_classifier("c")
+    """Notebook 002: [26, 64, 26], ReLU, sigmoid output then softmax; per-example SGD."""
+    model = recipes.letter_classifier("c")
     params, eye = model.parameters(), np.eye(26)
     t0 = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc="letter classifier", leave=False):
@@ -75,7 +76,7 @@ def letter_classifier(epochs=500, lr=0.05):
     probs = tn.softmax(model(eye))
     correct = int(np.sum(probs.argmax(axis=1) == np.arange(26)))
     confidence = float(probs.max(axis=1).mean())
-    print(f"  accuracy {correct}/26, final loss {final_loss:.6f} (the seed: 2.338166), "
+    print(f"  accuracy {correct}/26, final loss {final_loss:.6f} (the original: 2.338166), "
           f"{epochs} epochs in {seconds:.2f} s")
     print(f"  mean confidence {confidence:.2%}: a softmax over sigmoid outputs cannot exceed "
           f"e/(e+25) = {math.e / (math.e + 25):.2%}")
@@ -83,7 +84,7 @@ def letter_classifier(epochs=500, lr=0.05):
 
 
 def makemore(steps=60_000, batch_size=32, n_embd=10, n_hidden=64, block_size=3, n_samples=10):
-    """Seed notebook 003: makemore's MLP with BatchNorm, trained; None without names.txt."""
+    """Notebook 003: makemore's MLP with BatchNorm, trained; None without names.txt."""
     try:
         words = data.load_names()
     except (OSError, data.NamesFormatError) as e:  # DataNotFoundError is an OSError
@@ -93,22 +94,22 @@ def makemore(steps=60_000, batch_size=32, n_embd=10, n_hidden=64, block_size=3, 
     train_words, dev_words, _ = data.split_words(words, 278)
     Xtr, Ytr = data.build_dataset(train_words, block_size)
     Xdev, Ydev = data.build_dataset(dev_words, block_size)
-    P, randint, source = seeds.makemore_init(27, block_size, n_embd, n_hidden)
+    P, randint, source = recipes.makemore_init(27, block_size, n_embd, n_hidden)
     t0 = time.perf_counter()
     for i in tqdm(range(steps), desc="makemore", leave=False, mininterval=0.25):
         ix = randint(Xtr.shape[0], batch_size)
-        loss, grads = seeds.makemore_forward_backward(tn, P, Xtr[ix], Ytr[ix])
+        loss, grads = recipes.makemore_forward_backward(tn, P, Xtr[ix], Ytr[ix])
         lr = 0.1 if i < steps // 2 else 0.01
         for name, p in P.items():
             tn.sgd_step_(p, grads[name], lr)
     seconds = time.perf_counter() - t0
-    bnmean, bnvar = seeds.makemore_calibrate(tn, P, Xtr)
-    train_loss = seeds.makemore_split_loss(tn, P, Xtr, Ytr, bnmean, bnvar)
-    dev_loss = seeds.makemore_split_loss(tn, P, Xdev, Ydev, bnmean, bnvar)
+    bnmean, bnvar = recipes.makemore_calibrate(tn, P, Xtr)
+    train_loss = recipes.makemore_split_loss(tn, P, Xtr, Ytr, bnmean, bnvar)
+    dev_loss = recipes.makemore_split_loss(tn, P, Xdev, Ydev, bnmean, bnvar)
     print(f"  {steps} steps in {seconds:.1f} s (weights from the {source} generator, lr 0.1 -> 0.01 at "
           f"{steps // 2}); BatchNorm calibrated on the training set")
     print(f"  train loss {train_loss:.4f}, dev loss {dev_loss:.4f}  (200,000 steps reach ~2.145 / ~2.157)")
-    names = seeds.makemore_sample(tn, P, bnmean, bnvar, n_samples, block_size)
+    names = recipes.makemore_sample(tn, P, bnmean, bnvar, n_samples, block_size)
     print("  samples: " + ", ".join(names))
     return train_loss, dev_loss, names
 
@@ -119,13 +120,13 @@ def main(argv=None):
                         help="makemore training steps (default 60,000; makemore's full run is 200,000)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    print("tinynet: the seed models on the C engine\n")
-    print('1. "hello" RNN (seed 001: hidden 3, full BPTT, 1000 epochs of SGD, lr 0.01)')
+    print("tinynet: the notebooks' models on the C engine\n")
+    print('1. "hello" RNN (notebook 001: hidden 3, full BPTT, 1000 epochs of SGD, lr 0.01)')
     hello_rnn()
-    print("\n2. Letter classifier (seed 002: [26, 64, 26], 500 epochs of per-example SGD, lr 0.05)")
+    print("\n2. Letter classifier (notebook 002: [26, 64, 26], 500 epochs of per-example SGD, lr 0.05)")
     letter_classifier()
-    print(f"\n3. makemore MLP (seed 003: names.txt, block 3, n_embd 10, n_hidden 64, BatchNorm, batch 32, "
-          f"{args.steps} steps)")
+    print(f"\n3. makemore MLP (notebook 003: names.txt, block 3, n_embd 10, n_hidden 64, BatchNorm, "
+          f"batch 32, {args.steps} steps)")
     makemore(args.steps)
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
 

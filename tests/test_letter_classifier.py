@@ -1,4 +1,5 @@
-"""Seed 002 (NathanMaine/smallest-ai-tutorial, chapter 7): the letter classifier with tinynet.nn.
+"""Notebook 002's letter classifier with tinynet.nn and tinynet.recipes, against the original
+(NathanMaine/smallest-ai-tutorial, chapter 7; "the seed" below).
 
 BackpropNetwork([26, 64, 26]): ReLU hidden layer, sigmoid output layer, then softmax and
 cross-entropy over the sigmoid outputs.  The output gradient is softmax(a) - target,
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet import seeds
+from tinynet import recipes
 
 from conftest import ENGINES, assert_close
 
@@ -29,13 +30,13 @@ PRINTED_PRECISION = 0.5e-6
 
 def letter_classifier(engine="c", dtype=np.float64):
     """The shipped helper (the notebook and python -m tinynet use it), checked here."""
-    model = seeds.letter_classifier(engine, dtype)
+    model = recipes.letter_classifier(engine, dtype)
     assert np.all(model[0].bias == 0) and np.all(model[2].bias == 0)  # Xavier init: zero biases
     return model
 
 
 def seed_global_random_weights(seed, fan_in, fan_out):
-    """The seed's own procedure, independently of tinynet.seeds: random.seed(seed) on the
+    """The seed's own procedure, independently of tinynet.recipes: random.seed(seed) on the
     global generator, then random.uniform(-limit, limit) in row-major (out, in) order
     (the global state is restored afterwards)."""
     state = random.getstate()
@@ -78,13 +79,13 @@ def test_initial_weights_follow_the_xavier_limits():
     assert np.array_equal(model[2].weight, seed_global_random_weights(43, 64, 26))
 
 
-def test_letter_classifier_reproduces_seed_002():
+def test_letter_classifier_reproduces_the_original():
     model = letter_classifier("c")
     assert sum(p.size for p in model.parameters()) == 3418
     losses = train(model, 500)
     for epoch, expected in EXPECTED_EPOCH_LOSSES.items():
         assert abs(losses[epoch] - expected) <= PRINTED_PRECISION, (
-            f"epoch {epoch}: loss {losses[epoch]:.9f}, seed 002 prints {expected}")
+            f"epoch {epoch}: loss {losses[epoch]:.9f}, the original prints {expected}")
 
     tn = tinynet
     probs = tn.softmax(model(np.eye(26)))

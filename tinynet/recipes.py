@@ -1,13 +1,22 @@
-"""tinynet.seeds: the fixed set-ups of the seed notebooks, shared by the notebooks in
-``notebooks/``, ``python -m tinynet`` and the tests.
+"""tinynet.recipes: the ready-made set-ups of the models in ``notebooks/``.
 
-These functions hold the plumbing, not the lesson: the seeds' exact initial weights
-(the Python-``random`` Xavier init of seed 002, the ``torch.Generator`` init of seed
-003), and makemore's evaluation and sampling.  The forward and backward passes and the
-training loops are written out in the notebooks, where a learner reads them.
+The pieces a notebook needs but does not teach, shared by the notebooks,
+``python -m tinynet`` and the tests:
 
-    >>> from tinynet import seeds
-    >>> model = seeds.letter_classifier("c")
+* initial weights drawn exactly as the original notebooks drew them, so that a rerun
+  prints the original's numbers: ``xavier_uniform_python`` and ``letter_classifier``
+  (notebook 002's letter classifier, Python-``random`` Xavier weights), and
+  ``makemore_init`` (notebook 003's makemore MLP, from a ``torch.Generator`` when
+  PyTorch is installed);
+* makemore's training step, evaluation and sampling: ``makemore_forward_backward``,
+  ``makemore_calibrate``, ``makemore_logits``, ``makemore_split_loss``,
+  ``makemore_sample``.
+
+The lessons themselves, the forward and backward passes written out and the training
+loops, stay in the notebooks, where a learner reads them.
+
+    >>> from tinynet import recipes
+    >>> model = recipes.letter_classifier("c")
     >>> sum(p.size for p in model.parameters())
     3418
 """
@@ -24,16 +33,17 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------- seed 002: letter classifier
+# -------------------------------------------------------- notebook 002: letter classifier
 
 
 def xavier_uniform_python(seed, fan_in, fan_out):
     """xavier_uniform_python(seed, fan_in, fan_out)
 
-    Seed 002's initialisation, number for number: ``random.seed(seed)`` and then
-    ``random.uniform(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``, drawn
-    in row-major (out, in) order.  A private ``random.Random(seed)`` draws the same
-    numbers without touching Python's global generator.
+    The original letter classifier's initialisation (notebook 002), number for number:
+    ``random.seed(seed)`` and then ``random.uniform(-limit, limit)`` with
+    ``limit = sqrt(6 / (fan_in + fan_out))``, drawn in row-major (out, in) order.  A
+    private ``random.Random(seed)`` draws the same numbers without touching Python's
+    global generator.
     Returns a float64 array (fan_out, fan_in), tinynet's (and PyTorch's) layout.
     """
     r = random.Random(seed)
@@ -44,8 +54,8 @@ def xavier_uniform_python(seed, fan_in, fan_out):
 def letter_classifier(engine="c", dtype=np.float64):
     """letter_classifier(engine="c", dtype=np.float64)
 
-    Seed 002's ``BackpropNetwork([26, 64, 26])`` as tinynet.nn layers: Linear, ReLU,
-    Linear, Sigmoid (the softmax comes after, in the loss), with the seed's weights
+    Notebook 002's ``BackpropNetwork([26, 64, 26])`` as tinynet.nn layers: Linear, ReLU,
+    Linear, Sigmoid (the softmax comes after, in the loss), with the original's weights
     (``xavier_uniform_python`` with seeds 42 and 43) and zero biases.  3,418 parameters.
     """
     model = nn.Sequential([
@@ -59,7 +69,7 @@ def letter_classifier(engine="c", dtype=np.float64):
     return model
 
 
-# ------------------------------------------------------------------ seed 003: makemore
+# -------------------------------------------------------------- notebook 003: makemore
 
 
 def _torch():
@@ -73,18 +83,18 @@ def _torch():
 def makemore_init(vocab_size=27, block_size=3, n_embd=10, n_hidden=64, seed=2147483647, use_torch=None):
     """makemore_init(vocab_size=27, block_size=3, n_embd=10, n_hidden=64, seed=2147483647, use_torch=None)
 
-    Seed 003's parameters and its random stream of minibatch indices.
+    Notebook 003's makemore parameters and its random stream of minibatch indices.
 
     With PyTorch (``use_torch=None`` uses it when it is installed), the numbers come
-    from ``g = torch.Generator().manual_seed(seed)`` in the seed's order: C, W1 (scaled by
-    (5/3)/sqrt(fan_in)), b1 (* 0.1), W2 (* 0.1), b2 (* 0.1); the minibatch indices are
-    then ``torch.randint(0, n, (batch,), generator=g)`` as in makemore.  Without it, the
-    same shapes and scales are drawn from ``np.random.default_rng(seed)``.  Either way
-    bngain = 1 and bnbias = 0 (the seed drew them from torch's *unseeded* global
-    generator, which no rerun can reproduce).
+    from ``g = torch.Generator().manual_seed(seed)`` in the original's order: C, W1
+    (scaled by (5/3)/sqrt(fan_in)), b1 (* 0.1), W2 (* 0.1), b2 (* 0.1); the minibatch
+    indices are then ``torch.randint(0, n, (batch,), generator=g)`` as in makemore.
+    Without it, the same shapes and scales are drawn from ``np.random.default_rng(seed)``.
+    Either way bngain = 1 and bnbias = 0 (the original drew them from torch's *unseeded*
+    global generator, which no rerun can reproduce).
 
     The values are converted to float64, and the weights are returned in tinynet's
-    (out, in) layout: ``W1`` (n_hidden, block_size * n_embd) is the seed's ``W1.T``.
+    (out, in) layout: ``W1`` (n_hidden, block_size * n_embd) is the original's ``W1.T``.
     Returns ``(params, randint, source)``: params a dict C, W1, b1, W2, b2, bngain,
     bnbias; ``randint(high, size)`` draws int64 indices in [0, high) from the same
     generator; source is "torch" or "numpy".
@@ -128,7 +138,7 @@ def makemore_init(vocab_size=27, block_size=3, n_embd=10, n_hidden=64, seed=2147
 def makemore_forward_backward(tn, P, Xb, Yb):
     """makemore_forward_backward(tn, P, Xb, Yb)
 
-    One training step's forward and backward pass of seed 003's model on the engine
+    One training step's forward and backward pass of notebook 003's model on the engine
     ``tn`` (BatchNorm on batch statistics with Bessel's correction).
     Returns (loss, grads) with grads keyed like P.
     """

@@ -1,11 +1,12 @@
-"""The two "hello" seed notebooks and min-char-rnn, reproduced on the C engine."""
+"""The two "hello" RNNs of notebooks 000 and 001 (each rerunning an original, "the seed"
+below) and min-char-rnn's lossFun, reproduced on the C engine."""
 import numpy as np
 import pytest
 
 import tinynet
 from conftest import assert_close
 
-# ------------------------------------------------------- seed 000: fixed weights
+# --------------------------------------------------- notebook 000: fixed weights
 
 W_XH_000 = [[0.13309074, 0.17127598, -0.15813858, -0.04525709],
             [-0.09057376, -0.14782509, 0.06502781, 0.14093142],
@@ -22,7 +23,7 @@ W_HY_000 = [[0.0247689, -0.11553708, 0.21316413, 0.08569605],
 
 
 @pytest.mark.parametrize("engine", ["c", "numpy"])
-def test_seed000_fixed_weight_hello_rnn(engine):
+def test_fixed_weight_hello_rnn(engine):
     """h0 e1 l2 o3; inputs h,e,l,l; targets e,l,l,o; per-step gradients (no carry
     through time: bptt_steps=1) summed over the 4 steps, one SGD step per epoch."""
     tn = tinynet.engine(engine)
@@ -53,7 +54,7 @@ def test_seed000_fixed_weight_hello_rnn(engine):
                  rtol=1e-8)
 
 
-def test_seed000_intermediates():
+def test_fixed_weight_hello_rnn_intermediates():
     """Step (0, 0) of the seed: h and the logits it prints."""
     hs = tinynet.rnn_forward([0], None, W_XH_000, W_HH_000, np.zeros(4))
     assert_close(hs[0], np.array([0.13231045, -0.09032689, 0.04665659, -0.07534557]), rtol=1e-7)
@@ -61,11 +62,11 @@ def test_seed000_intermediates():
     assert_close(logits, np.array([0.01720198, 0.00115502, 0.03680228, 0.00240921]), rtol=1e-6)
 
 
-# ---------------------------------------------------------- seed 001: BPTT "hello"
+# ------------------------------------------------------ notebook 001: BPTT "hello"
 
 
 def train_hello(engine, seed=0, epochs=1000, lr=0.01, hidden=3):
-    """Seed 001: chars sorted e0 h1 l2 o3, inputs 'hell', targets 'ello', weights
+    """Notebook 001: chars sorted e0 h1 l2 o3, inputs 'hell', targets 'ello', weights
     randn * 0.1 (np.random.seed(seed)), zero biases; gradients of the summed loss,
     printed loss the mean; full BPTT; plain SGD."""
     tn = tinynet.engine(engine)
@@ -83,7 +84,7 @@ def train_hello(engine, seed=0, epochs=1000, lr=0.01, hidden=3):
     return params, losses
 
 
-def test_seed001_bptt_hello_learns_hello():
+def test_bptt_hello_rnn_learns_hello():
     params, losses = train_hello("c", seed=0)
     assert abs(losses[0] - np.log(4)) < 0.02  # ~ln 4 at random init
     assert losses[990] < 0.06  # SEEDS.md: median ~0.037 at epoch 990
@@ -92,7 +93,7 @@ def test_seed001_bptt_hello_learns_hello():
     assert "h" + "".join("ehlo"[i] for i in out) == "hello"
 
 
-def test_seed001_engines_agree():
+def test_bptt_hello_rnn_engines_agree():
     pc, lc = train_hello("c", seed=3, epochs=200)
     pn, ln = train_hello("numpy", seed=3, epochs=200)
     assert_close(np.array(lc), np.array(ln))

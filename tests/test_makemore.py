@@ -1,4 +1,6 @@
-"""Seed 003 (makemore MLP with manual backprop) through tinynet.data and tinynet functions.
+"""makemore's MLP with manual backprop (notebook 003; its original, "the seed" below, is
+samitha278/multilayer-perceptron-char-lm's mlp_backprop.ipynb) through tinynet.data and
+tinynet functions.
 
 names.txt -> split_words(words, 278) -> build_dataset(block_size=3): 182,418 / 22,885 /
 22,843 examples.  The network: C (27, 10) embedding -> view (N, 30) -> W1 (30 -> 64) + b1
@@ -19,7 +21,7 @@ import pytest
 
 import tinynet
 import tinynet.reference as ref
-from tinynet import data, nn
+from tinynet import data, nn, recipes
 
 from conftest import DTYPES, RTOL, assert_close, data_dir
 
@@ -57,7 +59,7 @@ def test_names_and_split(words, splits):
     for X, Y in splits:
         assert X.dtype == Y.dtype == np.int64 and X.shape[1] == BLOCK and Y.shape == X.shape[:1]
         assert X.min() >= 0 and X.max() < VOCAB and Y.min() >= 0 and Y.max() < VOCAB
-    # the split is seed 003's random.seed(278); random.shuffle(words), and the caller's list is untouched
+    # the split is the seed's random.seed(278); random.shuffle(words), and the caller's list is untouched
     state = random.getstate()
     try:
         shuffled = list(words)
@@ -103,7 +105,7 @@ def seed_setup(splits):
 
 
 def forward_backward(tn, params, Xb, Yb, dtype):
-    """Seed 003's forward and manual backward, one tinynet function per step.
+    """The seed's forward and manual backward, one tinynet function per step.
     Returns (loss, intermediates, grads in the seed's layout)."""
     p = {k: v.astype(dtype) for k, v in params.items()}
     W1, W2 = p["W1"].T.copy(), p["W2"].T.copy()        # tinynet layout (out, in)
@@ -194,7 +196,7 @@ def test_matches_torch_autograd(seed_setup):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_layers_give_the_same_model(seed_setup, dtype):
     """The same network as tinynet.nn layers: identical loss and gradients to the
-    function calls (same engine), so seed 003's model is a few lines."""
+    function calls (same engine), so notebook 003's model is a few lines."""
     params, Xb, Yb = seed_setup
     model = nn.Sequential([
         nn.Embedding(VOCAB, N_EMBD, dtype=dtype, rng=0),
@@ -217,3 +219,27 @@ def test_layers_give_the_same_model(seed_setup, dtype):
     assert loss == loss_f
     for name in GRADS:
         np.testing.assert_array_equal(ours[name], grads_f[name], err_msg=name)
+
+
+def test_recipes_give_the_same_start_and_step(splits, seed_setup):
+    """tinynet.recipes, which notebook 003 and python -m tinynet use: makemore_init draws
+    this file's weights (in tinynet's (out, in) layout) and then its first batch, and
+    makemore_forward_backward is this file's forward and backward pass, bit for bit."""
+    Xtr, Ytr = splits[0]
+    params, Xb, Yb = seed_setup
+    P, randint, source = recipes.makemore_init(VOCAB, BLOCK, N_EMBD, N_HIDDEN)
+    assert source == ("numpy" if torch is None else "torch")
+    layout = {"W1": np.transpose, "W2": np.transpose}
+    assert sorted(P) == sorted(params)
+    for name in GRADS:
+        assert P[name].dtype == np.float64 and P[name].flags.c_contiguous, name
+        np.testing.assert_array_equal(P[name], layout.get(name, np.asarray)(params[name]), err_msg=name)
+    ix = randint(Xtr.shape[0], BATCH)
+    assert ix.dtype == np.int64
+    np.testing.assert_array_equal(Xtr[ix], Xb)
+    np.testing.assert_array_equal(Ytr[ix], Yb)
+    loss, grads = recipes.makemore_forward_backward(tinynet, P, Xb, Yb)
+    loss_f, _, grads_f = forward_backward(tinynet, params, Xb, Yb, np.float64)
+    assert loss == loss_f
+    for name in GRADS:
+        np.testing.assert_array_equal(layout.get(name, np.asarray)(grads[name]), grads_f[name], err_msg=name)
