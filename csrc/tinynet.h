@@ -289,6 +289,35 @@ void tn_adam_step_f32(float *param, const float *grad, float *m, float *v, size_
                       double beta2, double eps, double weight_decay);
 void tn_adam_step_f64(double *param, const double *grad, double *m, double *v, size_t n, int64_t t, double lr,
                       double beta1, double beta2, double eps, double weight_decay);
+/* torch.optim's algorithms over `count` tensors at once, tensor i of n[i] values (its
+ * param[i], grad[i] and states); grad[i] NULL skips tensor i.  *step[i] counts tensor
+ * i's steps: incremented before use (t, from 1), as torch's state["step"].
+ * SGD: g = grad + weight_decay p; with momentum != 0, buf = g on the first step, else
+ * buf = momentum buf + (1 - dampening) g, and g = g + momentum buf (nesterov) or buf;
+ * p -= lr g.  buf and step are not used without momentum (NULL allowed).  Without
+ * momentum and weight decay: tn_sgd_step's arithmetic. */
+void tn_sgd_foreach_f32(float *const *param, const float *const *grad, float *const *buf, int64_t *const *step,
+                        const size_t *n, size_t count, double lr, double momentum, double dampening,
+                        double weight_decay, int nesterov);
+void tn_sgd_foreach_f64(double *const *param, const double *const *grad, double *const *buf, int64_t *const *step,
+                        const size_t *n, size_t count, double lr, double momentum, double dampening,
+                        double weight_decay, int nesterov);
+/* Adam: decoupled != 0 is AdamW, tn_adam_step for each tensor; else torch.optim.Adam,
+ * the weight decay added to the gradient (g = grad + weight_decay p, no decay of p). */
+void tn_adam_foreach_f32(float *const *param, const float *const *grad, float *const *m, float *const *v,
+                         int64_t *const *step, const size_t *n, size_t count, double lr, double beta1, double beta2,
+                         double eps, double weight_decay, int decoupled);
+void tn_adam_foreach_f64(double *const *param, const double *const *grad, double *const *m, double *const *v,
+                         int64_t *const *step, const size_t *n, size_t count, double lr, double beta1, double beta2,
+                         double eps, double weight_decay, int decoupled);
+/* torch.optim.Adagrad: g = grad + weight_decay p; sum += g^2;
+ * p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)   (eps outside the root). */
+void tn_adagrad_foreach_f32(float *const *param, const float *const *grad, float *const *sum, int64_t *const *step,
+                            const size_t *n, size_t count, double lr, double eps, double weight_decay,
+                            double lr_decay);
+void tn_adagrad_foreach_f64(double *const *param, const double *const *grad, double *const *sum,
+                            int64_t *const *step, const size_t *n, size_t count, double lr, double eps,
+                            double weight_decay, double lr_decay);
 /* g = min(max(g, lo), hi); NaN stays NaN. */
 void tn_clip_f32(float *g, size_t n, float lo, float hi);
 void tn_clip_f64(double *g, size_t n, double lo, double hi);

@@ -1,4 +1,7 @@
-/* tn_optim.c -- the in-place optimizers (SGD, Adagrad, AdamW) and gradient clipping. */
+/* tn_optim.c -- the in-place optimizers and gradient clipping: SGD, min-char-rnn's
+ * Adagrad and AdamW on one tensor (sgd_step_, adagrad_step_, adam_step_), and the
+ * torch.optim algorithms (SGD with momentum, Adam, AdamW, Adagrad) on one tensor each,
+ * which tinynet.optim runs over a whole model in one call (the *_foreach_ functions). */
 #ifndef TN_T
 #include <math.h>
 
@@ -37,6 +40,96 @@ TN_CLONES void TN_NAME(tn_adam_step_f32, tn_adam_step_f64)(TN_T *param, const TN
         v[i] = v[i] * b2 + w2 * g * g;
         TN_T denom = TN_SQRT(v[i]) / bc2_sqrt + e;
         param[i] += neg_step * m[i] / denom;
+    }
+}
+
+/* torch.optim.SGD on one tensor: g = grad + wd p;  with momentum, buf = g on the first
+ * step, else buf = momentum buf + (1 - dampening) g, and g = g + momentum buf (nesterov)
+ * or buf;  p -= lr g.  Without momentum and weight decay: sgd_step_'s arithmetic. */
+TN_CLONES static void TN_NAME(sgd_momentum_step_f32, sgd_momentum_step_f64)(TN_T *param, const TN_T *grad, TN_T *buf,
+    size_t n, double lr, double momentum, double dampening, double weight_decay, int nesterov, int first)
+{
+    TN_T l = (TN_T)lr, mu = (TN_T)momentum, keep = (TN_T)(1 - dampening), wd = (TN_T)weight_decay;
+    for (size_t i = 0; i < n; i++) {
+        TN_T g = grad[i];
+        if (weight_decay != 0) g = g + wd * param[i];
+        if (momentum != 0) {
+            buf[i] = first ? g : buf[i] * mu + keep * g;
+            g = nesterov ? g + mu * buf[i] : buf[i];
+        }
+        param[i] -= l * g;
+    }
+}
+
+/* torch.optim.Adam on one tensor, step t >= 1, the weight decay added to the gradient
+ * (L2): g = grad + wd p, then adam_step_'s update without its decoupled decay. */
+TN_CLONES static void TN_NAME(adam_l2_step_f32, adam_l2_step_f64)(TN_T *param, const TN_T *grad, TN_T *m, TN_T *v,
+    size_t n, int64_t t, double lr, double beta1, double beta2, double eps, double weight_decay)
+{
+    double bc1 = 1 - pow(beta1, (double)t), bc2 = 1 - pow(beta2, (double)t);
+    TN_T wd = (TN_T)weight_decay, w1 = (TN_T)(1 - beta1), b2 = (TN_T)beta2, w2 = (TN_T)(1 - beta2),
+         neg_step = (TN_T)(-(lr / bc1)), bc2_sqrt = (TN_T)sqrt(bc2), e = (TN_T)eps;
+    for (size_t i = 0; i < n; i++) {
+        TN_T g = grad[i];
+        if (weight_decay != 0) g = g + wd * param[i];
+        m[i] += (g - m[i]) * w1;
+        v[i] = v[i] * b2 + w2 * g * g;
+        TN_T denom = TN_SQRT(v[i]) / bc2_sqrt + e;
+        param[i] += neg_step * m[i] / denom;
+    }
+}
+
+/* torch.optim.Adagrad on one tensor, step t >= 1: g = grad + wd p;  sum += g^2;
+ * p -= lr / (1 + (t - 1) lr_decay) g / (sqrt(sum) + eps)   (eps outside the root). */
+TN_CLONES static void TN_NAME(adagrad_sum_step_f32, adagrad_sum_step_f64)(TN_T *param, const TN_T *grad, TN_T *sum,
+    size_t n, int64_t t, double lr, double eps, double weight_decay, double lr_decay)
+{
+    TN_T clr = (TN_T)(lr / (1 + (double)(t - 1) * lr_decay)), wd = (TN_T)weight_decay, e = (TN_T)eps;
+    for (size_t i = 0; i < n; i++) {
+        TN_T g = grad[i];
+        if (weight_decay != 0) g = g + wd * param[i];
+        sum[i] += g * g;
+        param[i] -= clr * (g / (TN_SQRT(sum[i]) + e));
+    }
+}
+
+/* ---- over a list of tensors (torch.optim's multi-tensor step), each its own size; a
+ * tensor whose grad[i] is NULL is skipped, its step counter left alone. */
+
+void TN_NAME(tn_sgd_foreach_f32, tn_sgd_foreach_f64)(TN_T *const *param, const TN_T *const *grad, TN_T *const *buf,
+    int64_t *const *step, const size_t *n, size_t count, double lr, double momentum, double dampening,
+    double weight_decay, int nesterov)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!grad[i]) continue;
+        int first = momentum != 0 && (*step[i])++ == 0;
+        SF(sgd_momentum_step)(param[i], grad[i], momentum != 0 ? buf[i] : NULL, n[i], lr, momentum, dampening,
+                              weight_decay, nesterov, first);
+    }
+}
+
+void TN_NAME(tn_adam_foreach_f32, tn_adam_foreach_f64)(TN_T *const *param, const TN_T *const *grad, TN_T *const *m,
+    TN_T *const *v, int64_t *const *step, const size_t *n, size_t count, double lr, double beta1, double beta2,
+    double eps, double weight_decay, int decoupled)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!grad[i]) continue;
+        int64_t t = ++*step[i];
+        if (decoupled)
+            FN(adam_step)(param[i], grad[i], m[i], v[i], n[i], t, lr, beta1, beta2, eps, weight_decay);
+        else
+            SF(adam_l2_step)(param[i], grad[i], m[i], v[i], n[i], t, lr, beta1, beta2, eps, weight_decay);
+    }
+}
+
+void TN_NAME(tn_adagrad_foreach_f32, tn_adagrad_foreach_f64)(TN_T *const *param, const TN_T *const *grad,
+    TN_T *const *sum, int64_t *const *step, const size_t *n, size_t count, double lr, double eps, double weight_decay,
+    double lr_decay)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!grad[i]) continue;
+        int64_t t = ++*step[i];
+        SF(adagrad_sum_step)(param[i], grad[i], sum[i], n[i], t, lr, eps, weight_decay, lr_decay);
     }
 }
 

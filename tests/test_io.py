@@ -135,7 +135,7 @@ def test_plain_npz_without_pickle(tmp_path):
     assert meta["model"]["type"] == "Sequential"
     assert meta["model"]["layers"][3] == {
         "type": "BatchNorm1d", "training": True,
-        "args": {"num_features": 12, "eps": 0.001, "momentum": None, "correction": 1, "engine": "c",
+        "args": {"num_features": 12, "eps": 0.001, "momentum": None, "correction": 1, "channels_last": False, "engine": "c",
                  "dtype": "float32"}}
     # str paths and file objects work too
     tinynet.save(str(tmp_path / "m.npz"), model)

@@ -227,3 +227,29 @@ def test_no_function_is_too_long():
                 long += [(p, line, n, head) for line, n, head in python_functions(p) if n > MAX_FUNCTION]
     assert not long, "\n".join(f"{p.relative_to(ROOT)}:{line}: {n} lines: {head}" for p, line, n, head in long)
 
+
+
+# ------------------------------------------------------------------------ history
+
+# The last commit before the convention below was adopted.
+CONVENTION_FROM = "ac92bee"
+
+
+def test_commit_messages_have_a_short_subject_and_a_blank_line():
+    """A subject of at most 72 characters, then a blank line, then the body: what
+    `git log --oneline`, `git shortlog` and review tools assume."""
+    git = shutil.which("git")
+    if git is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    known = subprocess.run([git, "cat-file", "-e", CONVENTION_FROM + "^{commit}"], cwd=ROOT, capture_output=True)
+    if known.returncode != 0:
+        pytest.skip("a shallow clone: the history is not here")
+    log = subprocess.run([git, "log", "--format=%h%x00%B%x01", f"{CONVENTION_FROM}..HEAD"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    bad = []
+    for entry in filter(str.strip, log.split("\x01")):
+        sha, _, message = entry.strip("\n").partition("\x00")
+        lines = message.split("\n")
+        if len(lines[0]) > 72 or (len(lines) > 1 and lines[1].strip()):
+            bad.append(f"{sha}: {lines[0][:80]!r}")
+    assert not bad, "commit messages need a subject of at most 72 characters and a blank line:\n" + "\n".join(bad)

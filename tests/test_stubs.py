@@ -30,7 +30,7 @@ import tinynet.reference as ref
 PKG = pathlib.Path(tinynet.__file__).resolve().parent
 ROOT = PKG.parent
 TESTS = pathlib.Path(__file__).resolve().parent
-STUBS = ["_core.pyi", "nn.pyi", "_gradcheck.pyi", "data.pyi"]
+STUBS = ["_core.pyi", "nn.pyi", "optim.pyi", "_gradcheck.pyi", "data.pyi"]
 
 
 def stub_defs(name):
@@ -114,6 +114,12 @@ def test_nn_stub_names_the_public_classes():
     from tinynet import nn
 
     assert set(stub_defs("nn.pyi")) == set(nn.__all__)
+
+
+def test_optim_stub_names_the_public_classes():
+    from tinynet import optim
+
+    assert set(stub_defs("optim.pyi")) == set(optim.__all__)
 
 
 def test_stubs_and_py_typed_ship_in_the_wheel():

@@ -42,6 +42,8 @@ tinynet.nn           layer objects built like their torch.nn namesakes (Linear, 
                      Sequential),
                      with forward / backward, parameters() / grads(), and
                      state_dict() / load_state_dict() in PyTorch's key names and layouts
+tinynet.optim        optimizers as objects (SGD, Adam, AdamW, Adagrad), as torch.optim:
+                     step() updates a whole model in one call
 save(path, model)    a model as a plain .npz file (arrays plus the architecture as JSON)
 load(path)           ... and back, without pickle
 gradcheck(f, inputs) central-difference gradient checking

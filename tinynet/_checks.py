@@ -162,6 +162,25 @@ class Call:
             raise ValueError(f"{self.fn}: {name} is out of range")
         return i
 
+    def truth(self, name, v):
+        """A flag: any value with a truth value, as Python's bool() (an array of several
+        elements has none: ValueError)."""
+        try:
+            return bool(v)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{self.fn}: {name} must be true or false: {e}") from None
+
+    def steps(self, steps, n):
+        """The optimizers' step counters: an int64 ndarray (n,), updated in place."""
+        if not isinstance(steps, np.ndarray) or steps.dtype != np.int64:
+            what = "another dtype" if isinstance(steps, np.ndarray) else type(steps).__name__
+            raise TypeError(f"{self.fn}: steps is updated in place, so it must be an int64 NumPy array, not {what}")
+        if not (steps.flags.writeable and steps.flags.c_contiguous and steps.flags.aligned and steps.dtype.isnative):
+            raise ValueError(f"{self.fn}: steps (shape {_shape(steps)}) must be writeable and C-contiguous")
+        self.expect("steps", steps, (n,), "(len(params),)", f" with len(params) = {n}")
+        self.in_range("steps", steps, 2**62, "steps counted so far")
+        return steps
+
     def reduction(self, v):
         if isinstance(v, str) and v in ("mean", "sum"):
             return v
@@ -197,7 +216,7 @@ class Call:
             )
         return a
 
-    def optimizer(self, grad, names, state):
+    def optimizer(self, grad, names, state, grad_name="grad"):
         """state arrays (state[0] the parameter): one shape, no shared memory; grad converted,
         and copied when it overlaps them."""
         for i in range(1, len(state)):
@@ -205,8 +224,8 @@ class Call:
             for j in range(i):
                 if state[i].size and state[j].size and np.may_share_memory(state[i], state[j]):
                     raise ValueError(f"{self.fn}: {names[i]} and {names[j]} share memory; they must be separate arrays")
-        grad = self.floats(("grad", grad))
-        self.same_shape("grad", grad, names[0], state[0])
+        grad = self.floats((grad_name, grad))
+        self.same_shape(grad_name, grad, names[0], state[0])
         if any(grad.size and s.size and np.may_share_memory(grad, s) for s in state):
             grad = grad.copy()
         return grad

@@ -61,13 +61,16 @@ _ARGS: Dict[str, List[str]] = {
     "ReLU": ["engine", "dtype"],
     "Sigmoid": ["engine", "dtype"],
     "Flatten": ["start_dim", "end_dim", "engine", "dtype"],
+    "FlattenConsecutive": ["n", "engine", "dtype"],
     "Embedding": ["num_embeddings", "embedding_dim", "engine", "dtype", "init"],
-    "BatchNorm1d": ["num_features", "eps", "momentum", "correction", "engine", "dtype"],
+    "BatchNorm1d": ["num_features", "eps", "momentum", "correction", "channels_last", "engine", "dtype"],
     "RNN": ["input_size", "hidden_size", "bptt_steps", "engine", "dtype", "init"],
     "LSTM": ["input_size", "hidden_size", "bias", "engine", "dtype", "init"],
     "GRU": ["input_size", "hidden_size", "bias", "engine", "dtype", "init"],
 }
 _CLASSES: Dict[str, Callable[..., nn.Module]] = {name: getattr(nn, name) for name in _ARGS}
+# Arguments added since the format began: files written before them load with the default.
+_LATER: Dict[str, List[str]] = {"BatchNorm1d": ["channels_last"]}
 
 
 def _describe(model: nn.Module, where: str) -> Dict[str, Any]:
@@ -109,7 +112,9 @@ def _build(desc: Any, where: str) -> nn.Module:
     if kind not in _CLASSES:
         raise ValueError(f"{where}: unknown layer type {kind!r} (known: {', '.join(_ARGS)}, Sequential)")
     args = desc.get("args")
-    if not isinstance(args, dict) or sorted(args) != sorted(_ARGS[kind]):
+    later = _LATER.get(kind, [])
+    if not isinstance(args, dict) or sorted(args) not in (sorted(_ARGS[kind]),
+                                                          sorted(set(_ARGS[kind]) - set(later))):
         raise ValueError(f"{where}: {kind} needs the arguments {_ARGS[kind]}, got {args!r}")
     try:
         # rng=0: a cheap, deterministic initialisation, overwritten by the saved arrays

@@ -59,7 +59,7 @@ import tinynet
 
 __all__ = [
     "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN", "LSTM", "GRU",
-    "Flatten", "Sequential", "INITS",
+    "Flatten", "FlattenConsecutive", "Sequential", "INITS",
 ]
 
 #: The initialisation schemes of layers with weights.
@@ -248,6 +248,11 @@ class Module:
         """[(name, value), ...]: non-trainable state (BatchNorm's running statistics)."""
         return [(n, getattr(self, n)) for n in self._buffer_names]
 
+    def zero_grad(self):
+        """zero_grad(): forget the gradients of the last backward (each becomes None, as
+        PyTorch's ``set_to_none=True``); an optimizer's step skips such parameters."""
+        self._grads = dict.fromkeys(self._grads)
+
     # -- state dict: PyTorch's keys and layouts -----------------------------------------
     #: Appended to key-mismatch errors (RNN explains its mapping to torch's names).
     _state_hint = ""
@@ -416,10 +421,12 @@ class Module:
 class Linear(Module):
     """Linear(in_features, out_features, bias=True, *, engine="c", dtype=np.float64, init="pytorch", rng=None)
 
-    y = x @ weight.T + bias, as torch.nn.Linear.
+    y = x @ weight.T + bias, as torch.nn.Linear, over the last axis of x.
 
     weight: (out_features, in_features); bias: (out_features,) or None.
-    x: (N, in_features) or (in_features,) -> y: (N, out_features) or (out_features,).
+    x: (..., in_features) -- (N, in_features), (B, T, in_features), (in_features,) --
+    -> y: (..., out_features); backward sums the parameters' gradients over every
+    leading axis.
     ``init="pytorch"``: weight and bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features));
     ``"xavier_uniform"``: weight ~ U(-a, a), a = sqrt(6 / (in + out)), bias 0 (seed 002);
     ``"kaiming_normal"``: weight ~ N(0, 2 / in_features), bias 0.
@@ -456,7 +463,7 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
     def forward(self, x):
-        """forward(x): x (N, in_features) or (in_features,) -> y (N, out_features) or (out_features,)."""
+        """forward(x): x (..., in_features) -> y (..., out_features)."""
         x = self._input(x)
         y = self.tn.linear_forward(x, self.weight, self.bias)
         self._cache = (x, y.shape)
@@ -477,7 +484,13 @@ class Linear(Module):
 
 
 class _Activation(Module):
+    """An elementwise activation: <name>_forward(x) and <name>_backward(dy, v), where v is
+    the value its derivative is written in -- the output y (tanh, sigmoid, ReLU: _saves
+    = "output") or the input x (_saves = "input", for a derivative that needs x, as
+    GELU's) -- which forward keeps for backward."""
+
     _name: Optional[str] = None
+    _saves = "output"
 
     def __init__(self, *, engine="c", dtype=None, rng=None):
         super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
@@ -488,13 +501,13 @@ class _Activation(Module):
         x = self._input(x)
         self._check_dtype(x)
         y = getattr(self.tn, f"{self._name}_forward")(x)
-        self._cache = y
+        self._cache = y if self._saves == "output" else x
         return y
 
     def backward(self, dout):
-        y = self._cached()
-        self._check_dout(dout, y.shape)
-        return getattr(self.tn, f"{self._name}_backward")(dout, y)
+        v = self._cached()
+        self._check_dout(dout, v.shape)
+        return getattr(self.tn, f"{self._name}_backward")(dout, v)
 
 
 class Tanh(_Activation):
@@ -587,6 +600,54 @@ class Flatten(Module):
         return np.reshape(dout, x_shape)
 
 
+class FlattenConsecutive(Module):
+    """FlattenConsecutive(n, *, engine="c", dtype=None, rng=None)
+
+    Groups n consecutive steps, as makemore part 5's WaveNet does: (B, T, C) ->
+    (B, T // n, C * n), the middle axis dropped when it becomes 1 ((B, C * n)).  T must
+    be a multiple of n.  backward reshapes the gradient back.  Both return views where
+    NumPy can.  No parameters.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import FlattenConsecutive
+    >>> f = FlattenConsecutive(2)
+    >>> f(np.zeros((32, 8, 24))).shape, f(np.zeros((32, 2, 128))).shape
+    ((32, 4, 48), (32, 256))
+    >>> f.backward(np.zeros((32, 256))).shape
+    (32, 2, 128)
+    """
+
+    def __init__(self, n, *, engine="c", dtype=None, rng=None):
+        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
+        if rng is not None:
+            _generator(rng, "FlattenConsecutive")  # validated, unused
+        self.n = _size(n, "n", "FlattenConsecutive")
+        if self.n == 0:
+            raise ValueError("FlattenConsecutive: n must be >= 1, got 0")
+
+    def extra_repr(self):
+        return f"{self.n}"
+
+    def forward(self, x):
+        """forward(x): x (B, T, C) -> (B, T // n, C * n), or (B, C * n) when T == n."""
+        x = np.asarray(x)
+        self._check_dtype(x)
+        if x.ndim != 3 or x.shape[1] % self.n:
+            raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (B, T, C) with T a multiple "
+                             f"of n = {self.n}")
+        B, T, C = x.shape
+        y = x.reshape(B, T // self.n, C * self.n)
+        if y.shape[1] == 1:
+            y = y.reshape(B, C * self.n)
+        self._cache = (x.shape, y.shape)
+        return y
+
+    def backward(self, dout):
+        x_shape, y_shape = self._cached()
+        self._check_dout(dout, y_shape)
+        return np.reshape(dout, x_shape)
+
+
 # --------------------------------------------------------------------------- Embedding
 
 
@@ -641,25 +702,32 @@ class Embedding(Module):
 
 
 class BatchNorm1d(Module):
-    """BatchNorm1d(num_features, eps=1e-5, momentum=0.1, correction=0, *, engine="c", dtype=np.float64, rng=None)
+    """BatchNorm1d(num_features, eps=1e-5, momentum=0.1, correction=0, *, channels_last=False, engine="c", dtype=np.float64, rng=None)
 
-    Batch normalisation over the batch axis of x (N, num_features), as
-    torch.nn.BatchNorm1d (affine, tracking running statistics).
+    Batch normalisation of each channel over the batch, as torch.nn.BatchNorm1d (affine,
+    tracking running statistics): x (N, C) or (N, C, L), the statistics over N (and L).
+    ``channels_last=True`` takes the channels on the last axis instead, x (..., C) with
+    the statistics over every other axis: makemore part 5's BatchNorm1d after a
+    (B, T, C) activation, whose statistics run over (B, T) -- with its unbiased
+    variance, ``BatchNorm1d(C, correction=1, channels_last=True)``.  (N, C) means the
+    same either way.
 
     Training mode (the default, ``train()``): normalises with the batch mean and the
-    batch variance divided by N - correction (0: PyTorch; 1: Bessel, as makemore) via
-    ``batchnorm_forward``, and updates the running statistics exactly as PyTorch does:
-    ``running = (1 - momentum) * running + momentum * batch`` with the batch mean and
-    the *unbiased* (N - 1) batch variance whatever ``correction`` is; momentum=None
-    is PyTorch's cumulative average (factor 1 / num_batches_tracked).  N = 1 raises
-    ValueError, as in PyTorch.  Eval mode (``eval()``): ``batchnorm_inference`` with
-    the running statistics; its backward treats them as constants.
+    batch variance divided by N - correction (N the values per channel; 0: PyTorch, 1:
+    Bessel, as makemore) via ``batchnorm_forward``, and updates the running statistics
+    as PyTorch does: ``running = (1 - momentum) * running + momentum * batch`` with the
+    batch mean and the *unbiased* (N - 1) batch variance whatever ``correction`` is (so
+    makemore part 5's too); momentum=None is PyTorch's cumulative average (factor 1 /
+    num_batches_tracked).  N = 1 raises ValueError, as in PyTorch.  Eval mode
+    (``eval()``): ``batchnorm_inference`` with the running statistics; its backward
+    treats them as constants.
 
     Parameters weight (gamma, init 1) and bias (beta, init 0), (num_features,);
-    buffers running_mean (0), running_var (1), num_batches_tracked (int, 0).  eps must be a
-    finite number >= 0 and momentum in [0, 1] (or None): ValueError otherwise.
-    backward(dy) returns dx and stores dweight, dbias.  rng is accepted for a
-    uniform constructor and unused (the initialisation is deterministic).
+    buffers running_mean (0), running_var (1), num_batches_tracked (int, 0) -- all
+    (num_features,) whatever the input's layout, so state dicts move to and from
+    torch.nn.BatchNorm1d.  eps must be a finite number >= 0 and momentum in [0, 1] (or
+    None): ValueError otherwise.  backward(dy) returns dx and stores dweight, dbias.
+    rng is accepted for a uniform constructor and unused.
 
     >>> import numpy as np
     >>> from tinynet.nn import BatchNorm1d
@@ -668,18 +736,21 @@ class BatchNorm1d(Module):
     >>> y.round(4), bn.running_mean, bn.running_var
     (array([[-1., -1.],
            [ 1.,  1.]]), array([0.2, 0.4]), array([1.1, 1.7]))
+    >>> BatchNorm1d(2, channels_last=True)(np.ones((4, 3, 2))).shape     # (B, T, C)
+    (4, 3, 2)
     """
 
     _param_names = ("weight", "bias")
     _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, correction=0, *, engine="c",
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, correction=0, *, channels_last=False, engine="c",
                  dtype=np.float64, rng=None):
         super().__init__(engine=engine, dtype=dtype)
         self.num_features = C = _size(num_features, "num_features", "BatchNorm1d")
         self.eps = _hyper(eps, "eps", "BatchNorm1d")
         self.momentum = None if momentum is None else _hyper(momentum, "momentum", "BatchNorm1d", upper=1.0)
         self.correction = _size(correction, "correction", "BatchNorm1d")
+        self.channels_last = bool(channels_last)
         if rng is not None:
             _generator(rng, "BatchNorm1d")  # validated, unused
         self.weight = np.ones(C, dtype=self.dtype)
@@ -689,33 +760,48 @@ class BatchNorm1d(Module):
         self.num_batches_tracked = 0
 
     def extra_repr(self):
+        last = ", channels_last=True" if self.channels_last else ""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"correction={self.correction}")
+                f"correction={self.correction}{last}")
+
+    def _channels_last(self, x):
+        """x with its channels on the last axis (a copy for (N, C, L)), checked."""
+        C = self.num_features
+        if self.channels_last:
+            ok, want = x.ndim >= 2 and x.shape[-1] == C, f"(N, {C}) or (..., {C})"
+        else:
+            ok, want = x.ndim in (2, 3) and x.shape[1] == C, f"(N, {C}) or (N, {C}, L)"
+        if not ok:
+            raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected {want}")
+        return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if x.ndim == 3 and not self.channels_last else x
+
+    def _back(self, y, ndim):
+        """A channels-last result in the input's layout."""
+        return np.moveaxis(y, -1, 1) if ndim == 3 and not self.channels_last else y
 
     def forward(self, x):
-        """forward(x): x (N, num_features) -> y (N, num_features), in the current mode."""
+        """forward(x): x (N, C) / (N, C, L), or (..., C) with channels_last -> y like x, in the current mode."""
         x = self._input(x)
-        if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (N, {self.num_features})")
+        xl = self._channels_last(x)
         tn = self.tn
         if not self.training:
-            y = tn.batchnorm_inference(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
-            self._cache = ("eval", x)
-            return y
-        N = x.shape[0]
-        if N <= 1:
+            y = tn.batchnorm_inference(xl, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
+            self._cache = ("eval", xl, x.ndim)
+            return self._back(y, x.ndim)
+        if xl.size // max(self.num_features, 1) <= 1:
             raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
                              f"got x of shape {x.shape} (use eval() for single examples)")
-        y, mean, invstd = tn.batchnorm_forward(x, self.weight, self.bias, self.eps, self.correction)
-        self._update_running_stats(x, mean)
-        self._cache = ("train", x, mean, invstd)
-        return y
+        y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction)
+        self._update_running_stats(xl, mean)
+        self._cache = ("train", xl, x.ndim, mean, invstd)
+        return self._back(y, x.ndim)
 
     def _update_running_stats(self, x, mean):
         self.num_batches_tracked += 1
         f = self.momentum if self.momentum is not None else 1.0 / self.num_batches_tracked
-        diff = x - mean
-        unbiased_var = (diff * diff).sum(axis=0) / (x.shape[0] - 1)
+        rows = x.reshape(-1, self.num_features)
+        diff = rows - mean
+        unbiased_var = (diff * diff).sum(axis=0) / (rows.shape[0] - 1)
         # in place, so the buffers stay the same arrays (state_dict-ready)
         self.running_mean *= 1 - f
         self.running_mean += f * mean
@@ -723,28 +809,31 @@ class BatchNorm1d(Module):
         self.running_var += f * unbiased_var
 
     def backward(self, dout):
-        """backward(dout): dout (N, num_features) -> dx; stores dweight, dbias."""
+        """backward(dout): dout shaped like the output -> dx like x; stores dweight, dbias."""
         cache = self._cached()
-        x = cache[1]
-        self._check_dout(dout, x.shape)
+        mode, x, ndim = cache[:3]
+        self._check_dout(dout, self._back(x, ndim).shape)
+        dout = np.asarray(dout, dtype=x.dtype) if not isinstance(dout, np.ndarray) else dout
+        if ndim == 3 and not self.channels_last:
+            dout = np.ascontiguousarray(np.moveaxis(dout, 1, -1))
         tn = self.tn
-        if cache[0] == "train":
-            _, x, mean, invstd = cache
+        if mode == "train":
+            mean, invstd = cache[3:]
             dx, dgamma, dbeta = tn.batchnorm_backward(dout, x, self.weight, mean, invstd, self.correction)
         else:
             # eval: y = gamma * xhat + beta with xhat = (x - running_mean) / sqrt(running_var + eps),
             # an affine map; dx = dy * gamma / sqrt(running_var + eps) is the same map applied to dy
             # with beta = 0 and mean 0.
             zeros = np.zeros_like(self.bias)
-            dout = np.asarray(dout, dtype=x.dtype) if not isinstance(dout, np.ndarray) else dout
             dx = tn.batchnorm_inference(dout, self.weight, zeros, zeros, self.running_var, self.eps)
             xhat = tn.batchnorm_inference(x, np.ones_like(self.weight), zeros, self.running_mean,
                                           self.running_var, self.eps)
-            dgamma = (dout * xhat).sum(axis=0)
-            dbeta = dout.sum(axis=0)
+            rows = (dout * xhat).reshape(-1, self.num_features)
+            dgamma = rows.sum(axis=0)
+            dbeta = dout.reshape(-1, self.num_features).sum(axis=0)
         self._grads["weight"] = dgamma
         self._grads["bias"] = dbeta
-        return dx
+        return self._back(dx, ndim)
 
 
 # --------------------------------------------------------------------------------- RNN
@@ -1140,6 +1229,10 @@ class Sequential(Module):
 
     def named_buffers(self):
         return [(f"{i}.{n}", b) for i, layer in enumerate(self.layers) for n, b in layer.named_buffers()]
+
+    def zero_grad(self):
+        for layer in self.layers:
+            layer.zero_grad()
 
     def train(self, mode=True):
         self.training = bool(mode)

@@ -203,6 +203,38 @@ static int same_shape(Call *c, const char *name, PyArrayObject *a, const char *r
     return -1;
 }
 
+/* The rows of an array of shape (..., K) seen as a matrix (R, K): the product of every
+ * dimension but the last, saturating at NPY_MAX_INTP.  It can only saturate when K = 0
+ * (else R K is the array's size): then every result with R rows and K > 0 columns is
+ * too large to exist, and one with no columns is empty. */
+static npy_intp leading_rows(PyArrayObject *a)
+{
+    npy_intp r = 1;
+    for (int i = 0; i < PyArray_NDIM(a) - 1; i++)
+        if (__builtin_mul_overflow(r, PyArray_DIM(a, i), &r)) return NPY_MAX_INTP;
+    return r;
+}
+
+/* dims = a's shape with its last dimension replaced by last (nd = a's ndim). */
+static void with_last(PyArrayObject *a, npy_intp last, npy_intp *dims)
+{
+    int nd = PyArray_NDIM(a);
+    memcpy(dims, PyArray_DIMS(a), (size_t)nd * sizeof(npy_intp));
+    dims[nd - 1] = last;
+}
+
+/* a must be (..., K), at least min_nd dimensions, K = k: else a shape error naming the
+ * pattern and where k comes from. */
+static int expect_last(Call *c, const char *name, PyArrayObject *a, int min_nd, npy_intp k, const char *pattern,
+                       const char *k_from)
+{
+    int nd = PyArray_NDIM(a);
+    if (nd >= min_nd && nd >= 1 && PyArray_DIM(a, nd - 1) == k) return 0;
+    char where[200];
+    snprintf(where, sizeof where, " with %s = %zd", k_from, (Py_ssize_t)k);
+    return shape_error(c, name, a, pattern, where);
+}
+
 /* ------------------------------------------------------------------ argument parsing */
 
 /* Vectorcall arguments into *dst[i] by position, then by keyword (kwlist order); the first
@@ -460,6 +492,23 @@ static int get_int(Call *c, const char *name, PyObject *o, long long *out)
     }
     *out = v;
     return 0;
+}
+
+/* A flag: any object with a truth value (an array of several elements has none). */
+static int get_truth(Call *c, const char *name, PyObject *o, int *out)
+{
+    if ((*out = PyObject_IsTrue(o)) >= 0) return 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (PyErr_GivenExceptionMatches(type, PyExc_ValueError) || PyErr_GivenExceptionMatches(type, PyExc_TypeError)) {
+        PyErr_Format(type, "%s: %s must be true or false: %S", c->fn, name, value ? value : Py_None);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    } else {
+        PyErr_Restore(type, value, tb);
+    }
+    return -1;
 }
 
 /* "mean" -> 1, "sum" -> 0 */

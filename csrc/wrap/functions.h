@@ -44,3 +44,7 @@ TN_FUNCTION(sgd_step_, optim)
 TN_FUNCTION(adagrad_step_, optim)
 TN_FUNCTION(adam_step_, optim)
 TN_FUNCTION(clip_, optim)
+/* torch.optim's algorithms over a whole model, one call (tinynet.optim) */
+TN_FUNCTION(sgd_foreach_, optim)
+TN_FUNCTION(adam_foreach_, optim)
+TN_FUNCTION(adagrad_foreach_, optim)

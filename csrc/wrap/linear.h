@@ -6,6 +6,13 @@
 
 #include "args.h"
 
+/* W (H, D) and x (..., D), as F.linear: any leading axes, (D,) included. */
+static int linear_shapes(Call *c, PyArrayObject *x, PyArrayObject *W)
+{
+    if (PyArray_NDIM(W) != 2) return shape_error(c, "W", W, "(H, D)", NULL);
+    return expect_last(c, "x", x, 1, PyArray_DIM(W, 1), "(..., D)", "D = W.shape[1]");
+}
+
 static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
@@ -16,24 +23,16 @@ static PyObject *py_linear_forward(PyObject *self, PyObject *const *args, Py_ssi
     call_init(&c, "linear_forward");
     if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ox, &oW, &ob})) return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}};
-    if (floats(&c, fa, 3)) goto done;
-    if (PyArray_NDIM(W) != 2) {
-        shape_error(&c, "W", W, "(H, D)", NULL);
-        goto done;
-    }
-    npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1);
-    int batched = PyArray_NDIM(x) == 2;
-    npy_intp xd[2] = {-1, D};
-    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", " with D = W.shape[1] = %zd",
-               (Py_ssize_t)D))
-        goto done;
+    if (floats(&c, fa, 3) || linear_shapes(&c, x, W)) goto done;
+    npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1), N = leading_rows(x), yd[NPY_MAXDIMS];
     if (b && expect(&c, "b", b, 1, &H, "(H,)", " with H = W.shape[0] = %zd", (Py_ssize_t)H)) goto done;
-    npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
-    if (!(y = new_out(&c, batched ? 2 : 1, batched ? yd : yd + 1, c.type))) goto done;
-    void *work = workspace(&c, tn_linear_forward_work((size_t)N, (size_t)D, (size_t)H));
-    if (!work) goto done;
-    if (SIZE(y))
+    with_last(x, H, yd);
+    if (!(y = new_out(&c, PyArray_NDIM(x), yd, c.type))) goto done;
+    if (SIZE(y)) { /* (so N did not saturate: N H is y's size) */
+        void *work = workspace(&c, tn_linear_forward_work((size_t)N, (size_t)D, (size_t)H));
+        if (!work) goto done;
         RUN(2.0 * N * D * H, KERNEL(&c, linear_forward, P(y), P(x), P(W), P(b), (size_t)N, (size_t)D, (size_t)H, work));
+    }
     res = ret(y);
 done:
     call_done(&c);
@@ -50,32 +49,25 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ss
     call_init(&c, "linear_backward");
     if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ody, &ox, &oW})) return NULL;
     FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"W", oW, &W, 0}};
-    if (floats(&c, fa, 3)) goto done;
-    if (PyArray_NDIM(W) != 2) {
-        shape_error(&c, "W", W, "(H, D)", NULL);
+    if (floats(&c, fa, 3) || linear_shapes(&c, x, W)) goto done;
+    npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1), N = leading_rows(x), yd[NPY_MAXDIMS];
+    with_last(x, H, yd);
+    if (!fits(dy, PyArray_NDIM(x), yd)) {
+        char want[160];
+        shape_error(&c, "dy", dy, fmt_tuple(yd, PyArray_NDIM(x), "(", ")", want, sizeof want),
+                    " (x.shape[:-1] + (H,), with H = W.shape[0])");
         goto done;
     }
-    npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1);
-    int batched = PyArray_NDIM(x) == 2;
-    npy_intp xd[2] = {-1, D};
-    if (expect(&c, "x", x, batched ? 2 : 1, batched ? xd : xd + 1, "(N, D) or (D,)", " with D = W.shape[1] = %zd",
-               (Py_ssize_t)D))
-        goto done;
-    npy_intp N = batched ? PyArray_DIM(x, 0) : 1, yd[2] = {N, H};
-    if (batched ? expect(&c, "dy", dy, 2, yd, "(N, H)", " with N = x.shape[0] = %zd, H = W.shape[0] = %zd",
-                         (Py_ssize_t)N, (Py_ssize_t)H)
-                : expect(&c, "dy", dy, 1, yd + 1, "(H,)", " for unbatched x of shape (%zd,), with H = W.shape[0] = %zd",
-                         (Py_ssize_t)D, (Py_ssize_t)H))
-        goto done;
     npy_intp wd[2] = {H, D};
     if (!(dx = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(dW = new_out(&c, 2, wd, c.type)) ||
         !(db = new_out(&c, 1, &H, c.type)))
         goto done;
-    void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
-    if (!work) goto done;
-    if (SIZE(dx) || SIZE(dW) || SIZE(db))
+    if (SIZE(dx) || SIZE(dW) || SIZE(db)) { /* (then N did not saturate: dy exists, N H or N D is a size) */
+        void *work = workspace(&c, tn_linear_work((size_t)N, (size_t)D, (size_t)H));
+        if (!work) goto done;
         RUN(4.0 * N * D * H, KERNEL(&c, linear_backward, P(dx), P(dW), P(db), P(dy), P(x), P(W), (size_t)N, (size_t)D,
                                     (size_t)H, work));
+    }
     res = Py_BuildValue("OOO", dx, dW, db);
 done:
     call_done(&c);

@@ -5,23 +5,23 @@
 
 #include "args.h"
 
-/* x (N, C); the per-channel vectors (C,); N > correction */
+/* x (..., C): channels last, N = the product of the leading axes (at least one), over
+ * which the statistics run; the per-channel vectors (C,); N > correction */
 static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArrayObject *const vecs[], int nvec,
                      long long correction, int need_rows)
 {
-    npy_intp xd[2] = {-1, -1};
-    if (expect(c, "x", x, 2, xd, "(N, C)", NULL)) return -1;
-    npy_intp C = PyArray_DIM(x, 1);
+    if (PyArray_NDIM(x) < 2) return shape_error(c, "x", x, "(N, C) or (..., C), channels last", NULL);
+    npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
     for (int i = 0; i < nvec; i++)
-        if (expect(c, names[i], vecs[i], 1, &C, "(C,)", " with C = x.shape[1] = %zd", (Py_ssize_t)C)) return -1;
+        if (expect(c, names[i], vecs[i], 1, &C, "(C,)", " with C = x.shape[-1] = %zd", (Py_ssize_t)C)) return -1;
     if (correction < 0) {
         PyErr_Format(PyExc_ValueError, "%s: correction must be >= 0, got %lld", c->fn, correction);
         return -1;
     }
-    if (need_rows && PyArray_DIM(x, 0) <= correction) {
+    if (need_rows && leading_rows(x) <= correction) {
         char s[160];
         PyErr_Format(PyExc_ValueError,
-                     "%s: the batch variance with correction=%lld needs more than %lld row(s), but x has shape %s",
+                     "%s: the batch variance with correction=%lld needs more than %lld value(s) per channel, but x has shape %s",
                      c->fn, correction, correction, fmt_shape(x, s, sizeof s));
         return -1;
     }
@@ -47,11 +47,11 @@ static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_
         goto done;
     PyArrayObject *vecs[] = {g, b};
     if (bn_shapes(&c, x, names, vecs, 2, corr, 1)) goto done;
-    npy_intp C = PyArray_DIM(x, 1);
-    if (!(y = new_out(&c, 2, PyArray_DIMS(x), c.type)) || !(mean = new_out(&c, 1, &C, c.type)) ||
+    npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    if (!(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(mean = new_out(&c, 1, &C, c.type)) ||
         !(invstd = new_out(&c, 1, &C, c.type)))
         goto done;
-    size_t N = DIM(x, 0);
+    size_t N = (size_t)leading_rows(x); /* (exact when C > 0: N C is x's size) */
     if (C) /* (N > correction >= 0) */
         RUN(8.0 * N * C, KERNEL(&c, batchnorm_forward, P(y), P(mean), P(invstd), P(x), P(g), P(b), N, (size_t)C, eps,
                                 (size_t)corr));
@@ -77,11 +77,11 @@ static PyObject *py_batchnorm_backward(PyObject *self, PyObject *const *args, Py
     if ((ocorr && get_int(&c, "correction", ocorr, &corr)) || floats(&c, fa, 5)) goto done;
     PyArrayObject *vecs[] = {g, m, is};
     if (bn_shapes(&c, x, names, vecs, 3, corr, 1) || same_shape(&c, "dy", dy, "x", x)) goto done;
-    npy_intp C = PyArray_DIM(x, 1);
-    if (!(dx = new_out(&c, 2, PyArray_DIMS(x), c.type)) || !(dg = new_out(&c, 1, &C, c.type)) ||
+    npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    if (!(dx = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(dg = new_out(&c, 1, &C, c.type)) ||
         !(db = new_out(&c, 1, &C, c.type)))
         goto done;
-    size_t N = DIM(x, 0);
+    size_t N = (size_t)leading_rows(x);
     if (C) /* (N > correction >= 0) */
         RUN(12.0 * N * C, KERNEL(&c, batchnorm_backward, P(dx), P(dg), P(db), P(dy), P(x), P(g), P(m), P(is), N,
                                  (size_t)C, (size_t)corr));
@@ -110,8 +110,9 @@ static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, P
     const char *names[] = {"gamma", "beta", "running_mean", "running_var"};
     if ((oeps && get_nonneg(&c, "eps", oeps, &eps)) || floats(&c, fa, 5)) goto done;
     PyArrayObject *vecs[] = {g, b, rm, rv};
-    if (bn_shapes(&c, x, names, vecs, 4, 0, 0) || !(y = new_out(&c, 2, PyArray_DIMS(x), c.type))) goto done;
-    size_t N = DIM(x, 0), C = DIM(x, 1);
+    if (bn_shapes(&c, x, names, vecs, 4, 0, 0) || !(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)))
+        goto done;
+    size_t N = (size_t)leading_rows(x), C = DIM(x, PyArray_NDIM(x) - 1);
     if (SIZE(y)) RUN(6.0 * N * C, KERNEL(&c, batchnorm_inference, P(y), P(x), P(g), P(b), P(rm), P(rv), N, C, eps));
     res = ret(y);
 done:

@@ -188,19 +188,7 @@ static int sample_options(Call *c, PyObject *on, PyObject *otemp, PyObject *ogre
         PyErr_Format(PyExc_ValueError, "rnn_sample: temperature must be > 0, got %R", otemp);
         return -1;
     }
-    if ((*greedy = PyObject_IsTrue(ogreedy)) < 0) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        if (PyErr_GivenExceptionMatches(type, PyExc_ValueError) || PyErr_GivenExceptionMatches(type, PyExc_TypeError)) {
-            PyErr_Format(type, "rnn_sample: greedy must be true or false: %S", value ? value : Py_None);
-            Py_XDECREF(type);
-            Py_XDECREF(value);
-            Py_XDECREF(tb);
-        } else {
-            PyErr_Restore(type, value, tb);
-        }
-        return -1;
-    }
+    if (get_truth(c, "greedy", ogreedy, greedy)) return -1;
     if (oseed == Py_None) return os_seed(rng);
     PyObject *i = PyNumber_Index(oseed);
     if (!i) {

@@ -22,14 +22,17 @@ if TYPE_CHECKING:
 def linear_forward(x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike] = None) -> FloatArray:
     """linear_forward(x, W, b=None)
 
-    Affine layer: y = x @ W.T + b.
+    Affine layer: y = x @ W.T + b, over the last axis of x, as torch.nn.functional.linear.
 
-    x: (N, D) or (D,); W: (H, D) (PyTorch nn.Linear layout); b: (H,) or None.
-    Returns y: (N, H) or (H,), in the dtype of the float arguments (float32/float64).
+    x: (..., D) -- (N, D), a sequence (B, T, D), one example (D,); W: (H, D) (PyTorch
+    nn.Linear layout); b: (H,) or None.  Returns y: x.shape[:-1] + (H,), in the dtype
+    of the float arguments (float32/float64).
 
     >>> import numpy as np, tinynet.reference as tn
     >>> tn.linear_forward(np.ones((2, 3)), np.ones((4, 3)), np.zeros(4)).shape
     (2, 4)
+    >>> tn.linear_forward(np.ones((5, 2, 3)), np.ones((4, 3))).shape
+    (5, 2, 4)
     """
     c = Call("linear_forward")
     x, W, b = c.floats(("x", x), ("W", W), ("b", b), optional=("b",))
@@ -44,10 +47,12 @@ def linear_forward(x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike] = None) ->
 
 
 def _linear_shapes(c, x, W):
+    """W (H, D), x (..., D)."""
     if W.ndim != 2:
         raise c.shape_error("W", W, "(H, D)")
     D = W.shape[1]
-    c.expect("x", x, (None, D) if x.ndim == 2 else (D,), "(N, D) or (D,)", f" with D = W.shape[1] = {D}")
+    if x.ndim < 1 or x.shape[-1] != D:
+        raise c.shape_error("x", x, "(..., D)", f" with D = W.shape[1] = {D}")
 
 
 @_ieee
@@ -56,9 +61,10 @@ def linear_backward(dy: ArrayLike, x: ArrayLike, W: ArrayLike) -> Tuple[FloatArr
 
     Gradients of y = x @ W.T + b given dy = dL/dy.
 
-    dy: (N, H) or (H,); x: (N, D) or (D,) (the forward input); W: (H, D).
-    Returns (dx, dW, db): dx = dy @ W like x, dW = dy.T @ x (H, D), db = dy summed
-    over the batch (H,); float32 or float64, the dtype of the arguments.
+    dy: shaped like y, x.shape[:-1] + (H,); x: (..., D) (the forward input); W: (H, D).
+    Returns (dx, dW, db): dx = dy @ W like x, dW (H, D) and db (H,) summed over every
+    leading axis (over the rows of x and dy seen as (N, D) and (N, H)); float32 or
+    float64, the dtype of the arguments.
 
     >>> import numpy as np, tinynet.reference as tn
     >>> dx, dW, db = tn.linear_backward(np.ones((2, 4)), np.ones((2, 3)), np.ones((4, 3)))
@@ -68,15 +74,13 @@ def linear_backward(dy: ArrayLike, x: ArrayLike, W: ArrayLike) -> Tuple[FloatArr
     c = Call("linear_backward")
     dy, x, W = c.floats(("dy", dy), ("x", x), ("W", W))
     _linear_shapes(c, x, W)
-    H = W.shape[0]
-    if x.ndim == 2:
-        c.expect("dy", dy, (x.shape[0], H), "(N, H)", f" with N = x.shape[0] = {x.shape[0]}, H = W.shape[0] = {H}")
-    else:
-        c.expect("dy", dy, (H,), "(H,)", f" for unbatched x of shape {tuple(x.shape)}, with H = W.shape[0] = {H}")
+    H, D = W.shape
+    y_shape = x.shape[:-1] + (H,)
+    if dy.shape != y_shape:
+        raise c.shape_error("dy", dy, str(y_shape), " (x.shape[:-1] + (H,), with H = W.shape[0])")
 
-    if x.ndim == 1:  # one example: the outer product
-        return dy @ W, np.outer(dy, x), dy.copy()
-    return dy @ W, dy.T @ x, dy.sum(axis=0)
+    rows_x, rows_dy = x.reshape(-1, D), dy.reshape(-1, H)  # every leading axis is a batch axis
+    return dy @ W, rows_dy.T @ rows_x, rows_dy.sum(axis=0)
 
 
 # ------------------------------------------------------------------------- activations

@@ -1,6 +1,7 @@
 """tinynet.reference.norm: batch normalisation (csrc/tn_norm.c)."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
@@ -17,16 +18,18 @@ if TYPE_CHECKING:
 
 
 def _bn_shapes(c, x, vectors, correction, need_rows=True):
-    c.expect("x", x, (None, None), "(N, C)")
-    C = x.shape[1]
+    """x (..., C) with at least one leading axis, channels last; vectors (C,)."""
+    if x.ndim < 2:
+        raise c.shape_error("x", x, "(N, C) or (..., C), channels last")
+    C = x.shape[-1]
     for name, v in vectors:
-        c.expect(name, v, (C,), "(C,)", f" with C = x.shape[1] = {C}")
+        c.expect(name, v, (C,), "(C,)", f" with C = x.shape[-1] = {C}")
     if correction < 0:
         raise ValueError(f"{c.fn}: correction must be >= 0, got {correction}")
-    if need_rows and x.shape[0] <= correction:
+    if need_rows and math.prod(x.shape[:-1]) <= correction:
         raise ValueError(
-            f"{c.fn}: the batch variance with correction={correction} needs more than {correction} row(s), "
-            f"but x has shape {tuple(x.shape)}"
+            f"{c.fn}: the batch variance with correction={correction} needs more than {correction} value(s) "
+            f"per channel, but x has shape {tuple(x.shape)}"
         )
 
 
@@ -34,17 +37,17 @@ def _bn_shapes(c, x, vectors, correction, need_rows=True):
 def batchnorm_forward(
     x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5, correction: int = 0,
 ) -> Tuple[FloatArray, FloatArray, FloatArray]:
-
-
     """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)
 
-    Normalise each channel (column) of x with the batch statistics:
-    mean = x.mean(0), var = sum((x - mean)**2) / (N - correction),
+    Normalise each channel (the last axis) of x with the batch statistics, taken over
+    all the other axes (the N values per channel):
+    mean = sum(x) / N, var = sum((x - mean)**2) / (N - correction),
     y = gamma * (x - mean) / sqrt(var + eps) + beta.  correction=0 is PyTorch's
     training mode, correction=1 Bessel's n-1 (makemore); N must exceed correction;
     eps must be a finite number >= 0.
 
-    x: (N, C); gamma, beta: (C,).  Returns (y (N, C), mean (C,), invstd (C,)) with
+    x: (N, C), or (..., C) channels last -- makemore part 5's (B, T, C), statistics
+    over (B, T) -- gamma, beta: (C,).  Returns (y like x, mean (C,), invstd (C,)) with
     invstd = 1 / sqrt(var + eps), all in x's dtype.
 
     >>> import tinynet.reference as tn
@@ -57,6 +60,7 @@ def batchnorm_forward(
     correction = c.integer("correction", correction)
     x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
     _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
+    shape, x = x.shape, x.reshape(-1, x.shape[-1])  # the N values of each channel: one column each
     N = x.shape[0]
 
     mean = x.sum(axis=0) / N
@@ -64,7 +68,7 @@ def batchnorm_forward(
     var = (diff * diff).sum(axis=0) / (N - correction)
     invstd = 1 / np.sqrt(var + eps)
     y = gamma * (diff * invstd) + beta
-    return y, mean, invstd
+    return y.reshape(shape), mean, invstd
 
 
 @_ieee
@@ -78,9 +82,10 @@ def batchnorm_backward(
     (the second term is the path through the mean, the third through the variance);
     dgamma = sum_n(dy * xhat), dbeta = sum_n(dy).
 
-    dy, x: (N, C); gamma, mean, invstd: (C,) (mean and invstd from batchnorm_forward
-    with the same correction).  Returns (dx (N, C), dgamma (C,), dbeta (C,)), float32
-    or float64 as the arguments.
+    dy, x: (N, C) or (..., C), the same shape; gamma, mean, invstd: (C,) (mean and
+    invstd from batchnorm_forward with the same correction; sums and means over the N
+    values of each channel).  Returns (dx like x, dgamma (C,), dbeta (C,)), float32 or
+    float64 as the arguments.
 
     >>> import tinynet.reference as tn
     >>> y, m, s = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
@@ -94,6 +99,8 @@ def batchnorm_backward(
         ("dy", dy), ("x", x), ("gamma", gamma), ("mean", mean), ("invstd", invstd))
     _bn_shapes(c, x, [("gamma", gamma), ("mean", mean), ("invstd", invstd)], correction)
     c.same_shape("dy", dy, "x", x)
+    shape, C = x.shape, x.shape[-1]
+    x, dy = x.reshape(-1, C), dy.reshape(-1, C)
     N = x.shape[0]
 
     xhat = (x - mean) * invstd
@@ -103,7 +110,7 @@ def batchnorm_backward(
     g_mean = gamma * dbeta / N                      # mean over the batch of g
     g_xhat = gamma * dgamma / (N - correction)      # sum of g * xhat, over N - correction
     dx = invstd * (g - g_mean - xhat * g_xhat)
-    return dx, dgamma, dbeta
+    return dx.reshape(shape), dgamma, dbeta
 
 
 @_ieee
@@ -115,8 +122,8 @@ def batchnorm_inference(
     Eval mode: y = gamma * (x - running_mean) / sqrt(running_var + eps) + beta; eps: a
     finite number >= 0.
 
-    x: (N, C); gamma, beta, running_mean, running_var: (C,).  Returns y (N, C), in the
-    arguments' dtype (float32 or float64).
+    x: (N, C) or (..., C), channels last; gamma, beta, running_mean, running_var: (C,).
+    Returns y like x, in the arguments' dtype (float32 or float64).
 
     >>> import tinynet.reference as tn
     >>> tn.batchnorm_inference([[2.0]], [1.0], [0.0], [1.0], [1.0], eps=0.0)

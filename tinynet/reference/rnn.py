@@ -38,8 +38,6 @@ def _forward(x, h0, W_xh, W_hh, b_h, tokens):
 def rnn_forward(
     x: ArrayLike, h0: Optional[ArrayLike], W_xh: ArrayLike, W_hh: ArrayLike, b_h: ArrayLike
 ) -> FloatArray:
-
-
     """rnn_forward(x, h0, W_xh, W_hh, b_h)
 
     h_t = tanh(W_xh @ x_t + W_hh @ h_{t-1} + b_h) for t = 0 .. T-1, with h_{-1} = h0.
