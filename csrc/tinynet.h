@@ -154,6 +154,14 @@ void tn_batchnorm_backward_f32(float *dx, float *dgamma, float *dbeta, const flo
 void tn_batchnorm_backward_f64(double *dx, double *dgamma, double *dbeta, const double *dy, const double *x,
                                const double *gamma, const double *mean, const double *invstd, size_t N, size_t C,
                                size_t correction);
+/* The running statistics of training mode, as PyTorch: running_mean = (1 - momentum)
+ * running_mean + momentum mean, running_var likewise with the unbiased variance
+ * sum_n (x - mean)^2 / (N - 1) of x (N, C) about its mean (C).  Requires N >= 2.
+ * work: C elements. */
+void tn_batchnorm_running_f32(float *running_mean, float *running_var, const float *x, const float *mean, size_t N,
+                              size_t C, double momentum, float *work);
+void tn_batchnorm_running_f64(double *running_mean, double *running_var, const double *x, const double *mean,
+                              size_t N, size_t C, double momentum, double *work);
 /* y = gamma (x - running_mean) / sqrt(running_var + eps) + beta. */
 void tn_batchnorm_inference_f32(float *y, const float *x, const float *gamma, const float *beta,
                                 const float *running_mean, const float *running_var, size_t N, size_t C, float eps);

@@ -60,6 +60,19 @@ TN_CLONES void TN_NAME(tn_batchnorm_backward_f32, tn_batchnorm_backward_f64)(TN_
     }
 }
 
+/* running = (1 - momentum) running + momentum batch, with the batch's mean and its
+ * unbiased variance sum (x - mean)^2 / (N - 1), as PyTorch's training mode */
+void TN_NAME(tn_batchnorm_running_f32, tn_batchnorm_running_f64)(TN_T *running_mean, TN_T *running_var, const TN_T *x,
+    const TN_T *mean, size_t N, size_t C, double momentum, TN_T *work)
+{
+    TN_T keep = (TN_T)(1 - momentum), f = (TN_T)momentum, *var = work, denom = (TN_T)(N - 1);
+    FN(col_sums)(var, TN_SUM_DEV2, x, NULL, mean, NULL, N, C);
+    for (size_t c = 0; c < C; c++) {
+        running_mean[c] = running_mean[c] * keep + f * mean[c];
+        running_var[c] = running_var[c] * keep + f * (var[c] / denom);
+    }
+}
+
 TN_CLONES void TN_NAME(tn_batchnorm_inference_f32, tn_batchnorm_inference_f64)(TN_T *y, const TN_T *x,
     const TN_T *gamma, const TN_T *beta, const TN_T *running_mean, const TN_T *running_var, size_t N, size_t C,
     TN_T eps)

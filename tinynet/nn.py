@@ -62,6 +62,9 @@ __all__ = [
     "Flatten", "FlattenConsecutive", "Sequential", "INITS",
 ]
 
+#: The engine modules by name, looked up once (a layer asks for its engine on every call).
+_ENGINES = {}
+
 #: The initialisation schemes of layers with weights.
 INITS = ("pytorch", "xavier_uniform", "kaiming_normal")
 
@@ -216,7 +219,7 @@ class Module:
     @property
     def tn(self):
         """The engine module (``tinynet`` or ``tinynet.reference``) this layer calls."""
-        return tinynet.engine(self.engine)
+        return _ENGINES.get(self.engine) or _ENGINES.setdefault(self.engine, tinynet.engine(self.engine))
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -251,7 +254,13 @@ class Module:
     def zero_grad(self):
         """zero_grad(): forget the gradients of the last backward (each becomes None, as
         PyTorch's ``set_to_none=True``); an optimizer's step skips such parameters."""
-        self._grads = dict.fromkeys(self._grads)
+        for name in self._grads:
+            self._grads[name] = None
+
+    def _grad_slots(self):
+        """[(dict, key)]: where each gradient of grads() is kept, in parameters() order,
+        so that an optimizer reads them without walking the model every step."""
+        return [(self._grads, n) for n in self._param_names]
 
     # -- state dict: PyTorch's keys and layouts -----------------------------------------
     #: Appended to key-mismatch errors (RNN explains its mapping to torch's names).
@@ -589,7 +598,7 @@ class Flatten(Module):
         if not (0 <= s < max(nd, 1) and 0 <= e < max(nd, 1)) or s > e:
             raise ValueError(f"{self!r}.forward: dims {self.start_dim}..{self.end_dim} are out of range for "
                              f"x of shape {x.shape}")
-        shape = x.shape[:s] + (int(np.prod(x.shape[s:e + 1], dtype=np.int64)),) + x.shape[e + 1:]
+        shape = x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:]
         y = x.reshape(shape)
         self._cache = (x.shape, y.shape)
         return y
@@ -788,25 +797,21 @@ class BatchNorm1d(Module):
             y = tn.batchnorm_inference(xl, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
             self._cache = ("eval", xl, x.ndim)
             return self._back(y, x.ndim)
-        if xl.size // max(self.num_features, 1) <= 1:
-            raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
-                             f"got x of shape {x.shape} (use eval() for single examples)")
-        y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction)
-        self._update_running_stats(xl, mean)
+        self._check_batch(xl, x.shape)
+        y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction,
+                                               self.running_mean, self.running_var, self._factor())
+        self.num_batches_tracked += 1
         self._cache = ("train", xl, x.ndim, mean, invstd)
         return self._back(y, x.ndim)
 
-    def _update_running_stats(self, x, mean):
-        self.num_batches_tracked += 1
-        f = self.momentum if self.momentum is not None else 1.0 / self.num_batches_tracked
-        rows = x.reshape(-1, self.num_features)
-        diff = rows - mean
-        unbiased_var = (diff * diff).sum(axis=0) / (rows.shape[0] - 1)
-        # in place, so the buffers stay the same arrays (state_dict-ready)
-        self.running_mean *= 1 - f
-        self.running_mean += f * mean
-        self.running_var *= 1 - f
-        self.running_var += f * unbiased_var
+    def _check_batch(self, xl, shape):
+        if xl.size // max(self.num_features, 1) <= 1:
+            raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
+                             f"got x of shape {shape} (use eval() for single examples)")
+
+    def _factor(self):
+        """This step's running-average factor: momentum, or 1 / (batches so far + 1)."""
+        return self.momentum if self.momentum is not None else 1.0 / (self.num_batches_tracked + 1)
 
     def backward(self, dout):
         """backward(dout): dout shaped like the output -> dx like x; stores dweight, dbias."""
@@ -1143,6 +1148,50 @@ class GRU(_Gated):
 # -------------------------------------------------------------------------- Sequential
 
 
+def _fusable(linear, bn, act, x):
+    """Can Sequential run these three layers as one linear_batchnorm_tanh_* call: a
+    Linear, a BatchNorm1d in training mode on the channels it outputs, a Tanh, one
+    engine and dtype, and an input array it takes as rows (N, D) (or (..., D) with
+    channels last)?"""
+    return (type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh and bn.training
+            and isinstance(x, np.ndarray) and x.dtype == linear.dtype == bn.dtype
+            and (x.ndim == 2 or (bn.channels_last and x.ndim > 2)) and x.shape[-1] == linear.in_features
+            and bn.num_features == linear.out_features and linear.engine == bn.engine == act.engine
+            and act.dtype in (None, x.dtype))
+
+
+def _block_forward(linear, bn, act, x):
+    """The forward pass of three fusable layers in one call; each keeps its cache."""
+    rows = x.reshape(-1, x.shape[-1])
+    bn._check_batch(rows, x.shape[:-1] + (bn.num_features,))
+    h, hpre, mean, invstd = linear.tn.linear_batchnorm_tanh_forward(
+        rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
+        bn.running_var, bn._factor())
+    bn.num_batches_tracked += 1
+    shape = x.shape[:-1] + (linear.out_features,)
+    linear._cache = (x, shape)
+    bn._cache = ("train", hpre.reshape(shape), len(shape), mean, invstd)
+    act._cache = h = h.reshape(shape)
+    return h
+
+
+def _block_backward(linear, bn, act, dh):
+    """The backward pass of a block fused in the forward pass, in one call."""
+    h = act._cached()
+    act._check_dout(dh, h.shape)
+    x, _ = linear._cached()
+    _, hpre, _, mean, invstd = bn._cached()
+    H = linear.out_features
+    dx, dW, db, dgamma, dbeta = linear.tn.linear_batchnorm_tanh_backward(
+        np.reshape(dh, (-1, H)), h.reshape(-1, H), x.reshape(-1, x.shape[-1]), linear.weight, bn.weight,
+        hpre.reshape(-1, H), mean, invstd, bn.correction)
+    linear._grads["weight"] = dW
+    if linear.bias is not None:
+        linear._grads["bias"] = db
+    bn._grads["weight"], bn._grads["bias"] = dgamma, dbeta
+    return dx.reshape(x.shape)
+
+
 class Sequential(Module):
     """Sequential([layer, ...])
 
@@ -1189,19 +1238,38 @@ class Sequential(Module):
         return self.layers[i]
 
     def forward(self, x):
-        """forward(x): each layer's forward in order."""
-        for layer in self.layers:
-            x = layer(x)
+        """forward(x): each layer's forward in order.  A Linear followed by a BatchNorm1d in
+        training mode and a Tanh (makemore's hidden block) runs as one
+        ``linear_batchnorm_tanh_forward`` call: the same bits as the three layers one
+        after the other, each layer's cache and running statistics as they would be."""
+        layers, n, i = self.layers, len(self.layers), 0
+        self._fused = fused = []
+        while i < n:
+            if i + 2 < n and _fusable(layers[i], layers[i + 1], layers[i + 2], x):
+                x = _block_forward(layers[i], layers[i + 1], layers[i + 2], x)
+                fused.append(i)
+                i += 3
+            else:
+                x = layers[i](x)
+                i += 1
         return x
 
     def backward(self, dout):
-        """backward(dout): each layer's backward in reverse order; returns dL/dinput
+        """backward(dout): each layer's backward in reverse order (a block fused in the
+        forward pass as one ``linear_batchnorm_tanh_backward`` call); returns dL/dinput
         (None when the first layer takes token ids)."""
-        for i in reversed(range(len(self.layers))):
+        fused = getattr(self, "_fused", ())
+        i = len(self.layers) - 1
+        while i >= 0:
             if dout is None:
                 raise ValueError(f"Sequential.backward: layer {i + 1} ({self.layers[i + 1]!r}) returned no input "
                                  f"gradient, so layer {i} ({self.layers[i]!r}) cannot be backpropagated")
-            dout = self.layers[i].backward(dout)
+            if i - 2 in fused:
+                dout = _block_backward(self.layers[i - 2], self.layers[i - 1], self.layers[i], dout)
+                i -= 3
+            else:
+                dout = self.layers[i].backward(dout)
+                i -= 1
         return dout
 
     def named_parameters(self):
@@ -1233,6 +1301,9 @@ class Sequential(Module):
     def zero_grad(self):
         for layer in self.layers:
             layer.zero_grad()
+
+    def _grad_slots(self):
+        return [slot for layer in self.layers for slot in layer._grad_slots()]
 
     def train(self, mode=True):
         self.training = bool(mode)

@@ -74,6 +74,15 @@ def _parameters(params, owner):
     return module, arrays
 
 
+def _module_engine(module):
+    """The engine a model's layers use ("c" when they use none, or both)."""
+    layers = getattr(module, "layers", None)
+    if layers is None:
+        return module.engine or "c"
+    engines = {_module_engine(layer) for layer in layers if layer.parameters()}
+    return engines.pop() if len(engines) == 1 else "c"
+
+
 class Optimizer:
     """Optimizer(params, defaults, *, engine=None)
 
@@ -92,10 +101,12 @@ class Optimizer:
         owner = type(self).__name__
         self.module, self.params = _parameters(params, owner)
         if engine is None:
-            engine = self.module.engine if self.module is not None else "c"
+            engine = _module_engine(self.module) if self.module is not None else "c"
         self.engine = engine
         self.tn = tinynet.engine(engine)
         self.param_groups = [dict(defaults, params=self.params)]
+        # where the module keeps each gradient, read at every step without walking the model
+        self._grad_slots = self.module._grad_slots() if self.module is not None else None
         self._steps = np.zeros(len(self.params), dtype=np.int64)
         self._state = {name: [np.zeros_like(p) for p in self.params] for name in self._state_names}
 
@@ -113,7 +124,7 @@ class Optimizer:
             if self.module is None:
                 raise TypeError(f"{type(self).__name__}.step: an optimizer over a list of arrays needs "
                                 "step(grads), the gradients in the parameters' order")
-            return self.module.grads()
+            return [slot[key] for slot, key in self._grad_slots]
         grads = list(grads)
         if len(grads) != len(self.params):
             raise ValueError(f"{type(self).__name__}.step: got {len(grads)} gradients for {len(self.params)} "

@@ -8,6 +8,7 @@
 #define TN_WRAP_MLP_H
 
 #include "args.h"
+#include "norm.h"
 
 /* The results: fresh (views of one buffer), or out=, a tuple or list of n arrays the
  * results are written into -- each an ndarray of the call's dtype, writeable,
@@ -88,14 +89,17 @@ static PyObject *py_linear_batchnorm_tanh_forward(PyObject *self, PyObject *cons
                                                   PyObject *kwnames)
 {
     (void)self;
-    static const char *const kwlist[] = {"x", "W", "b", "gamma", "beta", "eps", "correction", "out", NULL};
-    PyObject *ox, *oW, *ob, *og, *obe, *oeps = NULL, *ocorr = NULL, *oout = NULL, *res = NULL;
-    PyArrayObject *x, *W, *b, *g, *be, *outs[4];
-    double eps = 1e-5;
+    static const char *const kwlist[] = {"x",          "W",   "b",   "gamma",        "beta",        "eps",
+                                         "correction", "out", "running_mean", "running_var", "momentum", NULL};
+    PyObject *ox, *oW, *ob, *og, *obe, *oeps = NULL, *ocorr = NULL, *oout = NULL, *orm = NULL, *orv = NULL,
+                                       *omom = NULL, *res = NULL;
+    PyArrayObject *x, *W, *b, *g, *be, *outs[4], *rm, *rv;
+    double eps = 1e-5, momentum = 0.1;
     long long corr = 0;
     Call c;
     call_init(&c, "linear_batchnorm_tanh_forward");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ox, &oW, &ob, &og, &obe, &oeps, &ocorr, &oout}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5,
+              (PyObject **[]){&ox, &oW, &ob, &og, &obe, &oeps, &ocorr, &oout, &orm, &orv, &omom}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}, {"gamma", og, &g, 0}, {"beta", obe, &be, 0}};
     const char *names[] = {"b", "gamma", "beta"};
@@ -106,14 +110,22 @@ static PyObject *py_linear_batchnorm_tanh_forward(PyObject *self, PyObject *cons
     npy_intp N = PyArray_DIM(x, 0), D = PyArray_DIM(x, 1), H = PyArray_DIM(W, 0), nh[2] = {N, H};
     static const char *const out_names[] = {"h", "hpre", "mean", "invstd"}, *in_names[] = {"x", "W", "b", "gamma", "beta"};
     if (block_outs(&c, oout, 4, out_names, (int[]){2, 2, 1, 1}, (npy_intp *[]){nh, nh, &H, &H}, outs,
-                   (PyArrayObject *[]){x, W, b, g, be}, in_names, 5))
+                   (PyArrayObject *[]){x, W, b, g, be}, in_names, 5) ||
+        bn_running(&c, orm, orv, omom, outs[1], N, &rm, &rv, &momentum))
         goto done;
+    if ((rm && (overlaps(rm, x) || overlaps(rm, W) || overlaps(rv, x) || overlaps(rv, W))) ||
+        (rm && (overlaps(rm, outs[0]) || overlaps(rm, outs[1]) || overlaps(rv, outs[0]) || overlaps(rv, outs[1])))) {
+        PyErr_Format(PyExc_ValueError, "%s: running_mean and running_var must not share memory with the other arrays",
+                     c.fn);
+        goto done;
+    }
     void *work = workspace(&c, tn_linear_batchnorm_tanh_forward_work((size_t)N, (size_t)D, (size_t)H));
     if (!work) goto done;
     if (H) /* (N > correction >= 0) */
         RUN(2.0 * N * D * H + 30.0 * N * H,
             KERNEL(&c, linear_batchnorm_tanh_forward, P(outs[0]), P(outs[1]), P(outs[2]), P(outs[3]), P(x), P(W), P(b),
                    P(g), P(be), (size_t)N, (size_t)D, (size_t)H, eps, (size_t)corr, work));
+    if (bn_update_running(&c, rm, rv, outs[1], outs[2], (size_t)N, (size_t)H, momentum)) goto done;
     res = PyTuple_Pack(4, outs[0], outs[1], outs[2], outs[3]);
 done:
     call_done(&c);

@@ -28,17 +28,66 @@ static int bn_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArr
     return 0;
 }
 
+/* The optional running statistics of training mode (both or neither), updated in place:
+ * (C,) arrays of the call's dtype, writeable and C-contiguous, not sharing memory; a
+ * momentum in [0, 1]; more than one value per channel (their unbiased variance). */
+static int bn_running(Call *c, PyObject *orm, PyObject *orv, PyObject *omom, PyArrayObject *x, npy_intp N,
+                      PyArrayObject **rm, PyArrayObject **rv, double *momentum)
+{
+    *rm = *rv = NULL;
+    if ((orm == NULL || orm == Py_None) != (orv == NULL || orv == Py_None)) {
+        PyErr_Format(PyExc_ValueError, "%s: give both running_mean and running_var, or neither", c->fn);
+        return -1;
+    }
+    if (omom && get_double(c, "momentum", omom, momentum)) return -1;
+    if (!(*momentum >= 0 && *momentum <= 1)) {
+        char buf[64];
+        PyErr_Format(PyExc_ValueError, "%s: momentum must be in [0, 1], got %s", c->fn,
+                     fmt_double(*momentum, buf, sizeof buf));
+        return -1;
+    }
+    if (orm == NULL || orm == Py_None) return 0;
+    npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    if (!(*rm = inplace(c, "running_mean", orm)) || !(*rv = inplace(c, "running_var", orv)) ||
+        expect(c, "running_mean", *rm, 1, &C, "(C,)", " with C = x.shape[-1] = %zd", (Py_ssize_t)C) ||
+        expect(c, "running_var", *rv, 1, &C, "(C,)", " with C = x.shape[-1] = %zd", (Py_ssize_t)C))
+        return -1;
+    if (overlaps(*rm, *rv)) {
+        PyErr_Format(PyExc_ValueError, "%s: running_var and running_mean share memory; they must be separate arrays",
+                     c->fn);
+        return -1;
+    }
+    if (N > 1 || C == 0) return 0;
+    char s[160];
+    PyErr_Format(PyExc_ValueError, "%s: the running variance (unbiased) needs more than 1 value per channel, but x "
+                 "has shape %s", c->fn, fmt_shape(x, s, sizeof s));
+    return -1;
+}
+
+/* The running statistics' update after the batch's (rm NULL: none), inside RUN. */
+static int bn_update_running(Call *c, PyArrayObject *rm, PyArrayObject *rv, PyArrayObject *x, PyArrayObject *mean,
+                             size_t N, size_t C, double momentum)
+{
+    if (!rm || !C) return 0;
+    npy_intp nc = (npy_intp)C;
+    PyArrayObject *sums = new_out(c, 1, &nc, c->type); /* (not workspace(): the call's may be in use) */
+    if (!sums) return -1;
+    RUN(3.0 * N * C, KERNEL(c, batchnorm_running, P(rm), P(rv), P(x), P(mean), N, C, momentum, P(sums)));
+    return 0;
+}
+
 static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static const char *const kwlist[] = {"x", "gamma", "beta", "eps", "correction", NULL};
-    PyObject *ox, *og, *ob, *oeps = NULL, *ocorr = NULL, *res = NULL;
-    PyArrayObject *x, *g, *b, *y, *mean, *invstd;
-    double eps = 1e-5;
+    static const char *const kwlist[] = {"x", "gamma", "beta", "eps", "correction", "running_mean", "running_var",
+                                         "momentum", NULL};
+    PyObject *ox, *og, *ob, *oeps = NULL, *ocorr = NULL, *orm = NULL, *orv = NULL, *omom = NULL, *res = NULL;
+    PyArrayObject *x, *g, *b, *y, *mean, *invstd, *rm, *rv;
+    double eps = 1e-5, momentum = 0.1;
     long long corr = 0;
     Call c;
     call_init(&c, "batchnorm_forward");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr}))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &og, &ob, &oeps, &ocorr, &orm, &orv, &omom}))
         return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"gamma", og, &g, 0}, {"beta", ob, &b, 0}};
     const char *names[] = {"gamma", "beta"};
@@ -46,15 +95,17 @@ static PyObject *py_batchnorm_forward(PyObject *self, PyObject *const *args, Py_
         floats(&c, fa, 3))
         goto done;
     PyArrayObject *vecs[] = {g, b};
-    if (bn_shapes(&c, x, names, vecs, 2, corr, 1)) goto done;
+    size_t N = (size_t)leading_rows(x); /* (exact when C > 0: N C is x's size) */
+    if (bn_shapes(&c, x, names, vecs, 2, corr, 1) || bn_running(&c, orm, orv, omom, x, (npy_intp)N, &rm, &rv, &momentum))
+        goto done;
     npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
     if (!(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type)) || !(mean = new_out(&c, 1, &C, c.type)) ||
         !(invstd = new_out(&c, 1, &C, c.type)))
         goto done;
-    size_t N = (size_t)leading_rows(x); /* (exact when C > 0: N C is x's size) */
     if (C) /* (N > correction >= 0) */
         RUN(8.0 * N * C, KERNEL(&c, batchnorm_forward, P(y), P(mean), P(invstd), P(x), P(g), P(b), N, (size_t)C, eps,
                                 (size_t)corr));
+    if (bn_update_running(&c, rm, rv, x, mean, N, (size_t)C, momentum)) goto done;
     res = Py_BuildValue("OOO", y, mean, invstd);
 done:
     call_done(&c);

@@ -172,6 +172,43 @@ static PyObject *seq_arg(Call *c, const char *name, PyObject *o, Py_ssize_t *n)
     return o;
 }
 
+/* a and b: the same dtype and shape, and no shared memory */
+static int alike_apart(PyArrayObject *a, PyArrayObject *b)
+{
+    int nd = PyArray_NDIM(a);
+    return PyArray_TYPE(a) == PyArray_TYPE(b) && PyArray_NDIM(b) == nd &&
+           (nd == 0 || memcmp(PyArray_DIMS(a), PyArray_DIMS(b), (size_t)nd * sizeof(npy_intp)) == 0) &&
+           !overlaps(a, b);
+}
+
+/* Parameter i when every array is already what the kernels take -- float ndarrays of one
+ * dtype and shape, C-contiguous, aligned, native, the updated ones writeable, none
+ * sharing memory -- the common case of every step, taken without formatting a name; 0
+ * when anything else is the case (foreach_slot then converts, or says what is wrong). */
+static int foreach_slot_fast(PyObject *op, PyObject *og, PyObject *const *os, int nstate, Slot *sl)
+{
+    if (!PyArray_Check(op) || (og != Py_None && !PyArray_Check(og))) return 0;
+    PyArrayObject *p = (PyArrayObject *)op;
+    int t = PyArray_TYPE(p);
+    if ((t != NPY_FLOAT && t != NPY_DOUBLE) || !PyArray_ISCARRAY(p) || !PyArray_ISNOTSWAPPED(p)) return 0;
+    sl->p = p;
+    for (int k = 0; k < nstate; k++) {
+        if (!PyArray_Check(os[k])) return 0;
+        PyArrayObject *s = (PyArrayObject *)os[k];
+        if (!PyArray_ISCARRAY(s) || !PyArray_ISNOTSWAPPED(s) || !alike_apart(s, p) || (k && overlaps(s, sl->st[0])))
+            return 0;
+        sl->st[k] = s;
+    }
+    sl->g = NULL;
+    if (og == Py_None) return 1;
+    PyArrayObject *g = (PyArrayObject *)og;
+    if (!PyArray_ISCARRAY_RO(g) || !PyArray_ISNOTSWAPPED(g) || !alike_apart(g, p)) return 0;
+    for (int k = 0; k < nstate; k++)
+        if (overlaps(g, sl->st[k])) return 0;
+    sl->g = g;
+    return 1;
+}
+
 /* Parameter i: params[i] and its states updated in place (float32 or float64, its own
  * dtype, shared by its grad and states), grads[i] None (skip it) or like params[i].  The
  * conversions' temporaries go to `kept` (any number of parameters). */
@@ -235,9 +272,10 @@ static Slot *foreach_args(Call *c, PyObject *oparams, PyObject *ograds, PyObject
     for (Py_ssize_t i = 0; i < *n; i++) {
         PyObject *os[2] = {NULL, NULL};
         for (int k = 0; k < nstate; k++) os[k] = PySequence_Fast_GET_ITEM(ostates[k], i);
+        PyObject *op = PySequence_Fast_GET_ITEM(oparams, i), *og = PySequence_Fast_GET_ITEM(ograds, i);
         slots[i].st[0] = slots[i].st[1] = NULL;
-        if (foreach_slot(c, kept, i, PySequence_Fast_GET_ITEM(oparams, i), PySequence_Fast_GET_ITEM(ograds, i), os,
-                         snames, nstate, &slots[i]))
+        if (!foreach_slot_fast(op, og, os, nstate, &slots[i]) &&
+            foreach_slot(c, kept, i, op, og, os, snames, nstate, &slots[i]))
             return NULL;
     }
     return slots;

@@ -16,7 +16,7 @@ from tinynet.reference.linear import (
     tanh_backward,
     tanh_forward,
 )
-from tinynet.reference.norm import batchnorm_backward, batchnorm_forward
+from tinynet.reference.norm import _running_args, batchnorm_backward, batchnorm_forward
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -81,9 +81,10 @@ def _block_rows(c, x, correction):
 @_ieee
 def linear_batchnorm_tanh_forward(
     x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5,
-    correction: int = 0, out: Optional[Sequence[FloatArray]] = None,
+    correction: int = 0, out: Optional[Sequence[FloatArray]] = None, running_mean: Optional[FloatArray] = None,
+    running_var: Optional[FloatArray] = None, momentum: float = 0.1,
 ) -> Tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0, out=None)
+    """linear_batchnorm_tanh_forward(x, W, b, gamma, beta, eps=1e-5, correction=0, out=None, running_mean=None, running_var=None, momentum=0.1)
 
     A hidden block in one call: hpre = x @ W.T + b, batch normalisation with the batch
     statistics (as batchnorm_forward), then tanh:
@@ -96,7 +97,9 @@ def linear_batchnorm_tanh_forward(
     out, a tuple of four such arrays (writeable, C-contiguous, sharing no memory with
     the arguments or each other), which is then what is returned.  The C engine gives
     the same bits as linear_forward, batchnorm_forward and tanh_forward called in turn,
-    and returns its fresh arrays as views of one buffer.
+    and returns its fresh arrays as views of one buffer.  running_mean, running_var,
+    momentum: batch norm's running statistics, updated in place from hpre as
+    batchnorm_forward updates them (None: not kept).
 
     >>> import numpy as np, tinynet.reference as tn
     >>> x, W, gamma, beta = np.ones((4, 3)), np.ones((2, 3)), np.ones(2), np.zeros(2)
@@ -114,9 +117,13 @@ def linear_batchnorm_tanh_forward(
     N, H = x.shape[0], W.shape[0]
     out = _block_out(c, out, ("h", "hpre", "mean", "invstd"), ((N, H), (N, H), (H,), (H,)),
                      [("x", x), ("W", W), ("b", b), ("gamma", gamma), ("beta", beta)])
+    rm, rv, momentum = _running_args(c, (N, H), running_mean, running_var, momentum)
+    others = [x, W] + (list(out[:2]) if out is not None else [])
+    if rm is not None and any(a.size and s.size and np.may_share_memory(a, s) for a in (rm, rv) for s in others):
+        raise ValueError(f"{c.fn}: running_mean and running_var must not share memory with the other arrays")
 
     hpre = linear_forward(x, W, b)
-    y, mean, invstd = batchnorm_forward(hpre, gamma, beta, eps, correction)
+    y, mean, invstd = batchnorm_forward(hpre, gamma, beta, eps, correction, rm, rv, momentum)
     return _into(out, (tanh_forward(y), hpre, mean, invstd))
 
 

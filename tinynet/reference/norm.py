@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
@@ -33,11 +33,48 @@ def _bn_shapes(c, x, vectors, correction, need_rows=True):
         )
 
 
+def _running_args(c, shape, running_mean, running_var, momentum):
+    """The optional running statistics of a batch of `shape` (both or neither, updated in
+    place) and momentum."""
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{c.fn}: give both running_mean and running_var, or neither")
+    momentum = c.real("momentum", momentum)
+    if not 0 <= momentum <= 1:
+        raise ValueError(f"{c.fn}: momentum must be in [0, 1], got {momentum!r}")
+    if running_mean is None:
+        return None, None, momentum
+    C = shape[-1]
+    rm, rv = c.inplace("running_mean", running_mean), c.inplace("running_var", running_var)
+    c.expect("running_mean", rm, (C,), "(C,)", f" with C = x.shape[-1] = {C}")
+    c.expect("running_var", rv, (C,), "(C,)", f" with C = x.shape[-1] = {C}")
+    if rm.size and np.may_share_memory(rm, rv):
+        raise ValueError(f"{c.fn}: running_var and running_mean share memory; they must be separate arrays")
+    if C and math.prod(shape[:-1]) <= 1:
+        raise ValueError(f"{c.fn}: the running variance (unbiased) needs more than 1 value per channel, but x has "
+                         f"shape {tuple(shape)}")
+    return rm, rv, momentum
+
+
+def _update_running(rm, rv, rows, mean, momentum):
+    """running = (1 - momentum) running + momentum batch, the batch's variance unbiased
+    (N - 1), as PyTorch's training mode; rows: the (N, C) values."""
+    if rm is None:
+        return
+    dt = rows.dtype.type
+    diff = rows - mean
+    unbiased = (diff * diff).sum(axis=0) / dt(rows.shape[0] - 1)
+    rm *= dt(1 - momentum)
+    rm += dt(momentum) * mean
+    rv *= dt(1 - momentum)
+    rv += dt(momentum) * unbiased
+
+
 @_ieee
 def batchnorm_forward(
     x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5, correction: int = 0,
+    running_mean: Optional[FloatArray] = None, running_var: Optional[FloatArray] = None, momentum: float = 0.1,
 ) -> Tuple[FloatArray, FloatArray, FloatArray]:
-    """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0)
+    """batchnorm_forward(x, gamma, beta, eps=1e-5, correction=0, running_mean=None, running_var=None, momentum=0.1)
 
     Normalise each channel (the last axis) of x with the batch statistics, taken over
     all the other axes (the N values per channel):
@@ -50,6 +87,12 @@ def batchnorm_forward(
     over (B, T) -- gamma, beta: (C,).  Returns (y like x, mean (C,), invstd (C,)) with
     invstd = 1 / sqrt(var + eps), all in x's dtype.
 
+    running_mean, running_var: None, or (C,) arrays of x's dtype (writeable,
+    C-contiguous) updated in place as PyTorch's training mode does (F.batch_norm):
+    running = (1 - momentum) * running + momentum * batch, with the batch's mean and
+    its unbiased variance, sum((x - mean)**2) / (N - 1), whatever correction is;
+    momentum in [0, 1].
+
     >>> import tinynet.reference as tn
     >>> y, mean, invstd = tn.batchnorm_forward([[1.0], [3.0]], [1.0], [0.0])
     >>> y.round(4).ravel(), mean
@@ -60,6 +103,7 @@ def batchnorm_forward(
     correction = c.integer("correction", correction)
     x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
     _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
+    rm, rv, momentum = _running_args(c, x.shape, running_mean, running_var, momentum)
     shape, x = x.shape, x.reshape(-1, x.shape[-1])  # the N values of each channel: one column each
     N = x.shape[0]
 
@@ -68,6 +112,7 @@ def batchnorm_forward(
     var = (diff * diff).sum(axis=0) / (N - correction)
     invstd = 1 / np.sqrt(var + eps)
     y = gamma * (diff * invstd) + beta
+    _update_running(rm, rv, x, mean, momentum)
     return y.reshape(shape), mean, invstd
 
 
