@@ -8,7 +8,7 @@ linear_cross_entropy.
 * each call's arrays are disjoint views of one buffer (C engine);
 * against PyTorch autograd on makemore's block (skipped without torch).
 Finite-difference checks of the NumPy engine are in test_gradients.py; the bad-input
-matrix, threads, leaks and recorded bits come from test_errors.TABLE."""
+matrix, threads, leaks and recorded bits come from specs.TABLE."""
 import numpy as np
 import pytest
 
