@@ -1,5 +1,5 @@
 """The C engine's exact bits, recorded: every public function (each variant of the
-argument table, test_errors.TABLE), both dtypes, at small sizes (the unpacked paths) and
+function table, tests/specs.py), both dtypes, at small sizes (the unpacked paths) and
 at sizes that take the packed, blocked and threaded GEMM paths (inner dimensions above
 one KC block, the RNN's fused recurrence, the shared weight-gradient products), on 1 and
 2 threads.  Each call's outputs (results and in-place updates) are hashed, and the
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import tinynet as tn
-from test_errors import TABLE, make
+from specs import TABLE, make
 from test_threads import _outputs, _scaled
 
 BITS = pathlib.Path(__file__).with_name("bits.json")

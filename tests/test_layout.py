@@ -5,6 +5,11 @@ few-file change:
   from it); each function has all of its parts -- its kernels in csrc/tn_<layer>.c,
   declared in csrc/tinynet.h, its entry point in csrc/wrap/<layer>.h, its NumPy twin in
   tinynet/reference/<layer>.py -- and a missing one is named;
+* each function has its tests, laid out as the code is: its engine comparison and its
+  finite-difference check in tests/test_<layer>.py (test_each_function_has_its_tests
+  says what counts; NO_GRADIENT lists what has no gradient to check, and why), its spec
+  in tests/specs.py's section of its layer, its recorded bits in tests/bits.json -- and
+  a missing one is named;
 * every exported tn_* symbol of the built extension appears literally in the sources,
   at its declaration and at its definition (grep, ctags and a debugger's symbol agree);
 * only the wrapper (csrc/_core.c and its parts in csrc/wrap/) includes Python.h or the
@@ -13,11 +18,17 @@ few-file change:
 * no file over 1,200 lines, no function over 80 (the SIMD kernels excepted).
 """
 import ast
+import functools
+import importlib
+import inspect
+import itertools
+import json
 import pathlib
 import re
 import shutil
 import subprocess
 import sysconfig
+import textwrap
 
 import numpy as np
 import pytest
@@ -25,6 +36,8 @@ import pytest
 import tinynet
 import tinynet._core as core
 import tinynet.reference as ref
+
+import specs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
@@ -77,6 +90,133 @@ def test_each_function_has_its_parts(name):
         "(both engines show it)")
     assert getattr(core, name).__doc__ == tinynet._c_docstring(twin).split("\n--\n\n", 1)[1], (
         f"{name}: the C engine does not show the NumPy twin's docstring")
+
+
+# ------------------------------------------------------------------ each function's tests
+
+TESTS = ROOT / "tests"
+
+# The one list of functions with no finite-difference check, and why: they have no
+# backward pass of their own whose gradient could be checked.
+NO_GRADIENT = {
+    "softmax": "no backward function: its gradient is cross_entropy_backward's, checked there",
+    "rnn_sample": "sampling: it draws tokens, nothing is differentiated",
+    **dict.fromkeys(["sgd_step_", "adagrad_step_", "adam_step_", "clip_"], "an optimizer step or clipping, in place"),
+}
+ENGINE_OF = {id(tinynet): "c", id(core): "c", id(ref): "numpy"}
+
+
+def _marks(obj):
+    marks = getattr(obj, "pytestmark", [])
+    return [getattr(m, "mark", m) for m in (marks if isinstance(marks, list) else [marks])]
+
+
+def _string_params(marks):
+    """{argname: values} of the single-argument parametrizations with string values."""
+    out = {}
+    for m in marks:
+        if m.name == "parametrize" and "," not in m.args[0] and all(isinstance(v, str) for v in m.args[1]):
+            out[m.args[0].strip()] = list(m.args[1])
+    return out
+
+
+def _fstring(node, params):
+    """The strings an f-string can be, its placeholders over the test's string parameters."""
+    parts = []
+    for v in node.values:
+        if isinstance(v, ast.Constant):
+            parts.append([v.value])
+        elif isinstance(v.value, ast.Name) and v.value.id in params:
+            parts.append(params[v.value.id])
+        else:
+            parts.append([""])
+    return ["".join(p) for p in itertools.product(*parts)]
+
+
+def _engines_in(value):
+    """The engines a global is: tinynet (or tinynet._core) and tinynet.reference, as
+    themselves or in a dict, list or tuple (conftest.ENGINES)."""
+    values = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    return {ENGINE_OF[id(v)] for v in values if id(v) in ENGINE_OF}
+
+
+def _reach(fn, params, seen, words, engines):
+    """Add to `words` what fn's code names (identifiers, attributes, words of strings and of
+    f-strings; docstrings aside) and to `engines` the engines it refers to; then the same
+    for the helpers in tests/ it calls."""
+    fn = inspect.unwrap(fn)
+    if fn in seen:
+        return
+    seen.add(fn)
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    docs = {id(n.body[0].value) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.add(node.id)
+            value = fn.__globals__.get(node.id)
+            engines.update(_engines_in(value))
+            if inspect.isfunction(value) and pathlib.Path(inspect.getfile(value)).parent == TESTS:
+                _reach(value, {}, seen, words, engines)
+        elif isinstance(node, ast.Attribute):
+            words.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            words.update(re.findall(r"\w+", node.value))
+        elif isinstance(node, ast.JoinedStr):
+            words.update(w for s in _fstring(node, params) for w in re.findall(r"\w+", s))
+
+
+@functools.lru_cache(maxsize=None)
+def layer_tests(layer):
+    """(test id, the words its code names, the engines it runs) for each test of
+    tests/test_<layer>.py -- functions and the methods of Test* classes, inherited ones
+    included -- or None without the file."""
+    if not (TESTS / f"test_{layer}.py").exists():
+        return None
+    module = importlib.import_module(f"test_{layer}")
+    tests = []
+    for name, obj in vars(module).items():
+        if name.startswith("test") and inspect.isfunction(obj):
+            tests.append((name, obj, []))
+        elif name.startswith("Test") and inspect.isclass(obj):
+            tests += [(f"{name}.{m}", getattr(obj, m), _marks(obj)) for m in dir(obj) if m.startswith("test")]
+    out = []
+    for tid, fn, class_marks in tests:
+        words, engines = set(), set()
+        _reach(fn, _string_params(_marks(fn) + class_marks), set(), words, engines)
+        out.append((tid, words, engines))
+    return out
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_has_its_tests(name):
+    """In its layer's test file, tests/test_<layer>.py, a test that names the function (its
+    code, or the helpers in tests/ it calls; f-strings over the test's own parameters
+    count) and runs both engines -- the engine comparison (helpers.check / both, or
+    tn.<name> against ref.<name>) -- and one that names it and calls helpers.check_grad --
+    the finite-difference check, by convention in the file's TestGradients class (unless
+    NO_GRADIENT says why there is none).  Its spec in tests/specs.py's section of its
+    layer; its recorded bits in tests/bits.json."""
+    layer = LAYERS[name]
+    tests = layer_tests(layer)
+    assert tests is not None, f"{name}: its layer's tests belong in tests/test_{layer}.py, which does not exist"
+    naming = [(tid, engines) for tid, words, engines in tests if name in words]
+    assert any(engines >= {"c", "numpy"} for _, engines in naming), (
+        f"{name}: no test in tests/test_{layer}.py names it and compares the C engine with the NumPy engine "
+        f"(helpers.check({name!r}, ...) does; tests naming it: {[tid for tid, _ in naming]})")
+    if name not in NO_GRADIENT:
+        assert any("check_grad" in words for _, words, _ in tests if name in words), (
+            f"{name}: no finite-difference test in tests/test_{layer}.py names it (a TestGradients test calling "
+            f"helpers.check_grad); if it has no gradient to check, say why in test_layout.NO_GRADIENT")
+    assert any(s.name == name for s in specs.TABLE), (
+        f"{name}: no spec in tests/specs.py's TABLE (the bad-input matrix, properties, threads, leaks and recorded "
+        f"bits are generated from it): add its Fn to BY_LAYER[{layer!r}]")
+    elsewhere = sorted({k for k, v in specs.BY_LAYER.items() for s in v if s.name == name} - {layer})
+    assert not elsewhere, f"{name}: its spec belongs in tests/specs.py's {layer} section, not in {elsewhere}"
+    recorded = json.loads((TESTS / "bits.json").read_text())
+    assert any(cid.split("-")[0].split("[")[0] == name for cid in recorded), (
+        f"{name}: no recorded bits in tests/bits.json: record them with `python tests/test_bits.py --write` "
+        "(and say why in the commit)")
 
 
 # ----------------------------------------------------------- names you can grep

@@ -1,10 +1,11 @@
 """No leaks: the C engine's wrapper releases every reference and every buffer it takes.
 
 * Reference counts: after many successful and failing calls of every function (from the
-  test_errors table and its bad-input matrix), with inputs that are borrowed on the fast
-  path (C-contiguous ndarrays of the call's dtype), converted (lists, Fortran and
-  byte-swapped arrays, integer arrays of other dtypes) or scalars, every input's
-  reference count is what it was, and every result is referenced only by its caller.
+  function specs, tests/specs.py, and test_errors.py's bad-input matrix), with inputs
+  that are borrowed on the fast path (C-contiguous ndarrays of the call's dtype),
+  converted (lists, Fortran and byte-swapped arrays, integer arrays of other dtypes) or
+  scalars, every input's reference count is what it was, and every result is referenced
+  only by its caller.
 * Memory: in a fresh interpreter, a million successful calls and a hundred thousand
   failing ones (all functions, every kind of input) leave the resident set size flat;
   traced allocations (tracemalloc, which sees Python objects, NumPy's array buffers and
@@ -19,7 +20,8 @@ import numpy as np
 import pytest
 
 import tinynet
-from test_errors import CASES, TABLE, make
+from specs import TABLE, make
+from test_errors import CASES
 
 SANITIZER = bool(os.environ.get("TINYNET_SANITIZER"))
 
@@ -112,7 +114,8 @@ import gc, os, sys, time, tracemalloc
 import numpy as np
 sys.path.insert(0, {tests!r})
 import tinynet
-from test_errors import CASES, TABLE, make
+from specs import TABLE, make
+from test_errors import CASES
 from test_leaks import _variants
 
 N_OK, N_BAD, PER_FN = {n_ok}, {n_bad}, {per_fn}

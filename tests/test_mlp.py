@@ -6,23 +6,24 @@ linear_cross_entropy.
 * the C engine against the NumPy engine (shapes, dtypes, bias or None, corrections,
   layouts), the NumPy engine against the composition it is documented to be;
 * each call's arrays are disjoint views of one buffer (C engine);
-* against PyTorch autograd on makemore's block (skipped without torch).
-Finite-difference checks of the NumPy engine are in test_gradients.py; the bad-input
-matrix, threads, leaks and recorded bits come from test_errors.TABLE."""
+* against PyTorch autograd on makemore's block (skipped without torch);
+* the NumPy engine's backward passes against central finite differences (float64):
+  TestGradients.
+
+The matrices every function goes through (bad inputs, properties, threads, leaks,
+recorded bits) are generated from its spec in tests/specs.py.
+"""
 import numpy as np
 import pytest
 
 import tinynet as tn
 import tinynet.reference as ref
 from conftest import DTYPES, RTOL, assert_close
+from helpers import check_grad, numgrad, rand, randn
 
 # (N, D, H): makemore's block (direct GEMM path), odd small sizes (small path), a batch
 # above one 128-row block of the column sums and products on the packed path
 SHAPES = [(32, 30, 200), (3, 4, 5), (2, 1, 1), (7, 13, 9), (300, 40, 70), (64, 300, 33)]
-
-
-def randn(rng, shape, dtype, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(dtype)
 
 
 def block_args(rng, N, D, H, dtype, bias=True):
@@ -304,3 +305,37 @@ def test_bad_out_is_refused_alike(dtype):
                     assert needle in msg, (label, E.__name__, msg)
                 assert all(np.array_equal(p, q, equal_nan=True) for p, q in zip(before, out)), (label, "written")
             assert len(set(seen.values())) <= 1, seen  # the same message, word for word
+
+
+# ------------------------------------------------------------- finite differences
+
+
+class TestGradients:
+    """The NumPy engine's backward passes against central finite differences (helpers.check_grad)."""
+
+    @pytest.mark.parametrize("correction", [0, 1])
+    @pytest.mark.parametrize("bias", [True, False], ids=["b", "no-b"])
+    def test_linear_batchnorm_tanh(self, correction, bias):
+        rng = np.random.default_rng(30 + correction)
+        N, D, H = 5, 3, 4
+        x, W = rand(rng, N, D), rand(rng, H, D, scale=0.7)
+        b = rand(rng, H) if bias else None
+        gamma, beta = rand(rng, H, scale=0.3) + 1, rand(rng, H, scale=0.3)
+        R = rand(rng, N, H)
+        L = lambda: np.sum(R * ref.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction)[0])
+        h, hpre, mean, invstd = ref.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction)
+        dx, dW, db, dgamma, dbeta = ref.linear_batchnorm_tanh_backward(R, h, x, W, gamma, hpre, mean, invstd, correction)
+        params = [("x", x, dx), ("W", W, dW), ("gamma", gamma, dgamma), ("beta", beta, dbeta)]
+        for name, p, g in params:
+            check_grad(name, g, numgrad(L, p))
+        if bias:  # batch norm cancels the bias: both gradients are ~0
+            assert np.max(np.abs(db)) < 1e-12 and np.max(np.abs(numgrad(L, b))) < 1e-7
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum"])
+    def test_linear_cross_entropy(self, reduction):
+        rng = np.random.default_rng(40)
+        x, W, b, targets = rand(rng, 6, 3), rand(rng, 5, 3, scale=1.5), rand(rng, 5), rng.integers(0, 5, 6)
+        L = lambda: ref.linear_cross_entropy(x, W, b, targets, reduction)[0]
+        _, dx, dW, db = ref.linear_cross_entropy(x, W, b, targets, reduction)
+        for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
+            check_grad(name, g, numgrad(L, p))

@@ -1,7 +1,8 @@
 """tinynet.nn layers and tinynet.gradcheck.
 
 * every layer's forward/backward is exactly the engine function calls it wraps;
-* the C and NumPy engines agree through the layers, in float64 and float32;
+* the C and NumPy engines agree through the layers, in float64 and float32; tinynet.engine()
+  picks one by name, and both have every function;
 * gradcheck passes on a small network of each layer type (< 1e-6 in float64) and
   catches wrong gradients;
 * BatchNorm1d's running statistics and eval mode match torch.nn.BatchNorm1d;
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import tinynet
+import tinynet as tn
 import tinynet.reference as ref
 from tinynet import gradcheck, nn
 
@@ -249,6 +251,18 @@ def test_engines_agree_mlp_and_rnn(dtype):
         out[engine] = [y, dx, mlp.grads(), hs, dxs, rnn.dh0, rnn.grads()]
     for i, (a, e) in enumerate(zip(out["c"], out["numpy"])):
         assert_close(a, e, f"result {i}")
+
+
+def test_engine_switch():
+    import tinynet
+
+    assert tinynet.engine("c") is tn
+    assert tinynet.engine("numpy") is ref
+    assert tinynet.engine() is tn
+    with pytest.raises(ValueError, match="engine"):
+        tinynet.engine("torch")
+    for name in tinynet.FUNCTIONS:
+        assert callable(getattr(tn, name)) and callable(getattr(ref, name)), name
 
 
 # ------------------------------------------------------------------------------ gradcheck

@@ -9,10 +9,11 @@ both must raise the same exception, one of ValueError / TypeError / IndexError /
 MemoryError, with a message naming the function -- never anything else.  Neither engine
 may change an input it does not promise to change.
 
-The argument table is test_errors.TABLE (one description of every function).  Values
-keep the problems well-conditioned, so that float32 rounding is not mistaken for a bug:
-O(1) values (on a grid of eighths, which makes ties and exact cancellations common, or
-continuous, subnormals included), RNN weights scaled by 1/sqrt(fan-in).
+The argument table is specs.TABLE (tests/specs.py: one description of every
+function).  Values keep the problems well-conditioned, so that float32 rounding is not
+mistaken for a bug: O(1) values (on a grid of eighths, which makes ties and exact
+cancellations common, or continuous, subnormals included), RNN weights scaled by
+1/sqrt(fan-in).
 
 Profiles (tests/conftest.py): HYPOTHESIS_PROFILE=ci (default) runs 40 examples per
 function with a fixed seed; HYPOTHESIS_PROFILE=long runs 20,000 random ones each:
@@ -32,7 +33,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from test_errors import TABLE  # noqa: E402 (the one argument table)
+from specs import TABLE  # noqa: E402 (the one argument table)
 
 ALLOWED = (ValueError, TypeError, IndexError, MemoryError)
 SPECS = {name: [s for s in TABLE if s.name == name] for name in tinynet.FUNCTIONS}

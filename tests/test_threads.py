@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import tinynet as tn
-from test_errors import TABLE, make
+from specs import TABLE, make
 
 
 

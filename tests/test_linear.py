@@ -1,0 +1,193 @@
+"""The linear layer, the activations, softmax and cross-entropy: linear_forward /
+linear_backward, tanh_ / sigmoid_ / relu_forward and _backward, softmax,
+cross_entropy_forward / cross_entropy_backward.
+
+* the C engine against the NumPy engine on random inputs (helpers.check): several
+  shapes (size-1, odd and zero sizes included), both dtypes, batched and unbatched, and
+  non-contiguous / Fortran / byte-swapped / negative-stride layouts; lists take the
+  arrays' dtype; extreme and NaN logits;
+* large results are 64-byte aligned views of a buffer made for them;
+* the NumPy engine's backward passes against central finite differences (float64):
+  TestGradients.
+
+The matrices every function goes through (bad inputs, properties, threads, leaks,
+recorded bits) are generated from its spec in tests/specs.py.
+"""
+import numpy as np
+import pytest
+
+import tinynet as tn
+import tinynet.reference as ref
+from conftest import DTYPES, assert_close
+from helpers import LAYOUTS, check, check_grad, numgrad, rand, randn, relayout
+
+# ------------------------------------------------------------------------- linear
+
+LINEAR_SHAPES = [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 30, 200), (5, 300, 260), (0, 4, 3), (4, 0, 3), (4, 3, 0)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N,D,H", LINEAR_SHAPES)
+def test_linear(dtype, N, D, H):
+    rng = np.random.default_rng(N * 1000 + D * 10 + H)
+    x, W, b, dy = randn(rng, (N, D), dtype), randn(rng, (H, D), dtype), randn(rng, H, dtype), randn(rng, (N, H), dtype)
+    check("linear_forward", x, W, b)
+    check("linear_forward", x, W)
+    check("linear_backward", dy, x, W)
+    if N:  # unbatched: one example
+        check("linear_forward", x[0], W, b)
+        check("linear_backward", dy[0], x[0], W)
+
+
+@pytest.mark.parametrize("kind", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_layouts(kind, dtype):
+    rng = np.random.default_rng(1)
+    x, W, b, dy = randn(rng, (6, 5), dtype), randn(rng, (4, 5), dtype), randn(rng, 4, dtype), randn(rng, (6, 4), dtype)
+    want = tn.linear_forward(x, W, b)
+    assert_close(tn.linear_forward(*relayout([x, W, b], kind)), want, kind)
+    assert_close(tn.linear_backward(*relayout([dy, x, W], kind)), tn.linear_backward(dy, x, W), kind)
+    check("linear_backward", *relayout([dy, x, W], kind))
+
+
+def test_linear_lists_take_the_arrays_dtype():
+    W = np.ones((2, 3), dtype=np.float32)
+    y = tn.linear_forward([[1, 2, 3]], W, [0.5, 0.5])
+    assert y.dtype == np.float32
+    assert_close(y, np.array([[6.5, 6.5]], dtype=np.float32))
+    assert tn.linear_forward([[1.0, 2.0, 3.0]], [[1.0, 1.0, 1.0]]).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_results_are_64_byte_aligned(dtype):
+    """As the README says: a result of 64 KiB or more is a writeable, C-contiguous view
+    starting on a 64-byte boundary of a buffer made for it (NumPy's allocator aligns to
+    16 bytes); smaller ones are ordinary arrays that own their data."""
+    rng = np.random.default_rng(12)
+    n = 64 * 1024 // np.dtype(dtype).itemsize  # elements in 64 KiB
+    x, W = randn(rng, (n // 64, 64), dtype), randn(rng, (64, 64), dtype)
+    for _ in range(3):  # whatever address the allocator hands out
+        y = tn.linear_forward(x, W)
+        assert y.nbytes == 64 * 1024 and y.ctypes.data % 64 == 0 and not y.flags.owndata
+        assert y.base is not None and y.base.nbytes < y.nbytes + 64
+        assert y.flags.writeable and y.flags.c_contiguous and y.dtype == dtype
+        assert_close(y, ref.linear_forward(x, W), "y")
+        W_xh, W_hh, b_h = randn(rng, (64, 4), dtype), randn(rng, (64, 64), dtype) / 8, randn(rng, 64, dtype)
+        hs = tn.rnn_forward(randn(rng, (8, 32, 4), dtype), None, W_xh, W_hh, b_h)  # (8, 32, 64): 64 KiB in float32
+        assert hs.ctypes.data % 64 == 0
+    small = tn.linear_forward(x[:10], W)
+    assert small.flags.owndata and small.base is None
+
+
+# -------------------------------------------------------------------- activations
+
+ELEMENTWISE_SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 4), (0, 3), (1000,)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", ELEMENTWISE_SHAPES)
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu"])
+def test_activations(act, shape, dtype):
+    rng = np.random.default_rng(len(shape))
+    x, dy = randn(rng, shape, dtype, 3.0), randn(rng, shape, dtype)
+    y = check(f"{act}_forward", x)
+    check(f"{act}_backward", dy, y)
+    for kind in LAYOUTS:
+        assert_close(getattr(tn, f"{act}_forward")(*relayout([x], kind)), y, f"{act} {kind}")
+
+
+def test_activation_extremes():
+    x = np.array([-1e4, -800.0, -20.0, 0.0, 20.0, 800.0, 1e4, np.inf, -np.inf, np.nan])
+    for act in ["tanh", "sigmoid", "relu"]:
+        check(f"{act}_forward", x)
+    assert np.all(np.isfinite(tn.sigmoid_forward(x[:-1])))
+
+
+# ------------------------------------------------------ softmax and cross-entropy
+
+SOFTMAX_SHAPES = [(1,), (5,), (1, 1), (4, 27), (33, 7), (2, 3, 5), (0, 4), (3, 0)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SOFTMAX_SHAPES)
+def test_softmax(shape, dtype):
+    rng = np.random.default_rng(len(shape) + sum(shape))
+    logits = randn(rng, shape, dtype, 5.0)
+    p = check("softmax", logits)
+    if p.size:
+        assert_close(p.sum(-1), np.ones(shape[:-1], dtype))
+    for kind in LAYOUTS:
+        assert_close(tn.softmax(*relayout([logits], kind)), p, kind)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("N,V", [(1, 1), (1, 5), (32, 27), (7, 3), (0, 4)])
+def test_cross_entropy(N, V, dtype, reduction):
+    rng = np.random.default_rng(N * 100 + V)
+    logits = randn(rng, (N, V), dtype, 3.0)
+    targets = rng.integers(0, V, N)
+    loss, probs = check("cross_entropy_forward", logits, targets, reduction=reduction)
+    assert isinstance(loss, float)
+    check("cross_entropy_backward", probs, targets, reduction=reduction)
+    for kind in LAYOUTS:
+        got = tn.cross_entropy_forward(*relayout([logits], kind), targets, reduction)
+        assert_close(got, (loss, probs), kind, rtol=1e-4 if dtype == np.float32 else None)
+    # any integer dtype for targets
+    for itype in [np.int8, np.uint8, np.int32, np.uint64]:
+        assert_close(tn.cross_entropy_forward(logits, targets.astype(itype), reduction)[1], probs)
+
+
+def test_cross_entropy_huge_logits_and_underflow():
+    logits = np.array([[1e4, -1e4, 0.0], [0.0, -1e4, 1e4], [0.0, 0.0, -1e4]])
+    targets = np.array([1, 1, 2])
+    loss, probs = check("cross_entropy_forward", logits, targets, reduction="sum")
+    # exact: the target probabilities underflow, the losses do not
+    assert loss == 2e4 + 2e4 + (1e4 + np.log(2.0))
+    assert np.all(np.isfinite(probs))
+
+
+def test_cross_entropy_nan_stays_in_its_row():
+    logits = np.array([[0.0, np.nan], [1.0, 2.0]])
+    (loss, probs) = check("cross_entropy_forward", logits, [0, 1], reduction="sum")
+    assert np.isnan(loss) and np.all(np.isnan(probs[0])) and np.all(np.isfinite(probs[1]))
+
+
+# ------------------------------------------------------------- finite differences
+
+
+class TestGradients:
+    """The NumPy engine's backward passes against central finite differences (helpers.check_grad)."""
+
+    def test_linear(self):
+        rng = np.random.default_rng(0)
+        x, W, b = rand(rng, 4, 3), rand(rng, 5, 3), rand(rng, 5)
+        R = rand(rng, 4, 5)
+        L = lambda: np.sum(R * ref.linear_forward(x, W, b))
+        dx, dW, db = ref.linear_backward(R, x, W)
+        for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
+            check_grad(name, g, numgrad(L, p))
+        # one example
+        x1, R1 = rand(rng, 3), rand(rng, 5)
+        dx, dW, db = ref.linear_backward(R1, x1, W)
+        L1 = lambda: np.sum(R1 * ref.linear_forward(x1, W, b))
+        for name, p, g in [("x", x1, dx), ("W", W, dW), ("b", b, db)]:
+            check_grad(name, g, numgrad(L1, p))
+
+    @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu"])
+    def test_activations(self, act):
+        rng = np.random.default_rng(1)
+        x = rand(rng, 3, 4, scale=2.0)
+        x[np.abs(x) < 0.1] += 0.3  # keep ReLU away from its kink
+        R = rand(rng, 3, 4)
+        fwd, bwd = getattr(ref, f"{act}_forward"), getattr(ref, f"{act}_backward")
+        L = lambda: np.sum(R * fwd(x))
+        check_grad(act, bwd(R, fwd(x)), numgrad(L, x))
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum"])
+    def test_cross_entropy(self, reduction):
+        rng = np.random.default_rng(2)
+        logits, targets = rand(rng, 6, 5, scale=2.0), rng.integers(0, 5, 6)
+        L = lambda: ref.cross_entropy_forward(logits, targets, reduction)[0]
+        _, probs = ref.cross_entropy_forward(logits, targets, reduction)
+        check_grad("logits", ref.cross_entropy_backward(probs, targets, reduction), numgrad(L, logits))
