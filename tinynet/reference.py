@@ -138,7 +138,7 @@ def tanh_backward(dy, y):
     array([1.  , 0.75])
     """
     dy, y = _elementwise("tanh_backward", ("dy", dy), ("y", y))
-    return dy * (1 - y * y)
+    return dy * (y.dtype.type(1) - y * y)  # a 1 of y's dtype: NumPy 1.x makes 1 - (0-d float32) float64
 
 
 @_ieee
@@ -152,7 +152,8 @@ def sigmoid_forward(x):
     array([0.5])
     """
     x = _elementwise("sigmoid_forward", ("x", x))
-    return 1 / (1 + np.exp(-x))
+    one = x.dtype.type(1)  # a 1 of x's dtype: NumPy 1.x makes 1 + (0-d float32) float64
+    return one / (one + np.exp(-x))
 
 
 @_ieee
@@ -167,7 +168,7 @@ def sigmoid_backward(dy, y):
     array([0.25])
     """
     dy, y = _elementwise("sigmoid_backward", ("dy", dy), ("y", y))
-    return dy * (y * (1 - y))
+    return dy * (y * (y.dtype.type(1) - y))
 
 
 @_ieee
