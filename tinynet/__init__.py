@@ -136,7 +136,7 @@ from tinynet._core import (
 from tinynet._gradcheck import gradcheck
 from tinynet.io import load, save
 
-__version__ = "0.1.0"
+from tinynet._version import __version__ as __version__
 
 def engine(name: str = "c") -> types.ModuleType:
     """engine(name="c")
