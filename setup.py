@@ -12,8 +12,8 @@ import sys
 import numpy as np
 from setuptools import Extension, setup
 
-# Keep in sync with the runtime floor in pyproject.toml (numpy>=1.23).
-NPY_TARGET = "NPY_1_23_API_VERSION"
+# Keep in sync with the runtime floor in pyproject.toml (numpy>=1.24).
+NPY_TARGET = "NPY_1_24_API_VERSION"
 
 # -std=c11 keeps a*b + c from being contracted into an FMA (the kernels rely on exact
 # operation order); no -ffast-math.  Calls between the extension's own functions bind

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinynet
+import tinynet.data
 import tinynet.reference as ref
 
 # One tolerance table.  Differences are measured against the scale of the expected
@@ -73,11 +74,8 @@ def assert_close(actual, expected, name="value", rtol=None, scalar_rtol=1e-10, m
 
 
 def data_dir():
-    """Where names.txt lives for the tests: $TINYNET_DATA, else ../shared/data."""
-    env = os.environ.get("TINYNET_DATA")
-    if env:
-        return pathlib.Path(env)
-    return pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+    """Where names.txt lives for the tests: the copy inside the package (tinynet/names.txt)."""
+    return pathlib.Path(tinynet.data.__file__).resolve().parent
 
 
 @pytest.fixture

@@ -1,27 +1,25 @@
-"""tinynet.data: names.txt lookup and download, vocabulary, dataset, split.
-
-Downloads are served by a local HTTP server (NAMES_URL is pointed at it); the tests
-never touch the internet.
-"""
-import functools
-import http.server
+"""tinynet.data: names.txt (the packaged copy, the lookup order), vocabulary, dataset,
+split.  Nothing here touches the network: load_names never downloads."""
+import hashlib
 import os
 import pathlib
-import socket
-import threading
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tinynet import data
 
+# makemore's names.txt, byte for byte (as named in tinynet/names.txt.license)
+NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
+PACKAGED = pathlib.Path(data.__file__).resolve().with_name("names.txt")
+
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    """No TINYNET_DATA, an empty cache under tmp_path."""
+    """No TINYNET_DATA."""
     monkeypatch.delenv("TINYNET_DATA", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return tmp_path
 
 
@@ -32,63 +30,46 @@ def write(path, lines):
     return path
 
 
-@pytest.fixture
-def server(tmp_path, names_path):
-    """A local HTTP server: /names.txt (the real file), /page.html (GitHub's blob page
-    stand-in), /short.txt (100 names).  Yields (base_url, list of requested paths)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "names.txt").write_bytes(pathlib.Path(names_path).read_bytes())
-    (root / "page.html").write_text("<!DOCTYPE html>\n<html><body>names.txt</body></html>\n")
-    write(root / "short.txt", ["anna"] * 100)
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def do_GET(self):
-            requests.append(self.path)
-            return super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", requests
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def test_cache_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert data.cache_dir() == tmp_path / "x" / "tinynet"
-    monkeypatch.delenv("XDG_CACHE_HOME")
-    monkeypatch.setenv("HOME", str(tmp_path / "h"))
-    assert data.cache_dir() == tmp_path / "h" / ".cache" / "tinynet"
+def test_the_packaged_copy_is_makemores_names_txt(isolated):
+    assert hashlib.sha256(PACKAGED.read_bytes()).hexdigest() == NAMES_SHA256
+    words = data.load_names()
+    assert len(words) == data.NAMES_COUNT == 32033
+    assert words[:3] == ["emma", "olivia", "ava"] and words[-3:] == ["zyrie", "zyron", "zzyzx"]
+    assert len(set(words)) == 29494  # a name given to girls and to boys is listed twice
+    # its source and licence, beside it
+    notice = PACKAGED.with_name("names.txt.license").read_text()
+    for phrase in ["karpathy/makemore", data.NAMES_URL, "SPDX-License-Identifier: MIT", "MIT License",
+                   "Permission is hereby granted", NAMES_SHA256]:
+        assert phrase in notice, phrase
 
 
 def test_lookup_order(isolated, monkeypatch):
     given = write(isolated / "given" / "names.txt", ["given"])
     env = write(isolated / "env" / "names.txt", ["env"])
-    cached = write(data.cache_dir() / "names.txt", ["cached"])
     monkeypatch.setenv("TINYNET_DATA", str(env.parent))
-    monkeypatch.setattr(data, "NAMES_URL", "http://127.0.0.1:9/unused")  # must not be needed
     assert data.load_names(given) == ["given"]
     assert data.load_names(str(given)) == ["given"]
     assert data.load_names(isolated / "missing.txt") == ["env"]  # a missing path falls through
     assert data.load_names() == ["env"]
-    env.unlink()
-    assert data.load_names() == ["cached"]
+    env.unlink()  # a TINYNET_DATA without names.txt falls through to the packaged copy
+    assert len(data.load_names()) == 32033
     monkeypatch.delenv("TINYNET_DATA")
-    assert data.load_names() == ["cached"]
-    cached.unlink()
-    with pytest.raises(data.DataNotFoundError):
-        data.load_names()
+    assert data.load_names(isolated / "missing.txt")[:2] == ["emma", "olivia"]
 
 
-def test_html_file_is_rejected(isolated):
+def test_a_missing_packaged_copy_says_where_it_looked(isolated, monkeypatch):
+    monkeypatch.setattr(data, "_PACKAGED", isolated / "site-packages" / "tinynet" / "names.txt")
+    monkeypatch.setenv("TINYNET_DATA", str(isolated / "env"))
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load_names(isolated / "nope.txt")
+    msg = str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+    for place in [isolated / "nope.txt", isolated / "env" / "names.txt", isolated / "site-packages" / "tinynet"]:
+        assert str(place) in msg, (place, msg)
+    assert "reinstall" in msg and "TINYNET_DATA" in msg and "load_names(path)" in msg
+
+
+def test_html_file_is_rejected(isolated, monkeypatch):
     page = write(isolated / "names.txt", ["<!DOCTYPE html>", "<html>", "emma"])
     with pytest.raises(data.NamesFormatError, match=r"line 1 is '<!DOCTYPE html>'.*raw"):
         data.load_names(page)
@@ -97,52 +78,31 @@ def test_html_file_is_rejected(isolated):
         data.load_names(write(isolated / "empty.txt", []))
     with pytest.raises(data.NamesFormatError, match="line 2"):
         data.load_names(write(isolated / "upper.txt", ["emma", "Olivia"]))
-
-
-def test_download_once_into_the_cache(isolated, server, names_path, monkeypatch):
-    base, requests = server
-    monkeypatch.setattr(data, "NAMES_URL", base + "/names.txt")
-    words = data.load_names()
-    assert len(words) == 32033 and words[:2] == ["emma", "olivia"]
-    cached = data.cache_dir() / "names.txt"
-    assert cached.read_bytes() == pathlib.Path(names_path).read_bytes()
-    assert sorted(os.listdir(cached.parent)) == ["names.txt"]  # no temporary file left behind
-    assert data.load_names() == words
-    assert requests == ["/names.txt"]  # downloaded once
-
-
-@pytest.mark.parametrize("page, match", [("/page.html", "line 1 is '<!DOCTYPE html>'"),
-                                         ("/short.txt", "100 lines, expected 32033")])
-def test_bad_download_is_not_cached(isolated, server, monkeypatch, page, match):
-    base, requests = server
-    monkeypatch.setattr(data, "NAMES_URL", base + page)
-    with pytest.raises(data.NamesFormatError, match=match):
+    monkeypatch.setenv("TINYNET_DATA", str(page.parent))  # a bad $TINYNET_DATA/names.txt is an error too
+    with pytest.raises(data.NamesFormatError, match=r"\$TINYNET_DATA/names.txt"):
         data.load_names()
-    assert requests == [page]
-    assert not data.cache_dir().exists() or os.listdir(data.cache_dir()) == []
 
 
-def test_offline_error_says_where_to_put_the_file(isolated, monkeypatch):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    monkeypatch.setattr(data, "NAMES_URL", f"http://127.0.0.1:{port}/names.txt")
-    with pytest.raises(data.DataNotFoundError) as info:
-        data.load_names(isolated / "nope.txt")
-    msg = str(info.value)
-    assert isinstance(info.value, FileNotFoundError)
-    assert str(data.cache_dir() / "names.txt") in msg and "TINYNET_DATA" in msg and "nope.txt" in msg
-    assert not (data.cache_dir() / "names.txt").exists()
-
-
-def test_download_with_unwritable_cache_still_returns_words(isolated, server, monkeypatch):
-    base, _ = server
-    monkeypatch.setattr(data, "NAMES_URL", base + "/names.txt")
-    blocker = isolated / "xdg"
-    blocker.write_text("a file where the cache directory should be")
-    with pytest.warns(UserWarning, match="could not cache"):
-        words = data.load_names()
-    assert len(words) == 32033
+def test_load_names_in_a_fresh_process_without_network_or_settings(tmp_path):
+    """As a new user: no TINYNET_DATA, an empty home, another working directory, and any
+    attempt to open a connection fails."""
+    code = (
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = socket.socket.connect_ex = refuse\n"
+        "socket.create_connection = socket.getaddrinfo = refuse\n"
+        "from tinynet import data\n"
+        "words = data.load_names()\n"
+        "print(len(words), words[0], words[-1])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TINYNET_DATA", "XDG_CACHE_HOME")}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["32033", "emma", "zzyzx"]
+    assert os.listdir(tmp_path) == []  # nothing cached or written
 
 
 # --------------------------------------------------------------------- vocabulary, dataset

@@ -96,6 +96,37 @@ def test_activations(act, shape, dtype):
         assert_close(getattr(tn, f"{act}_forward")(*relayout([x], kind)), y, f"{act} {kind}")
 
 
+# (x, dy, y) -> (forward(x), backward(dy, y)), exact in float32: y is given, not computed
+ACTIVATION_0D = {"tanh": (0.6351489523872873, -1.5 * (1 - 0.5 * 0.5)),
+                 "sigmoid": (0.679178699175393, -1.5 * 0.5 * (1 - 0.5)),
+                 "relu": (0.75, -1.5)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("act", sorted(ACTIVATION_0D))
+def test_activations_keep_the_dtype_of_0d_input(act, dtype):
+    """A 0-d array (or a NumPy scalar) keeps its dtype through both engines.  NumPy 1.x
+    promotes a 0-d float32 array combined with a Python number (1 - y) to float64, NumPy 2
+    does not; the NumPy engine must give float32 under both rules, as the C engine does.
+    Each backward is called on its own (with a given y), so one bug cannot hide another."""
+    want_y, want_dx = ACTIVATION_0D[act]
+    x, dy, y = np.asarray(dtype(0.75)), np.asarray(dtype(-1.5)), np.asarray(dtype(0.5))
+    wrong_dtype = []
+    for mod in (tn, ref):
+        for how, got, want in [("forward(0-d)", getattr(mod, f"{act}_forward")(x), want_y),
+                               ("forward(scalar)", getattr(mod, f"{act}_forward")(dtype(0.75)), want_y),
+                               ("backward(0-d)", getattr(mod, f"{act}_backward")(dy, y), want_dx),
+                               ("backward(scalars)", getattr(mod, f"{act}_backward")(dtype(-1.5), dtype(0.5)), want_dx)]:
+            name = f"{mod.__name__}.{act}_{how}"
+            assert isinstance(got, np.ndarray) and got.shape == (), (name, type(got), np.shape(got))
+            if got.dtype != dtype:
+                wrong_dtype.append(f"{name}: {got.dtype}")
+            assert_close(got.astype(dtype), np.asarray(want, dtype=dtype), name)
+    assert not wrong_dtype, f"expected {np.dtype(dtype)}, got " + ", ".join(wrong_dtype)
+    # Python floats have no dtype of their own: float64, as documented
+    assert ref.tanh_backward(-1.5, 0.5).dtype == tn.tanh_backward(-1.5, 0.5).dtype == np.float64
+
+
 def test_activation_extremes():
     x = np.array([-1e4, -800.0, -20.0, 0.0, 20.0, 800.0, 1e4, np.inf, -np.inf, np.nan])
     for act in ["tanh", "sigmoid", "relu"]:

@@ -76,7 +76,7 @@ from tinynet._core import FUNCTIONS, get_num_threads, set_num_threads
 from tinynet._gradcheck import gradcheck
 from tinynet.io import load, save
 
-__version__ = "0.1.0"
+from tinynet._version import __version__ as __version__
 
 __all__ = [*FUNCTIONS, "engine", "gradcheck", "set_num_threads", "get_num_threads", "save", "load", "FUNCTIONS"]
 

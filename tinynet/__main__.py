@@ -4,8 +4,8 @@
 2. notebook 002's letter classifier: accuracy and final loss after its 500 epochs;
 3. notebook 003's makemore MLP, trained for --steps steps (default 60,000; makemore's full
    run is 200,000, see notebooks/003_makemore_manual_backprop.ipynb): train and dev
-   losses and 10 sampled names.  Needs names.txt (tinynet.data.load_names); without it
-   this part is skipped with instructions.
+   losses and 10 sampled names.  Reads names.txt with tinynet.data.load_names (the copy
+   inside the package); if that fails, this part is skipped with the reason.
 
 The notebooks in notebooks/ tell each model's story, after the original notebook it
 reruns; this is the compact version.  Their shared set-up is tinynet.recipes.
@@ -89,7 +89,6 @@ def makemore(steps=60_000, batch_size=32, n_embd=10, n_hidden=64, block_size=3, 
         words = data.load_names()
     except (OSError, data.NamesFormatError) as e:  # DataNotFoundError is an OSError
         print(f"  skipped: {e}")
-        print(f"  To get it: curl -L --create-dirs -o {data.cache_dir() / 'names.txt'} {data.NAMES_URL}")
         return None
     train_words, dev_words, _ = data.split_words(words, 278)
     Xtr, Ytr = data.build_dataset(train_words, block_size)

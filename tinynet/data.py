@@ -10,28 +10,27 @@
     >>> X.tolist(), Y.tolist()
     ([[0, 0, 0], [0, 0, 5], [0, 5, 13], [5, 13, 13], [13, 13, 1]], [5, 13, 13, 1, 0])
 
-``load_names()`` finds (or downloads once) karpathy/makemore's names.txt: 32,033 lower-
-case names.  The default vocabulary is makemore's on that file: '.' = 0 (the start/end
-token), 'a'..'z' = 1..26.
+``load_names()`` reads karpathy/makemore's names.txt: 32,033 lowercase names.  A copy
+ships inside the package (tinynet/names.txt, MIT: source and licence in
+tinynet/names.txt.license), so it works offline with no set-up.  It looks, in this order,
+at: the path it is given; ``$TINYNET_DATA/names.txt``; the packaged copy.  Nothing is
+downloaded and nothing is cached.  The default vocabulary is makemore's on that file:
+'.' = 0 (the start/end token), 'a'..'z' = 1..26.
 """
 import os
 import pathlib
 import random
 import re
 import string
-import tempfile
-import urllib.error
-import urllib.request
-import warnings
 
 import numpy as np
 
 __all__ = [
     "NAMES_URL", "NAMES_COUNT", "VOCAB", "DataNotFoundError", "NamesFormatError",
-    "cache_dir", "load_names", "build_vocab", "encode", "decode", "build_dataset", "split_words",
+    "load_names", "build_vocab", "encode", "decode", "build_dataset", "split_words",
 ]
 
-#: Where load_names downloads names.txt from (the raw file, not GitHub's HTML "blob" page).
+#: Where names.txt comes from (the raw file, not GitHub's HTML "blob" page).
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 #: The number of names in names.txt.
 NAMES_COUNT = 32033
@@ -40,27 +39,19 @@ VOCAB = "." + string.ascii_lowercase
 
 _WORD = re.compile(r"[a-z]+\Z")
 
+# The copy of names.txt that ships inside the package (package-data in pyproject.toml).
+_PACKAGED = pathlib.Path(__file__).resolve().with_name("names.txt")
+
 
 class DataNotFoundError(FileNotFoundError):
-    """names.txt is nowhere to be found and could not be downloaded."""
+    """names.txt is nowhere to be found (the packaged copy is missing: a broken install)."""
 
 
 class NamesFormatError(ValueError):
     """A file that should be names.txt is something else (for instance an HTML page)."""
 
 
-def cache_dir():
-    """cache_dir()
-
-    tinynet's cache directory: ``$XDG_CACHE_HOME/tinynet`` if XDG_CACHE_HOME is set,
-    else ``~/.cache/tinynet``.  Returns a pathlib.Path (which may not exist yet).
-    """
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = pathlib.Path(base) if base else pathlib.Path.home() / ".cache"
-    return root / "tinynet"
-
-
-def _check_words(words, source, expect_count=None):
+def _check_words(words, source):
     """Raise NamesFormatError unless words are lines of lowercase letters a-z."""
     hint = (f"names.txt must hold one lowercase name per line; get the raw file from {NAMES_URL} "
             "(a GitHub 'blob' URL, as in seed 003's wget, saves an HTML page instead)")
@@ -69,8 +60,6 @@ def _check_words(words, source, expect_count=None):
     for i, w in enumerate(words):
         if not _WORD.match(w):
             raise NamesFormatError(f"{source} does not look like names.txt: line {i + 1} is {w[:60]!r}; {hint}")
-    if expect_count is not None and len(words) != expect_count:
-        raise NamesFormatError(f"{source} has {len(words)} lines, expected {expect_count}; {hint}")
 
 
 def _read(path, source):
@@ -83,51 +72,21 @@ def _read(path, source):
     return words
 
 
-def _download(dest):
-    """Download names.txt, verify it, and write it to dest atomically; returns the words."""
-    with urllib.request.urlopen(NAMES_URL, timeout=60) as response:
-        payload = response.read()
-    try:
-        words = payload.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise NamesFormatError(f"the download from {NAMES_URL} is not UTF-8 text") from None
-    _check_words(words, f"the download from {NAMES_URL}", expect_count=NAMES_COUNT)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".names.txt.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)  # atomic: readers see no file or the whole file
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-    except OSError as e:
-        warnings.warn(f"load_names: downloaded names.txt but could not cache it at {dest}: {e}", stacklevel=3)
-    return words
-
-
 def load_names(path=None):
     """load_names(path=None)
 
     The words of names.txt (karpathy/makemore's 32,033 names) as a list of str.
 
-    Looks, in this order, at: ``path`` if given; ``$TINYNET_DATA/names.txt``; the cache,
-    ``cache_dir() / "names.txt"`` (``$XDG_CACHE_HOME/tinynet`` or ``~/.cache/tinynet``);
-    and only then downloads it once from NAMES_URL into the cache (written to a
-    temporary file and renamed, so an interrupted download leaves nothing behind).  The
-    first file that exists is used; it must hold lowercase names, one per line
-    (NamesFormatError otherwise, e.g. for a saved HTML page); a download must also have
-    exactly 32,033 lines.  Offline with no copy anywhere, raises DataNotFoundError (a
-    FileNotFoundError) saying where to put the file.
+    Looks, in this order, at: ``path`` if given; ``$TINYNET_DATA/names.txt``; the copy
+    that ships inside the package (tinynet/names.txt), so with no path and no
+    TINYNET_DATA it works offline with no set-up.  The first file that exists is used;
+    it must hold lowercase names, one per line (NamesFormatError otherwise, e.g. for a
+    saved HTML page).  Nothing is downloaded.  Raises DataNotFoundError (a
+    FileNotFoundError) only if the packaged copy is missing too, i.e. tinynet was
+    installed without its package data.
 
-    >>> words = load_names()                                   # doctest: +SKIP
-    >>> len(words), words[:3]                                  # doctest: +SKIP
+    >>> words = load_names()
+    >>> len(words), words[:3]
     (32033, ['emma', 'olivia', 'ava'])
     """
     places = []
@@ -142,22 +101,15 @@ def load_names(path=None):
         if p.is_file():
             return _read(p, "$TINYNET_DATA/names.txt")
         places.append(f"$TINYNET_DATA/names.txt = {p}")
-    else:
-        places.append("$TINYNET_DATA/names.txt (TINYNET_DATA is not set)")
-    cached = cache_dir() / "names.txt"
-    if cached.is_file():
-        return _read(cached, "the cached copy")
-    places.append(f"the cache {cached}")
-    try:
-        return _download(cached)
-    except (urllib.error.URLError, OSError) as e:  # offline, DNS failure, timeout, HTTP error
-        reason = getattr(e, "reason", None) or e
-        raise DataNotFoundError(
-            f"names.txt was not found and could not be downloaded from {NAMES_URL} ({reason}). "
-            "Looked at: " + "; ".join(places) + ". "
-            f"Put a copy of names.txt at {cached}, or in a directory named by $TINYNET_DATA, "
-            "or pass its path to load_names(path)."
-        ) from e
+    if _PACKAGED.is_file():
+        return _read(_PACKAGED, "the packaged copy")
+    places.append(f"the packaged copy {_PACKAGED}")
+    raise DataNotFoundError(
+        "names.txt was not found; looked at: " + "; ".join(places) + ". "
+        "tinynet ships a copy inside the package, so this installation is incomplete: reinstall "
+        f"tinynet, or pass the path of a names.txt ({NAMES_URL}) to load_names(path), or put it in "
+        "a directory named by $TINYNET_DATA."
+    )
 
 
 # -------------------------------------------------------------------------- vocabulary

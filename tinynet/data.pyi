@@ -1,6 +1,5 @@
 """Type stub for tinynet.data (names.txt and makemore's character-level helpers)."""
 import os
-import pathlib
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -8,7 +7,7 @@ import numpy.typing as npt
 
 __all__ = [
     "NAMES_URL", "NAMES_COUNT", "VOCAB", "DataNotFoundError", "NamesFormatError",
-    "cache_dir", "load_names", "build_vocab", "encode", "decode", "build_dataset", "split_words",
+    "load_names", "build_vocab", "encode", "decode", "build_dataset", "split_words",
 ]
 
 NAMES_URL: str
@@ -18,7 +17,6 @@ VOCAB: str
 class DataNotFoundError(FileNotFoundError): ...
 class NamesFormatError(ValueError): ...
 
-def cache_dir() -> pathlib.Path: ...
 def load_names(path: Optional[Union[str, "os.PathLike[str]"]] = None) -> List[str]: ...
 def build_vocab(words: Iterable[str]) -> Tuple[Dict[str, int], Dict[int, str]]: ...
 def encode(word: str, stoi: Optional[Mapping[str, int]] = None) -> List[int]: ...

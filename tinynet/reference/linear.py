@@ -120,7 +120,7 @@ def tanh_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
     array([1.  , 0.75])
     """
     dy, y = _elementwise("tanh_backward", ("dy", dy), ("y", y))
-    return dy * (1 - y * y)
+    return dy * (y.dtype.type(1) - y * y)  # a 1 of y's dtype: NumPy 1.x makes 1 - (0-d float32) float64
 
 
 @_ieee
@@ -134,7 +134,8 @@ def sigmoid_forward(x: ArrayLike) -> FloatArray:
     array([0.5])
     """
     x = _elementwise("sigmoid_forward", ("x", x))
-    return 1 / (1 + np.exp(-x))
+    one = x.dtype.type(1)  # a 1 of x's dtype: NumPy 1.x makes 1 + (0-d float32) float64
+    return one / (one + np.exp(-x))
 
 
 @_ieee
@@ -149,7 +150,7 @@ def sigmoid_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
     array([0.25])
     """
     dy, y = _elementwise("sigmoid_backward", ("dy", dy), ("y", y))
-    return dy * (y * (1 - y))
+    return dy * (y * (y.dtype.type(1) - y))
 
 
 @_ieee
