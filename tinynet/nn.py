@@ -797,15 +797,15 @@ class BatchNorm1d(Module):
             y = tn.batchnorm_inference(xl, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
             self._cache = ("eval", xl, x.ndim)
             return self._back(y, x.ndim)
-        self._check_batch(xl, x.shape)
+        self._check_batch(xl.size // max(self.num_features, 1), x.shape)
         y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction,
                                                self.running_mean, self.running_var, self._factor())
         self.num_batches_tracked += 1
         self._cache = ("train", xl, x.ndim, mean, invstd)
         return self._back(y, x.ndim)
 
-    def _check_batch(self, xl, shape):
-        if xl.size // max(self.num_features, 1) <= 1:
+    def _check_batch(self, values_per_channel, shape):
+        if values_per_channel <= 1:
             raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
                              f"got x of shape {shape} (use eval() for single examples)")
 
@@ -1163,7 +1163,7 @@ def _fusable(linear, bn, act, x):
 def _block_forward(linear, bn, act, x):
     """The forward pass of three fusable layers in one call; each keeps its cache."""
     rows = x.reshape(-1, x.shape[-1])
-    bn._check_batch(rows, x.shape[:-1] + (bn.num_features,))
+    bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
     h, hpre, mean, invstd = linear.tn.linear_batchnorm_tanh_forward(
         rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
         bn.running_var, bn._factor())

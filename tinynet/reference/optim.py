@@ -285,7 +285,8 @@ def adagrad_foreach_(
     -- eps outside the square root, as PyTorch (adagrad_step_ is min-char-rnn's, eps
     inside).
 
-    params, sums: lists of writeable, C-contiguous float32/float64 ndarrays (modified);
+    params, sums: lists of writeable, C-contiguous float32/float64 ndarrays, each sum the
+    shape of its parameter (modified);
     grads: array-likes, None to skip a parameter; steps: an int64 ndarray
     (len(params),), incremented for the stepped ones.  lr, eps, weight_decay, lr_decay:
     finite numbers >= 0.  Returns None.
