@@ -412,12 +412,15 @@ class Module:
             raise TypeError(f"{self!r}.forward: {name} is {x.dtype} but the layer is {self.dtype}")
 
     def _cached(self):
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             raise ValueError(f"{self!r}.backward: called before forward (nothing to backpropagate through); "
                              "call forward first")
-        return self._cache
+        return cache
 
     def _check_dout(self, dout, expected, name="dout"):
+        if getattr(dout, "shape", None) == expected:  # an array of the expected shape (tuple): the usual case
+            return
         shape = _shape(dout)
         if shape != tuple(expected):
             raise ValueError(f"{self!r}.backward: {name} has shape {shape}, expected {tuple(expected)} "
@@ -473,7 +476,8 @@ class Linear(Module):
 
     def forward(self, x):
         """forward(x): x (..., in_features) -> y (..., out_features)."""
-        x = self._input(x)
+        if not isinstance(x, np.ndarray):
+            x = self._input(x)
         y = self.tn.linear_forward(x, self.weight, self.bias)
         self._cache = (x, y.shape)
         return y
@@ -507,16 +511,22 @@ class _Activation(Module):
             _generator(rng, type(self).__name__)  # validated, unused
 
     def forward(self, x):
-        x = self._input(x)
+        if not isinstance(x, np.ndarray):
+            x = self._input(x)
         self._check_dtype(x)
-        y = getattr(self.tn, f"{self._name}_forward")(x)
+        y = getattr(self.tn, self._forward_name)(x)
         self._cache = y if self._saves == "output" else x
         return y
 
     def backward(self, dout):
         v = self._cached()
         self._check_dout(dout, v.shape)
-        return getattr(self.tn, f"{self._name}_backward")(dout, v)
+        return getattr(self.tn, self._backward_name)(dout, v)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls._name is not None:
+            cls._forward_name, cls._backward_name = f"{cls._name}_forward", f"{cls._name}_backward"
 
 
 class Tanh(_Activation):
@@ -694,7 +704,8 @@ class Embedding(Module):
 
     def forward(self, idx):
         """forward(idx): integer ids of shape S -> S + (embedding_dim,)."""
-        idx = np.asarray(idx)
+        if not isinstance(idx, np.ndarray):
+            idx = np.asarray(idx)
         out = self.tn.embedding_forward(self.weight, idx)
         self._cache = (idx, out.shape)
         return out
@@ -1250,7 +1261,7 @@ class Sequential(Module):
                 fused.append(i)
                 i += 3
             else:
-                x = layers[i](x)
+                x = layers[i].forward(x)
                 i += 1
         return x
 
