@@ -28,6 +28,7 @@ import tinynet._core
 import tinynet._gradcheck
 import tinynet.data
 import tinynet.io
+import tinynet.optim
 import tinynet.recipes
 import tinynet.reference as ref
 from tinynet import nn
@@ -123,8 +124,11 @@ def test_engine_docstrings_give_shapes_and_dtypes(engine, name):
 
 LAYER_MODULES = [getattr(ref, layer) for layer in sorted(set(tinynet._core._layers.values()))]
 DOCTEST_MODULES = [tinynet, tinynet._core, *LAYER_MODULES, nn, tinynet.io, tinynet._gradcheck, tinynet.data,
-                   tinynet.recipes]
-DOCTESTS = [t for m in DOCTEST_MODULES for t in doctest.DocTestFinder(exclude_empty=True).find(m, m.__name__)
+                   tinynet.recipes, tinynet.optim]
+# (tinynet.nn's classes are written in its submodules and named tinynet.nn's: find them there without
+# the module filter, which would look for their methods in tinynet/nn/__init__.py)
+DOCTESTS = [t for m in DOCTEST_MODULES
+            for t in doctest.DocTestFinder(exclude_empty=True).find(m, m.__name__, module=False if m is nn else None)
             if t.examples]
 
 

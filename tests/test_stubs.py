@@ -30,7 +30,7 @@ import tinynet.reference as ref
 PKG = pathlib.Path(tinynet.__file__).resolve().parent
 ROOT = PKG.parent
 TESTS = pathlib.Path(__file__).resolve().parent
-STUBS = ["_core.pyi", "nn.pyi", "optim.pyi", "_gradcheck.pyi", "data.pyi"]
+STUBS = ["_core.pyi", "nn/__init__.pyi", "optim.pyi", "_gradcheck.pyi", "data.pyi"]
 
 
 def stub_defs(name):
@@ -113,7 +113,7 @@ def test_engines_have_one_signature(name):
 def test_nn_stub_names_the_public_classes():
     from tinynet import nn
 
-    assert set(stub_defs("nn.pyi")) == set(nn.__all__)
+    assert set(stub_defs("nn/__init__.pyi")) == set(nn.__all__)
 
 
 def test_optim_stub_names_the_public_classes():
@@ -169,7 +169,7 @@ def run_mypy(config, *args):
 def test_stubtest_matches_every_stub_to_its_module(mypy_config, capsys):
     from mypy import stubtest
 
-    modules = ["tinynet." + s[:-4] for s in STUBS]
+    modules = ["tinynet." + s[:-4].replace("/__init__", "").replace("/", ".") for s in STUBS]
     status = stubtest.test_stubs(stubtest.parse_options([*modules, "--mypy-config-file", mypy_config]))
     out = capsys.readouterr().out
     assert status == 0, out

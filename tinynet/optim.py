@@ -14,7 +14,7 @@ engine's multi-tensor function (``sgd_foreach_``, ``adam_foreach_``,
     >>> x, y = np.ones((5, 3)), np.array([0, 1, 1, 0, 1])
     >>> for _ in range(3):
     ...     loss, probs = tn.cross_entropy_forward(model(x), y)
-    ...     model.backward(tn.cross_entropy_backward(probs, y))
+    ...     dx = model.backward(tn.cross_entropy_backward(probs, y))
     ...     opt.step()                       # every parameter, one C call
     >>> opt.lr = 1e-3                        # or opt.param_groups[0]["lr"] = 1e-3
     >>> sorted(opt.state_dict()["state"][0])
