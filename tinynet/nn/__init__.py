@@ -7,8 +7,11 @@ reference): ``forward`` calls ``*_forward`` and keeps what ``backward`` needs,
 and stores the parameter gradients.  There is no autograd and no graph: a model is a
 chain of layers, and its backward pass is the chain reversed (``Sequential`` does both).
 The layers are laid out as the engine is: tinynet/nn/linear.py (Linear, the
-activations, Flatten), embedding.py, norm.py, rnn.py, gated.py (LSTM, GRU),
-containers.py (Sequential); _base.py holds Module.
+activations, Flatten), embedding.py, norm.py (BatchNorm1d, LayerNorm), rnn.py, gated.py
+(LSTM, GRU), attention.py (MultiheadAttention, TransformerEncoderLayer), containers.py
+(Sequential, ModuleList); _base.py holds Module.  A model of your own is a Module
+subclass that assigns its layers as attributes, as in torch: its parameters, gradients,
+state dict, train()/eval() and zero_grad() then reach them.
 
     >>> import numpy as np
     >>> import tinynet as tn
@@ -54,20 +57,22 @@ Conventions
   after one ``forward`` (each call overwrites the gradients).
 """
 from tinynet.nn._base import INITS, Module
-from tinynet.nn.containers import Sequential
+from tinynet.nn.attention import MultiheadAttention, TransformerEncoderLayer
+from tinynet.nn.containers import ModuleList, Sequential
 from tinynet.nn.embedding import Embedding
 from tinynet.nn.gated import GRU, LSTM
-from tinynet.nn.linear import Flatten, FlattenConsecutive, Linear, ReLU, Sigmoid, Tanh
-from tinynet.nn.norm import BatchNorm1d
+from tinynet.nn.linear import GELU, Flatten, FlattenConsecutive, Linear, ReLU, Sigmoid, Tanh
+from tinynet.nn.norm import BatchNorm1d, LayerNorm
 from tinynet.nn.rnn import RNN
 
 __all__ = [
-    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN", "LSTM", "GRU",
-    "Flatten", "FlattenConsecutive", "Sequential", "INITS",
+    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "GELU", "Embedding", "BatchNorm1d", "LayerNorm", "RNN", "LSTM",
+    "GRU", "MultiheadAttention", "TransformerEncoderLayer", "Flatten", "FlattenConsecutive", "Sequential",
+    "ModuleList", "INITS",
 ]
 
 # The public layers are tinynet.nn's (help(), reprs and doctests say so), wherever they are written.
-for _cls in (Module, Linear, Tanh, ReLU, Sigmoid, Embedding, BatchNorm1d, RNN, LSTM, GRU, Flatten, FlattenConsecutive,
-             Sequential):
+for _cls in (Module, Linear, Tanh, ReLU, Sigmoid, GELU, Embedding, BatchNorm1d, LayerNorm, RNN, LSTM, GRU,
+             MultiheadAttention, TransformerEncoderLayer, Flatten, FlattenConsecutive, Sequential, ModuleList):
     _cls.__module__ = __name__
 del _cls

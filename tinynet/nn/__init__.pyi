@@ -1,5 +1,5 @@
-"""Type stub for tinynet.nn (checked against the module by tests/test_stubs.py, with
-mypy's stubtest: a changed signature in nn.py must be changed here too)."""
+"""Type stub for tinynet.nn (checked against the package by tests/test_stubs.py, with
+mypy's stubtest: a changed signature in tinynet/nn/ must be changed here too)."""
 from types import ModuleType
 from typing import Any, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple, Union, overload
 
@@ -12,8 +12,9 @@ _Init = Literal["pytorch", "xavier_uniform", "kaiming_normal"]
 _Rng = Union[int, np.integer[Any], np.random.Generator, np.random.SeedSequence, None]
 
 __all__ = [
-    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN", "LSTM", "GRU",
-    "Flatten", "FlattenConsecutive", "Sequential", "INITS",
+    "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "GELU", "Embedding", "BatchNorm1d", "LayerNorm", "RNN", "LSTM",
+    "GRU", "MultiheadAttention", "TransformerEncoderLayer", "Flatten", "FlattenConsecutive", "Sequential",
+    "ModuleList", "INITS",
 ]
 
 INITS: Tuple[str, ...]
@@ -43,6 +44,7 @@ class Module:
     def extra_repr(self) -> str: ...
     def _state(self) -> Dict[str, NDArray[Any]]: ...
     def _owner(self, key: str) -> "Module": ...
+    def _submodules(self) -> List[Tuple[str, "Module"]]: ...
 
 class Linear(Module):
     in_features: int
@@ -168,3 +170,78 @@ class Sequential(Module):
     def forward(self, x: Any) -> Any: ...
     def backward(self, dout: Any) -> Optional[NDArray[Any]]: ...
     def train(self, mode: bool = True) -> "Sequential": ...
+
+class GELU(_Activation):
+    approximate: str
+    def __init__(
+        self, approximate: Literal["none", "tanh"] = "none", *, engine: _Engine = "c", dtype: Optional[DTypeLike] = None,
+        rng: _Rng = None,
+    ) -> None: ...
+
+class LayerNorm(Module):
+    normalized_shape: Tuple[int]
+    eps: float
+    elementwise_affine: bool
+    weight: Optional[_FloatArray]
+    bias: Optional[_FloatArray]
+    def __init__(
+        self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-05, elementwise_affine: bool = True,
+        bias: bool = True, *, engine: _Engine = "c", dtype: DTypeLike = ..., rng: _Rng = None,
+    ) -> None: ...
+    def forward(self, x: ArrayLike) -> _FloatArray: ...
+    def backward(self, dout: ArrayLike) -> _FloatArray: ...
+
+class MultiheadAttention(Module):
+    embed_dim: int
+    num_heads: int
+    batch_first: bool
+    in_proj_weight: _FloatArray
+    in_proj_bias: Optional[_FloatArray]
+    out_proj: Linear
+    def __init__(
+        self, embed_dim: int, num_heads: int, bias: bool = True, batch_first: bool = True, *, dropout: float = 0.0,
+        engine: _Engine = "c", dtype: DTypeLike = ..., rng: _Rng = None,
+    ) -> None: ...
+    def forward(
+        self, query: ArrayLike, key: Optional[ArrayLike] = None, value: Optional[ArrayLike] = None,
+        key_padding_mask: Optional[ArrayLike] = None, need_weights: bool = True, attn_mask: Optional[ArrayLike] = None,
+        average_attn_weights: bool = True, is_causal: bool = False,
+    ) -> Tuple[_FloatArray, Optional[_FloatArray]]: ...
+    def backward(self, dout: ArrayLike) -> _FloatArray: ...
+
+class TransformerEncoderLayer(Module):
+    d_model: int
+    nhead: int
+    dim_feedforward: int
+    batch_first: bool
+    norm_first: bool
+    activation_name: str
+    self_attn: MultiheadAttention
+    linear1: Linear
+    linear2: Linear
+    norm1: LayerNorm
+    norm2: LayerNorm
+    activation: Module
+    def __init__(
+        self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.0,
+        activation: Literal["relu", "gelu", "gelu_tanh"] = "relu", layer_norm_eps: float = 1e-05,
+        batch_first: bool = True, norm_first: bool = True, bias: bool = True, *, engine: _Engine = "c",
+        dtype: DTypeLike = ..., rng: _Rng = None,
+    ) -> None: ...
+    def forward(
+        self, src: ArrayLike, src_mask: Optional[ArrayLike] = None, src_key_padding_mask: Optional[ArrayLike] = None,
+        is_causal: bool = False,
+    ) -> _FloatArray: ...
+    def backward(self, dout: ArrayLike) -> _FloatArray: ...
+
+class ModuleList(Module):
+    layers: List[Module]
+    def __init__(self, layers: Sequence[Module] = ()) -> None: ...
+    def append(self, layer: Module) -> "ModuleList": ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Module]: ...
+    @overload
+    def __getitem__(self, i: int) -> Module: ...
+    @overload
+    def __getitem__(self, i: slice) -> "ModuleList": ...
+    def forward(self, x: Any) -> Any: ...

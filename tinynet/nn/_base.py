@@ -176,9 +176,17 @@ class Module:
         raise NotImplementedError
 
     # -- parameters --------------------------------------------------------------------
+    def _submodules(self):
+        """[(name, layer)]: the layers this one is made of -- each attribute that is a
+        tinynet.nn layer, in the order they were assigned, as torch.nn registers them (so
+        a model written as a Module subclass holding its layers works as torch's does)."""
+        return [(n, v) for n, v in vars(self).items() if isinstance(v, Module)]
+
     def named_parameters(self):
-        """[(name, array), ...]: the live parameter arrays with PyTorch's names."""
-        return [(n, getattr(self, n)) for n in self._param_names]
+        """[(name, array), ...]: the live parameter arrays with PyTorch's names -- the
+        layer's own, then each sublayer's under its name ("out_proj.weight")."""
+        own = [(n, getattr(self, n)) for n in self._param_names]
+        return own + [(f"{n}.{k}", p) for n, m in self._submodules() for k, p in m.named_parameters()]
 
     def parameters(self):
         """[array, ...]: the live parameter arrays, in the order of named_parameters()."""
@@ -186,7 +194,8 @@ class Module:
 
     def named_grads(self):
         """[(name, gradient), ...] from the last backward (None before it)."""
-        return [(n, self._grads[n]) for n in self._param_names]
+        own = [(n, self._grads[n]) for n in self._param_names]
+        return own + [(f"{n}.{k}", g) for n, m in self._submodules() for k, g in m.named_grads()]
 
     def grads(self):
         """[gradient, ...] matching parameters(): dL/dparam from the last backward."""
@@ -194,18 +203,22 @@ class Module:
 
     def named_buffers(self):
         """[(name, value), ...]: non-trainable state (BatchNorm's running statistics)."""
-        return [(n, getattr(self, n)) for n in self._buffer_names]
+        own = [(n, getattr(self, n)) for n in self._buffer_names]
+        return own + [(f"{n}.{k}", b) for n, m in self._submodules() for k, b in m.named_buffers()]
 
     def zero_grad(self):
         """zero_grad(): forget the gradients of the last backward (each becomes None, as
         PyTorch's ``set_to_none=True``); an optimizer's step skips such parameters."""
         for name in self._grads:
             self._grads[name] = None
+        for _, layer in self._submodules():
+            layer.zero_grad()
 
     def _grad_slots(self):
         """[(dict, key)]: where each gradient of grads() is kept, in parameters() order,
         so that an optimizer reads them without walking the model every step."""
-        return [(self._grads, n) for n in self._param_names]
+        own = [(self._grads, n) for n in self._param_names]
+        return own + [slot for _, layer in self._submodules() for slot in layer._grad_slots()]
 
     # -- state dict: PyTorch's keys and layouts -----------------------------------------
     #: Appended to key-mismatch errors (RNN explains its mapping to torch's names).
@@ -311,7 +324,11 @@ class Module:
 
     def _load_state(self, arrays):
         """Copy checked arrays (the keys of _state(), the right shapes) into the layer."""
+        children = dict(self._submodules())
         for key, value in arrays.items():
+            name, _, rest = key.partition(".")
+            if rest and name in children:
+                continue
             current = getattr(self, key)
             if isinstance(current, np.ndarray):
                 current[...] = value  # in place, cast to the layer's dtype
@@ -319,18 +336,26 @@ class Module:
                 setattr(self, key, int(value))
             else:
                 setattr(self, key, value.item() if value.ndim == 0 else value.copy())
+        for name, layer in children.items():
+            prefix = f"{name}."
+            layer._load_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
 
     def _owner(self, key):
-        """The layer a state-dict key belongs to (itself, for a leaf layer)."""
-        return self
+        """The layer a state-dict key belongs to (itself, or the sublayer it names)."""
+        name, _, rest = str(key).partition(".")
+        child = dict(self._submodules()).get(name) if rest else None
+        return child._owner(rest) if child is not None else self
 
     def _short_repr(self):
         return repr(self)
 
     # -- mode --------------------------------------------------------------------------
     def train(self, mode=True):
-        """Training mode (batch statistics in BatchNorm1d); returns self."""
+        """Training mode (batch statistics in BatchNorm1d), for the layer and its
+        sublayers; returns self."""
         self.training = bool(mode)
+        for _, layer in self._submodules():
+            layer.train(mode)
         return self
 
     def eval(self):
@@ -370,3 +395,4 @@ class Module:
         if shape != tuple(expected):
             raise ValueError(f"{self!r}.backward: {name} has shape {shape}, expected {tuple(expected)} "
                              "(the shape of the last forward output)")
+

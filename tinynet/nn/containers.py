@@ -172,3 +172,57 @@ class Sequential(Module):
         for layer in self.layers:
             layer.train(mode)
         return self
+
+
+class ModuleList(Module):
+    """ModuleList([layer, ...])
+
+    Layers held in a list, as torch.nn.ModuleList: indexing, len(), iteration and
+    append(); its parameters, gradients and state dict are its layers', prefixed with
+    their index ("0.weight", as PyTorch); train()/eval() reach every layer.  It has no
+    forward: the model that holds it runs its layers (a GPT's stack of blocks).
+
+    >>> from tinynet.nn import ModuleList, Linear
+    >>> blocks = ModuleList([Linear(4, 4, rng=i) for i in range(3)])
+    >>> len(blocks), list(blocks.state_dict())[:2]
+    (3, ['0.weight', '0.bias'])
+    """
+
+    def __init__(self, layers=()):
+        self.layers = []
+        self.training = True
+        self.engine = None
+        self.dtype = None
+        self._grads = {}
+        self._cache = None
+        for layer in layers:
+            self.append(layer)
+
+    def append(self, layer):
+        """append(layer): adds a layer at the end; returns self."""
+        if not isinstance(layer, Module):
+            raise TypeError(f"ModuleList: layer {len(self.layers)} is a {type(layer).__name__}, not a tinynet.nn layer")
+        self.layers.append(layer)
+        return self
+
+    def _submodules(self):
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, i):
+        return ModuleList(self.layers[i]) if isinstance(i, slice) else self.layers[i]
+
+    def __repr__(self):
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"ModuleList({inner}\n)" if inner else "ModuleList()"
+
+    def _short_repr(self):
+        return f"ModuleList({', '.join(type(layer).__name__ for layer in self.layers)})"
+
+    def forward(self, x):
+        raise TypeError("ModuleList has no forward: run its layers in turn (for layer in blocks: x = layer(x))")

@@ -246,3 +246,42 @@ class FlattenConsecutive(Module):
         x_shape, y_shape = self._cached()
         self._check_dout(dout, y_shape)
         return np.reshape(dout, x_shape)
+
+
+class GELU(_Activation):
+    """GELU(approximate="none", *, engine="c", dtype=None, rng=None)
+
+    y = x * Phi(x) elementwise (Phi the standard normal's distribution function, through
+    erf), or with ``approximate="tanh"`` GPT-2's / makemore's NewGELU,
+    0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))), as torch.nn.GELU.  Its derivative
+    needs the input: the layer keeps x for ``gelu_backward(dy, x)``.  No parameters.
+
+    >>> from tinynet.nn import GELU
+    >>> act = GELU()
+    >>> act([0.0, 1.0]).round(4), GELU("tanh")([1.0]).round(4)
+    (array([0.    , 0.8413]), array([0.8412]))
+    """
+
+    _name = "gelu"
+    _saves = "input"
+
+    def __init__(self, approximate="none", *, engine="c", dtype=None, rng=None):
+        super().__init__(engine=engine, dtype=dtype, rng=rng)
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f'GELU: approximate must be "none" or "tanh", got {approximate!r}')
+        self.approximate = approximate
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+    def forward(self, x):
+        if not isinstance(x, np.ndarray):
+            x = self._input(x)
+        self._check_dtype(x)
+        self._cache = x
+        return self.tn.gelu_forward(x, self.approximate)
+
+    def backward(self, dout):
+        x = self._cached()
+        self._check_dout(dout, x.shape)
+        return self.tn.gelu_backward(dout, x, self.approximate)

@@ -136,3 +136,63 @@ class BatchNorm1d(Module):
         self._grads["weight"] = dgamma
         self._grads["bias"] = dbeta
         return self._back(dx, ndim)
+
+
+class LayerNorm(Module):
+    """LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *, engine="c", dtype=np.float64, rng=None)
+
+    Layer normalisation over the last axis, as torch.nn.LayerNorm: each row of x (..., C)
+    is normalised by its own mean and (biased) variance, y = (x - mean) / sqrt(var + eps)
+    * weight + bias, through ``layernorm_forward`` / ``layernorm_backward``.
+    ``normalized_shape`` is C or (C,) (one axis: a GPT's LayerNorm(n_embd)).
+    Parameters weight (1) and bias (0), (C,), present with ``elementwise_affine`` (bias
+    with ``bias`` too); state-dict keys ``weight``, ``bias`` as torch.  backward(dy)
+    returns dx and stores dweight, dbias.  rng is accepted for a uniform constructor.
+
+    >>> import numpy as np
+    >>> from tinynet.nn import LayerNorm
+    >>> ln = LayerNorm(3)
+    >>> y = ln(np.array([[1.0, 2.0, 3.0]]))
+    >>> y.round(4), ln.backward(np.ones_like(y)).round(6)
+    (array([[-1.2247,  0.    ,  1.2247]]), array([[0., 0., 0.]]))
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, *, engine="c",
+                 dtype=np.float64, rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+        if len(shape) != 1:
+            raise ValueError(f"LayerNorm: normalized_shape {tuple(shape)}: tinynet normalises over the last axis "
+                             "only, give one size")
+        self.normalized_shape = (_size(shape[0], "normalized_shape", "LayerNorm"),)
+        C = self.normalized_shape[0]
+        self.eps = _hyper(eps, "eps", "LayerNorm")
+        self.elementwise_affine = bool(elementwise_affine)
+        if rng is not None:
+            _generator(rng, "LayerNorm")  # validated, unused
+        self.weight = np.ones(C, dtype=self.dtype) if self.elementwise_affine else None
+        self.bias = np.zeros(C, dtype=self.dtype) if self.elementwise_affine and bias else None
+        self._param_names = tuple(n for n in ("weight", "bias") if getattr(self, n) is not None)
+        self._grads = dict.fromkeys(self._param_names)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def forward(self, x):
+        """forward(x): x (..., C) -> y like x."""
+        if not isinstance(x, np.ndarray):
+            x = self._input(x)
+        y, mean, rstd = self.tn.layernorm_forward(x, self.weight, self.bias, self.eps)
+        self._cache = (x, mean, rstd)
+        return y
+
+    def backward(self, dout):
+        """backward(dout): dout like x -> dx; stores dweight, dbias."""
+        x, mean, rstd = self._cached()
+        self._check_dout(dout, x.shape)
+        dx, dweight, dbias = self.tn.layernorm_backward(dout, x, self.weight, mean, rstd)
+        if self.weight is not None:
+            self._grads["weight"] = dweight
+        if self.bias is not None:
+            self._grads["bias"] = dbias
+        return dx
