@@ -24,7 +24,13 @@ except ImportError:  # PyTorch is an optional peer
     torch = None
     F = None
 
+try:  # not in the older checkouts bench/ also runs against
+    from tinynet import nn, optim
+except ImportError:
+    nn = optim = None
+
 TN = "tinynet"
+TN_NN = "tinynet nn + optim"
 TN_LAYERS = "tinynet, a call per layer"
 REF = "numpy engine"
 SEED = "seed-style NumPy"
@@ -32,10 +38,14 @@ VEC = "vectorised NumPy"
 TORCH = "PyTorch"
 RAW = "NumPy matmul"
 #: Column order of the report.
-ENGINES = (TN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
+ENGINES = (TN, TN_NN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
+#: The engines whose wrong result fails a run (exit status 1).
+TINYNET_ENGINES = (TN, TN_NN, TN_LAYERS)
 #: Does this tinynet have the fused MLP calls (linear_batchnorm_tanh_forward, ...)?  bench/
 #: also runs against older checkouts, to record the "before" of BENCHMARKS.md.
 FUSED = hasattr(tinynet, "linear_cross_entropy")
+#: Does it have tinynet.optim (an optimizer's step in one call) and the WaveNet's layers?
+NN_OPTIM = FUSED and optim is not None and hasattr(nn, "FlattenConsecutive")
 
 
 class Engine:
@@ -185,20 +195,21 @@ def hello_cases(have_torch):
 MAKEMORE = dict(n_embd=10, block=3, vocab=27, batch=32, lr=0.1, pool=64)
 
 
-def makemore_data(rng):
+def makemore_data(rng, block=MAKEMORE["block"]):
     """(Xtr, Ytr, source): seed 003's training split of names.txt as
-    tinynet.data.load_names() finds it, or, when it finds none, as many random ids."""
+    tinynet.data.load_names() finds it, contexts of `block` characters, or, when it
+    finds none, as many random ids."""
     try:
         words = data.load_names()
     except (OSError, ValueError) as exc:  # DataNotFoundError, NamesFormatError
         print(f"[bench] makemore trains on random indices: tinynet.data.load_names() failed: {exc}",
               file=sys.stderr)
         n = 182418
-        X = rng.integers(0, 27, size=(n, MAKEMORE["block"]), dtype=np.int64)
+        X = rng.integers(0, 27, size=(n, block), dtype=np.int64)
         Y = rng.integers(0, 27, size=n, dtype=np.int64)
         return X, Y, "random indices (tinynet.data.load_names() found no names.txt)"
     train, _, _ = data.split_words(words, seed=278)
-    X, Y = data.build_dataset(train, block_size=MAKEMORE["block"])
+    X, Y = data.build_dataset(train, block_size=block)
     return X, Y, f"names.txt (tinynet.data.load_names()), seed 003's training split: {len(X):,} examples"
 
 
@@ -348,6 +359,59 @@ def makemore_step(E, params, pool, lr):
     return (makemore_fused if FUSED else makemore_engine)(E, params, pool, lr)
 
 
+def load_params(model, values):
+    """model (a tinynet.nn layer) holding `values` ({state-dict key: array}), the rest of
+    its state (BatchNorm's running statistics) as it was."""
+    state = model.state_dict()
+    state.update(values)
+    model.load_state_dict(state)
+    return model
+
+
+def nn_step(E, model, batches, lr):
+    """A training step of a tinynet.nn model as a user writes it: the model's forward,
+    the engine's cross-entropy forward and backward, the model's backward, one
+    optim.SGD step.  step() returns the loss (the guard's canon reads model.grads(),
+    which the step itself has no use for)."""
+    opt = optim.SGD(model, lr=lr)
+    cross_entropy_forward, cross_entropy_backward = E.cross_entropy_forward, E.cross_entropy_backward
+
+    def step():
+        Xb, Yb = next(batches)
+        logits = model(Xb)
+        loss, probs = cross_entropy_forward(logits, Yb)
+        model.backward(cross_entropy_backward(probs, Yb))
+        opt.step()
+        return loss
+
+    return step
+
+
+#: Where the makemore parameters live in makemore_model's state dict.
+MM_NN_KEYS = {"C": "0.weight", "W1": "2.weight", "b1": "2.bias", "gamma": "3.weight", "beta": "3.bias",
+              "W2": "5.weight", "b2": "5.bias"}
+
+
+def makemore_model(params, engine="c"):
+    """Seed 003's model as tinynet.nn layers holding `params`; Sequential runs its
+    Linear -> BatchNorm1d -> Tanh as one fused call."""
+    V, E = params["C"].shape
+    H, D = params["W1"].shape
+    kw = dict(engine=engine, dtype=params["C"].dtype, rng=0)
+    model = nn.Sequential([nn.Embedding(V, E, **kw), nn.Flatten(engine=engine), nn.Linear(D, H, **kw),
+                           nn.BatchNorm1d(H, correction=1, **kw), nn.Tanh(engine=engine), nn.Linear(H, V, **kw)])
+    return load_params(model, {MM_NN_KEYS[k]: params[k] for k in MM_KEYS})
+
+
+def makemore_nn(params, pool, lr):
+    """The step written with tinynet.nn layers and optim.SGD (its parameters() are
+    MM_KEYS in order).  Its BatchNorm1d also updates running statistics, which the
+    functional steps do not keep: the canon leaves them out."""
+    model = makemore_model(params)
+    canon = makemore_canon(model.parameters())
+    return nn_step(tinynet, model, cycle(pool), lr), lambda loss: canon((loss, model.grads()))
+
+
 def makemore_torch(params, pool, lr):
     """PyTorch autograd: F.embedding, F.linear, BatchNorm written out with Bessel's
     variance (as the seed), torch.tanh, F.cross_entropy; backward; SGD under no_grad."""
@@ -392,6 +456,8 @@ def makemore_cases(have_torch, pool, hiddens=(64, 200), dtypes=(np.float32, np.f
         for dtype in dtypes:
             params = makemore_params(np.random.default_rng(n_hidden), n_hidden, dtype)
             engines = [Engine(TN, lambda p=params: makemore_step(tinynet, p, pool, lr))]
+            if NN_OPTIM:
+                engines.append(Engine(TN_NN, lambda p=params: makemore_nn(p, pool, lr)))
             if FUSED:
                 engines.append(Engine(TN_LAYERS, lambda p=params: makemore_engine(tinynet, p, pool, lr)))
             engines += [

@@ -20,6 +20,9 @@ GOAL_GATED_TORCH = 1.5
 GOAL_GEMM = 0.8
 #: the makemore step against the best NumPy (bench/vectorised.py) and PyTorch
 GOAL_STEP_VEC32, GOAL_STEP_TORCH32, GOAL_STEP_VEC64 = 4.0, 8.0, 3.0
+#: the makemore step written with nn layers and optim.SGD against vectorised NumPy, and
+#: the WaveNet step against PyTorch eager (float32, one thread)
+GOAL_NN_VEC32, GOAL_WAVENET_TORCH = 4.0, 8.0
 #: the other cases: within this fraction of their time in the recorded baseline
 REGRESSION_SLACK = 1.05
 #: bytes a training run may grow by from step 10 to its end: Python's own bookkeeping,
@@ -48,15 +51,17 @@ class GoalRows(list):
     def note(self, res, n):
         return f"contended: other processes used {res['foreign_load']:.2f} CPUs" if contended(res, n, self.cpus) else ""
 
-    def check(self, goal, n, key, target, peer=None, measure=None):
-        """tinynet's ratio to `peer` (or measure(result) -> (value, text)) against target."""
+    def check(self, goal, n, key, target, peer=None, measure=None, engine=C.TN):
+        """The tinynet `engine`'s ratio to `peer` (or measure(result) -> (value, text))
+        against target."""
         res = self.results.get(n, {}).get(key)
-        if res is None:
+        if res is None or engine not in res["guard"]:
             self.append((goal, n, "not run", None, ""))
-        elif not res["guard"][C.TN][0]:
-            self.append((goal, n, "tinynet result WRONG", False, self.note(res, n)))
+        elif not res["guard"][engine][0]:
+            self.append((goal, n, f"{engine} result WRONG", False, self.note(res, n)))
         else:
-            value, text = measure(res) if measure else (ratio(res, peer), fmt_ratio(ratio(res, peer)))
+            r = ratio(res, peer, engine) if peer else None
+            value, text = measure(res) if measure else (r, fmt_ratio(r))
             if value is None:
                 self.append((goal, n, "peer not measured", None, self.note(res, n)))
             else:
@@ -152,8 +157,39 @@ def no_regression(rows, run, base, goal, n, key, peer):
                  t <= REGRESSION_SLACK * b_tn or now <= REGRESSION_SLACK * before, rows.note(res, n)))
 
 
+def times_text(res, engine, peers):
+    """The peers' times over the engine's, as "2.50× vectorised NumPy, 14.0× numpy engine"."""
+    return ", ".join(f"{fmt_ratio(ratio(res, p, engine))} {p}" for p in peers if ratio(res, p, engine))
+
+
+def nn_goals(rows, n):
+    """The makemore step written with nn layers and optim.SGD against vectorised NumPy
+    (its time next to the hand-fused step's), and the WaveNet step against PyTorch (the
+    other peers' ratios beside it): float32, one thread."""
+    if n != 1:
+        return
+
+    def nn_measure(res):
+        r = ratio(res, C.VEC, C.TN_NN)
+        t_nn = res["times"][C.TN_NN]["median"]
+        fused = res["times"].get(C.TN)
+        vs = f"; {fmt_time(t_nn)} = {t_nn / fused['median']:.2f}× the fused step's time" if fused else ""
+        return r, f"{fmt_ratio(r)}{vs}"
+
+    def wavenet_measure(res):
+        r = ratio(res, C.TORCH)
+        others = times_text(res, C.TN, (C.VEC, C.REF))
+        return r, fmt_ratio(r) + (f" ({others})" if others else "")
+
+    rows.check(f"makemore h200 float32, nn + optim ≥ {GOAL_NN_VEC32:.0f}× vectorised NumPy", n,
+               "makemore-h200-float32", GOAL_NN_VEC32, C.VEC, measure=nn_measure, engine=C.TN_NN)
+    rows.check(f"WaveNet float32 ≥ {GOAL_WAVENET_TORCH:.0f}× PyTorch", n, "wavenet-float32", GOAL_WAVENET_TORCH,
+               C.TORCH, measure=wavenet_measure)
+
+
 def makemore_goals(run, base):
-    """The makemore step against vectorised NumPy and PyTorch, the hello step against
+    """The makemore step against vectorised NumPy and PyTorch (and written with nn layers
+    and an optimizer), the WaveNet step against PyTorch, the hello step against
     seed-style NumPy, and char-RNN and the 1024² float32 products no slower than in the
     recorded baseline `base`."""
     rows = GoalRows(run)
@@ -165,6 +201,7 @@ def makemore_goals(run, base):
                    GOAL_STEP_TORCH32, C.TORCH)
         rows.check(f"makemore h200 float64 ≥ {GOAL_STEP_VEC64:.0f}× vectorised NumPy", n, "makemore-h200-float64",
                    GOAL_STEP_VEC64, C.VEC)
+        nn_goals(rows, n)
         rows.check(f"hello step ≥ {GOAL_HELLO_SEED:.0f}× seed-style NumPy", n, "hello", GOAL_HELLO_SEED, C.SEED)
         no_regression(rows, run, base, f"char-RNN {within}", n, "char-rnn", C.TORCH)
         for key in LINEAR_KEYS[:2]:

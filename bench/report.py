@@ -37,6 +37,7 @@ def environment_rows(run):
         ("PyTorch", f"{tinfo['version']}, BLAS {tinfo['blas']}, CPU capability {tinfo['cpu_capability']}, "
                     f"parallel backend {tinfo['parallel_backend']}" if tinfo else "not installed"),
         ("makemore data", env.get("makemore_data", "—")),
+    ] + ([("WaveNet data", env["wavenet_data"])] if "wavenet_data" in env else []) + [
         ("method", f"median of {env['repeats']} repeats, each one loop of ≥ {env['target_ms']:.0f} ms per engine "
                    "after a warm-up, engines interleaved (order rotating) within each repeat; GC off inside loops; "
                    "makemore batches drawn once (a pool of 64) outside the timing"),
@@ -54,7 +55,10 @@ def goal_sections(peer_rows, step_rows, base):
         L.append("## Goals (the makemore step, no regressions)\n")
         L.append("The makemore step (block 3, n_embd 10, hidden 200, batch 32, BatchNorm, tanh; forward, full "
                  "backward, SGD) against the best NumPy an experienced user writes (bench/vectorised.py) and "
-                 "PyTorch eager at the same thread count; the other cases against their time before the fused calls "
+                 "PyTorch eager at the same thread count; the same step written with `tinynet.nn` layers and "
+                 "`optim.SGD` against vectorised NumPy, and makemore part 5's WaveNet step (`tinynet.nn` + "
+                 "`optim.SGD`) against PyTorch eager, both at one thread; the other cases against their time "
+                 "before the fused calls "
                  + (f"(ccdb302, recorded {base['env']['date']}: bench/{BASELINE.name})" if base else
                     "(no baseline recorded)") + ".\n")
         L.append(goal_table(step_rows))

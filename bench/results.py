@@ -5,6 +5,7 @@ import json
 import pathlib
 
 import cases as C
+import wavenet
 
 
 @dataclasses.dataclass
@@ -22,12 +23,13 @@ class Run:
     total_s: float = None
 
 
-def ratio(res, name):
-    """The peer `name`'s median over tinynet's in one case's result (> 1: tinynet faster)."""
+def ratio(res, name, of=C.TN):
+    """The peer `name`'s median over the engine `of`'s (tinynet's) in one case's result
+    (> 1: `of` is faster)."""
     t = res["times"]
-    if C.TN not in t or name not in t:
+    if of not in t or name not in t:
         return None
-    return t[name]["median"] / t[C.TN]["median"]
+    return t[name]["median"] / t[of]["median"]
 
 
 def gflops(case, res, name=C.TN):
@@ -55,8 +57,8 @@ def write_json(path, run, goal_rows):
 def all_cases(have_torch):
     """Every case the suite knows, in the report's order (no data: built to be described,
     not run)."""
-    return (C.hello_cases(have_torch) + C.makemore_cases(have_torch, None) + C.charrnn_cases(have_torch)
-            + C.gated_cases(have_torch) + C.gemm_cases(have_torch))
+    return (C.hello_cases(have_torch) + C.makemore_cases(have_torch, None) + wavenet.wavenet_cases(have_torch, None)
+            + C.charrnn_cases(have_torch) + C.gated_cases(have_torch) + C.gemm_cases(have_torch))
 
 
 def recorded_cases(blob, results):

@@ -67,6 +67,7 @@ from report import write_markdown  # noqa: E402
 from results import Run, read_json, write_json  # noqa: E402
 from suite import GROUPS, run_cases, run_memory, select_cases  # noqa: E402
 from timing import Threads, fma_peak  # noqa: E402
+from wavenet import wavenet_setup  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -117,7 +118,12 @@ def measure_all(args):
         pool, source = C.makemore_setup()
         env["makemore_data"] = source
         print(f"makemore data: {source}")
-    cases = select_cases(args.only, pool)
+    wavenet_pool = None
+    if "wavenet" in args.only:
+        wavenet_pool, source = wavenet_setup()
+        env["wavenet_data"] = source
+        print(f"WaveNet data: {source}")
+    cases = select_cases(args.only, pool, wavenet_pool)
     run = Run(env=env, peak=peak, cases=cases, results=run_cases(cases, args, peak))
     env["threads_actual"] = {n: next(iter(r.values()))["threads_actual"] for n, r in run.results.items() if r}
     if "memory" in args.only:
@@ -170,7 +176,8 @@ def main(argv=None):
     if args.json:
         write_json(args.json, run, peer_rows)
         print(f"wrote {args.json}")
-    failed = [k for n in run.results for k, v in run.results[n].items() if not v["guard"][C.TN][0]]
+    failed = [k for n in run.results for k, v in run.results[n].items()
+              if not all(v["guard"][e][0] for e in C.TINYNET_ENGINES if e in v["guard"])]
     return 1 if failed else 0
 
 

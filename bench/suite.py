@@ -7,18 +7,21 @@ import tinynet
 
 import cases as C
 import seedstyle
+import wavenet
 from console import print_case
 from environment import cpu_info
 from timing import SETTLE, ForeignLoad, Threads, measure, wait_quiet
 
 #: The groups of cases --only chooses from (memory and profile are runs of their own).
-GROUPS = ("hello", "makemore", "char-rnn", "gated", "linear", "memory", "profile")
+GROUPS = ("hello", "makemore", "wavenet", "char-rnn", "gated", "linear", "memory", "profile")
 
 
-def select_cases(only, pool):
-    """The cases of the groups in `only`, in the report's order."""
+def select_cases(only, pool, wavenet_pool=None):
+    """The cases of the groups in `only`, in the report's order (pool: makemore's
+    batches, wavenet_pool: the WaveNet's)."""
     have_torch = C.torch is not None
     builders = (("hello", lambda: C.hello_cases(have_torch)), ("makemore", lambda: C.makemore_cases(have_torch, pool)),
+                ("wavenet", lambda: wavenet.wavenet_cases(have_torch, wavenet_pool)),
                 ("char-rnn", lambda: C.charrnn_cases(have_torch)), ("gated", lambda: C.gated_cases(have_torch)),
                 ("linear", lambda: C.gemm_cases(have_torch)))
     return [case for group, build in builders if group in only for case in build()]
