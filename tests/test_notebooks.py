@@ -1,8 +1,8 @@
 """The notebooks (notebooks/*.ipynb), executed on a real Jupyter kernel, once per engine.
 
 Every notebook's first code cell is its parameters cell (tagged "parameters"); it is
-replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003, STEPS and HIDDEN for
-004) and the notebook is
+replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003 and 005, STEPS and
+HIDDEN for 004) and the notebook is
 run top to bottom by nbclient on an ipykernel running this interpreter.  The last cell
 prints ``RESULT {json}``; the tests check those numbers against the original notebooks'
 (SEEDS.md) and check that the two engines agree on everything they both computed (1e-9
@@ -27,8 +27,14 @@ its longest runs, the full trainings on the C engine):
                              on "c" and on "numpy": the cross-engine comparison (more than
                              a pass over the text, so the state reset and the learning-rate
                              drop are in it)
+    005 STEPS=200_000        on "c": the lecture's full WaveNet training (train and val
+                             within 0.03 of the lecture's 1.769 and 1.993)
+    005 STEPS=WAVENET_SHORT_STEPS
+                             on "c" and on "numpy": the cross-engine comparison (the
+                             learning-rate drop, at 3/4 of the steps, is in it)
 
-Under the sanitizer job the two full runs train a tenth as long (see SANITIZER below).
+Under the sanitizer job the full runs train a tenth as long, 005's a hundredth (see
+SANITIZER below).
 
 The kernel gets TINYNET_DATA as an absolute path (its working directory is notebooks/),
 MPLBACKEND=Agg, and PYTHONPATH starting with the directory of the tinynet being tested.
@@ -71,27 +77,41 @@ NB = {
     "002": "002_mlp_letter_classifier.ipynb",
     "003": "003_makemore_manual_backprop.ipynb",
     "004": "004_char_lstm.ipynb",
+    "005": "005_makemore_wavenet.ipynb",
 }
-NEEDS_NAMES = {"003", "004"}  # skipped without names.txt
+NEEDS_NAMES = {"003", "004", "005"}  # skipped without names.txt
 SHORT_STEPS = 4000
 FULL_STEPS = 200_000
 LSTM_FULL_STEPS, LSTM_FULL_HIDDEN = 1500, 96  # 004's committed parameters
 LSTM_FULL = f'STEPS = {LSTM_FULL_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'
 LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN = 200, 32
-CELL_TIMEOUT = 1200  # seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min
+WAVENET_SHORT_STEPS = 400  # the learning rate drops at step 300
+# seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min.  005's
+# training (the lecture's 200,000 steps of a 76,579-parameter model in float64, ~24 MFLOP
+# a step) is two cells, 3/4 and 1/4 of the steps: ~4.5 min in all at 1.3 ms a step (one
+# thread, a free core), but 642 s with both cores busy and 1186 s (5.9 ms a step) in this
+# file's run on a machine loaded by other work, where the engine's two threads wait for
+# each other; measured as one cell, which came within 15 s of the timeout.
+CELL_TIMEOUT = 1200
 # Under the sanitizer job (.ci/sanitize) the C core runs 20-30x slower (ASan + UBSan at
 # -O1: every access and index checked): 004's full training took 1100-1200 s there, at
-# the cell timeout (CI failed on it once).  There the two "full" runs keep their sizes
+# the cell timeout (CI failed on it once).  There the "full" runs keep their sizes
 # (004's hidden 96 takes the threaded recurrence, which the short run's 32 does not) but
 # train a tenth as long, and their tests check everything but the trained losses,
 # which the unsanitized job checks at full length.
 SANITIZER = bool(os.environ.get("TINYNET_SANITIZER"))
 FULL_RUN_STEPS = FULL_STEPS // 10 if SANITIZER else FULL_STEPS
 LSTM_FULL_RUN_STEPS = LSTM_FULL_STEPS // 10 if SANITIZER else LSTM_FULL_STEPS
+# 005's full run trains a hundredth as long there: a sanitized step of its model takes
+# 100-135 ms (measured on a busy machine; 25-30x the unsanitized step), so a tenth, 20,000
+# steps, would take 30-45 min, past the cell timeout.  Its sizes are the short runs'
+# (only STEPS differs), so the sanitizer sees the same code either way.
+WAVENET_FULL_RUN_STEPS = FULL_STEPS // 100 if SANITIZER else FULL_STEPS
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # run id -> (notebook, source of the parameters cell)
 RUNS = {
+    "005-c-full": ("005", f'ENGINE = "c"\nSTEPS = {WAVENET_FULL_RUN_STEPS}'),
     "004-c-full": ("004", f'ENGINE = "c"\nSTEPS = {LSTM_FULL_RUN_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'),
     "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_RUN_STEPS}'),
     "000-c": ("000", 'ENGINE = "c"'),
@@ -106,6 +126,8 @@ RUNS = {
                              'import sys\nsys.modules["torch"] = None  # `import torch` now fails, as without PyTorch'),
     "004-c": ("004", f'ENGINE = "c"\nSTEPS = {LSTM_SHORT_STEPS}\nHIDDEN = {LSTM_SHORT_HIDDEN}'),
     "004-numpy": ("004", f'ENGINE = "numpy"\nSTEPS = {LSTM_SHORT_STEPS}\nHIDDEN = {LSTM_SHORT_HIDDEN}'),
+    "005-c": ("005", f'ENGINE = "c"\nSTEPS = {WAVENET_SHORT_STEPS}'),
+    "005-numpy": ("005", f'ENGINE = "numpy"\nSTEPS = {WAVENET_SHORT_STEPS}'),
 }
 
 # RESULT keys that are not the same computation on both engines: labels, timings, and
@@ -362,8 +384,8 @@ def test_notebook_layout(key):
     assert "tn = tinynet.engine(ENGINE)" in code[1].source
     assert nb.cells[-1] is code[-1], f"{NB[key]}: the last cell is not the RESULT code cell"
     assert code[-1].source.rstrip().splitlines()[-1] == 'print("RESULT " + json.dumps(result))'
-    if key == "003":
-        assert "STEPS = 200_000" in code[0].source
+    if key in ("003", "005"):  # the full runs below run the committed STEPS
+        assert f"STEPS = {FULL_STEPS:_}" in code[0].source
     if key == "004":  # the full run below runs the committed parameters
         for line in LSTM_FULL.splitlines():
             assert line + "  #" in code[0].source
@@ -500,6 +522,44 @@ def test_004_char_lstm_short_training(results, engine):
         assert 2.1 < r[key] < 2.5, (key, r[key])
 
 
+# makemore part 5's performance log, its last line: the 76,579-parameter WaveNet
+LECTURE_005 = {"train": 1.769, "val": 1.993}
+
+
+def _check_005_common(r, steps):
+    assert r["split"] == [182418, 22885, 22843]  # 003's split; the lecture's seed-42 one differs
+    assert r["params"] == 76579
+    assert r["steps"] == steps and r["lr_drop"] == steps * 3 // 4  # the lecture: 150,000 of 200,000
+    assert r["lecture"] == LECTURE_005
+    assert len(r["first_losses"]) == 10
+    # the last layer's weights scaled by 0.1: the first predictions are nearly uniform
+    assert abs(r["first_losses"][0] - math.log(27)) < 0.02, r["first_losses"][0]
+    block = 1000 if steps >= 10_000 else steps // 10
+    assert len(r["loss_curve"]) == steps // block
+    assert r["loss_curve"][-1] < r["loss_curve"][0] < math.log10(3.4)  # mean log10 losses, going down
+    assert len(r["samples"]) == 20 and all(set(s) <= set(string.ascii_lowercase) for s in r["samples"])
+
+
+def test_005_wavenet_full_training(results):
+    r = results("005-c-full")
+    _check_005_common(r, WAVENET_FULL_RUN_STEPS)
+    if SANITIZER:  # a hundredth of the training (see WAVENET_FULL_RUN_STEPS): measured 2.192, 2.199
+        assert 2.1 < r["train_loss"] < 2.3 and 2.1 < r["val_loss"] < 2.3, (r["train_loss"], r["val_loss"])
+        return
+    # the lecture's 1.769 / 1.993 on its own split and random draws; measured here 1.768 / 1.985
+    assert abs(r["train_loss"] - LECTURE_005["train"]) <= 0.03, r["train_loss"]
+    assert abs(r["val_loss"] - LECTURE_005["val"]) <= 0.03, r["val_loss"]
+    assert r["train_loss"] < r["val_loss"]
+    assert r["val_loss"] < 2.010  # below 004's LSTM (dev 2.010) and 003's MLP (2.157) on the same split
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_005_wavenet_short_training(results, engine):
+    r = results(f"005-{engine}")
+    _check_005_common(r, WAVENET_SHORT_STEPS)
+    assert 2.2 < r["val_loss"] < 2.6 and 2.2 < r["train_loss"] < 2.6, (r["train_loss"], r["val_loss"])
+
+
 # ------------------------------------------------------------------ engines agree
 
 
@@ -521,7 +581,7 @@ def _assert_agree(c, n, where="RESULT"):
 @pytest.mark.parametrize("key", sorted(NB))
 def test_engines_agree(results, key):
     """The same notebook on the C and the NumPy engine: every number it reports agrees
-    to 1e-9 relative (for 003 and 004: both with their short STEPS)."""
+    to 1e-9 relative (for 003, 004 and 005: both with their short STEPS)."""
     c, n = results(f"{key}-c"), results(f"{key}-numpy")
     assert (c["engine"], n["engine"]) == ("c", "numpy")
     compared = {k: v for k, v in c.items() if k not in NOT_COMPARED}

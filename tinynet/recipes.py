@@ -10,7 +10,10 @@ The pieces a notebook needs but does not teach, shared by the notebooks,
   PyTorch is installed);
 * makemore's training step, evaluation and sampling: ``makemore_forward_backward``,
   ``makemore_calibrate``, ``makemore_logits``, ``makemore_split_loss``,
-  ``makemore_sample``.
+  ``makemore_sample``;
+* the same evaluation and sampling for a model of ``tinynet.nn`` layers that maps a
+  context of token ids to logits (notebook 005's WaveNet): ``nn_split_loss``,
+  ``nn_sample``.
 
 The lessons themselves, the forward and backward passes written out and the training
 loops, stay in the notebooks, where a learner reads them.
@@ -29,7 +32,7 @@ from tinynet import data, nn
 __all__ = [
     "xavier_uniform_python", "letter_classifier",
     "makemore_init", "makemore_forward_backward", "makemore_calibrate", "makemore_logits",
-    "makemore_split_loss", "makemore_sample",
+    "makemore_split_loss", "makemore_sample", "nn_split_loss", "nn_sample",
 ]
 
 
@@ -187,19 +190,16 @@ def makemore_split_loss(tn, P, X, Y, bnmean, bnvar):
     return loss
 
 
-def makemore_sample(tn, P, bnmean, bnvar, n, block_size=3, seed=2147483647 + 10, itos=None):
-    """makemore_sample(tn, P, bnmean, bnvar, n, block_size=3, seed=2147483647 + 10, itos=None)
-
-    n names drawn from the model as makemore does (start from '...', draw the next
-    character from the softmax, stop at '.'), with ``np.random.default_rng(seed)`` and
-    inverse-CDF draws, so both engines give the same names.  Returns a list of str.
-    """
+def _sample_names(next_logits, tn, n, block_size, seed, itos):
+    """n names from next_logits(context (1, block_size) int64) -> logits (1, vocab), as
+    makemore samples: start from '...', draw the next character by inverse CDF from
+    np.random.default_rng(seed), shift it into the context, stop at '.'."""
     rng = np.random.default_rng(seed)
     names = []
     for _ in range(n):
         context, out = [0] * block_size, []
         while True:
-            logits = makemore_logits(tn, P, np.array([context]), bnmean, bnvar)
+            logits = next_logits(np.array([context], dtype=np.int64))
             cdf = np.cumsum(tn.softmax(logits)[0])
             ix = min(int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right")), cdf.size - 1)
             context = context[1:] + [ix]
@@ -208,3 +208,85 @@ def makemore_sample(tn, P, bnmean, bnvar, n, block_size=3, seed=2147483647 + 10,
             out.append(ix)
         names.append(data.decode(out, itos))
     return names
+
+
+def makemore_sample(tn, P, bnmean, bnvar, n, block_size=3, seed=2147483647 + 10, itos=None):
+    """makemore_sample(tn, P, bnmean, bnvar, n, block_size=3, seed=2147483647 + 10, itos=None)
+
+    n names drawn from the model as makemore does (start from '...', draw the next
+    character from the softmax, stop at '.'), with ``np.random.default_rng(seed)`` and
+    inverse-CDF draws, so both engines give the same names.  Returns a list of str.
+    """
+    return _sample_names(lambda context: makemore_logits(tn, P, context, bnmean, bnvar), tn, n, block_size,
+                         seed, itos)
+
+
+# ------------------------------------------------- notebook 005: a model of nn layers
+
+
+def nn_split_loss(tn, model, X, Y, chunk=10_000):
+    """nn_split_loss(tn, model, X, Y, chunk=10_000)
+
+    makemore's ``split_loss`` for a model of ``tinynet.nn`` layers: the mean
+    cross-entropy of ``model(X)`` against Y over a whole split, computed in eval mode
+    (BatchNorm1d normalises with its running statistics, which stay as they are) and
+    ``chunk`` rows at a time (the summed losses divided by len(Y); the chunk size
+    changes nothing but rounding).  The model's mode (``model.training``) is restored
+    afterwards.  X: (N, ...) token ids (or inputs) of the model; Y: (N,) int64 targets.
+    Returns a float.
+
+    >>> import math
+    >>> import numpy as np
+    >>> import tinynet as tn
+    >>> from tinynet import data, nn, recipes
+    >>> X, Y = data.build_dataset(["emma", "ava"], block_size=2)
+    >>> model = nn.Sequential([nn.Embedding(27, 4, rng=0), nn.Flatten(), nn.Linear(8, 27, rng=0)])
+    >>> model[-1].weight[...] = 0.0; model[-1].bias[...] = 0.0   # uniform: the loss is ln 27
+    >>> abs(recipes.nn_split_loss(tn, model, X, Y, chunk=3) - math.log(27)) < 1e-12, model.training
+    (True, True)
+    """
+    if isinstance(chunk, (bool, float)) or not hasattr(chunk, "__index__") or int(chunk) < 1:
+        raise ValueError(f"nn_split_loss: chunk must be a positive integer, got {chunk!r}")
+    X, Y = np.asarray(X), np.asarray(Y)
+    if X.shape[:1] != Y.shape or Y.shape[0] == 0:
+        raise ValueError(f"nn_split_loss: X {X.shape} and Y {Y.shape} must have the same (non-zero) length")
+    chunk = int(chunk)
+    was_training = model.training
+    model.eval()
+    try:
+        total = 0.0
+        for i in range(0, Y.shape[0], chunk):
+            loss, _ = tn.cross_entropy_forward(model(X[i:i + chunk]), Y[i:i + chunk], reduction="sum")
+            total += loss
+    finally:
+        model.train(was_training)
+    return total / Y.shape[0]
+
+
+def nn_sample(tn, model, n, block_size, seed=2147483647 + 10, itos=None):
+    """nn_sample(tn, model, n, block_size, seed=2147483647 + 10, itos=None)
+
+    n names drawn from a model of ``tinynet.nn`` layers as makemore samples: the model
+    maps a context of ``block_size`` token ids, (1, block_size), to the next character's
+    logits, (1, vocab); start from '.' * block_size, draw the next character from the
+    softmax, shift it into the context, stop at '.'.  The model runs in eval mode
+    (BatchNorm1d with its running statistics) and its mode is restored afterwards.  The
+    draws are inverse-CDF draws from ``np.random.default_rng(seed)`` (one uniform per
+    character), as ``makemore_sample``'s, so both engines give the same names.
+    Returns a list of str (without the final '.').
+
+    >>> import numpy as np
+    >>> import tinynet as tn
+    >>> from tinynet import nn, recipes
+    >>> model = nn.Sequential([nn.Embedding(27, 4, rng=0), nn.Flatten(), nn.Linear(12, 27, rng=0)])
+    >>> model[-1].bias[0] = 3.0                     # '.' more likely: short names
+    >>> names = recipes.nn_sample(tn, model, 5, block_size=3, seed=1)
+    >>> names == recipes.nn_sample(tn, model, 5, block_size=3, seed=1), len(names)
+    (True, 5)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        return _sample_names(model, tn, n, block_size, seed, itos)
+    finally:
+        model.train(was_training)
