@@ -88,15 +88,13 @@ LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN = 200, 32
 WAVENET_SHORT_STEPS = 400  # the learning rate drops at step 300
 # seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min.  005's
 # training (the lecture's 200,000 steps of a 76,579-parameter model in float64, ~24 MFLOP
-# a step) is two cells, 3/4 and 1/4 of the steps: ~4.5 min in all at 1.3 ms a step (one
-# thread, a free core), but 642 s with both cores busy and 1186 s (5.9 ms a step) in this
-# file's run on a machine loaded by other work, where the engine's two threads wait for
-# each other; measured as one cell, which came within 15 s of the timeout.
+# a step) is two cells, 3/4 and 1/4 of the steps: ~4.5 min in all at 1.3 ms a step on
+# one thread and a free core; the kernels run on one thread each (_kernel_env), since
+# two-thread teams of kernels running side by side wait for each other.
 CELL_TIMEOUT = 1200
 # Under the sanitizer job (.ci/sanitize) the C core runs 20-30x slower (ASan + UBSan at
 # -O1: every access and index checked): 004's full training took 1100-1200 s there, at
-# the cell timeout (CI failed on it once).  There the "full" runs keep their sizes
-# (004's hidden 96 takes the threaded recurrence, which the short run's 32 does not) but
+# the cell timeout (CI failed on it once).  There the "full" runs keep their sizes but
 # train a tenth as long, and their tests check everything but the trained losses,
 # which the unsanitized job checks at full length.
 SANITIZER = bool(os.environ.get("TINYNET_SANITIZER"))
@@ -153,6 +151,11 @@ def _kernel_env():
     env = dict(os.environ)
     env["TINYNET_DATA"] = str(data_dir().resolve())  # absolute: the kernel runs in notebooks/
     env["MPLBACKEND"] = "Agg"
+    # The notebooks run side by side (see _run_all): each kernel on one thread, so that
+    # teams of threads do not wait at their barriers for members another kernel holds
+    # off the CPU (two 2-thread teams on 2 CPUs ran the WaveNet's products 3x slower
+    # than one thread).  The threaded paths have their own tests (test_threads.py).
+    env.setdefault("TINYNET_NUM_THREADS", "1")
     here = str(pathlib.Path(tinynet.__file__).resolve().parents[1])  # the tinynet under test
     env["PYTHONPATH"] = os.pathsep.join([here] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env

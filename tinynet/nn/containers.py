@@ -24,34 +24,43 @@ def _fusable(linear, bn, act, x):
 
 def _block_forward(linear, bn, act, x):
     """The forward pass of three fusable layers in one call; each keeps its cache."""
-    rows = x.reshape(-1, x.shape[-1])
-    bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
+    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    if rows.shape[0] <= 1:
+        bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
+    momentum = bn.momentum if bn.momentum is not None else 1.0 / (bn.num_batches_tracked + 1)
     h, hpre, mean, invstd = linear.tn.linear_batchnorm_tanh_forward(
         rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
-        bn.running_var, bn._factor())
+        bn.running_var, momentum)
     bn.num_batches_tracked += 1
-    shape = x.shape[:-1] + (linear.out_features,)
-    linear._cache = (x, shape)
-    bn._cache = ("train", hpre.reshape(shape), len(shape), mean, invstd)
-    act._cache = h = h.reshape(shape)
+    if x.ndim != 2:
+        shape = x.shape[:-1] + (linear.out_features,)
+        hpre, h = hpre.reshape(shape), h.reshape(shape)
+    linear._cache = (x, h.shape)
+    bn._cache = ("train", hpre, h.ndim, mean, invstd)
+    act._cache = h
     return h
 
 
 def _block_backward(linear, bn, act, dh):
     """The backward pass of a block fused in the forward pass, in one call."""
     h = act._cached()
-    act._check_dout(dh, h.shape)
-    x, _ = linear._cached()
-    _, hpre, _, mean, invstd = bn._cached()
-    H = linear.out_features
+    if getattr(dh, "shape", None) != h.shape:
+        act._check_dout(dh, h.shape)
+    x = linear._cache[0]
+    _, hpre, _, mean, invstd = bn._cache
+    if h.ndim != 2:
+        H = linear.out_features
+        dh, h, hpre = np.reshape(dh, (-1, H)), h.reshape(-1, H), hpre.reshape(-1, H)
+    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     dx, dW, db, dgamma, dbeta = linear.tn.linear_batchnorm_tanh_backward(
-        np.reshape(dh, (-1, H)), h.reshape(-1, H), x.reshape(-1, x.shape[-1]), linear.weight, bn.weight,
-        hpre.reshape(-1, H), mean, invstd, bn.correction)
-    linear._grads["weight"] = dW
+        dh, h, rows, linear.weight, bn.weight, hpre, mean, invstd, bn.correction)
+    grads = linear._grads
+    grads["weight"] = dW
     if linear.bias is not None:
-        linear._grads["bias"] = db
-    bn._grads["weight"], bn._grads["bias"] = dgamma, dbeta
-    return dx.reshape(x.shape)
+        grads["bias"] = db
+    grads = bn._grads
+    grads["weight"], grads["bias"] = dgamma, dbeta
+    return dx if x.ndim == 2 else dx.reshape(x.shape)
 
 
 class Sequential(Module):
