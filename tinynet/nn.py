@@ -797,15 +797,16 @@ class BatchNorm1d(Module):
             y = tn.batchnorm_inference(xl, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
             self._cache = ("eval", xl, x.ndim)
             return self._back(y, x.ndim)
-        self._check_batch(xl, x.shape)
+        self._check_batch(math.prod(xl.shape[:-1]), x.shape)
         y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction,
                                                self.running_mean, self.running_var, self._factor())
         self.num_batches_tracked += 1
         self._cache = ("train", xl, x.ndim, mean, invstd)
         return self._back(y, x.ndim)
 
-    def _check_batch(self, xl, shape):
-        if xl.size // max(self.num_features, 1) <= 1:
+    def _check_batch(self, n, shape):
+        """Training needs n, the values per channel, above 1."""
+        if n <= 1:
             raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
                              f"got x of shape {shape} (use eval() for single examples)")
 
@@ -833,9 +834,9 @@ class BatchNorm1d(Module):
             dx = tn.batchnorm_inference(dout, self.weight, zeros, zeros, self.running_var, self.eps)
             xhat = tn.batchnorm_inference(x, np.ones_like(self.weight), zeros, self.running_mean,
                                           self.running_var, self.eps)
-            rows = (dout * xhat).reshape(-1, self.num_features)
-            dgamma = rows.sum(axis=0)
-            dbeta = dout.reshape(-1, self.num_features).sum(axis=0)
+            rows = (math.prod(x.shape[:-1]), self.num_features)
+            dgamma = (dout * xhat).reshape(rows).sum(axis=0)
+            dbeta = dout.reshape(rows).sum(axis=0)
         self._grads["weight"] = dgamma
         self._grads["bias"] = dbeta
         return self._back(dx, ndim)
@@ -1162,8 +1163,8 @@ def _fusable(linear, bn, act, x):
 
 def _block_forward(linear, bn, act, x):
     """The forward pass of three fusable layers in one call; each keeps its cache."""
-    rows = x.reshape(-1, x.shape[-1])
-    bn._check_batch(rows, x.shape[:-1] + (bn.num_features,))
+    rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+    bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
     h, hpre, mean, invstd = linear.tn.linear_batchnorm_tanh_forward(
         rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
         bn.running_var, bn._factor())
@@ -1181,10 +1182,10 @@ def _block_backward(linear, bn, act, dh):
     act._check_dout(dh, h.shape)
     x, _ = linear._cached()
     _, hpre, _, mean, invstd = bn._cached()
-    H = linear.out_features
+    N, H = math.prod(x.shape[:-1]), linear.out_features
     dx, dW, db, dgamma, dbeta = linear.tn.linear_batchnorm_tanh_backward(
-        np.reshape(dh, (-1, H)), h.reshape(-1, H), x.reshape(-1, x.shape[-1]), linear.weight, bn.weight,
-        hpre.reshape(-1, H), mean, invstd, bn.correction)
+        np.reshape(dh, (N, H)), h.reshape(N, H), x.reshape(N, x.shape[-1]), linear.weight, bn.weight,
+        hpre.reshape(N, H), mean, invstd, bn.correction)
     linear._grads["weight"] = dW
     if linear.bias is not None:
         linear._grads["bias"] = db
