@@ -13,7 +13,7 @@ _Rng = Union[int, np.integer[Any], np.random.Generator, np.random.SeedSequence, 
 
 __all__ = [
     "Module", "Linear", "Tanh", "ReLU", "Sigmoid", "Embedding", "BatchNorm1d", "RNN", "LSTM", "GRU",
-    "Flatten", "Sequential", "INITS",
+    "Flatten", "FlattenConsecutive", "Sequential", "INITS",
 ]
 
 INITS: Tuple[str, ...]
