@@ -313,7 +313,7 @@ def list_drafts(draw, spec):
                 entries.append((None, "C"))  # a parameter without a gradient: skipped
                 continue
             v = np.asarray(_values(draw, shapes[i], dtypes[i], mode))
-            v = np.abs(v) if a.name in ("vs", "sums") else v
+            v = np.asarray(np.abs(v)) if a.name in ("vs", "sums") else v  # (0-d: an array, not a scalar)
             entries.append((v, "C" if a.kind == "P" else draw(st.sampled_from(LAYOUTS))))
         arrays[a.name] = (entries, "entries")
     _spoil(draw, spec, arrays, note)
