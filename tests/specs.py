@@ -3,7 +3,11 @@ other way of calling it -- unbatched, token ids), from which the matrices are ge
 
 Each spec gives the function's array arguments (kind, shape in size symbols, value
 range, what else is accepted), its small valid sizes, its other arguments and its own
-bad scalars.  `make(spec, dtype, rng)` gives valid keyword arguments for it.  From
+bad scalars.  The optimizers' *_foreach_ take lists of arrays, one per tensor (kinds "P"
+and "F": each entry shaped by its own symbols, the list's length a size symbol) and an
+int64 array of step counts (kind "n"); the matrices give lists their own cases (not a
+list, the wrong length, each bad entry named as "params[1]") where an array's do not
+apply.  `make(spec, dtype, rng)` gives valid keyword arguments for it.  From
 TABLE come the bad-input matrix, zero sizes, memory layouts, NaN / inf and huge
 dimensions (tests/test_errors.py), the hypothesis properties (test_properties.py), the
 thread tests (test_threads.py), the leak tests (test_leaks.py) and the recorded bits
@@ -26,20 +30,36 @@ import numpy as np
 @dataclasses.dataclass(frozen=True)
 class Arg:
     name: str
-    kind: str  # "f": float array; "i": integer array; "p": float array updated in place
-    dims: tuple  # size symbols, one per dimension ("4H": 4 times H, the LSTM's gate blocks)
+    kind: str  # "f": float array; "i": integer array; "p": float array updated in place; the lists of
+    #            the optimizers' *_foreach_ (one entry per tensor): "P" of "p" arrays, "F" of "f" arrays
+    #            (None entries accepted: the grads); "n": int64 counters updated in place (steps)
+    dims: tuple  # size symbols, one per dimension ("4H": 4 times H, the LSTM's gate blocks); a list's: its length
     hi: str = None  # "i": values lie in [0, sizes[hi])
     ndims: frozenset = None  # ndims accepted with the other arguments unchanged
     optional: bool = False  # None is documented as accepted
     tokens: bool = False  # "f" that takes integer token ids instead, or "i" float inputs instead (the RNN's x)
+    items: tuple = None  # "P", "F": each entry's dims, entry i shaped as items[i % len(items)]
+    none_raises: type = TypeError  # what None raises when it is not optional
 
     @property
     def ok_ndims(self):
         return self.ndims if self.ndims is not None else frozenset([len(self.dims)])
 
     def shape(self, sizes):
-        """The argument's shape for the given sizes."""
-        return tuple(int(d[:-1]) * sizes[d[-1]] if d[0].isdigit() else sizes[d] for d in self.dims)
+        """The argument's shape for the given sizes (a list's: its length, as a 1-tuple)."""
+        return _shape(self.dims, sizes)
+
+    def item_shapes(self, sizes):
+        """A list's entries' shapes."""
+        return [_shape(self.items[i % len(self.items)], sizes) for i in range(self.shape(sizes)[0])]
+
+
+def _shape(dims, sizes):
+    return tuple(int(d[:-1]) * sizes[d[-1]] if d[0].isdigit() else sizes[d] for d in dims)
+
+
+INPLACE = frozenset("pPn")  # the kinds updated in place
+LISTS = frozenset("PF")  # the kinds that are lists of arrays
 
 
 def F(name, dims, **kw):
@@ -52,6 +72,21 @@ def I(name, dims, hi, **kw):  # noqa: E743 (I for integer)
 
 def P(name, dims, **kw):
     return Arg(name, "p", tuple(dims.split()), **kw)
+
+
+def PL(name, length, items, **kw):
+    """A list of `length` arrays updated in place, shaped as `items` in turn."""
+    return Arg(name, "P", (length,), items=tuple(tuple(d.split()) for d in items), **kw)
+
+
+def FL(name, length, items, **kw):
+    """A list of `length` float array-likes (None entries accepted), shaped as `items` in turn."""
+    return Arg(name, "F", (length,), items=tuple(tuple(d.split()) for d in items), **kw)
+
+
+def N(name, dims, **kw):
+    """int64 counters updated in place."""
+    return Arg(name, "n", tuple(dims.split()), **kw)
 
 
 ANY_NDIM = frozenset(range(5))
@@ -84,10 +119,34 @@ def make(spec, dtype, rng, sizes=None):
         if a.kind == "i":
             hi = s[a.hi]
             kw[a.name] = rng.integers(0, hi, shape) if hi else np.zeros(shape, np.int64)
+        elif a.kind in LISTS:
+            kw[a.name] = [rng.uniform(0.1, 0.9, sh).astype(dtype) for sh in a.item_shapes(s)]
+        elif a.kind == "n":
+            kw[a.name] = rng.integers(0, 3, shape).astype(np.int64)
         else:
             kw[a.name] = rng.uniform(0.1, 0.9, shape).astype(dtype)
     kw.update(spec.scalars(s))
     return kw
+
+
+def copy_args(kw):
+    """Fresh copies of kw's arrays (in lists too), for a call that updates them in place."""
+    return {k: [e.copy() if isinstance(e, np.ndarray) else e for e in v] if isinstance(v, (list, tuple))
+            else v.copy() if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+
+
+def arrays_of(v):
+    """The arrays an argument is: itself, or a list's entries."""
+    if isinstance(v, np.ndarray):
+        return [v]
+    if isinstance(v, (list, tuple)):
+        return [e for e in v if isinstance(e, np.ndarray)]
+    return []
+
+
+def inplace_outputs(spec, kw):
+    """The arrays spec's function updates in place, flattened (lists entry by entry)."""
+    return [e for a in spec.args if a.kind in INPLACE for e in arrays_of(kw[a.name])]
 
 
 # ----------------------------------------------- bad scalars several layers share
@@ -168,12 +227,19 @@ def _activations():
     return out
 
 
+SEQ = dict(B=2, T=3, D=4, H=5)  # a (B, T, D) sequence: makemore part 5's activations
+LEADING = frozenset({1, 2, 3, 4})  # x (..., D): any number of leading axes
+
+
 BY_LAYER["linear"] = [
-    Fn("linear_forward", [F("x", "N D", ndims={1, 2}), F("W", "H D"), F("b", "H", optional=True)], LINEAR),
-    Fn("linear_forward", [F("x", "D", ndims={1, 2}), F("W", "H D"), F("b", "H", optional=True)], LINEAR,
+    Fn("linear_forward", [F("x", "N D", ndims=LEADING), F("W", "H D"), F("b", "H", optional=True)], LINEAR),
+    Fn("linear_forward", [F("x", "D", ndims=LEADING), F("W", "H D"), F("b", "H", optional=True)], LINEAR,
        variant="unbatched"),
+    Fn("linear_forward", [F("x", "B T D", ndims=LEADING), F("W", "H D"), F("b", "H", optional=True)], SEQ,
+       variant="sequence"),
     Fn("linear_backward", [F("dy", "N H"), F("x", "N D"), F("W", "H D")], LINEAR),
     Fn("linear_backward", [F("dy", "H"), F("x", "D"), F("W", "H D")], LINEAR, variant="unbatched"),
+    Fn("linear_backward", [F("dy", "B T H"), F("x", "B T D"), F("W", "H D")], SEQ, variant="sequence"),
     *_activations(),
     Fn("softmax", [F("logits", "N V", ndims={1, 2, 3, 4})], dict(N=3, V=5)),
     Fn("cross_entropy_forward", [F("logits", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
@@ -201,15 +267,67 @@ BY_LAYER["embedding"] = [
 
 # --------------------------------------------------------------------------- norm
 
+CHANNELS_LAST = frozenset({2, 3, 4})  # x (..., C): at least one leading axis
+BN_SEQ = dict(B=2, T=3, C=4)  # (B, T, C), the statistics over (B, T)
+
+
+def _running_bad(x="x"):
+    """The running statistics' own bad cases (both or neither; momentum in [0, 1]; more
+    than one value per channel, for their unbiased variance)."""
+    one_row = lambda kw: kw.update({x: np.ascontiguousarray(kw[x][:1]), "correction": 0})  # noqa: E731
+    return [
+        ("running_var=None", {"running_var": None}, ValueError, ["running_mean and running_var"]),
+        ("momentum=-0.1", {"momentum": -0.1}, ValueError, ["momentum must be in [0, 1]", "-0.1"]),
+        ("momentum=1.5", {"momentum": 1.5}, ValueError, ["momentum must be in [0, 1]", "1.5"]),
+        ("momentum=nan", {"momentum": math.nan}, ValueError, ["momentum", "nan"]),
+        ("momentum=None", {"momentum": None}, TypeError, ["momentum", "NoneType"]),
+        ("momentum=str", {"momentum": "fast"}, TypeError, ["momentum", "str"]),
+        ("momentum=0", {"momentum": 0.0}, None, []),
+        ("momentum=1", {"momentum": 1.0}, None, []),
+        ("N=1", one_row, ValueError, ["running variance", "(1, "]),
+        ("N=1-no-running", lambda kw: (one_row(kw), kw.update(running_mean=None, running_var=None)), None, []),
+        # lists take float64 (nothing else fixes the dtype), which the running statistics must match
+        ("lists-float32-running", _lists_float32_running, TypeError, ["running_mean is float32 but", "is float64"]),
+    ]
+
+
+def _lists_float32_running(kw):
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray):
+            kw[k] = v.astype(np.float32) if k.startswith("running") else v.tolist()
+
+
+def _running(length):
+    """running_mean, running_var: (length,), updated in place; None alone is a ValueError."""
+    return [P(n, length, none_raises=ValueError) for n in ("running_mean", "running_var")]
+
+
 BY_LAYER["norm"] = [
-    Fn("batchnorm_forward", [F("x", "N C"), F("gamma", "C"), F("beta", "C")], dict(N=3, C=4),
+    Fn("batchnorm_forward", [F("x", "N C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C")], dict(N=3, C=4),
        scalars=lambda s: {"eps": 1e-5, "correction": 0}, bad=_correction_bad() + _eps_bad(),
        zero_raises={"N": ValueError}),
+    Fn("batchnorm_forward", [F("x", "B T C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C")], BN_SEQ,
+       scalars=lambda s: {"eps": 1e-5, "correction": 1}, zero_raises={"B": ValueError, "T": ValueError},
+       variant="sequence"),
+    Fn("batchnorm_forward", [F("x", "N C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C"), *_running("C")],
+       dict(N=3, C=4), scalars=lambda s: {"eps": 1e-5, "correction": 1, "momentum": 0.1}, bad=_running_bad(),
+       zero_raises={"N": ValueError}, variant="running"),
+    Fn("batchnorm_forward", [F("x", "B T C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C"), *_running("C")],
+       BN_SEQ, scalars=lambda s: {"eps": 1e-5, "correction": 0, "momentum": 0.25},
+       zero_raises={"B": ValueError, "T": ValueError}, variant="sequence-running"),
     Fn("batchnorm_backward", [F("dy", "N C"), F("x", "N C"), F("gamma", "C"), F("mean", "C"), F("invstd", "C")],
        dict(N=3, C=4), scalars=lambda s: {"correction": 0}, bad=_correction_bad(), zero_raises={"N": ValueError}),
+    Fn("batchnorm_backward",
+       [F("dy", "B T C"), F("x", "B T C"), F("gamma", "C"), F("mean", "C"), F("invstd", "C")], BN_SEQ,
+       scalars=lambda s: {"correction": 1}, zero_raises={"B": ValueError, "T": ValueError}, variant="sequence"),
     Fn("batchnorm_inference",
-       [F("x", "N C"), F("gamma", "C"), F("beta", "C"), F("running_mean", "C"), F("running_var", "C")],
+       [F("x", "N C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C"), F("running_mean", "C"),
+        F("running_var", "C")],
        dict(N=3, C=4), scalars=lambda s: {"eps": 1e-5}, bad=_eps_bad()),
+    Fn("batchnorm_inference",
+       [F("x", "B T C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C"), F("running_mean", "C"),
+        F("running_var", "C")],
+       BN_SEQ, scalars=lambda s: {"eps": 1e-5}, variant="sequence"),
 ]
 
 
@@ -220,6 +338,10 @@ BY_LAYER["mlp"] = [
        [F("x", "N D"), F("W", "H D"), F("b", "H", optional=True), F("gamma", "H"), F("beta", "H")], LINEAR,
        scalars=lambda s: {"eps": 1e-5, "correction": 0}, bad=_correction_bad() + _eps_bad(),
        zero_raises={"N": ValueError}),
+    Fn("linear_batchnorm_tanh_forward",
+       [F("x", "N D"), F("W", "H D"), F("b", "H", optional=True), F("gamma", "H"), F("beta", "H"), *_running("H")],
+       LINEAR, scalars=lambda s: {"eps": 1e-5, "correction": 1, "momentum": 0.1}, bad=_running_bad(),
+       zero_raises={"N": ValueError}, variant="running"),
     Fn("linear_batchnorm_tanh_backward",
        [F("dh", "N H"), F("h", "N H"), F("x", "N D"), F("W", "H D"), F("gamma", "H"), F("hpre", "N H"),
         F("mean", "H"), F("invstd", "H")], LINEAR,
@@ -377,6 +499,66 @@ BY_LAYER["optim"] = [
            ("lo=None", {"lo": None}, TypeError, ["lo", "NoneType"]),
            ("hi=str", {"hi": "5"}, TypeError, ["hi", "str"]),
        ]),
+]
+
+
+# torch.optim's algorithms over lists of tensors: K tensors of mixed shapes (a vector, a
+# matrix, a scalar, ...), their states alike; steps (K,) counts each tensor's steps.
+FOREACH = dict(K=3, A=3, B=4)
+TENSORS = ("B", "A B", "")
+
+
+def _foreach(name, states, scalars, bad, variant="", none_raises=TypeError):
+    """A *_foreach_ spec: params, grads, the state lists, steps."""
+    lists = [PL("params", "K", TENSORS), FL("grads", "K", TENSORS)]
+    lists += [PL(s, "K", TENSORS, none_raises=none_raises) for s in states]
+    steps = [N("steps", "K", none_raises=none_raises)] if states else []
+    return Fn(name, lists + steps, FOREACH, scalars=lambda s: dict(scalars), bad=bad, variant=variant)
+
+
+def _hyper_bad(*names):
+    """The one rule for lr, eps, weight_decay, momentum, ...: a finite number >= 0."""
+    out = [(f"{names[0]}=None", {names[0]: None}, TypeError, [names[0], "NoneType"]),
+           (f"{names[0]}=str", {names[0]: "big"}, TypeError, [names[0], "str"])]
+    for n in names:
+        out += [case for case in _nonneg_bad(n) if case[0] in (f"{n}=-1", f"{n}=nan", f"{n}=inf", f"{n}=0")]
+    return out
+
+
+def _beta_bad():
+    return [
+        ("beta1=1", {"beta1": 1.0}, ValueError, ["beta1 must be in [0, 1)", "got 1.0"]),
+        ("beta1=-0.1", {"beta1": -0.1}, ValueError, ["beta1", "got -0.1"]),
+        ("beta2=1", {"beta2": 1.0}, ValueError, ["beta2 must be in [0, 1)", "got 1.0"]),
+        ("beta2=nan", {"beta2": math.nan}, ValueError, ["beta2", "got nan"]),
+        ("beta1=str", {"beta1": "a"}, TypeError, ["beta1", "str"]),
+        ("beta1=0", {"beta1": 0.0}, None, []),
+        ("decoupled=array", {"decoupled": np.array([1, 0])}, ValueError, ["decoupled must be true or false"]),
+    ]
+
+
+SGD_MOMENTUM = dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01, nesterov=False)
+NESTEROV = "nesterov momentum needs momentum > 0 and dampening = 0"
+
+BY_LAYER["optim"] += [
+    _foreach("sgd_foreach_", ["momentum_buffers"], SGD_MOMENTUM, none_raises=ValueError, bad=[
+        *_hyper_bad("lr", "momentum", "dampening", "weight_decay"),
+        ("nesterov-without-momentum", {"nesterov": True, "momentum": 0.0, "dampening": 0.0}, ValueError, [NESTEROV]),
+        ("nesterov-with-dampening", {"nesterov": True}, ValueError, [NESTEROV]),
+        ("nesterov", {"nesterov": True, "dampening": 0.0}, None, []),
+        ("nesterov=array", {"nesterov": np.array([1, 0])}, ValueError, ["nesterov must be true or false"]),
+        ("momentum=0-buffers-ignored", {"momentum": 0.0, "momentum_buffers": None, "steps": None}, None, []),
+    ]),
+    _foreach("sgd_foreach_", [], dict(momentum_buffers=None, steps=None, lr=0.5), variant="plain", bad=[
+        *_hyper_bad("lr"),
+        ("momentum-without-buffers", {"momentum": 0.9}, ValueError, ["momentum != 0 needs momentum_buffers"]),
+    ]),
+    _foreach("adam_foreach_", ["ms", "vs"], dict(lr=1e-2, weight_decay=0.1), bad=[
+        *_hyper_bad("lr", "eps", "weight_decay"), *_beta_bad()]),
+    _foreach("adam_foreach_", ["ms", "vs"], dict(lr=1e-2, beta1=0.8, beta2=0.99, weight_decay=0.1, decoupled=False),
+             variant="l2", bad=[*_hyper_bad("weight_decay")]),
+    _foreach("adagrad_foreach_", ["sums"], dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, eps=1e-6), bad=[
+        *_hyper_bad("lr", "eps", "weight_decay", "lr_decay")]),
 ]
 
 

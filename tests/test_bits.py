@@ -39,8 +39,8 @@ def _sizes(spec):
     yield "medium", _scaled(spec, 16 if rnn else 24)
     if spec.name.startswith("linear"):  # (and the fused blocks: linear_batchnorm_tanh_*, linear_cross_entropy)
         pick = lambda sizes: {k: v for k, v in sizes.items() if k in spec.sizes}
-        yield "large", pick(dict(N=70, D=300, H=270, V=270))  # K above one KC block in every product
-        yield "direct", pick(dict(N=32, D=30, H=200, V=27))  # makemore's: the direct GEMM path
+        yield "large", pick(dict(N=70, D=300, H=270, V=270, B=7, T=10))  # K above one KC block in every product
+        yield "direct", pick(dict(N=32, D=30, H=200, V=27, B=4, T=8))  # makemore's: the direct GEMM path
     if spec.name in ("rnn_forward", "rnn_backward"):
         yield "large", dict(T=5, B=40, D=300, H=270)
     if spec.name.startswith(("lstm", "gru")):

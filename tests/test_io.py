@@ -65,7 +65,7 @@ def assert_same_model(a, b):
             assert_same_model(x, y)
         return
     assert (a.engine, a.dtype) == (b.engine, b.dtype)
-    for attr in ("init", "bptt_steps", "eps", "momentum", "correction", "start_dim", "end_dim"):
+    for attr in ("init", "bptt_steps", "eps", "momentum", "correction", "start_dim", "end_dim", "channels_last", "n"):
         assert getattr(a, attr, None) == getattr(b, attr, None), attr
     sa, sb = a.state_dict(), b.state_dict()
     assert list(sa) == list(sb)
@@ -98,6 +98,8 @@ SINGLE = {
     "Flatten": lambda kw: nn.Flatten(0, 1, **kw),
     "Embedding": lambda kw: nn.Embedding(9, 4, rng=0, **kw),
     "BatchNorm1d": lambda kw: nn.BatchNorm1d(4, momentum=0.3, **kw),
+    "FlattenConsecutive": lambda kw: nn.FlattenConsecutive(2, **kw),
+    "BatchNorm1d-channels-last": lambda kw: nn.BatchNorm1d(3, correction=1, channels_last=True, **kw),
     "RNN": lambda kw: nn.RNN(4, 5, bptt_steps=3, init="xavier_uniform", rng=0, **kw),
     "empty Sequential": lambda kw: nn.Sequential([]),
 }
@@ -111,10 +113,25 @@ def test_roundtrip_each_layer(tmp_path, kind, dtype):
         p[...] = np.random.default_rng(p.size).standard_normal(p.shape)
     again = roundtrip(model, tmp_path)
     assert_same_model(model, again)
-    x = {"Embedding": np.array([[1, 8]]), "RNN": np.array([[1], [3]])}.get(kind, np.linspace(-2, 2, 8).reshape(2, 4))
+    sequence = np.linspace(-2, 2, 24).reshape(2, 4, 3)  # (B, T, C)
+    x = {"Embedding": np.array([[1, 8]]), "RNN": np.array([[1], [3]]), "FlattenConsecutive": sequence,
+         "BatchNorm1d-channels-last": sequence}.get(kind, np.linspace(-2, 2, 8).reshape(2, 4))
     if kind != "empty Sequential":
         x = x if x.dtype.kind == "i" else x.astype(dtype)
         assert model(x).tobytes() == again(x).tobytes()
+
+
+def test_file_from_before_channels_last_loads_with_the_default(tmp_path):
+    """A BatchNorm1d saved before channels_last existed (no such argument in the file)
+    loads as BatchNorm1d(..., channels_last=False)."""
+    arrays = saved(tmp_path)
+
+    def drop(meta):
+        del meta["model"]["layers"][1]["args"]["channels_last"]
+
+    back = tinynet.load(write(tmp_path, with_meta(arrays, drop)))
+    assert back.layers[1].channels_last is False
+    assert_same_model(back, tinynet.load(write(tmp_path, arrays, "as-saved.npz")))
 
 
 def test_activation_dtype_none_and_fixed(tmp_path):

@@ -102,6 +102,8 @@ NO_GRADIENT = {
     "softmax": "no backward function: its gradient is cross_entropy_backward's, checked there",
     "rnn_sample": "sampling: it draws tokens, nothing is differentiated",
     **dict.fromkeys(["sgd_step_", "adagrad_step_", "adam_step_", "clip_"], "an optimizer step or clipping, in place"),
+    **dict.fromkeys(["sgd_foreach_", "adam_foreach_", "adagrad_foreach_"],
+                    "an optimizer step over a list of tensors, in place: it updates, it is not differentiated"),
 }
 ENGINE_OF = {id(tinynet): "c", id(core): "c", id(ref): "numpy"}
 

@@ -30,18 +30,29 @@ def _variants(spec, kw):
     """kw, and kw with its arguments given in ways the wrapper must convert."""
     yield "borrowed", kw
     conv = dict(kw)
+    kinds = [a.kind for a in spec.args]
+    # (lists take float64 unless an array fixes the dtype first: the running statistics, in
+    # place and after them, must match it -- so the first float argument stays an array)
+    keep = "f" in kinds and "p" in kinds[kinds.index("f"):]
     for a in spec.args:
         v = kw[a.name]
-        if a.kind == "f":
+        if a.kind == "f" and keep:
+            keep = False
+        elif a.kind == "f":
             conv[a.name] = v.tolist()
+        elif a.kind == "F":  # the gradients of the optimizers' *_foreach_: each converted
+            conv[a.name] = [e.tolist() for e in v]
         elif a.kind == "i":
             conv[a.name] = v.astype(np.int32)
     yield "lists", conv
     other = dict(kw)
+    swapped = lambda v: np.asfortranarray(v) if v.ndim >= 2 else v.astype(v.dtype.newbyteorder())  # noqa: E731
     for a in spec.args:
         v = kw[a.name]
         if a.kind == "f":
-            other[a.name] = np.asfortranarray(v) if v.ndim >= 2 else v.astype(v.dtype.newbyteorder())
+            other[a.name] = swapped(v)
+        elif a.kind == "F":
+            other[a.name] = [swapped(e) for e in v]
         elif a.kind == "i":
             other[a.name] = v.astype(v.dtype.newbyteorder())
     yield "converted", other

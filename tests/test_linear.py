@@ -6,6 +6,9 @@ cross_entropy_forward / cross_entropy_backward.
   shapes (size-1, odd and zero sizes included), both dtypes, batched and unbatched, and
   non-contiguous / Fortran / byte-swapped / negative-stride layouts; lists take the
   arrays' dtype; extreme and NaN logits;
+* linear_forward / linear_backward on x (..., D), any leading axes (makemore part 5's
+  (B, T, D), empty ones): both engines, the C engine's bits those of the rows (N, D), and
+  against torch.nn.functional.linear (values and gradients; skipped without torch);
 * large results are 64-byte aligned views of a buffer made for them;
 * the NumPy engine's backward passes against central finite differences (float64):
   TestGradients.
@@ -48,6 +51,63 @@ def test_linear_layouts(kind, dtype):
     assert_close(tn.linear_forward(*relayout([x, W, b], kind)), want, kind)
     assert_close(tn.linear_backward(*relayout([dy, x, W], kind)), tn.linear_backward(dy, x, W), kind)
     check("linear_backward", *relayout([dy, x, W], kind))
+
+
+# x (..., D): any leading axes, as torch.nn.functional.linear -- makemore part 5's (B, T, D),
+# one example (D,), empty leading axes; D and H 0 too
+LEADING = [(), (1,), (6,), (4, 8), (2, 3, 4), (0, 5), (5, 0), (3, 0, 2), (2, 1, 1, 3)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("D,H", [(5, 7), (0, 3), (4, 0), (30, 200)])
+@pytest.mark.parametrize("lead", LEADING, ids=str)
+def test_linear_any_leading_axes(lead, D, H, dtype):
+    """Both engines on x (..., D), and the C engine's bits are those of the rows (N, D):
+    every leading axis is a batch axis."""
+    rng = np.random.default_rng(len(lead) * 100 + sum(lead) + D)
+    x, W, b = randn(rng, lead + (D,), dtype), randn(rng, (H, D), dtype), randn(rng, H, dtype)
+    dy = randn(rng, lead + (H,), dtype)
+    y = check("linear_forward", x, W, b)
+    assert y.shape == lead + (H,)
+    check("linear_forward", x, W)
+    dx, dW, db = check("linear_backward", dy, x, W)
+    assert dx.shape == x.shape and dW.shape == (H, D) and db.shape == (H,)
+    N = int(np.prod(lead))
+    rows = tn.linear_forward(x.reshape(N, D), W, b)
+    assert np.array_equal(y, rows.reshape(y.shape))
+    for got, want in zip((dx, dW, db), tn.linear_backward(dy.reshape(N, H), x.reshape(N, D), W)):
+        assert np.array_equal(got, want.reshape(got.shape))
+
+
+@pytest.mark.parametrize("kind", LAYOUTS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_linear_sequence_layouts(kind, dtype):
+    """(B, T, D) in every memory layout: the contiguous call's result, in both engines."""
+    rng = np.random.default_rng(2)
+    x, W, b, dy = randn(rng, (4, 8, 5), dtype), randn(rng, (3, 5), dtype), randn(rng, 3, dtype), randn(rng, (4, 8, 3),
+                                                                                                         dtype)
+    assert_close(tn.linear_forward(*relayout([x, W, b], kind)), tn.linear_forward(x, W, b), kind)
+    assert_close(tn.linear_backward(*relayout([dy, x, W], kind)), tn.linear_backward(dy, x, W), kind)
+    check("linear_forward", *relayout([x, W, b], kind))
+    check("linear_backward", *relayout([dy, x, W], kind))
+    # a (B, T) slice of a bigger array, as x[:, ::2] of a sequence
+    wide = randn(rng, (4, 16, 5), dtype)
+    check("linear_forward", wide[:, ::2], W, b)
+    check("linear_backward", dy, wide[:, ::2], W)
+
+
+def test_linear_sequence_matches_torch():
+    """F.linear on (B, T, D): values and the gradients of x, W, b (float64)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x, W, b, dy = rand(rng, 4, 8, 6), rand(rng, 5, 6), rand(rng, 5), rand(rng, 4, 8, 5)
+    xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, W, b))
+    yt = torch.nn.functional.linear(xt, Wt, bt)
+    yt.backward(torch.from_numpy(dy))
+    for engine in (tn, ref):
+        assert_close(engine.linear_forward(x, W, b), yt.detach().numpy(), f"{engine.__name__}: y")
+        for name, got, want in zip(("dx", "dW", "db"), engine.linear_backward(dy, x, W), (xt, Wt, bt)):
+            assert_close(got, want.grad.numpy(), f"{engine.__name__}: {name}")
 
 
 def test_linear_lists_take_the_arrays_dtype():
@@ -204,6 +264,17 @@ class TestGradients:
         L1 = lambda: np.sum(R1 * ref.linear_forward(x1, W, b))
         for name, p, g in [("x", x1, dx), ("W", W, dW), ("b", b, db)]:
             check_grad(name, g, numgrad(L1, p))
+
+    @pytest.mark.parametrize("lead", [(2, 3), (2, 1, 3)], ids=str)
+    def test_linear_sequence(self, lead):
+        """x (B, T, D): dx, and dW, db summed over (B, T)."""
+        rng = np.random.default_rng(7)
+        x, W, b = rand(rng, *lead, 4), rand(rng, 5, 4), rand(rng, 5)
+        R = rand(rng, *lead, 5)
+        L = lambda: np.sum(R * ref.linear_forward(x, W, b))
+        dx, dW, db = ref.linear_backward(R, x, W)
+        for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
+            check_grad(name, g, numgrad(L, p))
 
     @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu"])
     def test_activations(self, act):

@@ -6,6 +6,7 @@ linear_cross_entropy.
 * the C engine against the NumPy engine (shapes, dtypes, bias or None, corrections,
   layouts), the NumPy engine against the composition it is documented to be;
 * each call's arrays are disjoint views of one buffer (C engine);
+* the running statistics: as batchnorm_forward updates them from hpre (bit for bit);
 * against PyTorch autograd on makemore's block (skipped without torch);
 * the NumPy engine's backward passes against central finite differences (float64):
   TestGradients.
@@ -82,6 +83,34 @@ def test_block_is_the_layers_composed(dtype, shape, correction, bias):
     scale = float(np.max(np.abs(want_b[1]), initial=0.0))
     for name, g, w in zip(("dx", "dW", "db", "dgamma", "dbeta"), bwd, want_b):
         assert_close(g, w, name, rtol=RTOL[np.dtype(dtype)], min_scale=scale if name == "db" else 0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("correction", [0, 1])
+@pytest.mark.parametrize("momentum", [0.1, 1.0])
+def test_block_running_statistics(dtype, shape, correction, momentum):
+    """running_mean and running_var updated in place as batchnorm_forward updates them from
+    hpre (the C engine bit for bit, as the layers composed); the block's results unchanged
+    by them; both engines alike."""
+    N, D, H = shape
+    rng = np.random.default_rng(N + D + H)
+    x, W, b, gamma, beta = block_args(rng, N, D, H, dtype)
+    rm0, rv0 = randn(rng, H, dtype), np.abs(randn(rng, H, dtype)) + 0.5
+    got = {}
+    for name, E in (("c", tn), ("numpy", ref)):
+        rm, rv = rm0.copy(), rv0.copy()
+        fwd = E.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction, None, rm, rv, momentum)
+        assert_close(fwd, E.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction), name)
+        crm, crv = rm0.copy(), rv0.copy()
+        E.batchnorm_forward(E.linear_forward(x, W, b), gamma, beta, 1e-5, correction, crm, crv, momentum)
+        if E is tn:
+            same_bits(fwd, tn.linear_batchnorm_tanh_forward(x, W, b, gamma, beta, 1e-5, correction), "outputs")
+            same_bits((rm, rv), (crm, crv), "running statistics")
+        else:
+            assert_close((rm, rv), (crm, crv), "numpy running statistics")
+        got[name] = (rm, rv)
+    assert_close(got["c"], got["numpy"], "running statistics", rtol=RTOL[np.dtype(dtype)])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,11 +5,18 @@
   picks one by name, and both have every function;
 * gradcheck passes on a small network of each layer type (< 1e-6 in float64) and
   catches wrong gradients;
-* BatchNorm1d's running statistics and eval mode match torch.nn.BatchNorm1d;
+* BatchNorm1d's running statistics and eval mode match torch.nn.BatchNorm1d, on (N, C)
+  and on (N, C, L) (weights exchanged by state dict); channels_last=True is the engine
+  functions on (..., C);
+* FlattenConsecutive: shapes, views, backward, errors;
+* Sequential's fused Linear -> BatchNorm1d -> Tanh gives the bits of the layers run one
+  by one (both engines, both dtypes, 2-D and channels-last 3-D, with and without bias;
+  eval mode not fused); zero_grad then an optimizer step changes nothing;
 * initialisation is reproducible by seed; errors name the layer and the shapes.
 """
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
@@ -728,3 +735,222 @@ def test_dtype_errors():
         nn.Linear(2, 2, engine="cuda")
     with pytest.raises(ValueError, match="hidden_size"):
         nn.RNN(2, -1)
+
+
+# ------------------------------------------------ FlattenConsecutive (makemore part 5)
+
+
+@pytest.mark.parametrize("shape,n,out", [((32, 8, 24), 2, (32, 4, 48)), ((32, 2, 128), 2, (32, 256)),
+                                         ((4, 6, 3), 3, (4, 2, 9)), ((4, 6, 3), 1, (4, 6, 3)),
+                                         ((4, 6, 3), 6, (4, 18)), ((0, 4, 2), 2, (0, 2, 4)), ((3, 0, 2), 2, (3, 0, 4))],
+                         ids=str)
+def test_flatten_consecutive(shape, n, out):
+    """(B, T, C) -> (B, T // n, C * n), n consecutive steps side by side (the lecture's
+    x.view(B, T // n, C * n)), the middle axis dropped when it is 1; views of x; backward
+    reshapes the gradient back."""
+    x = np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+    f = nn.FlattenConsecutive(n)
+    y = f(x)
+    assert y.shape == out
+    assert x.size == 0 or np.shares_memory(y, x)
+    np.testing.assert_array_equal(y.reshape(-1), x.reshape(-1))
+    if shape[0] and shape[1] and len(out) == 3:
+        np.testing.assert_array_equal(y[:, 0], x[:, :n].reshape(shape[0], -1))  # steps 0..n-1, side by side
+    dy = np.arange(math.prod(out), dtype=np.float64).reshape(out) * 2
+    dx = f.backward(dy)
+    assert dx.shape == shape
+    np.testing.assert_array_equal(dx.reshape(-1), dy.reshape(-1))
+    assert repr(f) == f"FlattenConsecutive({n})"
+    assert f.parameters() == [] and f.state_dict() == {}
+
+
+def test_flatten_consecutive_errors():
+    f = nn.FlattenConsecutive(2)
+    with pytest.raises(ValueError, match=r"FlattenConsecutive\(2\)\.backward: called before forward"):
+        f.backward(np.zeros((2, 4)))
+    for bad in (np.zeros((4, 5, 3)), np.zeros((4, 6)), np.zeros((2, 4, 6, 3))):
+        with pytest.raises(ValueError, match=rf"x has shape {re.escape(str(bad.shape))}, expected \(B, T, C\) with "
+                                             r"T a multiple of n = 2"):
+            f(bad)
+    f(np.zeros((4, 6, 3)))
+    with pytest.raises(ValueError, match=r"dout has shape \(4, 6, 3\), expected \(4, 3, 6\)"):
+        f.backward(np.zeros((4, 6, 3)))
+    for n, exc in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (None, TypeError)):
+        with pytest.raises(exc, match="FlattenConsecutive: n must"):
+            nn.FlattenConsecutive(n)
+    with pytest.raises(TypeError, match="x is float64 but the layer is float32"):
+        nn.FlattenConsecutive(2, dtype=np.float32)(np.zeros((2, 4, 3)))
+
+
+# ------------------------------------- BatchNorm1d: channels last, and (N, C, L) as torch
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_channels_last_is_the_functions(engine, dtype):
+    """channels_last=True on (B, T, C): batchnorm_forward / _backward / _inference on x as
+    given, the statistics over (B, T); (N, C) means the same either way."""
+    E, rng = ENGINES[engine], np.random.default_rng(40)
+    bn = nn.BatchNorm1d(5, momentum=0.2, correction=1, channels_last=True, engine=engine, dtype=dtype)
+    bn.weight[...], bn.bias[...] = 1 + randn(rng, 5, dtype=dtype) / 4, randn(rng, 5, dtype=dtype)
+    x, dy = randn(rng, 4, 6, 5, dtype=dtype) * 2 + 1, randn(rng, 4, 6, 5, dtype=dtype)
+    rm, rv = bn.running_mean.copy(), bn.running_var.copy()
+    y, mean, invstd = E.batchnorm_forward(x, bn.weight, bn.bias, 1e-5, 1, rm, rv, 0.2)
+    np.testing.assert_array_equal(bn(x), y)
+    np.testing.assert_array_equal(bn.running_mean, rm)
+    np.testing.assert_array_equal(bn.running_var, rv)
+    for got, want in zip([bn.backward(dy)] + bn.grads(), E.batchnorm_backward(dy, x, bn.weight, mean, invstd, 1)):
+        np.testing.assert_array_equal(got, want)
+    bn.eval()
+    np.testing.assert_array_equal(bn(x), E.batchnorm_inference(x, bn.weight, bn.bias, rm, rv))
+    flat = nn.BatchNorm1d(5, engine=engine, dtype=dtype)
+    last = nn.BatchNorm1d(5, channels_last=True, engine=engine, dtype=dtype)
+    np.testing.assert_array_equal(flat(x[0]), last(x[0]))
+    with pytest.raises(ValueError, match=r"x has shape \(4, 6\), expected \(N, 5\) or \(\.\.\., 5\)"):
+        last(x[..., 0])
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_batchnorm_ncl_matches_torch_with_state_dicts(engine):
+    """(N, C, L), the channels on axis 1, as torch.nn.BatchNorm1d: the weights go to torch
+    by state_dict, then y, dx, the parameter gradients and the running statistics agree
+    through training steps; torch's state_dict back into a fresh layer gives its eval
+    outputs."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(41)
+    C = 3
+    ours = nn.BatchNorm1d(C, momentum=0.3, engine=engine)
+    ours.weight[...], ours.bias[...] = 1 + randn(rng, C) / 3, randn(rng, C)
+    theirs = torch.nn.BatchNorm1d(C, momentum=0.3, dtype=torch.float64)
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    for step, (N, L) in enumerate([(4, 5), (2, 7), (8, 1)]):
+        x, dy = randn(rng, N, C, L) * 2 + 1, randn(rng, N, C, L)
+        xt = torch.from_numpy(x).requires_grad_(True)
+        theirs.zero_grad()
+        yt = theirs(xt)
+        yt.backward(torch.from_numpy(dy))
+        assert_close(ours(x), yt.detach().numpy(), f"step {step}: y")
+        assert_close(ours.backward(dy), xt.grad.numpy(), f"step {step}: dx")
+        assert_close(ours.grads(), [theirs.weight.grad.numpy(), theirs.bias.grad.numpy()], f"step {step}: grads")
+    want = {k: v.numpy() for k, v in theirs.state_dict().items()}
+    assert_close(ours.state_dict(), want, "state dict")
+    back = nn.BatchNorm1d(C, engine=engine)
+    back.load_state_dict(theirs.state_dict())
+    x = randn(rng, 2, C, 4)
+    theirs.eval()
+    assert_close(back.eval()(x), theirs(torch.from_numpy(x)).detach().numpy(), "eval y")
+
+
+# ------------------------------------- Sequential runs Linear, BatchNorm1d, Tanh in one call
+
+
+def block_model(engine, dtype, bias, channels_last, correction):
+    return nn.Sequential([
+        nn.Linear(6, 8, bias=bias, engine=engine, dtype=dtype, rng=1),
+        nn.BatchNorm1d(8, momentum=0.25, correction=correction, channels_last=channels_last, engine=engine,
+                       dtype=dtype),
+        nn.Tanh(engine=engine),
+        nn.Linear(8, 8, bias=bias, engine=engine, dtype=dtype, rng=2),
+        nn.BatchNorm1d(8, correction=correction, channels_last=channels_last, engine=engine, dtype=dtype),
+        nn.Tanh(engine=engine),
+        nn.Linear(8, 3, engine=engine, dtype=dtype, rng=3),
+    ])
+
+
+def one_by_one(model, x, dout):
+    """Each layer's forward, then each layer's backward in reverse: what Sequential would
+    do without fusing."""
+    for layer in model.layers:
+        x = layer(x)
+    out = x
+    for layer in reversed(model.layers):
+        dout = layer.backward(dout)
+    return out, dout
+
+
+def assert_same_state(a, b, what):
+    for (k, x), (_, y) in zip(list(a.state_dict().items()) + a.named_grads(),
+                              list(b.state_dict().items()) + b.named_grads()):
+        assert np.array_equal(x, y), f"{what}: {k}"
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("shape", [(16, 6), (4, 5, 6)], ids=["2-D", "channels-last-3-D"])
+def test_sequential_fused_block_gives_the_layers_bits(engine, dtype, bias, shape):
+    """Sequential runs each Linear, BatchNorm1d (training), Tanh as one
+    linear_batchnorm_tanh_forward / _backward call: the output, dx, every gradient, the
+    running statistics and the batch count are those of the layers run one by one, bit for
+    bit, through two steps; each layer's cache is its own (its backward alone gives the
+    same); in eval mode nothing is fused."""
+    rng = np.random.default_rng(42)
+    for correction in (0, 1):
+        fused, alone = (block_model(engine, dtype, bias, len(shape) == 3, correction) for _ in range(2))
+        for step in range(2):
+            x = randn(rng, *shape, dtype=dtype)
+            dout = randn(rng, *shape[:-1], 3, dtype=dtype)
+            out = fused(x)
+            assert fused._fused == [0, 3]
+            dx = fused.backward(dout)
+            want_out, want_dx = one_by_one(alone, x, dout)
+            assert np.array_equal(out, want_out) and np.array_equal(dx, want_dx), f"step {step}"
+            assert_same_state(fused, alone, f"step {step}")
+        # after a fused forward, the layers' own backward passes give the fused one's results
+        d = dout
+        for layer in reversed(fused.layers):
+            d = layer.backward(d)
+        assert np.array_equal(d, dx)
+        assert_same_state(fused, alone, "the layers' own backward")
+        fused.eval()
+        alone.eval()
+        out = fused(x)
+        assert fused._fused == []
+        want_out, want_dx = one_by_one(alone, x, dout)
+        assert np.array_equal(out, want_out) and np.array_equal(fused.backward(dout), want_dx)
+
+
+def test_sequential_fuses_only_what_it_may():
+    """Not fused: a list input, a BatchNorm1d over (N, C, L), another dtype's layers, an
+    activation other than Tanh, one value per channel (then the same error as unfused)."""
+    rng = np.random.default_rng(43)
+    x = randn(rng, 5, 4)
+    model = nn.Sequential([nn.Linear(4, 3, rng=0), nn.BatchNorm1d(3), nn.ReLU()])
+    model(x)
+    assert model._fused == []
+    model = nn.Sequential([nn.Linear(4, 3, rng=0), nn.BatchNorm1d(3), nn.Tanh()])
+    model(x.tolist())
+    assert model._fused == []
+    model(x)
+    assert model._fused == [0]
+    model = nn.Sequential([nn.Linear(4, 3, rng=0), nn.BatchNorm1d(3), nn.Tanh()])
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3.*more than 1 value per channel.*\(1, 3\)"):
+        model(x[:1])
+    assert model[1].num_batches_tracked == 0
+    wide = nn.Sequential([nn.Linear(40, 3, rng=0), nn.BatchNorm1d(3), nn.Tanh()])
+    assert wide(randn(rng, 2, 40)).shape == (2, 3) and wide._fused == [0]  # (2 rows of 40 values: fine)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+def test_zero_grad_then_step_changes_nothing(engine):
+    """After zero_grad (the model's or the optimizer's) every gradient is None, and a step
+    skips every parameter: nothing changes, the optimizer's state neither."""
+    from tinynet import optim
+
+    rng = np.random.default_rng(44)
+    model = block_model(engine, np.float64, True, False, 1)
+    x, y = randn(rng, 8, 6), rng.integers(0, 3, 8)
+    for make in (lambda m: optim.SGD(m, lr=0.1, momentum=0.9), lambda m: optim.Adam(m, lr=0.01),
+                 lambda m: optim.Adagrad(m, lr=0.1)):
+        opt = make(model)
+        loss, probs = tn.cross_entropy_forward(model(x), y)
+        model.backward(tn.cross_entropy_backward(probs, y))
+        opt.step()
+        for zero in (model.zero_grad, opt.zero_grad):
+            zero()
+            assert all(g is None for g in model.grads())
+            before, state = [p.copy() for p in model.parameters()], opt.state_dict()
+            opt.step()
+            assert all(np.array_equal(a, b) for a, b in zip(model.parameters(), before))
+            after = opt.state_dict()
+            assert_close(after["state"], state["state"], "optimizer state")

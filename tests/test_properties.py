@@ -10,7 +10,8 @@ MemoryError, with a message naming the function -- never anything else.  Neither
 may change an input it does not promise to change.
 
 The argument table is specs.TABLE (tests/specs.py: one description of every
-function).  Values keep the problems well-conditioned, so that float32 rounding is not
+function).  The optimizers' *_foreach_ draw their lists of tensors their own way
+(list_drafts: each tensor its own shape and dtype, gradients None now and then).  Values keep the problems well-conditioned, so that float32 rounding is not
 mistaken for a bug: O(1) values (on a grid of eighths, which makes ties and exact
 cancellations common, or continuous, subnormals included), RNN weights scaled by
 1/sqrt(fan-in).
@@ -33,7 +34,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from specs import TABLE  # noqa: E402 (the one argument table)
+from specs import INPLACE, LISTS, TABLE  # noqa: E402 (the one argument table)
 
 ALLOWED = (ValueError, TypeError, IndexError, MemoryError)
 SPECS = {name: [s for s in TABLE if s.name == name] for name in tinynet.FUNCTIONS}
@@ -95,6 +96,9 @@ class Draft:
         """Fresh arguments (float arrays in `dtype` if given, in the same layouts)."""
         kw = {}
         for name, (a, lay) in self.arrays.items():
+            if lay == "entries":  # a list argument: [(ndarray or None, layout)]
+                kw[name] = [None if e is None else relayout(e, el) for e, el in a]
+                continue
             if a is not None and dtype is not None and a.dtype.kind == "f":
                 a = a.astype(dtype)
             kw[name] = None if a is None else relayout(a, lay)
@@ -161,6 +165,8 @@ BAD_IDS = [lambda hi: hi, lambda hi: hi + 3, lambda hi: -1, lambda hi: 2**62, la
 @st.composite
 def drafts(draw, name):
     spec = draw(st.sampled_from(SPECS[name]))
+    if any(a.kind in LISTS for a in spec.args):
+        return draw(list_drafts(spec))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     sizes = {sym: 0 if _rare(draw, 10) else draw(st.integers(1, 6)) for sym in spec.sizes}
     if spec.name not in SAME_SHAPE and _rare(draw, 4):  # big enough for the packed, threaded GEMM paths
@@ -271,6 +277,102 @@ def _scalars(draw, spec, sizes, note):
     return s
 
 
+# ----------------------------------------------- the optimizers' lists of tensors
+
+#: The *_foreach_ functions' hyperparameters: documented values, and the edges
+HYPER = {"lr": [0.1, 1e-3, 0.5, 0.0], "momentum": [0.0, 0.9, 0.5], "dampening": [0.0, 0.0, 0.1],
+         "weight_decay": [0.0, 0.01, 0.1], "nesterov": [False, False, True], "beta1": [0.9, 0.0, 0.5],
+         "beta2": [0.999, 0.9, 0.0], "eps": [1e-8, 1e-3, 1e-10, 0.0], "decoupled": [True, False],
+         "lr_decay": [0.0, 0.1]}
+FOREACH_HYPER = {"sgd_foreach_": ["lr", "momentum", "dampening", "weight_decay", "nesterov"],
+                 "adam_foreach_": ["lr", "beta1", "beta2", "eps", "weight_decay", "decoupled"],
+                 "adagrad_foreach_": ["lr", "eps", "weight_decay", "lr_decay"]}
+BAD_HYPER = [("lr", -0.1), ("momentum", math.nan), ("beta1", 1.0), ("eps", -1.0), ("lr_decay", math.inf),
+             ("weight_decay", "a lot")]
+
+
+@st.composite
+def list_drafts(draw, spec):
+    """A *_foreach_ call: 0 to 4 tensors, each its own shape (0-d and empty ones included)
+    and dtype, its gradient None now and then, given in any layout (the in-place arrays
+    C-contiguous); steps from 0 (a first step) up.  Now and then something bad: an
+    in-place entry in another layout, an entry in the other dtype or another shape, a
+    list one entry short, steps negative or of another dtype."""
+    K = draw(st.integers(0, 4))
+    shapes = [draw(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)) for _ in range(K)]
+    dtypes = [draw(st.sampled_from([np.float64, np.float32])) for _ in range(K)]
+    mode = draw(st.sampled_from(["grid", "smooth"]))
+    arrays, note = {}, []
+    for a in spec.args:
+        if a.kind == "n":
+            arrays[a.name] = (np.array([draw(st.integers(0, 5)) for _ in range(K)], np.int64), "C")
+            continue
+        entries = []
+        for i in range(K):
+            if a.kind == "F" and _rare(draw, 5):
+                entries.append((None, "C"))  # a parameter without a gradient: skipped
+                continue
+            v = np.asarray(_values(draw, shapes[i], dtypes[i], mode))
+            v = np.asarray(np.abs(v)) if a.name in ("vs", "sums") else v  # (0-d: an array, not a scalar)
+            entries.append((v, "C" if a.kind == "P" else draw(st.sampled_from(LAYOUTS))))
+        arrays[a.name] = (entries, "entries")
+    _spoil(draw, spec, arrays, note)
+    s = dict(spec.scalars(spec.sizes))
+    for k in FOREACH_HYPER[spec.name]:
+        s[k] = draw(st.sampled_from(HYPER[k]))
+    if _rare(draw, 25):
+        k, v = draw(st.sampled_from([(k, v) for k, v in BAD_HYPER if k in s]))
+        s[k] = v
+        note.append(f"{k}={v!r}")
+    return Draft(spec, np.float64, arrays, s, note)
+
+
+def _spoil(draw, spec, arrays, note):
+    """Now and then one bad thing in a list draft."""
+    lists = [n for n, (v, lay) in arrays.items() if lay == "entries" and v]
+    if not lists or not _rare(draw, 5):
+        return
+    name = draw(st.sampled_from(lists))
+    entries = arrays[name][0]
+    i = draw(st.integers(0, len(entries) - 1))
+    v, lay = entries[i]
+    how = draw(st.sampled_from(["layout", "dtype", "shape", "short", "steps"]))
+    if how == "steps" and "steps" in arrays:
+        steps = arrays["steps"][0].copy()
+        steps = steps.astype(np.int32) if draw(st.booleans()) else steps
+        steps[i] = -1 if steps.dtype == np.int64 else steps[i]
+        arrays["steps"] = (steps, "C")
+    elif how == "short":
+        arrays[name] = (entries[:-1], "entries")
+    elif v is None:
+        return
+    elif how == "layout":
+        entries[i] = (v, draw(st.sampled_from(LAYOUTS[1:])))
+    elif how == "dtype":
+        entries[i] = (v.astype(np.float32 if v.dtype == np.float64 else np.float64), lay)
+    else:
+        entries[i] = (np.stack([v, v]), lay)
+    note.append(f"{name}[{i}]: {how}")
+
+
+def check_lists(draft, c, n):
+    """A *_foreach_ call: the same error, or the same updates (each tensor within its own
+    dtype's tolerance) and the gradients untouched."""
+    if c.error is not None or n.error is not None:
+        return _check_errors(draft, c, n)
+    assert c.result is None and n.result is None
+    fresh = draft.kwargs()
+    for a in draft.spec.args:
+        if a.kind in INPLACE:  # (native byte order: entries an unused argument takes as they are)
+            native = lambda v: [e.astype(e.dtype.newbyteorder("=")) for e in v] if isinstance(v, list) else v  # noqa
+            assert_close(native(c.kw[a.name]), native(n.kw[a.name]), f"{draft.spec.name}: {a.name} after the update",
+                         min_scale=1.0)
+        for out in (c, n):
+            if a.kind not in INPLACE:
+                for got, was in zip(out.kw[a.name], fresh[a.name]):
+                    assert got is None or np.array_equal(got, was, equal_nan=True), f"{a.name} was modified"
+
+
 # ----------------------------------------------------------------------- checking
 
 
@@ -357,18 +459,25 @@ def check_sample(draft, got, want, dtype):
         tok = g[i]
 
 
+def _check_errors(draft, c, n):
+    """The same exception type in both engines, one of ALLOWED, its message naming the function."""
+    for name, out in (("C", c), ("NumPy", n)):
+        if out.error is not None and not isinstance(out.error, ALLOWED):
+            raise AssertionError(f"{name} engine raised {type(out.error).__name__}") from out.error
+    assert type(c.error) is type(n.error), (
+        f"C: {type(c.error).__name__}: {c.error}; NumPy: {type(n.error).__name__}: {n.error}; {draft.note}")
+    for out in (c, n):
+        msg = str(out.error)
+        assert isinstance(out.error, MemoryError) or msg.startswith(f"{draft.spec.name}: ") or \
+            "array is too big" in msg, msg
+
+
 def check(draft, c, n):
     fn = draft.spec.name
+    if any(a.kind in LISTS for a in draft.spec.args):
+        return check_lists(draft, c, n)
     if c.error is not None or n.error is not None:
-        for name, out in (("C", c), ("NumPy", n)):
-            if out.error is not None and not isinstance(out.error, ALLOWED):
-                raise AssertionError(f"{name} engine raised {type(out.error).__name__}") from out.error
-        assert type(c.error) is type(n.error), (
-            f"C: {type(c.error).__name__}: {c.error}; NumPy: {type(n.error).__name__}: {n.error}; {draft.note}")
-        for out in (c, n):
-            msg = str(out.error)
-            assert isinstance(out.error, MemoryError) or msg.startswith(f"{fn}: ") or "array is too big" in msg, msg
-        return
+        return _check_errors(draft, c, n)
     # both worked
     _same_structure(c.result, n.result)
     dtype = _call_dtype(c.kw)

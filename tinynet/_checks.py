@@ -104,8 +104,9 @@ class Call:
             raw = self.raw(name, obj)
             self._resolve(name, obj, raw)
             raws.append(raw)
-        if self.dtype is None:
+        if self.dtype is None:  # only lists and numbers: float64, which a later in-place array must match
             self.dtype = np.dtype(np.float64)
+            self.dtype_from = next((name for (name, _), r in zip(named, raws) if r is not None), named[0][0])
         out = [None if r is None else np.asarray(r, dtype=self.dtype, order="C") for r in raws]
         return out[0] if len(out) == 1 else out
 
@@ -123,12 +124,13 @@ class Call:
                 )
         return np.asarray(raw, dtype=np.int64, order="C")
 
-    def in_range(self, name, a, hi, hi_what):
-        """Every value of a must lie in [0, hi)."""
+    def in_range(self, name, a, hi, hi_what, exc=IndexError):
+        """Every value of a must lie in [0, hi): else `exc` (IndexError for ids, ValueError
+        for counts)."""
         bad = np.flatnonzero((a < 0) | (a >= hi))
         if bad.size:
             value = int(a.reshape(-1)[bad[0]])  # (a.flat stops at 32 dimensions)
-            raise IndexError(
+            raise exc(
                 f"{self.fn}: {name}{_index(a, bad[0])} = {value} is out of range [0, {hi}) ({hi_what}); "
                 f"{name} has shape {_shape(a)}"
             )
@@ -172,13 +174,14 @@ class Call:
 
     def steps(self, steps, n):
         """The optimizers' step counters: an int64 ndarray (n,), updated in place."""
-        if not isinstance(steps, np.ndarray) or steps.dtype != np.int64:
-            what = "another dtype" if isinstance(steps, np.ndarray) else type(steps).__name__
+        if not isinstance(steps, np.ndarray) or steps.dtype.kind != "i" or steps.dtype.itemsize != 8:
+            # (an int64 in the other byte order is the right dtype in the wrong layout: below)
+            what = f"one of dtype {steps.dtype}" if isinstance(steps, np.ndarray) else type(steps).__name__
             raise TypeError(f"{self.fn}: steps is updated in place, so it must be an int64 NumPy array, not {what}")
         if not (steps.flags.writeable and steps.flags.c_contiguous and steps.flags.aligned and steps.dtype.isnative):
             raise ValueError(f"{self.fn}: steps (shape {_shape(steps)}) must be writeable and C-contiguous")
         self.expect("steps", steps, (n,), "(len(params),)", f" with len(params) = {n}")
-        self.in_range("steps", steps, 2**62, "steps counted so far")
+        self.in_range("steps", steps, 2**62, "steps counted so far", ValueError)  # a count, not an index
         return steps
 
     def reduction(self, v):

@@ -362,7 +362,12 @@ static int floats(Call *c, FArg *args, int n)
         raw[i] = raw_array(c, args[i].name, args[i].obj);
         if (raw[i] == NULL || resolve(c, args[i].name, args[i].obj, raw[i])) return -1;
     }
-    if (c->type < 0) c->type = NPY_DOUBLE;
+    if (c->type < 0) { /* only lists and numbers: float64, which a later in-place array must match */
+        c->type = NPY_DOUBLE;
+        for (int i = n - 1; i >= 0; i--)
+            if (raw[i]) c->type_from = args[i].name; /* (never NULL in a message) */
+        if (!c->type_from) c->type_from = args[0].name;
+    }
     for (int i = 0; i < n; i++)
         if (raw[i] && (*args[i].out = cast(c, raw[i], c->type)) == NULL) return -1;
     return 0;
@@ -423,20 +428,27 @@ static PyArrayObject *ints(Call *c, const char *name, PyObject *obj)
     return raw ? ints_from_raw(c, name, obj, raw) : NULL;
 }
 
-/* Every value of the int64 array a must lie in [0, hi). */
-static int in_range(Call *c, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)
+/* Every value of the int64 array a must lie in [0, hi); else `exc` (IndexError for ids,
+ * ValueError for counts). */
+static int in_range_or(Call *c, PyObject *exc, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)
 {
     const npy_int64 *v = (const npy_int64 *)PyArray_DATA(a);
     npy_intp n = nelems(a);
     for (npy_intp i = 0; i < n; i++) {
         if (v[i] >= 0 && v[i] < hi) continue;
         char idx[200], shp[160];
-        PyErr_Format(PyExc_IndexError, "%s: %s%s = %lld is out of range [0, %zd) (%s); %s has shape %s", c->fn, name,
+        PyErr_Format(exc, "%s: %s%s = %lld is out of range [0, %zd) (%s); %s has shape %s", c->fn, name,
                      fmt_index(a, i, idx, sizeof idx), (long long)v[i], (Py_ssize_t)hi, hi_what, name,
                      fmt_shape(a, shp, sizeof shp));
         return -1;
     }
     return 0;
+}
+
+/* Ids: every value of the int64 array a in [0, hi), else IndexError. */
+static int in_range(Call *c, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)
+{
+    return in_range_or(c, PyExc_IndexError, name, a, hi, hi_what);
 }
 
 /* ----------------------------------------------------------------------- scalars */

@@ -53,9 +53,10 @@ static PyObject *py_linear_backward(PyObject *self, PyObject *const *args, Py_ss
     npy_intp H = PyArray_DIM(W, 0), D = PyArray_DIM(W, 1), N = leading_rows(x), yd[NPY_MAXDIMS];
     with_last(x, H, yd);
     if (!fits(dy, PyArray_NDIM(x), yd)) {
-        char want[160];
-        shape_error(&c, "dy", dy, fmt_tuple(yd, PyArray_NDIM(x), "(", ")", want, sizeof want),
-                    " (x.shape[:-1] + (H,), with H = W.shape[0])");
+        char want[160], xs[160], where[400];
+        snprintf(where, sizeof where, " (x.shape[:-1] + (H,), with x of shape %s and H = W.shape[0] = %zd)",
+                 fmt_shape(x, xs, sizeof xs), (Py_ssize_t)H);
+        shape_error(&c, "dy", dy, fmt_tuple(yd, PyArray_NDIM(x), "(", ")", want, sizeof want), where);
         goto done;
     }
     npy_intp wd[2] = {H, D};

@@ -240,8 +240,12 @@ static int foreach_slot(Call *c, PyObject *kept, Py_ssize_t i, PyObject *op, PyO
 static PyArrayObject *steps_arg(Call *c, PyObject *o, Py_ssize_t n)
 {
     if (!PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != NPY_INT64) {
-        PyErr_Format(PyExc_TypeError, "%s: steps is updated in place, so it must be an int64 NumPy array, not %s",
-                     c->fn, PyArray_Check(o) ? "another dtype" : short_type(o));
+        if (PyArray_Check(o))
+            PyErr_Format(PyExc_TypeError, "%s: steps is updated in place, so it must be an int64 NumPy array, not "
+                         "one of dtype %S", c->fn, (PyObject *)PyArray_DESCR((PyArrayObject *)o));
+        else
+            PyErr_Format(PyExc_TypeError, "%s: steps is updated in place, so it must be an int64 NumPy array, not %s",
+                         c->fn, short_type(o));
         return NULL;
     }
     PyArrayObject *a = (PyArrayObject *)o;
@@ -252,7 +256,8 @@ static PyArrayObject *steps_arg(Call *c, PyObject *o, Py_ssize_t n)
         return NULL;
     }
     if (expect(c, "steps", a, 1, &n, "(len(params),)", " with len(params) = %zd", (Py_ssize_t)n)) return NULL;
-    return in_range(c, "steps", a, (npy_intp)1 << 62, "steps counted so far") ? NULL : a;
+    /* (a count, not an index: a value out of range is a ValueError, as any bad value) */
+    return in_range_or(c, PyExc_ValueError, "steps", a, (npy_intp)1 << 62, "steps counted so far") ? NULL : a;
 }
 
 /* The arrays of a *_foreach_ call: params, grads and nstate lists of states (each None

@@ -1,5 +1,7 @@
 """tinynet.nn.containers: Sequential (which runs a Linear, BatchNorm1d, Tanh block as one
 fused call)."""
+import math
+
 import numpy as np
 
 from tinynet.nn._base import Module
@@ -24,7 +26,7 @@ def _fusable(linear, bn, act, x):
 
 def _block_forward(linear, bn, act, x):
     """The forward pass of three fusable layers in one call; each keeps its cache."""
-    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     if rows.shape[0] <= 1:
         bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
     momentum = bn.momentum if bn.momentum is not None else 1.0 / (bn.num_batches_tracked + 1)
@@ -49,9 +51,9 @@ def _block_backward(linear, bn, act, dh):
     x = linear._cache[0]
     _, hpre, _, mean, invstd = bn._cache
     if h.ndim != 2:
-        H = linear.out_features
-        dh, h, hpre = np.reshape(dh, (-1, H)), h.reshape(-1, H), hpre.reshape(-1, H)
-    rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        rows = (math.prod(h.shape[:-1]), linear.out_features)
+        dh, h, hpre = np.reshape(dh, rows), h.reshape(rows), hpre.reshape(rows)
+    rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     dx, dW, db, dgamma, dbeta = linear.tn.linear_batchnorm_tanh_backward(
         dh, h, rows, linear.weight, bn.weight, hpre, mean, invstd, bn.correction)
     grads = linear._grads

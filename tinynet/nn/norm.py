@@ -1,4 +1,6 @@
 """tinynet.nn.norm: Batch normalisation."""
+import math
+
 import numpy as np
 
 from tinynet.nn._base import Module, _generator, _hyper, _size
@@ -94,7 +96,7 @@ class BatchNorm1d(Module):
             y = tn.batchnorm_inference(xl, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
             self._cache = ("eval", xl, x.ndim)
             return self._back(y, x.ndim)
-        self._check_batch(xl.size // max(self.num_features, 1), x.shape)
+        self._check_batch(math.prod(xl.shape[:-1]), x.shape)
         y, mean, invstd = tn.batchnorm_forward(xl, self.weight, self.bias, self.eps, self.correction,
                                                self.running_mean, self.running_var, self._factor())
         self.num_batches_tracked += 1
@@ -102,6 +104,7 @@ class BatchNorm1d(Module):
         return self._back(y, x.ndim)
 
     def _check_batch(self, values_per_channel, shape):
+        """Training needs more than one value per channel."""
         if values_per_channel <= 1:
             raise ValueError(f"{self!r}.forward: training needs more than 1 value per channel, "
                              f"got x of shape {shape} (use eval() for single examples)")
@@ -130,9 +133,9 @@ class BatchNorm1d(Module):
             dx = tn.batchnorm_inference(dout, self.weight, zeros, zeros, self.running_var, self.eps)
             xhat = tn.batchnorm_inference(x, np.ones_like(self.weight), zeros, self.running_mean,
                                           self.running_var, self.eps)
-            rows = (dout * xhat).reshape(-1, self.num_features)
-            dgamma = rows.sum(axis=0)
-            dbeta = dout.reshape(-1, self.num_features).sum(axis=0)
+            rows = (math.prod(x.shape[:-1]), self.num_features)
+            dgamma = (dout * xhat).reshape(rows).sum(axis=0)
+            dbeta = dout.reshape(rows).sum(axis=0)
         self._grads["weight"] = dgamma
         self._grads["bias"] = dbeta
         return self._back(dx, ndim)

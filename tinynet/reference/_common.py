@@ -3,6 +3,7 @@ the types its annotations name (the stubs of both engines)."""
 from __future__ import annotations
 
 import functools
+import math
 from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar
 
 import numpy as np
@@ -31,3 +32,10 @@ def _ieee(f: _F) -> _F:
         return np.asarray(out) if isinstance(out, np.generic) else out
 
     return wrapper  # type: ignore[return-value]  (the same signature: functools.wraps)
+
+
+def _rows(a):
+    """a (..., K) as the matrix (N, K) of its rows, N the product of the leading axes (also
+    when K or N is 0, where reshape(-1, K) fails or NumPy's batched matmul would loop over
+    the empty leading axes)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import numpy as np
 
 from tinynet._checks import Call
-from tinynet.reference._common import _ieee
+from tinynet.reference._common import _ieee, _rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -40,7 +40,7 @@ def linear_forward(x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike] = None) ->
     if b is not None:
         c.expect("b", b, (W.shape[0],), "(H,)", f" with H = W.shape[0] = {W.shape[0]}")
 
-    y = x @ W.T
+    y = (_rows(x) @ W.T).reshape(x.shape[:-1] + (W.shape[0],))  # (one product, whatever the leading axes)
     if b is not None:
         y = y + b
     return y
@@ -77,10 +77,11 @@ def linear_backward(dy: ArrayLike, x: ArrayLike, W: ArrayLike) -> Tuple[FloatArr
     H, D = W.shape
     y_shape = x.shape[:-1] + (H,)
     if dy.shape != y_shape:
-        raise c.shape_error("dy", dy, str(y_shape), " (x.shape[:-1] + (H,), with H = W.shape[0])")
+        raise c.shape_error("dy", dy, str(y_shape),
+                            f" (x.shape[:-1] + (H,), with x of shape {tuple(x.shape)} and H = W.shape[0] = {H})")
 
-    rows_x, rows_dy = x.reshape(-1, D), dy.reshape(-1, H)  # every leading axis is a batch axis
-    return dy @ W, rows_dy.T @ rows_x, rows_dy.sum(axis=0)
+    rows_x, rows_dy = _rows(x), _rows(dy)  # every leading axis is a batch axis
+    return (rows_dy @ W).reshape(x.shape), rows_dy.T @ rows_x, rows_dy.sum(axis=0)
 
 
 # ------------------------------------------------------------------------- activations

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import numpy as np
 
 from tinynet._checks import Call
-from tinynet.reference._common import _ieee
+from tinynet.reference._common import _ieee, _rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -104,7 +104,7 @@ def batchnorm_forward(
     x, gamma, beta = c.floats(("x", x), ("gamma", gamma), ("beta", beta))
     _bn_shapes(c, x, [("gamma", gamma), ("beta", beta)], correction)
     rm, rv, momentum = _running_args(c, x.shape, running_mean, running_var, momentum)
-    shape, x = x.shape, x.reshape(-1, x.shape[-1])  # the N values of each channel: one column each
+    shape, x = x.shape, _rows(x)  # the N values of each channel: one column each
     N = x.shape[0]
 
     mean = x.sum(axis=0) / N
@@ -145,7 +145,7 @@ def batchnorm_backward(
     _bn_shapes(c, x, [("gamma", gamma), ("mean", mean), ("invstd", invstd)], correction)
     c.same_shape("dy", dy, "x", x)
     shape, C = x.shape, x.shape[-1]
-    x, dy = x.reshape(-1, C), dy.reshape(-1, C)
+    x, dy = _rows(x), _rows(dy)
     N = x.shape[0]
 
     xhat = (x - mean) * invstd

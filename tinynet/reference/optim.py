@@ -285,9 +285,9 @@ def adagrad_foreach_(
     -- eps outside the square root, as PyTorch (adagrad_step_ is min-char-rnn's, eps
     inside).
 
-    params, sums: lists of writeable, C-contiguous float32/float64 ndarrays, each sum the
-    shape of its parameter (modified);
-    grads: array-likes, None to skip a parameter; steps: an int64 ndarray
+    params, sums: lists of writeable, C-contiguous float32/float64 ndarrays, the sums
+    shaped like their parameter (modified); grads: array-likes shaped like them, None to
+    skip a parameter; steps: an int64 ndarray
     (len(params),), incremented for the stepped ones.  lr, eps, weight_decay, lr_decay:
     finite numbers >= 0.  Returns None.
 
