@@ -79,7 +79,8 @@ def linear_backward(dy: ArrayLike, x: ArrayLike, W: ArrayLike) -> Tuple[FloatArr
     if dy.shape != y_shape:
         raise c.shape_error("dy", dy, str(y_shape), " (x.shape[:-1] + (H,), with H = W.shape[0])")
 
-    rows_x, rows_dy = x.reshape(-1, D), dy.reshape(-1, H)  # every leading axis is a batch axis
+    N = math.prod(x.shape[:-1])  # every leading axis is a batch axis ((-1, 0) is no shape for an empty x)
+    rows_x, rows_dy = x.reshape(N, D), dy.reshape(N, H)
     return dy @ W, rows_dy.T @ rows_x, rows_dy.sum(axis=0)
 
 
