@@ -1,9 +1,23 @@
 /* tn_norm.c -- batch normalisation: training mode (batch statistics), its gradient, and
- * eval mode (running statistics). */
+ * eval mode (running statistics); layer normalisation (each row's statistics) and its
+ * gradient. */
 #ifndef TN_T
 #include <math.h>
 
 #include "tn_internal.h"
+
+/* Layer norm's row sums go to LN_LANES partial sums (element i of a row to partial sum
+ * i % LN_LANES), combined pairwise at the end: the same operations in the same order on
+ * every instruction set -- one or more vectors of partial sums, whatever their width. */
+#define LN_LANES 16
+
+size_t tn_layernorm_backward_work(size_t N, size_t C)
+{
+    tn_ws w = {0, 0}; /* the column sums' partial sums of dweight, then of dbias: a row per block of rows */
+    tn_ws_add(&w, N / TN_SUM_BLOCK + 1, C, 1);
+    tn_ws_add(&w, N / TN_SUM_BLOCK + 1, C, 1);
+    return tn_ws_done(&w);
+}
 
 #define TN_TEMPLATE "tn_norm.c"
 #include "tn_template.h"
@@ -83,6 +97,119 @@ TN_CLONES void TN_NAME(tn_batchnorm_inference_f32, tn_batchnorm_inference_f64)(T
         for (size_t c = 0; c < C; c++)
             yn[c] = gamma[c] * (xn[c] - running_mean[c]) / TN_SQRT(running_var[c] + eps) + beta[c];
     }
+}
+
+/* ------------------------------------------------------------------- layer norm */
+
+/* The LN_LANES partial sums of a row added pairwise: p[0] = the row's sum. */
+static inline __attribute__((always_inline)) TN_T TN_NAME(ln_total_f32, ln_total_f64)(TN_T *p)
+{
+    for (size_t w = LN_LANES / 2; w; w /= 2)
+        for (size_t j = 0; j < w; j++) p[j] += p[j + w];
+    return p[0];
+}
+
+/* sum over the row x(C) of x - shift */
+static inline __attribute__((always_inline)) TN_T TN_NAME(ln_sum_f32, ln_sum_f64)(const TN_T *x, size_t C, TN_T shift)
+{
+    TN_T p[LN_LANES] = {0};
+    size_t i = 0;
+    for (; i + LN_LANES <= C; i += LN_LANES)
+        for (size_t j = 0; j < LN_LANES; j++) p[j] += x[i + j] - shift;
+    for (size_t j = 0; i + j < C; j++) p[j] += x[i + j] - shift;
+    return SF(ln_total)(p);
+}
+
+/* sum over the row x(C) of (x - m)^2 */
+static inline __attribute__((always_inline)) TN_T TN_NAME(ln_dev2_f32, ln_dev2_f64)(const TN_T *x, size_t C, TN_T m)
+{
+    TN_T p[LN_LANES] = {0};
+    size_t i = 0;
+    for (; i + LN_LANES <= C; i += LN_LANES)
+        for (size_t j = 0; j < LN_LANES; j++) {
+            TN_T d = x[i + j] - m;
+            p[j] += d * d;
+        }
+    for (size_t j = 0; i + j < C; j++) {
+        TN_T d = x[i + j] - m;
+        p[j] += d * d;
+    }
+    return SF(ln_total)(p);
+}
+
+/* Each row of x(N,C) over its C values: mean = x0 + sum (x - x0) / C with x0 the row's first
+ * value (so a constant row's mean is exact), var = sum (x - mean)^2 / C, rstd = 1 / sqrt(var
+ * + eps), y = (x - mean) rstd weight + bias. */
+TN_CLONES void TN_NAME(tn_layernorm_forward_f32, tn_layernorm_forward_f64)(TN_T *y, TN_T *mean, TN_T *rstd,
+    const TN_T *x, const TN_T *weight, const TN_T *bias, size_t N, size_t C, TN_T eps)
+{
+    TN_T fC = (TN_T)C;
+    for (size_t n = 0; n < N; n++) {
+        const TN_T *xn = x + n * C;
+        TN_T *yn = y + n * C;
+        if (C == 0) { /* no values: the mean of nothing */
+            mean[n] = rstd[n] = (TN_T)NAN;
+            continue;
+        }
+        TN_T m = xn[0] + SF(ln_sum)(xn, C, xn[0]) / fC;
+        TN_T s = 1 / TN_SQRT(SF(ln_dev2)(xn, C, m) / fC + eps);
+        mean[n] = m, rstd[n] = s;
+        if (weight && bias)
+            for (size_t c = 0; c < C; c++) yn[c] = (xn[c] - m) * s * weight[c] + bias[c];
+        else if (weight)
+            for (size_t c = 0; c < C; c++) yn[c] = (xn[c] - m) * s * weight[c];
+        else if (bias)
+            for (size_t c = 0; c < C; c++) yn[c] = (xn[c] - m) * s + bias[c];
+        else
+            for (size_t c = 0; c < C; c++) yn[c] = (xn[c] - m) * s;
+    }
+}
+
+/* One row of the gradient (xhat = (x - m) s, g = dy weight, or dy without a weight):
+ * dx = s (g - sum(g) / C - xhat sum(g xhat) / C), and the row's terms added to the column
+ * sums of its block of rows, pw += dy xhat and pb += dy. */
+static inline __attribute__((always_inline)) void TN_NAME(ln_backward_row_f32, ln_backward_row_f64)(TN_T *dx,
+    TN_T *pw, TN_T *pb, const TN_T *dy, const TN_T *x, const TN_T *weight, TN_T m, TN_T s, size_t C)
+{
+    TN_T sg[LN_LANES] = {0}, sgx[LN_LANES] = {0};
+    for (size_t i = 0; i < C; i += LN_LANES) {
+        size_t w = TN_MIN((size_t)LN_LANES, C - i);
+        for (size_t j = 0; j < w; j++) {
+            TN_T xhat = (x[i + j] - m) * s, g = weight ? dy[i + j] * weight[i + j] : dy[i + j];
+            sg[j] += g;
+            sgx[j] += g * xhat;
+            pw[i + j] += dy[i + j] * xhat;
+            pb[i + j] += dy[i + j];
+        }
+    }
+    TN_T fC = (TN_T)C, g_mean = SF(ln_total)(sg) / fC, gx_mean = SF(ln_total)(sgx) / fC;
+    for (size_t c = 0; c < C; c++) {
+        TN_T xhat = (x[c] - m) * s, g = weight ? dy[c] * weight[c] : dy[c];
+        dx[c] = s * (g - g_mean - xhat * gx_mean);
+    }
+}
+
+/* dx (N,C) row by row; dweight = sum_n dy xhat (if weight), dbias = sum_n dy, as column
+ * sums (tn_sums.c) from partial sums per block of TN_SUM_BLOCK rows kept in work. */
+TN_CLONES void TN_NAME(tn_layernorm_backward_f32, tn_layernorm_backward_f64)(TN_T *dx, TN_T *dweight, TN_T *dbias,
+    const TN_T *dy, const TN_T *x, const TN_T *weight, const TN_T *mean, const TN_T *rstd, size_t N, size_t C,
+    TN_T *work)
+{
+    if (N == 0) { /* no rows: sums of nothing */
+        if (dweight) SF(zero)(dweight, C);
+        SF(zero)(dbias, C);
+        return;
+    }
+    size_t nb = (N + TN_SUM_BLOCK - 1) / TN_SUM_BLOCK;
+    TN_T *pw = SF(take)(&work, nb * C), *pb = SF(take)(&work, nb * C);
+    SF(zero)(pw, nb * C);
+    SF(zero)(pb, nb * C);
+    for (size_t n = 0; n < N; n++) {
+        size_t blk = n / TN_SUM_BLOCK * C;
+        SF(ln_backward_row)(dx + n * C, pw + blk, pb + blk, dy + n * C, x + n * C, weight, mean[n], rstd[n], C);
+    }
+    if (dweight) FN(col_sums_of_blocks)(dweight, pw, N, C);
+    FN(col_sums_of_blocks)(dbias, pb, N, C);
 }
 
 #endif
