@@ -67,6 +67,7 @@ size_t tn_gru_backward_work(size_t T, size_t B, size_t D, size_t H);
 size_t tn_linear_batchnorm_tanh_forward_work(size_t N, size_t D, size_t H);
 size_t tn_linear_batchnorm_tanh_backward_work(size_t N, size_t D, size_t H);
 size_t tn_linear_cross_entropy_work(size_t N, size_t D, size_t V);
+size_t tn_layernorm_backward_work(size_t N, size_t C);
 
 /* The random generator of rnn_sample: splitmix64, a uniform double in [0, 1) from the
  * top 53 bits.  tinynet.reference implements the same generator. */
@@ -95,7 +96,8 @@ void tn_linear_backward_f32(float *dx, float *dW, float *db, const float *dy, co
 void tn_linear_backward_f64(double *dx, double *dW, double *db, const double *dy, const double *x, const double *W,
                             size_t N, size_t D, size_t H, double *work);
 
-/* Elementwise over n values.  Backward passes take the forward output y. */
+/* Elementwise over n values.  Backward passes take the forward output y (GELU's, below,
+ * its input x). */
 /* y = tanh(x) */
 void tn_tanh_forward_f32(float *y, const float *x, size_t n);
 void tn_tanh_forward_f64(double *y, const double *x, size_t n);
@@ -115,6 +117,21 @@ void tn_relu_forward_f64(double *y, const double *x, size_t n);
 void tn_relu_backward_f32(float *dx, const float *dy, const float *y, size_t n);
 void tn_relu_backward_f64(double *dx, const double *dy, const double *y, size_t n);
 
+/* GELU, x Phi(x) with Phi the standard normal CDF, (1 + erf(x / sqrt 2)) / 2 (PyTorch's
+ * approximate="none"): float Phi from a vectorised approximation, the same bits on every
+ * instruction set (tn_linear.c gives its error), double from libm's erfc. */
+void tn_gelu_forward_f32(float *y, const float *x, size_t n);
+void tn_gelu_forward_f64(double *y, const double *x, size_t n);
+/* dx = dy (Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi)).  GELU's backward passes take the input x. */
+void tn_gelu_backward_f32(float *dx, const float *dy, const float *x, size_t n);
+void tn_gelu_backward_f64(double *dx, const double *dy, const double *x, size_t n);
+/* GPT-2's GELU (approximate="tanh"): y = x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 */
+void tn_gelu_tanh_forward_f32(float *y, const float *x, size_t n);
+void tn_gelu_tanh_forward_f64(double *y, const double *x, size_t n);
+/* its derivative times dy, from the input x */
+void tn_gelu_tanh_backward_f32(float *dx, const float *dy, const float *x, size_t n);
+void tn_gelu_tanh_backward_f64(double *dx, const double *dy, const double *x, size_t n);
+
 /* probs(N,V) = softmax over each row of logits, max-subtracted. */
 void tn_softmax_f32(float *probs, const float *logits, size_t N, size_t V);
 void tn_softmax_f64(double *probs, const double *logits, size_t N, size_t V);
@@ -124,11 +141,24 @@ double tn_cross_entropy_forward_f32(float *probs, const float *logits, const int
                                     int mean);
 double tn_cross_entropy_forward_f64(double *probs, const double *logits, const int64_t *targets, size_t N, size_t V,
                                     int mean);
+/* ... over the rows whose target is not ignore_index, divided by their count when mean
+ * != 0 (NaN for none): targets lie in [0,V) or equal ignore_index (a value outside
+ * [0,V), e.g. -1, ignores none: the function above). */
+double tn_cross_entropy_forward_ex_f32(float *probs, const float *logits, const int64_t *targets, size_t N, size_t V,
+                                       int mean, int64_t ignore_index);
+double tn_cross_entropy_forward_ex_f64(double *probs, const double *logits, const int64_t *targets, size_t N,
+                                       size_t V, int mean, int64_t ignore_index);
 /* dlogits(N,V) = (probs - onehot(targets)) / (N if mean else 1). */
 void tn_cross_entropy_backward_f32(float *dlogits, const float *probs, const int64_t *targets, size_t N, size_t V,
                                    int mean);
 void tn_cross_entropy_backward_f64(double *dlogits, const double *probs, const int64_t *targets, size_t N, size_t V,
                                    int mean);
+/* ... with the rows whose target is ignore_index 0, the others divided by their count
+ * when mean != 0. */
+void tn_cross_entropy_backward_ex_f32(float *dlogits, const float *probs, const int64_t *targets, size_t N, size_t V,
+                                      int mean, int64_t ignore_index);
+void tn_cross_entropy_backward_ex_f64(double *dlogits, const double *probs, const int64_t *targets, size_t N,
+                                      size_t V, int mean, int64_t ignore_index);
 
 /* out(n, E) = table(V, E)[idx(n)]. */
 void tn_embedding_forward_f32(float *out, const float *table, const int64_t *idx, size_t n, size_t E);
@@ -168,6 +198,25 @@ void tn_batchnorm_inference_f32(float *y, const float *x, const float *gamma, co
 void tn_batchnorm_inference_f64(double *y, const double *x, const double *gamma, const double *beta,
                                 const double *running_mean, const double *running_var, size_t N, size_t C, double eps);
 
+/* Layer normalisation of each row of x (N, C) over its C values:
+ *   mean = x_0 + sum (x - x_0) / C (a constant row's mean exactly);  var = sum (x - mean)^2 / C;
+ *   rstd = 1 / sqrt(var + eps);  y = (x - mean) rstd weight + bias.
+ * weight, bias (C) may be NULL (1 and 0); mean, rstd (N).  C = 0: mean and rstd are NaN. */
+void tn_layernorm_forward_f32(float *y, float *mean, float *rstd, const float *x, const float *weight,
+                              const float *bias, size_t N, size_t C, float eps);
+void tn_layernorm_forward_f64(double *y, double *mean, double *rstd, const double *x, const double *weight,
+                              const double *bias, size_t N, size_t C, double eps);
+/* xhat = (x - mean) rstd;  g = dy weight (dy when weight is NULL);
+ * dx = rstd (g - sum_c g / C - xhat sum_c(g xhat) / C);
+ * dweight = sum_n dy xhat (not computed when NULL);  dbias = sum_n dy.
+ * work: tn_layernorm_backward_work(N, C). */
+void tn_layernorm_backward_f32(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                               const float *weight, const float *mean, const float *rstd, size_t N, size_t C,
+                               float *work);
+void tn_layernorm_backward_f64(double *dx, double *dweight, double *dbias, const double *dy, const double *x,
+                               const double *weight, const double *mean, const double *rstd, size_t N, size_t C,
+                               double *work);
+
 /* Fused MLP steps (tn_mlp.c), each the composition of the kernels above in the same
  * order, with the same bits.  A hidden block, x (N,D) -> h (N,H):
  *   hpre = x W^T + b (b may be NULL);  h = tanh(batchnorm(hpre)) as batchnorm_forward;
@@ -189,13 +238,14 @@ void tn_linear_batchnorm_tanh_backward_f64(double *dx, double *dW, double *db, d
     const double *mean, const double *invstd, size_t N, size_t D, size_t H, size_t correction, double *work);
 /* The output layer and its loss, forward and backward at once: logits = x W^T + b
  * (V classes; b may be NULL), returns cross_entropy_forward's loss against targets
- * (N) in [0,V), and writes dx (N,D), dW (V,D), db (V) from its gradient.
- * work: tn_linear_cross_entropy_work(N, D, V). */
+ * (N) in [0,V) or equal to ignore_index, and writes dx (N,D), dW (V,D), db (V) from its
+ * gradient.  work: tn_linear_cross_entropy_work(N, D, V). */
 double tn_linear_cross_entropy_f32(float *dx, float *dW, float *db, const float *x, const float *W, const float *b,
-                                   const int64_t *targets, size_t N, size_t D, size_t V, int mean, float *work);
+                                   const int64_t *targets, size_t N, size_t D, size_t V, int mean,
+                                   int64_t ignore_index, float *work);
 double tn_linear_cross_entropy_f64(double *dx, double *dW, double *db, const double *x, const double *W,
                                    const double *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean,
-                                   double *work);
+                                   int64_t ignore_index, double *work);
 
 /* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.
  * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the

@@ -1,7 +1,8 @@
-/* tn_linear.c -- the affine layer, the activations (tanh, sigmoid, ReLU), softmax and
- * softmax cross-entropy.  See tinynet.h for each function's contract. */
+/* tn_linear.c -- the affine layer, the activations (tanh, sigmoid, ReLU, GELU), softmax
+ * and softmax cross-entropy.  See tinynet.h for each function's contract. */
 #ifndef TN_T
 #include <math.h>
+#include <string.h>
 
 #include "tn_internal.h"
 
@@ -11,6 +12,99 @@ size_t tn_linear_work(size_t N, size_t D, size_t H)
 {
     /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N) */
     return TN_MAX(tn_gemm_work(N, H, D), TN_MAX(tn_gemm_work(N, D, H), tn_gemm_work(H, D, N)));
+}
+
+/* Cross-entropy: the rows whose target is not ignore_index */
+static size_t ce_counted(const int64_t *targets, size_t N, int64_t ignore)
+{
+    size_t k = 0;
+    for (size_t n = 0; n < N; n++) k += targets[n] != ignore;
+    return k;
+}
+
+/* ------------------------------------------------------------------ GELU's Phi */
+
+/* pick_f32 / pick_f64(c, a, b) = c ? a : b by bit operations, a and b both computed: a
+ * conditional expression whose operands do floating-point arithmetic is compiled as a
+ * branch (under the default -ftrapping-math that arithmetic may not run when not asked
+ * for), which keeps a loop from being vectorised; this one is a blend */
+#define PICK_FN(name, T, U)                                                                                           \
+    static inline T name(int c, T a, T b)                                                                             \
+    {                                                                                                                 \
+        U m = -(U)c, ua, ub;                                                                                          \
+        memcpy(&ua, &a, sizeof a), memcpy(&ub, &b, sizeof b);                                                         \
+        ua = (ua & m) | (ub & ~m);                                                                                    \
+        memcpy(&a, &ua, sizeof a);                                                                                    \
+        return a;                                                                                                     \
+    }
+PICK_FN(pick_f32, float, uint32_t)
+PICK_FN(pick_f64, double, uint64_t)
+
+/* GELU's kernels go through arrays in blocks of this many values (on the stack), each
+ * block through its passes (polynomials, then the array exp or tanh, then the rest)
+ * while it is in L1. */
+#define GELU_BLOCK 512
+#define GELU_SQRT1_2 0.70710678118654752440     /* 1 / sqrt(2) */
+#define GELU_INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
+
+/* Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF, for n <= GELU_BLOCK
+ * float values, and e = exp(-x^2 / 2).  With z = x / sqrt 2 and a = |z|:
+ *   a < 0.75:   Phi(x) = 1/2 + z P(z^2),  P(w) a fit of erf(sqrt w) / (2 sqrt w)
+ *               (relative error 1.4e-9 in exact arithmetic);
+ *   a >= 0.75:  Phi(-|x|) = e R(t), t = 1 / (1 + min(a, 10) / 2), R a fit of
+ *               erfc(a) exp(a^2) / 2 on [0.75, 10] (relative error 1e-9), and
+ *               Phi(|x|) = 1 - Phi(-|x|): the lower tail never comes from 1 - erf.
+ * e without the rounding of x^2 (which would cost the tail x^2 / 2 ulp): x = h + l with
+ * h the top 12 bits of x's significand, so that h^2 is exact; e = exp(-h^2 / 2) times
+ * exp(d), d = -(x - h)(x + h) / 2 small, by its series; |x| clamped to 16 first (Phi(-16)
+ * is 0 in float).  Plain float operations, the same on every instruction set (the array
+ * exp's too).  tn_gelu_forward_f32 is then within 8 ulp of x Phi(x) for every float32 x
+ * whose Phi(x) is a normal float (x > -13; tests/test_linear.py samples them), most
+ * results within 2. */
+static const float gelu_p[] = {-3.374756780e-04f, 2.557172906e-03f, -1.341731194e-02f, 5.641688406e-02f,
+                               -1.880631000e-01f, 5.641895533e-01f};
+static const float gelu_r[] = {-3.585316613e-02f, 1.706192791e-01f, -2.975190878e-01f, 1.960423738e-01f,
+                               -5.009362474e-02f, 1.163051799e-01f, 1.177287325e-01f, 1.417774260e-01f,
+                               1.409935057e-01f, 1.739767526e-06f};
+
+/* x clamped to [-16, 16] (NaN: 16), and its top 12 significand bits */
+static inline float gelu_clamp(float x) { return pick_f32(fabsf(x) < 16, x, pick_f32(x < 0, -16, 16)); }
+static inline float gelu_high(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof x);
+    u &= 0xfffff000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+TN_CLONES static void gelu_phi_f32(float *phi, float *e, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float h = gelu_high(gelu_clamp(x[i]));
+        e[i] = -0.5f * (h * h);
+    }
+    tn_isa_get()->exp_f32(e, e, n);
+    for (size_t i = 0; i < n; i++) {
+        float xc = gelu_clamp(x[i]), h = gelu_high(xc), d = -0.5f * ((xc - h) * (xc + h));
+        e[i] *= 1 + d * (1 + d * (0.5f + d * (1.0f / 6 + d * (1.0f / 24)))); /* (|d| < 0.07) */
+        float z = x[i] * (float)GELU_SQRT1_2, a = fabsf(z), w = z * z, p = gelu_p[0], r = gelu_r[0];
+        for (size_t k = 1; k < sizeof gelu_p / sizeof *gelu_p; k++) p = p * w + gelu_p[k];
+        float t = 1 / (1 + 0.5f * pick_f32(a < 10, a, 10));
+        for (size_t k = 1; k < sizeof gelu_r / sizeof *gelu_r; k++) r = r * t + gelu_r[k];
+        float central = 0.5f + z * p, lower = e[i] * r, upper = 1 - lower; /* lower: Phi(-|x|) */
+        float v = pick_f32(a < 0.75f, central, pick_f32(z > 0, upper, lower));
+        phi[i] = pick_f32(x[i] == x[i], v, x[i]); /* (NaN stays NaN) */
+    }
+}
+
+/* The same for double, Phi from libm's erfc: Phi(x) = erfc(-z) / 2 (no 1 - erf in the
+ * lower tail either). */
+static void gelu_phi_f64(double *phi, double *e, const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) phi[i] = 0.5 * erfc(-(x[i] * GELU_SQRT1_2));
+    for (size_t i = 0; i < n; i++) e[i] = -0.5 * (x[i] * x[i]);
+    tn_isa_get()->exp_f64(e, e, n);
 }
 
 #define TN_TEMPLATE "tn_linear.c"
@@ -85,6 +179,84 @@ TN_CLONES void TN_NAME(tn_relu_backward_f32, tn_relu_backward_f64)(TN_T *dx, con
     for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
 }
 
+/* ------------------------------------------------------------------- GELU */
+
+/* y = x Phi(x), Phi the standard normal CDF (gelu_phi_f32/f64).  (At x = -inf: 0, the
+ * limit, rather than -inf 0.) */
+TN_CLONES void TN_NAME(tn_gelu_forward_f32, tn_gelu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+{
+    TN_T e[GELU_BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
+        size_t m = TN_MIN((size_t)GELU_BLOCK, n - i0);
+        TN_T *yb = y + i0;
+        const TN_T *xb = x + i0;
+        SF(gelu_phi)(yb, e, xb, m);
+        for (size_t i = 0; i < m; i++) yb[i] = SF(pick)(yb[i] == 0, -(TN_T)0, xb[i] * yb[i]);
+    }
+}
+
+/* dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x phi(x) is 0 where
+ * phi(x) is (so dx = dy at x = inf, 0 at -inf: the limits) */
+TN_CLONES void TN_NAME(tn_gelu_backward_f32, tn_gelu_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x,
+    size_t n)
+{
+    TN_T phi[GELU_BLOCK], e[GELU_BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
+        size_t m = TN_MIN((size_t)GELU_BLOCK, n - i0);
+        const TN_T *xb = x + i0;
+        SF(gelu_phi)(phi, e, xb, m);
+        for (size_t i = 0; i < m; i++) {
+            TN_T pdf = e[i] * (TN_T)GELU_INV_SQRT_2PI;
+            dx[i0 + i] = dy[i0 + i] * (phi[i] + SF(pick)(pdf == 0, 0, xb[i] * pdf));
+        }
+    }
+}
+
+#define GELU_K0 0.79788456080286535588 /* sqrt(2 / pi) */
+#define GELU_K1 0.044715
+
+/* u = sqrt(2/pi) (x + 0.044715 x^3), the tanh form's argument */
+TN_CLONES static void TN_NAME(gelu_tanh_arg_f32, gelu_tanh_arg_f64)(TN_T *u, const TN_T *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) u[i] = (TN_T)GELU_K0 * (x[i] + (TN_T)GELU_K1 * (x[i] * x[i] * x[i]));
+}
+
+/* y = x (1 + tanh(u)) / 2, GPT-2's GELU (PyTorch's approximate="tanh").  (At x = -inf:
+ * 0.) */
+TN_CLONES void TN_NAME(tn_gelu_tanh_forward_f32, tn_gelu_tanh_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+{
+    for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
+        size_t m = TN_MIN((size_t)GELU_BLOCK, n - i0);
+        TN_T *yb = y + i0;
+        const TN_T *xb = x + i0;
+        SF(gelu_tanh_arg)(yb, xb, m);
+        FN(tanh_forward)(yb, yb, m);
+        for (size_t i = 0; i < m; i++) {
+            TN_T right = 1 + yb[i];
+            yb[i] = SF(pick)(right == 0, -(TN_T)0, (TN_T)0.5 * xb[i] * right);
+        }
+    }
+}
+
+/* with t = tanh(u): dx = dy ((1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2),
+ * the second term 0 where 1 - t^2 is (x^2 may overflow there) */
+TN_CLONES void TN_NAME(tn_gelu_tanh_backward_f32, tn_gelu_tanh_backward_f64)(TN_T *dx, const TN_T *dy,
+    const TN_T *x, size_t n)
+{
+    TN_T t[GELU_BLOCK];
+    for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
+        size_t m = TN_MIN((size_t)GELU_BLOCK, n - i0);
+        const TN_T *xb = x + i0;
+        SF(gelu_tanh_arg)(t, xb, m);
+        FN(tanh_forward)(t, t, m);
+        for (size_t i = 0; i < m; i++) {
+            TN_T left = (TN_T)0.5 * xb[i], dtanh = 1 - t[i] * t[i];
+            TN_T darg = (TN_T)GELU_K0 * (1 + 3 * (TN_T)GELU_K1 * (xb[i] * xb[i]));
+            dx[i0 + i] = dy[i0 + i] * ((TN_T)0.5 * (1 + t[i]) + SF(pick)(dtanh == 0, 0, left * dtanh * darg));
+        }
+    }
+}
+
 /* ------------------------------------------------- softmax, cross-entropy */
 
 /* Max of a row; a NaN anywhere makes the whole row NaN downstream either way. */
@@ -121,15 +293,16 @@ void TN_NAME(tn_softmax_f32, tn_softmax_f64)(TN_T *probs, const TN_T *logits, si
 /* Rows of cross_entropy_forward with probs, CE_ROWS at a time: the same operations as
  * row_max, row_exp and the division, row by row in the same order, but the rows' max and
  * sum chains interleaved (a chain of V dependent operations per row, in flight together)
- * and one exp call over the block; adds the rows' losses to *loss in row order. */
+ * and one exp call over the block; adds the losses of the rows not ignored to *loss in
+ * row order. */
 #define CE_ROWS 16
 static void TN_NAME(ce_rows_f32, ce_rows_f64)(double *loss, TN_T *probs, const TN_T *logits, const int64_t *targets,
-    size_t n, size_t V)
+    size_t n, size_t V, int64_t ignore)
 {
     TN_T m[CE_ROWS], s[CE_ROWS], target[CE_ROWS];
     for (size_t i = 0; i < n; i++) {
-        const TN_T *r = logits + i * V;
-        target[i] = r[targets[i]], m[i] = r[0], s[i] = 0; /* (before probs, which may alias logits, is written) */
+        const TN_T *r = logits + i * V; /* (target before probs, which may alias logits, is written) */
+        target[i] = targets[i] == ignore ? 0 : r[targets[i]], m[i] = r[0], s[i] = 0;
     }
     for (size_t v = 1; v < V; v++)
         for (size_t i = 0; i < n; i++)
@@ -142,21 +315,24 @@ static void TN_NAME(ce_rows_f32, ce_rows_f64)(double *loss, TN_T *probs, const T
     for (size_t i = 0; i < n; i++) {
         TN_T *p = probs + i * V;
         for (size_t v = 0; v < V; v++) p[v] /= s[i];
-        *loss += (double)((m[i] + TN_LOG(s[i])) - target[i]);
+        if (targets[i] != ignore) *loss += (double)((m[i] + TN_LOG(s[i])) - target[i]);
     }
 }
 
-/* loss = sum_n logsumexp(logits_n) - logits_n[t_n]  (/ N if mean) */
-double TN_NAME(tn_cross_entropy_forward_f32, tn_cross_entropy_forward_f64)(TN_T *probs, const TN_T *logits,
-    const int64_t *targets, size_t N, size_t V, int mean)
+/* loss = sum_n logsumexp(logits_n) - logits_n[t_n] over the rows not ignored (/ their
+ * count if mean) */
+double TN_NAME(tn_cross_entropy_forward_ex_f32, tn_cross_entropy_forward_ex_f64)(TN_T *probs, const TN_T *logits,
+    const int64_t *targets, size_t N, size_t V, int mean, int64_t ignore_index)
 {
-    double loss = 0;
-    if (probs) { /* (V = 0 only with N = 0: no target fits) */
+    double loss = 0, count = (double)ce_counted(targets, N, ignore_index);
+    if (probs) { /* (V = 0 only when every target is ignored) */
         for (size_t n0 = 0; V && n0 < N; n0 += CE_ROWS)
-            SF(ce_rows)(&loss, probs + n0 * V, logits + n0 * V, targets + n0, TN_MIN((size_t)CE_ROWS, N - n0), V);
-        return mean ? loss / (double)N : loss;
+            SF(ce_rows)(&loss, probs + n0 * V, logits + n0 * V, targets + n0, TN_MIN((size_t)CE_ROWS, N - n0), V,
+                        ignore_index);
+        return mean ? loss / count : loss;
     }
     for (size_t n = 0; n < N; n++) { /* no room for the exponentials: a chunk at a time, summed in the same order */
+        if (targets[n] == ignore_index) continue;
         const TN_T *r = logits + n * V;
         TN_T m = SF(row_max)(r, V), s = 0, buf[64];
         for (size_t v0 = 0; v0 < V; v0 += 64) {
@@ -167,22 +343,41 @@ double TN_NAME(tn_cross_entropy_forward_f32, tn_cross_entropy_forward_f64)(TN_T 
         }
         loss += (double)((m + TN_LOG(s)) - r[targets[n]]);
     }
-    return mean ? loss / (double)N : loss;
+    return mean ? loss / count : loss;
 }
 
-/* dlogits(N,V) = (probs - onehot(targets)) (/ N if mean) */
-TN_CLONES void TN_NAME(tn_cross_entropy_backward_f32, tn_cross_entropy_backward_f64)(TN_T *dlogits, const TN_T *probs,
+/* ... over every row (no target is -1) */
+double TN_NAME(tn_cross_entropy_forward_f32, tn_cross_entropy_forward_f64)(TN_T *probs, const TN_T *logits,
     const int64_t *targets, size_t N, size_t V, int mean)
 {
-    TN_T scale = (TN_T)N;
+    return FN(cross_entropy_forward_ex)(probs, logits, targets, N, V, mean, -1);
+}
+
+/* dlogits(N,V) = (probs - onehot(targets)) (/ the count of rows not ignored, if mean);
+ * 0 in the rows ignored */
+TN_CLONES void TN_NAME(tn_cross_entropy_backward_ex_f32, tn_cross_entropy_backward_ex_f64)(TN_T *dlogits,
+    const TN_T *probs, const int64_t *targets, size_t N, size_t V, int mean, int64_t ignore_index)
+{
+    TN_T scale = (TN_T)ce_counted(targets, N, ignore_index);
     for (size_t n = 0; n < N; n++) {
         TN_T *d = dlogits + n * V;
         const TN_T *p = probs + n * V;
+        if (targets[n] == ignore_index) {
+            SF(zero)(d, V);
+            continue;
+        }
         for (size_t v = 0; v < V; v++) d[v] = p[v];
         d[targets[n]] -= 1;
         if (mean)
             for (size_t v = 0; v < V; v++) d[v] /= scale;
     }
+}
+
+/* ... with every row */
+void TN_NAME(tn_cross_entropy_backward_f32, tn_cross_entropy_backward_f64)(TN_T *dlogits, const TN_T *probs,
+    const int64_t *targets, size_t N, size_t V, int mean)
+{
+    FN(cross_entropy_backward_ex)(dlogits, probs, targets, N, V, mean, -1);
 }
 
 #endif

@@ -54,12 +54,13 @@ void TN_NAME(tn_linear_batchnorm_tanh_backward_f32, tn_linear_batchnorm_tanh_bac
 /* logits = x W^T + b; the loss of softmax cross-entropy against targets; its gradient
  * back through the linear layer */
 double TN_NAME(tn_linear_cross_entropy_f32, tn_linear_cross_entropy_f64)(TN_T *dx, TN_T *dW, TN_T *db, const TN_T *x,
-    const TN_T *W, const TN_T *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean, TN_T *work)
+    const TN_T *W, const TN_T *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean, int64_t ignore_index,
+    TN_T *work)
 {
     TN_T *logits = SF(take)(&work, N * V);
     FN(linear_forward)(logits, x, W, b, N, D, V, work);
-    double loss = FN(cross_entropy_forward)(logits, logits, targets, N, V, mean); /* probs in place */
-    FN(cross_entropy_backward)(logits, logits, targets, N, V, mean);
+    double loss = FN(cross_entropy_forward_ex)(logits, logits, targets, N, V, mean, ignore_index); /* probs in place */
+    FN(cross_entropy_backward_ex)(logits, logits, targets, N, V, mean, ignore_index);
     FN(linear_backward)(dx, dW, db, logits, x, W, N, D, V, work);
     return loss;
 }

@@ -229,6 +229,45 @@ def _activations():
 
 SEQ = dict(B=2, T=3, D=4, H=5)  # a (B, T, D) sequence: makemore part 5's activations
 LEADING = frozenset({1, 2, 3, 4})  # x (..., D): any number of leading axes
+def _approximate_bad():
+    return [
+        ("approximate=erf", {"approximate": "erf"}, ValueError, ["approximate", "'erf'"]),
+        ("approximate=None", {"approximate": None}, ValueError, ["approximate", "None"]),
+        ("approximate=True", {"approximate": True}, ValueError, ["approximate", "True"]),
+        ("approximate=TANH", {"approximate": "TANH"}, ValueError, ["approximate", "'TANH'"]),
+    ]
+
+
+def _gelu():
+    """GELU's two forms, each a variant; its backward takes the input x."""
+    out = []
+    for form in ("none", "tanh"):
+        variant = "" if form == "none" else form
+        scalars = lambda s, form=form: {"approximate": form}  # noqa: E731
+        out.append(Fn("gelu_forward", [F("x", "A B", ndims=ANY_NDIM)], ACT, scalars=scalars, bad=_approximate_bad(),
+                      variant=variant))
+        out.append(Fn("gelu_backward", [F("dy", "A B"), F("x", "A B")], ACT, scalars=scalars, bad=_approximate_bad(),
+                      variant=variant))
+    return [*out[0::2], *out[1::2]]
+
+
+def _ignore_index_bad():
+    """ignore_index: None or any integer (a target value, in range or not)."""
+    return [
+        ("ignore_index=1.0", {"ignore_index": 1.0}, TypeError, ["ignore_index", "float"]),
+        ("ignore_index=str", {"ignore_index": "-1"}, TypeError, ["ignore_index", "str"]),
+        ("ignore_index=2**70", {"ignore_index": 2**70}, ValueError, ["ignore_index", "out of range"]),
+        ("ignore_index=-1", {"ignore_index": -1}, None, []),
+        ("ignore_index=int8", {"ignore_index": np.int8(1)}, None, []),
+        ("ignore_index=-2**63", {"ignore_index": -(2**63)}, None, []),
+    ]
+
+
+def _ignored(kw):
+    """Every other target replaced by ignore_index (-1, makemore's padding)."""
+    t = np.array(kw["targets"])
+    t[::2] = -1
+    kw["targets"], kw["ignore_index"] = t, -1
 
 
 BY_LAYER["linear"] = [
@@ -241,11 +280,19 @@ BY_LAYER["linear"] = [
     Fn("linear_backward", [F("dy", "H"), F("x", "D"), F("W", "H D")], LINEAR, variant="unbatched"),
     Fn("linear_backward", [F("dy", "B T H"), F("x", "B T D"), F("W", "H D")], SEQ, variant="sequence"),
     *_activations(),
+    *_gelu(),
     Fn("softmax", [F("logits", "N V", ndims={1, 2, 3, 4})], dict(N=3, V=5)),
     Fn("cross_entropy_forward", [F("logits", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
-       scalars=lambda s: {"reduction": "mean"}, bad=_reduction_bad()),
+       scalars=lambda s: {"reduction": "mean"}, bad=_reduction_bad() + _ignore_index_bad()),
+    # ignore_index a class in range: its targets count for nothing, the others are checked as usual
+    Fn("cross_entropy_forward", [F("logits", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
+       scalars=lambda s: {"reduction": "mean", "ignore_index": 2}, bad=[("ignore-1", _ignored, None, [])],
+       variant="ignore_index"),
     Fn("cross_entropy_backward", [F("probs", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
-       scalars=lambda s: {"reduction": "sum"}, bad=_reduction_bad()),
+       scalars=lambda s: {"reduction": "sum"}, bad=_reduction_bad() + _ignore_index_bad()),
+    Fn("cross_entropy_backward", [F("probs", "N V"), I("targets", "N", "V")], dict(N=3, V=5),
+       scalars=lambda s: {"reduction": "mean", "ignore_index": 2}, bad=[("ignore-1", _ignored, None, [])],
+       variant="ignore_index"),
 ]
 
 
@@ -328,6 +375,18 @@ BY_LAYER["norm"] = [
        [F("x", "B T C", ndims=CHANNELS_LAST), F("gamma", "C"), F("beta", "C"), F("running_mean", "C"),
         F("running_var", "C")],
        BN_SEQ, scalars=lambda s: {"eps": 1e-5}, variant="sequence"),
+    Fn("layernorm_forward", [F("x", "N C", ndims={1, 2, 3, 4}), F("weight", "C", optional=True),
+                             F("bias", "C", optional=True)],
+       dict(N=3, C=4), scalars=lambda s: {"eps": 1e-5}, bad=_eps_bad()),
+    Fn("layernorm_forward", [F("x", "B T C", ndims={1, 2, 3, 4}), F("weight", "C", optional=True),
+                             F("bias", "C", optional=True)],
+       dict(B=2, T=3, C=5), scalars=lambda s: {"eps": 1e-5}, variant="sequence"),
+    Fn("layernorm_backward", [F("dy", "N C"), F("x", "N C"), F("weight", "C", optional=True), F("mean", "N"),
+                              F("rstd", "N")], dict(N=3, C=4)),
+    Fn("layernorm_backward", [F("dy", "B T C"), F("x", "B T C"), F("weight", "C", optional=True),
+                              F("mean", "B T"), F("rstd", "B T")], dict(B=2, T=3, C=5), variant="sequence"),
+    Fn("layernorm_backward", [F("dy", "C"), F("x", "C"), F("weight", "C", optional=True), F("mean", ""),
+                              F("rstd", "")], dict(C=4), variant="unbatched"),
 ]
 
 
@@ -347,7 +406,10 @@ BY_LAYER["mlp"] = [
         F("mean", "H"), F("invstd", "H")], LINEAR,
        scalars=lambda s: {"correction": 0}, bad=_correction_bad(), zero_raises={"N": ValueError}),
     Fn("linear_cross_entropy", [F("x", "N D"), F("W", "V D"), F("b", "V", optional=True), I("targets", "N", "V")],
-       dict(N=3, D=4, V=5), scalars=lambda s: {"reduction": "mean"}, bad=_reduction_bad()),
+       dict(N=3, D=4, V=5), scalars=lambda s: {"reduction": "mean"}, bad=_reduction_bad() + _ignore_index_bad()),
+    Fn("linear_cross_entropy", [F("x", "N D"), F("W", "V D"), F("b", "V", optional=True), I("targets", "N", "V")],
+       dict(N=3, D=4, V=5), scalars=lambda s: {"reduction": "mean", "ignore_index": 2},
+       bad=[("ignore-1", _ignored, None, [])], variant="ignore_index"),
 ]
 
 

@@ -1,14 +1,17 @@
 """The linear layer, the activations, softmax and cross-entropy: linear_forward /
-linear_backward, tanh_ / sigmoid_ / relu_forward and _backward, softmax,
+linear_backward, tanh_ / sigmoid_ / relu_ / gelu_forward and _backward, softmax,
 cross_entropy_forward / cross_entropy_backward.
 
 * the C engine against the NumPy engine on random inputs (helpers.check): several
   shapes (size-1, odd and zero sizes included), both dtypes, batched and unbatched, and
   non-contiguous / Fortran / byte-swapped / negative-stride layouts; lists take the
-  arrays' dtype; extreme and NaN logits;
+  arrays' dtype; extreme and NaN logits; GELU's two forms; cross-entropy's ignore_index;
 * linear_forward / linear_backward on x (..., D), any leading axes (makemore part 5's
   (B, T, D), empty ones): both engines, the C engine's bits those of the rows (N, D), and
   against torch.nn.functional.linear (values and gradients; skipped without torch);
+* GELU at the edges (huge |x|, infinities, NaN) and the float32 error bound of its
+  "none" form; cross-entropy with every target ignored;
+* GELU and cross-entropy with ignore_index against PyTorch (skipped without torch);
 * large results are 64-byte aligned views of a buffer made for them;
 * the NumPy engine's backward passes against central finite differences (float64):
   TestGradients.
@@ -21,7 +24,7 @@ import pytest
 
 import tinynet as tn
 import tinynet.reference as ref
-from conftest import DTYPES, assert_close
+from conftest import DTYPES, ENGINES, assert_close
 from helpers import LAYOUTS, check, check_grad, numgrad, rand, randn, relayout
 
 # ------------------------------------------------------------------------- linear
@@ -194,6 +197,102 @@ def test_activation_extremes():
     assert np.all(np.isfinite(tn.sigmoid_forward(x[:-1])))
 
 
+# --------------------------------------------------------------------------- GELU
+
+# crossing the kernels' blocks of 512 values, and shapes of any ndim
+GELU_SHAPES = ELEMENTWISE_SHAPES + [(32, 16, 256), (1537,)]
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", GELU_SHAPES, ids=str)
+def test_gelu(shape, dtype, approximate):
+    rng = np.random.default_rng(len(shape) + sum(shape))
+    x, dy = randn(rng, shape, dtype, 3.0), randn(rng, shape, dtype)
+    y = check("gelu_forward", x, approximate)
+    dx = check("gelu_backward", dy, x, approximate=approximate)
+    for kind in LAYOUTS:
+        assert_close(tn.gelu_forward(*relayout([x], kind), approximate=approximate), y, f"gelu {kind}")
+        assert_close(tn.gelu_backward(*relayout([dy, x], kind), approximate), dx, f"gelu_backward {kind}")
+    # an element's value does not depend on where it lies in the array (the blocks, the tail)
+    flat, dflat = x.reshape(-1), dy.reshape(-1)
+    for start, length in [(0, 1), (3, 17), (500, 30), (1, 1030)]:
+        part = slice(start, start + length)
+        assert np.array_equal(tn.gelu_forward(flat[part], approximate), y.reshape(-1)[part])
+        assert np.array_equal(tn.gelu_backward(dflat[part], flat[part], approximate), dx.reshape(-1)[part])
+
+
+def test_gelu_is_the_default_form_and_refuses_others():
+    x = np.linspace(-3, 3, 13)
+    for name, mod in ENGINES.items():
+        assert np.array_equal(mod.gelu_forward(x), mod.gelu_forward(x, approximate="none")), name
+        assert not np.array_equal(mod.gelu_forward(x), mod.gelu_forward(x, "tanh")), name
+        for bad in ["erf", "Tanh", None, 1]:
+            with pytest.raises(ValueError, match=r'^gelu_forward: approximate must be "none" or "tanh", got '):
+                mod.gelu_forward(x, bad)
+            with pytest.raises(ValueError, match=r'^gelu_backward: approximate must be "none" or "tanh", got '):
+                mod.gelu_backward(x, x, approximate=bad)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gelu_extremes(engine, dtype, approximate):
+    """Huge |x| (x**3 and x**2 overflow in the tanh form), infinities and NaN: y = x for
+    x >> 0 and 0 for x << 0, the limits (y = inf at inf, 0 at -inf); the gradient is 1
+    and 0 there, never inf * 0 = nan; NaN stays NaN.  (At x = -10, x Phi(x) = -7.6e-23.)"""
+    mod = ENGINES[engine]
+    big = 1e30 if dtype == np.float32 else 1e300
+    x = np.array([big, 1e20, 50.0, 10.0, -50.0, -1e20, -big, np.inf, -np.inf, np.nan, 0.0, -10.0], dtype)
+    y = mod.gelu_forward(x, approximate)
+    dx = mod.gelu_backward(np.ones_like(x), x, approximate)
+    assert np.array_equal(y[:4], x[:4]) and np.all(y[4:7] == 0) and y[7] == np.inf and y[8] == 0
+    assert np.isnan(y[9]) and y[10] == 0 and -1e-21 < y[11] <= 0
+    assert np.array_equal(dx[:4], np.ones(4)) and np.all(dx[4:7] == 0) and dx[7] == 1 and dx[8] == 0
+    assert np.isnan(dx[9]) and dx[10] == 0.5 and abs(dx[11]) < 1e-20
+    assert np.isnan(mod.gelu_backward(np.array([np.nan], dtype), np.array([1.0], dtype), approximate)[0])
+
+
+def test_gelu_float32_within_8_ulp():
+    """float32 GELU ("none") is x Phi(x) with Phi from the vectorised approximation of
+    csrc/tn_linear.c: within 8 ulp of x Phi(x) computed in float64 at every 211th float32
+    in [-20, 20] (the bound holds over all of them; most results are within 2 ulp), where
+    Phi(x) is a normal float (x > -13); odd in the sense Phi(-x) = 1 - Phi(x) up to that."""
+    import math
+
+    bits = np.arange(0, 0x41A00000, 211, dtype=np.uint32)  # [0, 20)
+    x = np.concatenate([bits.view(np.float32), -bits.view(np.float32)])
+    x = x[x > -13]
+    got = tn.gelu_forward(x)
+    x64 = x.astype(np.float64)
+    want = x64 * 0.5 * np.vectorize(math.erfc, otypes=[np.float64])(-x64 / math.sqrt(2))
+    tiny = np.abs(want) < np.finfo(np.float32).tiny  # results below the normal range: in subnormal ulps
+    ulp = np.where(tiny, np.float64(2.0 ** -149), np.spacing(np.abs(want.astype(np.float32))).astype(np.float64))
+    err = np.abs(got - want) / ulp
+    assert err.max() <= 8, (err.max(), x[err.argmax()])
+    assert np.mean(err <= 2) > 0.95
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gelu_against_torch(dtype, approximate):
+    """F.gelu (both forms) and its autograd gradient: 1e-10 (float64) and 1e-5 (float32)
+    of the scale; prints the largest differences."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x, dy = randn(rng, (32, 16, 256), dtype, 2.0), randn(rng, (32, 16, 256), dtype)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    ty = torch.nn.functional.gelu(tx, approximate=approximate)
+    ty.backward(torch.from_numpy(dy))
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    for name, got, want in [("y", tn.gelu_forward(x, approximate), ty),
+                            ("dx", tn.gelu_backward(dy, x, approximate), tx.grad)]:
+        want = want.detach().numpy()
+        print(f"gelu {approximate} {np.dtype(dtype).name} {name}: max |diff| {np.max(np.abs(got - want)):.3e} "
+              f"(scale {np.max(np.abs(want)):.3e})")
+        assert_close(got, want, name, rtol=rtol)
+
+
 # ------------------------------------------------------ softmax and cross-entropy
 
 SOFTMAX_SHAPES = [(1,), (5,), (1, 1), (4, 27), (33, 7), (2, 3, 5), (0, 4), (3, 0)]
@@ -242,6 +341,79 @@ def test_cross_entropy_nan_stays_in_its_row():
     logits = np.array([[0.0, np.nan], [1.0, 2.0]])
     (loss, probs) = check("cross_entropy_forward", logits, [0, 1], reduction="sum")
     assert np.isnan(loss) and np.all(np.isnan(probs[0])) and np.all(np.isfinite(probs[1]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("ignore_index", [-1, 0, 3, -100])
+@pytest.mark.parametrize("N,V", [(1, 1), (32, 27), (7, 5), (40, 3), (0, 4)])
+def test_cross_entropy_ignore_index(N, V, ignore_index, dtype, reduction):
+    """Targets equal to ignore_index (makemore's -1 padding, PyTorch's -100, or a class)
+    count for nothing: the loss and the gradient are those of the other rows alone, and
+    "mean" averages over them; the ignored rows' gradients are 0."""
+    rng = np.random.default_rng(N * 10 + V)
+    logits = randn(rng, (N, V), dtype, 3.0)
+    targets = rng.integers(0, V, N)
+    targets[::3] = ignore_index
+    kept = targets != ignore_index
+    loss, probs = check("cross_entropy_forward", logits, targets, reduction, ignore_index)
+    d = check("cross_entropy_backward", probs, targets, reduction=reduction, ignore_index=ignore_index)
+    assert np.all(d[~kept] == 0)
+    if kept.any():
+        # the rows kept, on their own: the same loss and gradient rows (the mean over kept.sum() rows)
+        loss_kept, _ = tn.cross_entropy_forward(logits[kept], targets[kept], reduction)
+        assert_close(loss, loss_kept, "loss", scalar_rtol=1e-6 if dtype == np.float32 else 1e-12)
+        assert_close(d[kept], tn.cross_entropy_backward(probs[kept], targets[kept], reduction), "dlogits")
+    # ignore_index=None, or a value no target has: the call without it, bit for bit
+    others = np.where(kept, targets, 0)
+    plain = tn.cross_entropy_forward(logits, others, reduction)
+    for ignore in (None, -7):
+        got = tn.cross_entropy_forward(logits, others, reduction, ignore)
+        assert (got[0] == plain[0] or np.isnan(plain[0])) and np.array_equal(got[1], plain[1])
+    assert np.array_equal(tn.cross_entropy_backward(probs, others, reduction, V + 5),
+                          tn.cross_entropy_backward(probs, others, reduction))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cross_entropy_every_target_ignored(engine, dtype):
+    """Every target ignored: "mean" is nan (0 / 0, as PyTorch), "sum" 0; the gradient is 0
+    everywhere, for both reductions; out-of-range targets that are not ignore_index are
+    still an IndexError naming the value."""
+    mod = ENGINES[engine]
+    logits, targets = np.ones((3, 4), dtype), np.array([-1, -1, -1])
+    loss, probs = mod.cross_entropy_forward(logits, targets, "mean", -1)
+    assert np.isnan(loss) and mod.cross_entropy_forward(logits, targets, "sum", -1)[0] == 0.0
+    for reduction in ("mean", "sum"):
+        assert np.array_equal(mod.cross_entropy_backward(probs, targets, reduction, -1), np.zeros((3, 4), dtype))
+    with pytest.raises(IndexError, match=r"^cross_entropy_forward: targets\[1\] = -2 is out of range \[0, 4\)"):
+        mod.cross_entropy_forward(logits, [-1, -2, 0], ignore_index=-1)
+    with pytest.raises(IndexError, match=r"^cross_entropy_backward: targets\[0\] = -1 is out of range \[0, 4\)"):
+        mod.cross_entropy_backward(probs, [-1, 0, 0], ignore_index=-100)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_ignore_index_against_torch(reduction, dtype):
+    """F.cross_entropy(..., ignore_index=-1): the loss and its gradient (1e-10 float64,
+    1e-5 float32); prints the largest differences."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    logits = randn(rng, (512, 27), dtype, 2.0)
+    targets = rng.integers(0, 27, 512)
+    targets[rng.random(512) < 0.3] = -1
+    loss, probs = tn.cross_entropy_forward(logits, targets, reduction, ignore_index=-1)
+    dlogits = tn.cross_entropy_backward(probs, targets, reduction, ignore_index=-1)
+    t = torch.from_numpy(logits.copy()).requires_grad_(True)
+    tloss = torch.nn.functional.cross_entropy(t, torch.from_numpy(targets), ignore_index=-1, reduction=reduction)
+    tloss.backward()
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
+    want = t.grad.numpy()
+    print(f"cross_entropy ignore_index=-1 {reduction} {np.dtype(dtype).name}: loss |diff| "
+          f"{abs(loss - tloss.item()):.3e} (loss {tloss.item():.3e}); dlogits max |diff| "
+          f"{np.max(np.abs(dlogits - want)):.3e} (scale {np.max(np.abs(want)):.3e})")
+    assert_close(loss, tloss.item(), "loss", scalar_rtol=rtol)
+    assert_close(dlogits, want, "dlogits", rtol=rtol)
 
 
 # ------------------------------------------------------------- finite differences
@@ -293,3 +465,20 @@ class TestGradients:
         L = lambda: ref.cross_entropy_forward(logits, targets, reduction)[0]
         _, probs = ref.cross_entropy_forward(logits, targets, reduction)
         check_grad("logits", ref.cross_entropy_backward(probs, targets, reduction), numgrad(L, logits))
+
+    @pytest.mark.parametrize("approximate", ["none", "tanh"])
+    def test_gelu(self, approximate):
+        rng = np.random.default_rng(3)
+        x = rand(rng, 4, 5, scale=2.5)
+        R = rand(rng, 4, 5)
+        L = lambda: np.sum(R * ref.gelu_forward(x, approximate))
+        check_grad(f"gelu {approximate}", ref.gelu_backward(R, x, approximate), numgrad(L, x))
+
+    @pytest.mark.parametrize("reduction", ["mean", "sum"])
+    def test_cross_entropy_ignore_index(self, reduction):
+        rng = np.random.default_rng(4)
+        logits, targets = rand(rng, 7, 5, scale=2.0), rng.integers(0, 5, 7)
+        targets[[1, 4]] = -1
+        L = lambda: ref.cross_entropy_forward(logits, targets, reduction, ignore_index=-1)[0]
+        _, probs = ref.cross_entropy_forward(logits, targets, reduction, ignore_index=-1)
+        check_grad("logits", ref.cross_entropy_backward(probs, targets, reduction, ignore_index=-1), numgrad(L, logits))

@@ -4,7 +4,7 @@ linear_cross_entropy.
 * the C engine gives exactly the bits of the single layers' public functions called in
   turn (what the functions promise), on the direct, packed and small GEMM paths;
 * the C engine against the NumPy engine (shapes, dtypes, bias or None, corrections,
-  layouts), the NumPy engine against the composition it is documented to be;
+  layouts, ignore_index), the NumPy engine against the composition it is documented to be;
 * each call's arrays are disjoint views of one buffer (C engine);
 * the running statistics: as batchnorm_forward updates them from hpre (bit for bit);
 * against PyTorch autograd on makemore's block (skipped without torch);
@@ -132,6 +132,32 @@ def test_head_is_the_layers_composed(dtype, shape, reduction, bias):
     assert isinstance(got[0], float) and isinstance(want[0], float)
     if N == 0 and reduction == "mean":
         assert np.isnan(got[0]) and np.isnan(want[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(32, 200, 27), (7, 13, 9), (300, 40, 70), (3, 4, 5)], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_head_with_ignore_index(dtype, shape, reduction):
+    """ignore_index (makemore's -1 padding): the bits of the layers composed with it, the
+    NumPy engine's values, and the rows ignored count for nothing (zero rows of dx)."""
+    N, D, V = shape
+    rng = np.random.default_rng(N + D + V)
+    x, W, b = randn(rng, (N, D), dtype), randn(rng, (V, D), dtype, 1 / np.sqrt(D)), randn(rng, V, dtype)
+    targets = rng.integers(0, V, N)
+    targets[1::3] = -1
+    got = tn.linear_cross_entropy(x, W, b, targets, reduction, ignore_index=-1)
+    loss, probs = tn.cross_entropy_forward(tn.linear_forward(x, W, b), targets, reduction, -1)
+    dlogits = tn.cross_entropy_backward(probs, targets, reduction, -1)
+    same_bits(got, (loss, *tn.linear_backward(dlogits, x, W)), "head")
+    want = ref.linear_cross_entropy(x, W, b, targets, reduction, ignore_index=-1)
+    assert_close(got, want, "head", rtol=RTOL[np.dtype(dtype)], scalar_rtol=RTOL[np.dtype(dtype)])
+    assert np.all(got[1][targets == -1] == 0)
+    # without ignore_index (or with one no target has): the bits of the call without it
+    kept = np.where(targets == -1, 0, targets)
+    same_bits(tn.linear_cross_entropy(x, W, b, kept, reduction, ignore_index=None),
+              tn.linear_cross_entropy(x, W, b, kept, reduction), "ignore_index=None")
+    same_bits(tn.linear_cross_entropy(x, W, b, kept, reduction, None, -1),
+              tn.linear_cross_entropy(x, W, b, kept, reduction), "ignore_index=-1, none ignored")
 
 
 @pytest.mark.parametrize("kind", ["fortran", "strided", "byteswapped", "list"])
@@ -366,5 +392,14 @@ class TestGradients:
         x, W, b, targets = rand(rng, 6, 3), rand(rng, 5, 3, scale=1.5), rand(rng, 5), rng.integers(0, 5, 6)
         L = lambda: ref.linear_cross_entropy(x, W, b, targets, reduction)[0]
         _, dx, dW, db = ref.linear_cross_entropy(x, W, b, targets, reduction)
+        for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
+            check_grad(name, g, numgrad(L, p))
+
+    def test_linear_cross_entropy_ignore_index(self):
+        rng = np.random.default_rng(41)
+        x, W, b, targets = rand(rng, 6, 3), rand(rng, 5, 3, scale=1.5), rand(rng, 5), rng.integers(0, 5, 6)
+        targets[[0, 3]] = -1
+        L = lambda: ref.linear_cross_entropy(x, W, b, targets, ignore_index=-1)[0]
+        _, dx, dW, db = ref.linear_cross_entropy(x, W, b, targets, ignore_index=-1)
         for name, p, g in [("x", x, dx), ("W", W, dW), ("b", b, db)]:
             check_grad(name, g, numgrad(L, p))

@@ -81,24 +81,62 @@ typedef void (*ew1_f32)(float *, const float *, size_t);
 typedef void (*ew1_f64)(double *, const double *, size_t);
 typedef void (*ew2_f32)(float *, const float *, const float *, size_t);
 typedef void (*ew2_f64)(double *, const double *, const double *, size_t);
+/* an elementwise kernel for each dtype */
+typedef struct {
+    ew1_f32 f32;
+    ew1_f64 f64;
+} Ew1;
+typedef struct {
+    ew2_f32 f32;
+    ew2_f64 f64;
+} Ew2;
 
-/* y = f(x) elementwise, any shape */
-static PyObject *elementwise_forward(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                                     ew1_f32 k32, ew1_f64 k64)
+/* GELU's approximate=: "none" -> 0, "tanh" -> 1 (the index of its kernels) */
+static int get_approximate(Call *c, PyObject *o, int *form)
 {
-    static const char *const kwlist[] = {"x", NULL};
-    PyObject *ox, *res = NULL;
-    PyArrayObject *x, *y;
+    if (PyUnicode_Check(o)) {
+        if (PyUnicode_CompareWithASCIIString(o, "none") == 0) return *form = 0, 0;
+        if (PyUnicode_CompareWithASCIIString(o, "tanh") == 0) return *form = 1, 0;
+    }
+    PyErr_Format(PyExc_ValueError, "%s: approximate must be \"none\" or \"tanh\", got %R", c->fn, o);
+    return -1;
+}
+
+/* Parse and convert an elementwise call's arguments: narr arrays named names[] (x, or dy
+ * and the saved value, of one shape), then, for an activation of several forms (nforms
+ * > 1: GELU), approximate=, which picks the kernels: their index in *form. */
+static int elementwise_args(Call *c, const char *const names[], int narr, int nforms, PyObject *const *args,
+                            Py_ssize_t nargs, PyObject *kwnames, PyArrayObject *arr[2], int *form)
+{
+    const char *kwlist[4] = {names[0], narr > 1 ? names[1] : NULL, NULL, NULL};
+    if (nforms > 1) kwlist[narr] = "approximate";
+    PyObject *obj[3] = {NULL, NULL, NULL}; /* the arrays, then approximate */
+    if (parse(c->fn, args, nargs, kwnames, kwlist, narr, (PyObject **[]){&obj[0], &obj[1], &obj[2]})) return -1;
+    FArg fa[] = {{names[0], obj[0], &arr[0], 0}, {names[narr - 1], obj[1], &arr[1], 0}};
+    *form = 0;
+    if ((obj[narr] && get_approximate(c, obj[narr], form)) || floats(c, fa, narr)) return -1;
+    return narr > 1 ? same_shape(c, names[0], arr[0], names[1], arr[1]) : 0;
+}
+
+/* y = f(x) elementwise, any shape; k: the kernels of each of nforms forms (GELU's two,
+ * chosen by approximate=; else one, and no such argument) */
+static PyObject *elementwise_forward(const char *fn, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                     const Ew1 *k, int nforms)
+{
+    static const char *const names[] = {"x"};
+    PyObject *res = NULL;
+    PyArrayObject *a[2], *y;
+    int form;
     Call c;
     call_init(&c, fn);
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 1, (PyObject **[]){&ox})) return NULL;
-    FArg fa[] = {{"x", ox, &x, 0}};
-    if (floats(&c, fa, 1) || !(y = new_out(&c, PyArray_NDIM(x), PyArray_DIMS(x), c.type))) goto done;
-    size_t n = SIZE(x);
+    if (elementwise_args(&c, names, 1, nforms, args, nargs, kwnames, a, &form) ||
+        !(y = new_out(&c, PyArray_NDIM(a[0]), PyArray_DIMS(a[0]), c.type)))
+        goto done;
+    size_t n = SIZE(a[0]);
     if (c.type == NPY_FLOAT)
-        RUN(20.0 * n, k32(P(y), P(x), n));
+        RUN(20.0 * n, k[form].f32(P(y), P(a[0]), n));
     else
-        RUN(20.0 * n, k64(P(y), P(x), n));
+        RUN(20.0 * n, k[form].f64(P(y), P(a[0]), n));
     res = ret(y);
 done:
     call_done(&c);
@@ -107,25 +145,25 @@ done:
 
 /* dx = g(dy, v) elementwise, any shape (dy and v the same shape), where v is the value
  * the derivative is written in: the forward output y (tanh, sigmoid, ReLU) or its input
- * x; `saved` names it ("y" or "x") as the Python argument. */
+ * x (GELU); `saved` names it ("y" or "x") as the Python argument.  k, nforms: as for
+ * elementwise_forward. */
 static PyObject *elementwise_backward(const char *fn, const char *saved, PyObject *const *args, Py_ssize_t nargs,
-                                      PyObject *kwnames, ew2_f32 k32, ew2_f64 k64)
+                                      PyObject *kwnames, const Ew2 *k, int nforms)
 {
-    const char *const kwlist[] = {"dy", saved, NULL};
-    PyObject *ody, *ov, *res = NULL;
-    PyArrayObject *dy, *v, *dx;
+    const char *const names[] = {"dy", saved};
+    PyObject *res = NULL;
+    PyArrayObject *a[2], *dx;
+    int form;
     Call c;
     call_init(&c, fn);
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ody, &ov})) return NULL;
-    FArg fa[] = {{"dy", ody, &dy, 0}, {saved, ov, &v, 0}};
-    if (floats(&c, fa, 2) || same_shape(&c, "dy", dy, saved, v) ||
-        !(dx = new_out(&c, PyArray_NDIM(v), PyArray_DIMS(v), c.type)))
+    if (elementwise_args(&c, names, 2, nforms, args, nargs, kwnames, a, &form) ||
+        !(dx = new_out(&c, PyArray_NDIM(a[1]), PyArray_DIMS(a[1]), c.type)))
         goto done;
-    size_t n = SIZE(v);
+    size_t n = SIZE(a[1]);
     if (c.type == NPY_FLOAT)
-        RUN(4.0 * n, k32(P(dx), P(dy), P(v), n));
+        RUN(4.0 * n, k[form].f32(P(dx), P(a[0]), P(a[1]), n));
     else
-        RUN(4.0 * n, k64(P(dx), P(dy), P(v), n));
+        RUN(4.0 * n, k[form].f64(P(dx), P(a[0]), P(a[1]), n));
     res = ret(dx);
 done:
     call_done(&c);
@@ -138,19 +176,36 @@ done:
     static PyObject *py_##name##_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)       \
     {                                                                                                                 \
         (void)self;                                                                                                   \
-        return elementwise_forward(#name "_forward", args, nargs, kw, tn_##name##_forward_f32,                        \
-                                   tn_##name##_forward_f64);                                                          \
+        static const Ew1 k = {tn_##name##_forward_f32, tn_##name##_forward_f64};                                      \
+        return elementwise_forward(#name "_forward", args, nargs, kw, &k, 1);                                         \
     }                                                                                                                 \
     static PyObject *py_##name##_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)      \
     {                                                                                                                 \
         (void)self;                                                                                                   \
-        return elementwise_backward(#name "_backward", saved, args, nargs, kw, tn_##name##_backward_f32,              \
-                                    tn_##name##_backward_f64);                                                        \
+        static const Ew2 k = {tn_##name##_backward_f32, tn_##name##_backward_f64};                                    \
+        return elementwise_backward(#name "_backward", saved, args, nargs, kw, &k, 1);                                \
     }
 
 ACTIVATION(tanh, "y")    /* dx = dy (1 - y^2) */
 ACTIVATION(sigmoid, "y") /* dx = dy y (1 - y) */
 ACTIVATION(relu, "y")    /* dx = dy [y > 0] */
+
+/* GELU, with approximate="none" (x Phi(x)) or "tanh" (GPT-2's); its backward takes the input x */
+static PyObject *py_gelu_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)
+{
+    (void)self;
+    static const Ew1 k[] = {{tn_gelu_forward_f32, tn_gelu_forward_f64}, {tn_gelu_tanh_forward_f32,
+                                                                         tn_gelu_tanh_forward_f64}};
+    return elementwise_forward("gelu_forward", args, nargs, kw, k, 2);
+}
+
+static PyObject *py_gelu_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)
+{
+    (void)self;
+    static const Ew2 k[] = {{tn_gelu_backward_f32, tn_gelu_backward_f64}, {tn_gelu_tanh_backward_f32,
+                                                                           tn_gelu_tanh_backward_f64}};
+    return elementwise_backward("gelu_backward", "x", args, nargs, kw, k, 2);
+}
 
 /* ------------------------------------------------------- softmax, cross-entropy */
 
@@ -178,8 +233,36 @@ done:
     return res;
 }
 
-/* logits (N, V) floats and targets (N,) ints in [0, V) */
-static int ce_args(Call *c, const char *lname, PyObject *ol, PyObject *ot, PyArrayObject **l, PyArrayObject **t)
+/* ignore_index=: None (*ignore = -1, which no target in range equals) or an integer
+ * (*given = 1) */
+static int get_ignore_index(Call *c, PyObject *o, int *given, int64_t *ignore)
+{
+    long long v = -1;
+    *given = o != NULL && o != Py_None;
+    if (*given && get_int(c, "ignore_index", o, &v)) return -1;
+    *ignore = (int64_t)v;
+    return 0;
+}
+
+/* targets in [0, V), or equal to ignore_index when one is given: a target out of range
+ * is reported as in_range reports it (on a copy with the ignored ones set to 0) */
+static int targets_in_range(Call *c, PyArrayObject *t, npy_intp V, const char *V_what, int given, int64_t ignore)
+{
+    if (given) {
+        const npy_int64 *v = (const npy_int64 *)PyArray_DATA(t);
+        npy_intp n = nelems(t), i = 0;
+        while (i < n && (v[i] == ignore || (v[i] >= 0 && v[i] < V))) i++;
+        if (i == n) return 0;
+        if (!(t = (PyArrayObject *)keep(c, PyArray_NewCopy(t, NPY_CORDER)))) return -1;
+        npy_int64 *w = (npy_int64 *)PyArray_DATA(t);
+        for (i = 0; i < n; i++) w[i] = w[i] == ignore ? 0 : w[i];
+    }
+    return in_range(c, "targets", t, V, V_what);
+}
+
+/* logits (N, V) floats and targets (N,) ints in [0, V) or equal to ignore_index (given) */
+static int ce_args(Call *c, const char *lname, PyObject *ol, PyObject *ot, PyArrayObject **l, PyArrayObject **t,
+                   int given, int64_t ignore)
 {
     FArg fa[] = {{lname, ol, l, 0}};
     if (floats(c, fa, 1) || !(*t = ints(c, "targets", ot))) return -1;
@@ -187,26 +270,27 @@ static int ce_args(Call *c, const char *lname, PyObject *ol, PyObject *ot, PyArr
     if (expect(c, lname, *l, 2, ld, "(N, V)", NULL)) return -1;
     npy_intp N = PyArray_DIM(*l, 0);
     if (expect(c, "targets", *t, 1, &N, "(N,)", " with N = %s.shape[0] = %zd", lname, (Py_ssize_t)N)) return -1;
-    return in_range(c, "targets", *t, PyArray_DIM(*l, 1),
-                    strcmp(lname, "logits") == 0 ? "V = logits.shape[1]" : "V = probs.shape[1]");
+    return targets_in_range(c, *t, PyArray_DIM(*l, 1),
+                            strcmp(lname, "logits") == 0 ? "V = logits.shape[1]" : "V = probs.shape[1]", given, ignore);
 }
 
 static PyObject *py_cross_entropy_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static const char *const kwlist[] = {"logits", "targets", "reduction", NULL};
-    PyObject *ol, *ot, *ored = NULL, *res = NULL;
+    static const char *const kwlist[] = {"logits", "targets", "reduction", "ignore_index", NULL};
+    PyObject *ol, *ot, *ored = NULL, *oign = NULL, *res = NULL;
     PyArrayObject *l, *t, *p;
-    int mean = 1;
+    int mean = 1, given;
+    int64_t ignore;
     Call c;
     call_init(&c, "cross_entropy_forward");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ol, &ot, &ored})) return NULL;
-    if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "logits", ol, ot, &l, &t) ||
-        !(p = new_out(&c, 2, PyArray_DIMS(l), c.type)))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&ol, &ot, &ored, &oign})) return NULL;
+    if ((ored && get_reduction(&c, ored, &mean)) || get_ignore_index(&c, oign, &given, &ignore) ||
+        ce_args(&c, "logits", ol, ot, &l, &t, given, ignore) || !(p = new_out(&c, 2, PyArray_DIMS(l), c.type)))
         goto done;
     size_t N = DIM(l, 0), V = DIM(l, 1);
     double loss = 0;
-    RUN(20.0 * N * V, loss = KERNEL(&c, cross_entropy_forward, P(p), P(l), P(t), N, V, mean));
+    RUN(20.0 * N * V, loss = KERNEL(&c, cross_entropy_forward_ex, P(p), P(l), P(t), N, V, mean, ignore));
     res = Py_BuildValue("dO", loss, p);
 done:
     call_done(&c);
@@ -216,18 +300,19 @@ done:
 static PyObject *py_cross_entropy_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static const char *const kwlist[] = {"probs", "targets", "reduction", NULL};
-    PyObject *op, *ot, *ored = NULL, *res = NULL;
+    static const char *const kwlist[] = {"probs", "targets", "reduction", "ignore_index", NULL};
+    PyObject *op, *ot, *ored = NULL, *oign = NULL, *res = NULL;
     PyArrayObject *p, *t, *d;
-    int mean = 1;
+    int mean = 1, given;
+    int64_t ignore;
     Call c;
     call_init(&c, "cross_entropy_backward");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&op, &ot, &ored})) return NULL;
-    if ((ored && get_reduction(&c, ored, &mean)) || ce_args(&c, "probs", op, ot, &p, &t) ||
-        !(d = new_out(&c, 2, PyArray_DIMS(p), c.type)))
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 2, (PyObject **[]){&op, &ot, &ored, &oign})) return NULL;
+    if ((ored && get_reduction(&c, ored, &mean)) || get_ignore_index(&c, oign, &given, &ignore) ||
+        ce_args(&c, "probs", op, ot, &p, &t, given, ignore) || !(d = new_out(&c, 2, PyArray_DIMS(p), c.type)))
         goto done;
     size_t N = DIM(p, 0), V = DIM(p, 1);
-    RUN(2.0 * N * V, KERNEL(&c, cross_entropy_backward, P(d), P(p), P(t), N, V, mean));
+    RUN(2.0 * N * V, KERNEL(&c, cross_entropy_backward_ex, P(d), P(p), P(t), N, V, mean, ignore));
     res = ret(d);
 done:
     call_done(&c);

@@ -8,6 +8,7 @@
 #define TN_WRAP_MLP_H
 
 #include "args.h"
+#include "linear.h"
 #include "norm.h"
 
 /* The results: fresh (views of one buffer), or out=, a tuple or list of n arrays the
@@ -179,21 +180,24 @@ done:
 static PyObject *py_linear_cross_entropy(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)self;
-    static const char *const kwlist[] = {"x", "W", "b", "targets", "reduction", "out", NULL};
-    PyObject *ox, *oW, *ob, *ot, *ored = NULL, *oout = NULL, *res = NULL;
+    static const char *const kwlist[] = {"x", "W", "b", "targets", "reduction", "out", "ignore_index", NULL};
+    PyObject *ox, *oW, *ob, *ot, *ored = NULL, *oout = NULL, *oign = NULL, *res = NULL;
     PyArrayObject *x, *W, *b, *t, *outs[3];
-    int mean = 1;
+    int mean = 1, given;
+    int64_t ignore;
     Call c;
     call_init(&c, "linear_cross_entropy");
-    if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&ox, &oW, &ob, &ot, &ored, &oout})) return NULL;
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 4, (PyObject **[]){&ox, &oW, &ob, &ot, &ored, &oout, &oign}))
+        return NULL;
     FArg fa[] = {{"x", ox, &x, 0}, {"W", oW, &W, 0}, {"b", ob, &b, 1}};
     const char *names[] = {"b"};
-    if ((ored && get_reduction(&c, ored, &mean)) || floats(&c, fa, 3) || !(t = ints(&c, "targets", ot)) ||
-        block_linear_shapes(&c, x, W, "(V, D)") || block_vectors(&c, W, names, (PyArrayObject *[]){b}, 1, "V"))
+    if ((ored && get_reduction(&c, ored, &mean)) || get_ignore_index(&c, oign, &given, &ignore) ||
+        floats(&c, fa, 3) || !(t = ints(&c, "targets", ot)) || block_linear_shapes(&c, x, W, "(V, D)") ||
+        block_vectors(&c, W, names, (PyArrayObject *[]){b}, 1, "V"))
         goto done;
     npy_intp N = PyArray_DIM(x, 0), D = PyArray_DIM(x, 1), V = PyArray_DIM(W, 0), vd[2] = {V, D};
     if (expect(&c, "targets", t, 1, &N, "(N,)", " with N = x.shape[0] = %zd", (Py_ssize_t)N) ||
-        in_range(&c, "targets", t, V, "V = W.shape[0]"))
+        targets_in_range(&c, t, V, "V = W.shape[0]", given, ignore))
         goto done;
     static const char *const out_names[] = {"dx", "dW", "db"}, *in_names[] = {"x", "W", "b"};
     if (block_outs(&c, oout, 3, out_names, (int[]){2, 2, 1}, (npy_intp *[]){PyArray_DIMS(x), vd, &V}, outs,
@@ -204,7 +208,7 @@ static PyObject *py_linear_cross_entropy(PyObject *self, PyObject *const *args, 
     double loss = 0;
     RUN(6.0 * N * D * V + 30.0 * N * V,
         loss = KERNEL(&c, linear_cross_entropy, P(outs[0]), P(outs[1]), P(outs[2]), P(x), P(W), P(b), P(t), (size_t)N,
-                      (size_t)D, (size_t)V, mean, work));
+                      (size_t)D, (size_t)V, mean, ignore, work));
     res = Py_BuildValue("dOOO", loss, outs[0], outs[1], outs[2]);
 done:
     call_done(&c);

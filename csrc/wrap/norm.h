@@ -1,4 +1,4 @@
-/* wrap/norm.h -- entry points of batch normalisation (csrc/tn_norm.c).
+/* wrap/norm.h -- entry points of batch and layer normalisation (csrc/tn_norm.c).
  * A part of the wrapper (csrc/_core.c includes every part once). */
 #ifndef TN_WRAP_NORM_H
 #define TN_WRAP_NORM_H
@@ -166,6 +166,82 @@ static PyObject *py_batchnorm_inference(PyObject *self, PyObject *const *args, P
     size_t N = (size_t)leading_rows(x), C = DIM(x, PyArray_NDIM(x) - 1);
     if (SIZE(y)) RUN(6.0 * N * C, KERNEL(&c, batchnorm_inference, P(y), P(x), P(g), P(b), P(rm), P(rv), N, C, eps));
     res = ret(y);
+done:
+    call_done(&c);
+    return res;
+}
+
+/* ------------------------------------------------------------------- layer norm */
+
+/* x (..., C), at least one axis, normalised over the last; the optional (C,) vectors */
+static int ln_shapes(Call *c, PyArrayObject *x, const char *const names[], PyArrayObject *const vecs[], int nvec)
+{
+    if (PyArray_NDIM(x) < 1) return shape_error(c, "x", x, "(..., C), normalised over the last axis", NULL);
+    npy_intp C = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    char s[160];
+    for (int i = 0; i < nvec; i++)
+        if (vecs[i] && !fits(vecs[i], 1, &C))
+            return expect(c, names[i], vecs[i], 1, &C, "(C,)", " with C = x.shape[-1] = %zd (x has shape %s)",
+                          (Py_ssize_t)C, fmt_shape(x, s, sizeof s));
+    return 0;
+}
+
+static PyObject *py_layernorm_forward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"x", "weight", "bias", "eps", NULL};
+    PyObject *ox, *ow, *ob, *oeps = NULL, *res = NULL;
+    PyArrayObject *x, *w, *b, *y, *m, *r;
+    double eps = 1e-5;
+    Call c;
+    call_init(&c, "layernorm_forward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 3, (PyObject **[]){&ox, &ow, &ob, &oeps})) return NULL;
+    FArg fa[] = {{"x", ox, &x, 0}, {"weight", ow, &w, 1}, {"bias", ob, &b, 1}};
+    const char *names[] = {"weight", "bias"};
+    if ((oeps && get_nonneg(&c, "eps", oeps, &eps)) || floats(&c, fa, 3) ||
+        ln_shapes(&c, x, names, (PyArrayObject *[]){w, b}, 2))
+        goto done;
+    int nd = PyArray_NDIM(x); /* y like x; mean, rstd x.shape[:-1] */
+    if (!(y = new_out(&c, nd, PyArray_DIMS(x), c.type)) || !(m = new_out(&c, nd - 1, PyArray_DIMS(x), c.type)) ||
+        !(r = new_out(&c, nd - 1, PyArray_DIMS(x), c.type)))
+        goto done;
+    size_t C = DIM(x, nd - 1), N = SIZE(m);
+    if (N) RUN(8.0 * N * C, KERNEL(&c, layernorm_forward, P(y), P(m), P(r), P(x), P(w), P(b), N, C, eps));
+    res = Py_BuildValue("OOO", y, m, r);
+done:
+    call_done(&c);
+    return res;
+}
+
+static PyObject *py_layernorm_backward(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    (void)self;
+    static const char *const kwlist[] = {"dy", "x", "weight", "mean", "rstd", NULL};
+    PyObject *ody, *ox, *ow, *om, *ors, *res = NULL;
+    PyArrayObject *dy, *x, *w, *m, *r, *dx, *dw = NULL, *db;
+    Call c;
+    call_init(&c, "layernorm_backward");
+    if (parse(c.fn, args, nargs, kwnames, kwlist, 5, (PyObject **[]){&ody, &ox, &ow, &om, &ors})) return NULL;
+    FArg fa[] = {{"dy", ody, &dy, 0}, {"x", ox, &x, 0}, {"weight", ow, &w, 1}, {"mean", om, &m, 0},
+                 {"rstd", ors, &r, 0}};
+    const char *names[] = {"weight"};
+    if (floats(&c, fa, 5) || ln_shapes(&c, x, names, &w, 1) || same_shape(&c, "dy", dy, "x", x)) goto done;
+    int nd = PyArray_NDIM(x);
+    char want[160];
+    fmt_tuple(PyArray_DIMS(x), nd - 1, "(", ")", want, sizeof want);
+    if (expect(&c, "mean", m, nd - 1, PyArray_DIMS(x), want, " (x.shape[:-1])") ||
+        expect(&c, "rstd", r, nd - 1, PyArray_DIMS(x), want, " (x.shape[:-1])"))
+        goto done;
+    npy_intp C = PyArray_DIM(x, nd - 1);
+    if (!(dx = new_out(&c, nd, PyArray_DIMS(x), c.type)) || (w && !(dw = new_out(&c, 1, &C, c.type))) ||
+        !(db = new_out(&c, 1, &C, c.type)))
+        goto done;
+    size_t N = SIZE(m); /* (x's rows: mean has x.shape[:-1]) */
+    void *work = workspace(&c, tn_layernorm_backward_work(N, (size_t)C));
+    if (!work) goto done;
+    if (C) RUN(12.0 * N * C, KERNEL(&c, layernorm_backward, P(dx), P(dw), P(db), P(dy), P(x), P(w), P(m), P(r), N,
+                                    (size_t)C, work));
+    res = Py_BuildValue("OOO", dx, dw ? (PyObject *)dw : Py_None, db);
 done:
     call_done(&c);
     return res;

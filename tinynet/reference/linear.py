@@ -1,5 +1,5 @@
-"""tinynet.reference.linear: the affine layer, the activations (tanh, sigmoid, ReLU),
-softmax and softmax cross-entropy (csrc/tn_linear.c)."""
+"""tinynet.reference.linear: the affine layer, the activations (tanh, sigmoid, ReLU,
+GELU), softmax and softmax cross-entropy (csrc/tn_linear.c)."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,11 @@ from tinynet.reference._common import _ieee, _rows
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
+    from typing import Literal
+
     from tinynet.reference._common import FloatArray, Reduction
+
+    Approximate = Literal["none", "tanh"]  # GELU's forms
 
 
 # ------------------------------------------------------------------------------ linear
@@ -184,6 +188,79 @@ def relu_backward(dy: ArrayLike, y: ArrayLike) -> FloatArray:
     return np.where(y > 0, dy, dy.dtype.type(0))
 
 
+# ------------------------------------------------------------------------------- GELU
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])  # the complementary error function, elementwise
+
+
+def _gelu_args(fn, approximate, *named):
+    """The arrays of a GELU call (of one shape) and approximate: "none" or "tanh"."""
+    if not (isinstance(approximate, str) and approximate in ("none", "tanh")):
+        raise ValueError(f'{fn}: approximate must be "none" or "tanh", got {approximate!r}')
+    return _elementwise(fn, *named)
+
+
+def _normal_cdf(x):
+    """Phi(x), the probability that a standard normal variable is at most x:
+    (1 + erf(x / sqrt 2)) / 2, written as erfc(-x / sqrt 2) / 2 -- the same number,
+    but for x << 0 it does not come from 1 - (almost 1), which would lose its digits."""
+    return (0.5 * _erfc(-x.astype(np.float64) / math.sqrt(2))).astype(x.dtype)
+
+
+_K0, _K1 = math.sqrt(2 / math.pi), 0.044715  # the tanh form's constants
+
+
+@_ieee
+def gelu_forward(x: ArrayLike, approximate: Approximate = "none") -> FloatArray:
+    """gelu_forward(x, approximate="none")
+
+    The Gaussian error linear unit, elementwise, as torch.nn.functional.gelu:
+    approximate="none": y = x * Phi(x), Phi the standard normal CDF,
+    (1 + erf(x / sqrt 2)) / 2; approximate="tanh": GPT-2's (and makemore's NewGELU)
+    y = 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3))).  x of any shape.
+    Returns y, same shape and dtype.  At x = -inf, y = 0 (the limit).
+
+    >>> import tinynet.reference as tn
+    >>> tn.gelu_forward([-1.0, 0.0, 1.0]).round(4)
+    array([-0.1587,  0.    ,  0.8413])
+    >>> tn.gelu_forward([1.0], approximate="tanh").round(4)
+    array([0.8412])
+    """
+    x = _gelu_args("gelu_forward", approximate, ("x", x))
+    one, half = x.dtype.type(1), x.dtype.type(0.5)  # (NumPy 1.x would make a 0-d float32 float64)
+    if approximate == "tanh":
+        p = half * (one + np.tanh(x.dtype.type(_K0) * (x + x.dtype.type(_K1) * (x * x * x))))
+    else:
+        p = _normal_cdf(x)
+    return np.where(p == 0, -x.dtype.type(0), x * p)  # (x * 0 is nan at x = -inf)
+
+
+@_ieee
+def gelu_backward(dy: ArrayLike, x: ArrayLike, approximate: Approximate = "none") -> FloatArray:
+    """gelu_backward(dy, x, approximate="none")
+
+    Gradient of GELU from its input x (GELU's derivative is not a function of its
+    output): for "none", dx = dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x**2 / 2) /
+    sqrt(2 pi) the normal density; for "tanh", with u = sqrt(2 / pi) * (x + 0.044715 *
+    x**3) and t = tanh(u), dx = dy * ((1 + t) / 2 + x / 2 * (1 - t**2) * du/dx).  dy, x
+    the same shape.  Returns dx, same shape and dtype: dy at x = +inf, 0 at -inf.
+
+    >>> import tinynet.reference as tn
+    >>> tn.gelu_backward([1.0, 1.0], [0.0, 1.0]).round(4)
+    array([0.5   , 1.0833])
+    """
+    dy, x = _gelu_args("gelu_backward", approximate, ("dy", dy), ("x", x))
+    dt = x.dtype.type
+    if approximate == "tanh":
+        t = np.tanh(dt(_K0) * (x + dt(_K1) * (x * x * x)))
+        dtanh, du = dt(1) - t * t, dt(_K0) * (dt(1) + dt(3) * dt(_K1) * (x * x))
+        p, slope = dt(0.5) * (dt(1) + t), np.where(dtanh == 0, dt(0), dt(0.5) * x * dtanh * du)
+    else:
+        pdf = np.exp(-(x.astype(np.float64) ** 2) / 2).astype(x.dtype) * dt(1 / math.sqrt(2 * math.pi))
+        p, slope = _normal_cdf(x), np.where(pdf == 0, dt(0), x * pdf)
+    return dy * (p + slope)  # (the slope term is 0 where it is 0 * inf at x = +-inf)
+
+
 # -------------------------------------------------------------- softmax, cross-entropy
 
 
@@ -212,60 +289,88 @@ def softmax(logits: ArrayLike) -> FloatArray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _ce_args(c, lname, logits, targets):
+def _ce_args(c, lname, logits, targets, ignore_index):
     logits = c.floats((lname, logits))
     targets = c.ints("targets", targets)
     c.expect(lname, logits, (None, None), "(N, V)")
     N, V = logits.shape
     c.expect("targets", targets, (N,), "(N,)", f" with N = {lname}.shape[0] = {N}")
-    c.in_range("targets", targets, V, f"V = {lname}.shape[1]")
+    _targets_in_range(c, targets, V, f"V = {lname}.shape[1]", ignore_index)
     return logits, targets
+
+
+def _ignore_index(c, ignore_index):
+    """None, or an integer: the target value whose rows count for nothing."""
+    return None if ignore_index is None else c.integer("ignore_index", ignore_index)
+
+
+def _counted(targets, ignore_index):
+    """The rows that count: those whose target is not ignore_index (all without one)."""
+    return np.arange(targets.size) if ignore_index is None else np.flatnonzero(targets != ignore_index)
+
+
+def _targets_in_range(c, targets, V, what, ignore_index):
+    """targets in [0, V), except those equal to ignore_index."""
+    if ignore_index is not None:
+        targets = np.where(targets == ignore_index, 0, targets)  # (ignored: any value will do)
+    c.in_range("targets", targets, V, what)
 
 
 @_ieee
 def cross_entropy_forward(
-    logits: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean",
+    logits: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean", ignore_index: Optional[int] = None,
 ) -> Tuple[float, FloatArray]:
-    """cross_entropy_forward(logits, targets, reduction="mean")
+    """cross_entropy_forward(logits, targets, reduction="mean", ignore_index=None)
 
     loss_n = logsumexp(logits_n) - logits_n[target_n], averaged ("mean") or added
     ("sum") over the batch.  Working in log space keeps the loss exact even when a
-    target's probability underflows to 0.
+    target's probability underflows to 0.  With ignore_index (an integer, e.g. -1 for
+    padding), the rows whose target equals it add nothing, and "mean" averages over
+    the others, as torch.nn.functional.cross_entropy.
 
-    logits: (N, V) floats; targets: (N,) integers in [0, V).  Returns (loss, probs):
-    loss a Python float (nan for "mean" over N = 0), probs (N, V) = softmax(logits).
+    logits: (N, V) floats; targets: (N,) integers in [0, V) (or equal to
+    ignore_index).  Returns (loss, probs): loss a Python float (nan for "mean" over no
+    rows counted), probs (N, V) = softmax(logits).
 
     >>> import tinynet.reference as tn
     >>> loss, probs = tn.cross_entropy_forward([[0.0, 0.0]], [1])
     >>> round(loss, 6)
     0.693147
+    >>> tn.cross_entropy_forward([[0.0, 0.0], [5.0, 0.0]], [1, -1], ignore_index=-1)[0] == loss
+    True
     """
     c = Call("cross_entropy_forward")
     reduction = c.reduction(reduction)
-    logits, targets = _ce_args(c, "logits", logits, targets)
+    ignore_index = _ignore_index(c, ignore_index)
+    logits, targets = _ce_args(c, "logits", logits, targets, ignore_index)
     N, V = logits.shape
-    if V == 0:  # then N == 0 too (no target fits)
+    if V == 0:  # then every row is ignored (no target fits)
         return (math.nan if reduction == "mean" else 0.0), logits.copy()
 
     m = logits.max(axis=1, keepdims=True)
     e = np.exp(logits - m)
     s = e.sum(axis=1, keepdims=True)
     log_sum_exp = (m + np.log(s))[:, 0]
-    losses = log_sum_exp - logits[np.arange(N), targets]
+    rows = _counted(targets, ignore_index)
+    losses = log_sum_exp[rows] - logits[rows, targets[rows]]
     loss = float(np.sum(losses, dtype=np.float64))
     if reduction == "mean":
-        loss = loss / N if N else math.nan
+        loss = loss / rows.size if rows.size else math.nan
     return loss, e / s
 
 
 @_ieee
-def cross_entropy_backward(probs: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean") -> FloatArray:
-    """cross_entropy_backward(probs, targets, reduction="mean")
+def cross_entropy_backward(
+    probs: ArrayLike, targets: ArrayLike, reduction: Reduction = "mean", ignore_index: Optional[int] = None,
+) -> FloatArray:
+    """cross_entropy_backward(probs, targets, reduction="mean", ignore_index=None)
 
-    dL/dlogits = probs - onehot(targets), divided by N for "mean".
+    dL/dlogits = probs - onehot(targets), divided by N for "mean" -- or, with
+    ignore_index, 0 in the rows whose target equals it, and "mean" divides by the
+    count of the others.
 
-    probs: (N, V) from cross_entropy_forward; targets: (N,) integers in [0, V).
-    Returns dlogits (N, V), the dtype of probs.
+    probs: (N, V) from cross_entropy_forward; targets: (N,) integers in [0, V) (or
+    equal to ignore_index).  Returns dlogits (N, V), the dtype of probs.
 
     >>> import tinynet.reference as tn
     >>> tn.cross_entropy_backward([[0.5, 0.5]], [1])
@@ -273,11 +378,13 @@ def cross_entropy_backward(probs: ArrayLike, targets: ArrayLike, reduction: Redu
     """
     c = Call("cross_entropy_backward")
     reduction = c.reduction(reduction)
-    probs, targets = _ce_args(c, "probs", probs, targets)
-    N = probs.shape[0]
+    ignore_index = _ignore_index(c, ignore_index)
+    probs, targets = _ce_args(c, "probs", probs, targets, ignore_index)
+    rows = _counted(targets, ignore_index)
 
-    dlogits = probs.copy()
-    dlogits[np.arange(N), targets] -= 1
-    if reduction == "mean":
-        dlogits /= N
+    dlogits = np.zeros_like(probs)
+    dlogits[rows] = probs[rows]
+    dlogits[rows, targets[rows]] -= 1
+    if reduction == "mean" and rows.size:
+        dlogits /= rows.size
     return dlogits

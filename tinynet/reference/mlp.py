@@ -9,6 +9,8 @@ import numpy as np
 from tinynet._checks import Call
 from tinynet.reference._common import _ieee
 from tinynet.reference.linear import (
+    _ignore_index,
+    _targets_in_range,
     cross_entropy_backward,
     cross_entropy_forward,
     linear_backward,
@@ -177,17 +179,19 @@ def linear_batchnorm_tanh_backward(
 @_ieee
 def linear_cross_entropy(
     x: ArrayLike, W: ArrayLike, b: Optional[ArrayLike], targets: ArrayLike, reduction: Reduction = "mean",
-    out: Optional[Sequence[FloatArray]] = None,
+    out: Optional[Sequence[FloatArray]] = None, ignore_index: Optional[int] = None,
 ) -> Tuple[float, FloatArray, FloatArray, FloatArray]:
-    """linear_cross_entropy(x, W, b, targets, reduction="mean", out=None)
+    """linear_cross_entropy(x, W, b, targets, reduction="mean", out=None, ignore_index=None)
 
     The output layer and its loss, forward and backward in one call: logits =
     x @ W.T + b, their softmax cross-entropy against targets (as
-    cross_entropy_forward), and its gradient back through the layer.
+    cross_entropy_forward, ignore_index included), and its gradient back through the
+    layer.
 
-    x: (N, D); W: (V, D); b: (V,) or None; targets: (N,) integers in [0, V);
-    reduction: "mean" or "sum".  Returns (loss, dx, dW, db): loss a Python float (nan
-    for "mean" over N = 0), dx (N, D), dW (V, D), db (V,); or the arrays written into
+    x: (N, D); W: (V, D); b: (V,) or None; targets: (N,) integers in [0, V) (or equal
+    to ignore_index: those rows count for nothing); reduction: "mean" or "sum".
+    Returns (loss, dx, dW, db): loss a Python float (nan for "mean" over no rows
+    counted), dx (N, D), dW (V, D), db (V,); or the arrays written into
     out, a tuple of three, as in linear_batchnorm_tanh_forward.  The C engine gives the
     same bits as linear_forward, cross_entropy_forward, cross_entropy_backward and
     linear_backward called in turn, its fresh arrays views of one buffer.
@@ -199,16 +203,17 @@ def linear_cross_entropy(
     """
     c = Call("linear_cross_entropy")
     reduction = c.reduction(reduction)
+    ignore_index = _ignore_index(c, ignore_index)
     x, W, b = c.floats(("x", x), ("W", W), ("b", b), optional=("b",))
     targets = c.ints("targets", targets)
     _block_shapes(c, x, W, "(V, D)", [("b", b)], "V")
     N = x.shape[0]
     c.expect("targets", targets, (N,), "(N,)", f" with N = x.shape[0] = {N}")
-    c.in_range("targets", targets, W.shape[0], "V = W.shape[0]")
+    _targets_in_range(c, targets, W.shape[0], "V = W.shape[0]", ignore_index)
     V, D = W.shape
     out = _block_out(c, out, ("dx", "dW", "db"), ((N, D), (V, D), (V,)), [("x", x), ("W", W), ("b", b)])
 
     logits = linear_forward(x, W, b)
-    loss, probs = cross_entropy_forward(logits, targets, reduction)
-    grads = linear_backward(cross_entropy_backward(probs, targets, reduction), x, W)
+    loss, probs = cross_entropy_forward(logits, targets, reduction, ignore_index)
+    grads = linear_backward(cross_entropy_backward(probs, targets, reduction, ignore_index), x, W)
     return (loss, *_into(out, grads))

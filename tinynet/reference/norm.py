@@ -1,4 +1,4 @@
-"""tinynet.reference.norm: batch normalisation (csrc/tn_norm.c)."""
+"""tinynet.reference.norm: batch and layer normalisation (csrc/tn_norm.c)."""
 from __future__ import annotations
 
 import math
@@ -182,3 +182,106 @@ def batchnorm_inference(
                need_rows=False)
 
     return gamma * (x - rm) / np.sqrt(rv + eps) + beta
+
+
+# -------------------------------------------------------------------------- layernorm
+
+
+def _ln_shapes(c, x, vectors):
+    """x (..., C) with at least one axis, normalised over the last; vectors (C,) or None."""
+    if x.ndim < 1:
+        raise c.shape_error("x", x, "(..., C), normalised over the last axis")
+    C = x.shape[-1]
+    for name, v in vectors:
+        if v is not None:
+            c.expect(name, v, (C,), "(C,)", f" with C = x.shape[-1] = {C} (x has shape {tuple(x.shape)})")
+
+
+@_ieee
+def layernorm_forward(
+    x: ArrayLike, weight: Optional[ArrayLike], bias: Optional[ArrayLike], eps: float = 1e-5,
+) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """layernorm_forward(x, weight, bias, eps=1e-5)
+
+    Normalise each row of x -- its C values along the last axis -- with that row's own
+    statistics, as torch.nn.functional.layer_norm(x, (C,), weight, bias, eps):
+    mean = sum(x) / C, var = sum((x - mean)**2) / C (the biased variance),
+    y = (x - mean) / sqrt(var + eps) * weight + bias.  eps must be a finite number >= 0.
+    The mean is taken as x[..., 0] + mean(x - x[..., 0]): the same number in exact
+    arithmetic, and exact for a constant row, which then normalises to 0 (y = bias).
+
+    x: (..., C) -- a transformer's (B, T, C), rows (N, C), one vector (C,); weight,
+    bias: (C,) or None (a scale of 1, a shift of 0).  Returns (y like x, mean, rstd),
+    mean and rstd = 1 / sqrt(var + eps) of shape x.shape[:-1] (what layernorm_backward
+    needs), all in x's dtype.  A row of no values (C = 0) has mean and rstd nan.
+
+    >>> import tinynet.reference as tn
+    >>> y, mean, rstd = tn.layernorm_forward([[1.0, 3.0], [2.0, 2.0]], None, [0.0, 0.5])
+    >>> y.round(4), mean
+    (array([[-1. ,  1.5],
+           [ 0. ,  0.5]]), array([2., 2.]))
+    """
+    c = Call("layernorm_forward")
+    eps = c.nonneg("eps", eps)
+    x, weight, bias = c.floats(("x", x), ("weight", weight), ("bias", bias), optional=("weight", "bias"))
+    _ln_shapes(c, x, [("weight", weight), ("bias", bias)])
+    C = x.shape[-1]
+
+    if C == 0:  # rows of no values: their mean is 0 / 0
+        nan = np.full(x.shape[:-1], np.nan, x.dtype)
+        return x.copy(), nan, nan.copy()
+    first = x[..., :1]  # each row's first value; statistics keep their axis: (..., 1)
+    mean = first + (x - first).sum(axis=-1, keepdims=True) / C
+    xshift = x - mean
+    var = (xshift * xshift).sum(axis=-1, keepdims=True) / C
+    rstd = 1 / np.sqrt(var + eps)
+    y = xshift * rstd
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y, np.asarray(mean[..., 0]), np.asarray(rstd[..., 0])
+
+
+@_ieee
+def layernorm_backward(
+    dy: ArrayLike, x: ArrayLike, weight: Optional[ArrayLike], mean: ArrayLike, rstd: ArrayLike,
+) -> Tuple[FloatArray, Optional[FloatArray], FloatArray]:
+    """layernorm_backward(dy, x, weight, mean, rstd)
+
+    With xhat = (x - mean) * rstd and g = dy * weight (the gradient at xhat; dy when
+    weight is None), in each row:
+        dx = rstd * (g - mean_C(g) - xhat * mean_C(g * xhat))
+    (the second term is the path through the row's mean, the third through its
+    variance); dweight = sum(dy * xhat) and dbias = sum(dy) over every leading axis.
+
+    dy, x: (..., C), the same shape; weight: (C,) or None; mean, rstd: x.shape[:-1], as
+    layernorm_forward returned them.  Returns (dx like x, dweight (C,) or None when
+    weight is None, dbias (C,)), float32 or float64 as the arguments.  dbias is always given: it is the gradient of a bias
+    added after the normalisation (PyTorch's), whether or not the forward call had one
+    -- without one, ignore it.
+
+    >>> import tinynet.reference as tn
+    >>> x = [[1.0, 3.0], [2.0, 2.0]]
+    >>> y, mean, rstd = tn.layernorm_forward(x, [1.0, 1.0], None)
+    >>> dx, dweight, dbias = tn.layernorm_backward([[1.0, 0.0], [0.0, 1.0]], x, [1.0, 1.0], mean, rstd)
+    >>> dbias, dweight.round(4)
+    (array([1., 1.]), array([-1.,  0.]))
+    """
+    c = Call("layernorm_backward")
+    dy, x, weight, mean, rstd = c.floats(
+        ("dy", dy), ("x", x), ("weight", weight), ("mean", mean), ("rstd", rstd), optional=("weight",))
+    _ln_shapes(c, x, [("weight", weight)])
+    c.same_shape("dy", dy, "x", x)
+    for name, v in (("mean", mean), ("rstd", rstd)):
+        c.expect(name, v, x.shape[:-1], str(x.shape[:-1]), " (x.shape[:-1])")
+    C, batch = x.shape[-1], tuple(range(x.ndim - 1))  # every leading axis is a batch axis
+    mean, rstd = mean[..., None], rstd[..., None]  # (..., 1): one per row
+
+    xhat = (x - mean) * rstd
+    g = dy * weight if weight is not None else dy
+    g_mean = g.sum(axis=-1, keepdims=True) / max(C, 1)
+    gx_mean = (g * xhat).sum(axis=-1, keepdims=True) / max(C, 1)
+    dx = rstd * (g - g_mean - xhat * gx_mean)
+    dweight = (dy * xhat).sum(axis=batch) if weight is not None else None
+    return dx, dweight, dy.sum(axis=batch)
