@@ -27,6 +27,7 @@
 /* The helpers every entry point uses, then each layer's entry points (csrc/wrap/). */
 #include "wrap/args.h"
 
+#include "wrap/attention.h"
 #include "wrap/embedding.h"
 #include "wrap/gru.h"
 #include "wrap/linear.h"

@@ -68,6 +68,11 @@ size_t tn_linear_batchnorm_tanh_forward_work(size_t N, size_t D, size_t H);
 size_t tn_linear_batchnorm_tanh_backward_work(size_t N, size_t D, size_t H);
 size_t tn_linear_cross_entropy_work(size_t N, size_t D, size_t V);
 size_t tn_layernorm_backward_work(size_t N, size_t C);
+size_t tn_attention_forward_work(size_t T, size_t C, size_t n_head, int threads);
+size_t tn_attention_backward_work(size_t T, size_t C, size_t n_head, int threads);
+/* The threads worth using for attention of these sizes (1 for small ones, at most
+ * tn_get_num_threads()); any count gives the same results. */
+int tn_attention_threads(size_t B, size_t T, size_t C, size_t n_head);
 
 /* The random generator of rnn_sample: splitmix64, a uniform double in [0, 1) from the
  * top 53 bits.  tinynet.reference implements the same generator. */
@@ -246,6 +251,30 @@ double tn_linear_cross_entropy_f32(float *dx, float *dW, float *db, const float 
 double tn_linear_cross_entropy_f64(double *dx, double *dW, double *db, const double *x, const double *W,
                                    const double *b, const int64_t *targets, size_t N, size_t D, size_t V, int mean,
                                    int64_t ignore_index, double *work);
+
+/* Causal multi-head self-attention (GPT-2's; llm.c's attention_forward), from the packed
+ * projections qkv (B,T,3C): q, k, v side by side, each split into n_head heads of
+ * hs = C / n_head columns (head h: columns h hs .. h hs + hs - 1 of each).  Per sequence b
+ * and head h, for j <= i:
+ *   att[b,h,i,j] = softmax over j of (q_i . k_j / sqrt(hs)), 0 for j > i (max-subtracted
+ *   over j <= i);  out[b,i,h hs + d] = sum over j <= i of att[b,h,i,j] v_j[d].
+ * out (B,T,C), att (B,n_head,T,T).  Requires n_head >= 1 dividing C (hs = 0 gives
+ * logits of 0).  Runs on up to `threads` threads (tn_attention_threads: as many as the
+ * size pays for), with the same bits for any count.
+ * work: tn_attention_forward_work(T, C, n_head, threads). */
+void tn_attention_forward_f32(float *out, float *att, const float *qkv, size_t B, size_t T, size_t C, size_t n_head,
+                              int threads, float *work);
+void tn_attention_forward_f64(double *out, double *att, const double *qkv, size_t B, size_t T, size_t C,
+                              size_t n_head, int threads, double *work);
+/* ... and dqkv (B,T,3C) from dout = dL/dout (B,T,C) and the forward's att, whose upper
+ * triangle is not read (dS = att (datt - rowsum(att datt)), datt = dout_h v_h^T):
+ *   dq_h = dS k_h / sqrt(hs),  dk_h = dS^T q_h / sqrt(hs),  dv_h = att^T dout_h.
+ * A token's results never depend on a later token's values, inf and NaN included.
+ * work: tn_attention_backward_work(T, C, n_head, threads). */
+void tn_attention_backward_f32(float *dqkv, const float *dout, const float *qkv, const float *att, size_t B, size_t T,
+                               size_t C, size_t n_head, int threads, float *work);
+void tn_attention_backward_f64(double *dqkv, const double *dout, const double *qkv, const double *att, size_t B,
+                               size_t T, size_t C, size_t n_head, int threads, double *work);
 
 /* Vanilla RNN: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h), h_{-1} = h0.
  * Input is either x (T,B,D) floats or tokens (T,B) in [0,D) (one-hot implied); the

@@ -6,6 +6,8 @@ finite-difference check every layer's functions go through.
   compares the results within conftest's tolerance table; `both` returns the two
   results for a comparison of one's own.  `layouts` / `relayout` give the same values
   in other memory layouts (Fortran, strided, byte-swapped, negative-stride).
+* `output_per_instruction_set(code)`: what a program writes under each TINYNET_SIMD, for
+  the tests that the bits are the same on every instruction set.
 * The finite-difference check of the NumPy engine's backward passes (float64): each
   case builds a scalar loss L = sum(R * output) with a fixed random R, so that the
   backward functions' input dL/doutput is R, and compares every analytic gradient with
@@ -15,6 +17,10 @@ finite-difference check every layer's functions go through.
   is right.  By convention a layer's finite-difference tests are its test file's
   `TestGradients` class.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 import tinynet as tn
@@ -67,6 +73,16 @@ def check(name, *args, **kwargs):
     floats = [a.dtype for a in args if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     assert_close(got, want, name, scalar_rtol=RTOL[np.dtype(floats[0].type)] if floats else 1e-10)
     return got
+
+
+def output_per_instruction_set(code):
+    """{simd: the bytes the Python program `code` writes to stdout} in fresh interpreters
+    under TINYNET_SIMD=avx512, avx2 and generic (each the best this CPU has up to it)."""
+    outs = {}
+    for simd in ["avx512", "avx2", "generic"]:
+        env = dict(os.environ, TINYNET_SIMD=simd)
+        outs[simd] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout
+    return outs
 
 
 def randn(rng, shape, dtype, scale=1.0):

@@ -413,6 +413,53 @@ BY_LAYER["mlp"] = [
 ]
 
 
+# ---------------------------------------------------------------------- attention
+
+# hs = C / n_head = 3: no whole SIMD vector; n_head is the sizes' n
+ATTENTION = dict(B=2, T=3, C=6, n=2)
+
+
+def _n_head(s):
+    return {"n_head": s["n"]}
+
+
+def _n_head_bad():
+    return [
+        ("n_head=0", {"n_head": 0}, ValueError, ["n_head must be >= 1", "got 0"]),
+        ("n_head=-1", {"n_head": -1}, ValueError, ["n_head must be >= 1", "got -1"]),
+        ("n_head=4", {"n_head": 4}, ValueError, ["qkv", "C = qkv.shape[-1] / 3 = 6 divisible by n_head = 4"]),
+        ("n_head=7", {"n_head": 7}, ValueError, ["qkv", "divisible by n_head = 7"]),
+        ("n_head=2.0", {"n_head": 2.0}, TypeError, ["n_head", "float"]),
+        ("n_head=None", {"n_head": None}, TypeError, ["n_head", "NoneType"]),
+        ("n_head=str", {"n_head": "2"}, TypeError, ["n_head", "str"]),
+        ("n_head=array", {"n_head": np.array([2, 2])}, TypeError, ["n_head", "ndarray"]),
+        ("n_head=2**70", {"n_head": 2**70}, ValueError, ["n_head", "out of range"]),
+        ("n_head=int64", {"n_head": np.int64(2)}, None, []),
+        ("n_head=1", {"n_head": 1}, None, []),
+    ]
+
+
+def _one_head_for_att(kw):
+    """n_head = 1 against an att of two heads: att's shape is wrong"""
+    kw["n_head"] = 1
+
+
+BY_LAYER["attention"] = [
+    Fn("attention_forward", [F("qkv", "B T 3C", ndims={2, 3})], ATTENTION, scalars=_n_head, bad=_n_head_bad(),
+       zero_raises={"n": ValueError}),
+    Fn("attention_forward", [F("qkv", "T 3C", ndims={2, 3})], ATTENTION, scalars=_n_head,
+       zero_raises={"n": ValueError}, variant="unbatched"),
+    Fn("attention_backward", [F("dout", "B T C"), F("qkv", "B T 3C"), F("att", "B n T T")], ATTENTION,
+       scalars=_n_head, zero_raises={"n": ValueError},
+       bad=[b for b in _n_head_bad() if b[0] != "n_head=1"] + [
+           ("n_head=3", {"n_head": 3}, ValueError, ["att has shape (2, 2, 3, 3)", "(2, 3, 3, 3)", "n_head = 3"]),
+           ("n_head=1-att", _one_head_for_att, ValueError, ["att has shape (2, 2, 3, 3)", "(2, 1, 3, 3)"]),
+       ]),
+    Fn("attention_backward", [F("dout", "T C"), F("qkv", "T 3C"), F("att", "n T T")], ATTENTION, scalars=_n_head,
+       zero_raises={"n": ValueError}, variant="unbatched"),
+]
+
+
 # ---------------------------------------------------------------------------- rnn
 
 RNN = dict(T=3, B=2, D=4, H=5)

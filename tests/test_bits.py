@@ -45,6 +45,9 @@ def _sizes(spec):
         yield "large", dict(T=5, B=40, D=300, H=270)
     if spec.name.startswith(("lstm", "gru")):
         yield "large", dict(T=5, B=40, D=300, H=70)  # D and 4H (3H) above one KC block
+    if spec.name.startswith("attention"):
+        yield "gpt", dict(B=32, T=16, C=64, n=4)  # the GPT training step's: heads of 16
+        yield "large", dict(B=2, T=300, C=128, n=2)  # rows of 300, heads of 64
 
 
 def _digest(outputs):

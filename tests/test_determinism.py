@@ -1,8 +1,6 @@
 """Results are bit-identical for any thread count, across repeated calls, and whichever
 GEMM path (small, packed, prepacked with a fused epilogue) or instruction set computes
 them: every output element is produced by the same sequence of roundings."""
-import os
-import subprocess
 import sys
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 import tinynet as tn
 import tinynet.reference as ref
 from conftest import assert_close
+from helpers import output_per_instruction_set
 
 
 @pytest.fixture
@@ -245,10 +244,7 @@ def test_same_bits_on_every_instruction_set():
         " + tn.tanh_forward(x.astype(np.float32)).tobytes() + np.float64(l).tobytes()"
         " + b''.join(v.tobytes() for v in g.values()))"
     )
-    outs = {}
-    for simd in ["avx512", "avx2", "generic"]:
-        env = dict(os.environ, TINYNET_SIMD=simd)
-        outs[simd] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout
+    outs = output_per_instruction_set(code)
     assert outs["avx2"] == outs["avx512"]
     assert outs["generic"] == outs["avx512"]
 

@@ -51,8 +51,14 @@ from specs import INPLACE, LISTS, TABLE, Fn, _alias, _shifted, arrays_of, copy_a
 
 
 def free(spec, sym):
-    """A size symbol used by one dimension only may take any value."""
-    return sum(a.dims.count(sym) for a in spec.args) == 1
+    """A size symbol used by one dimension only may take any value -- unless that
+    dimension is a multiple of it ("3C" stays a multiple of 3) or a scalar argument comes
+    from it too (attention's n_head from n)."""
+    if sym[0].isdigit():
+        return False
+    uses = sum(d == sym or (d[0].isdigit() and d[-1] == sym) for a in spec.args for d in a.dims)
+    bumped = dict(spec.sizes, **{sym: spec.sizes[sym] + 1})
+    return uses == 1 and spec.scalars(bumped) == spec.scalars(spec.sizes)
 
 
 # -------------------------------------------------------------------------- the cases
@@ -866,3 +872,16 @@ def test_workspace_sizes_never_wrap():
                         (fwd(T, B, D, H), 0),
                         (sample(B, D, H, V), max(2 * B * H, B * V))]:
             assert w == SIZE_MAX or need <= w, f"(T, B, D, H, V) = {(T, B, D, H, V)}: {w} < {need}"
+    # attention: per thread, the logits (or dS) and one more T x T, and the head's operands
+    import ctypes
+
+    import tinynet
+
+    lib = ctypes.CDLL(tinynet._core.__file__)
+    for name, matrices, operands in (("tn_attention_forward_work", 2, 2), ("tn_attention_backward_work", 2, 4)):
+        f = getattr(lib, name)
+        f.restype, f.argtypes = ctypes.c_size_t, [ctypes.c_size_t] * 3 + [ctypes.c_int]
+        for T, C, n_head, threads in itertools.product(SIZES[:1] + SIZES[1::2], SIZES[::2], [1, 3, 2**40], [1, 2, 64]):
+            w = f(T, C, n_head, threads)
+            need = threads * (matrices * T * T + operands * T * (C // n_head))
+            assert w == SIZE_MAX or need <= w < 2**64, f"{name}(T={T}, C={C}, n_head={n_head}, threads={threads}) = {w}"

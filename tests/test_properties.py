@@ -176,6 +176,8 @@ def drafts(draw, name):
             sizes[big] = (sizes[big] + 1) // 2
     if name == "rnn_sample" and not _rare(draw, 10):
         sizes["D"] = max(sizes["D"], sizes["V"])  # (V <= D: tokens are fed back as inputs)
+    if name.startswith("attention") and sizes["n"] and sizes["C"] and not _rare(draw, 10):
+        sizes["C"] = sizes["n"] * max(1, sizes["C"] // sizes["n"])  # (n_head divides C: the heads split it)
     shapes = _shapes(draw, spec, sizes)
     mode = draw(st.sampled_from(["grid", "smooth", "wide"] if name in SAME_SHAPE else ["grid", "smooth"]))
     if name in ("batchnorm_forward", "linear_batchnorm_tanh_forward", "layernorm_forward") and dtype == np.float32:

@@ -87,7 +87,8 @@ _BIG = {}  # spec.id -> (kwargs, seconds of one call)
 
 def _big_call(spec):
     """Arguments for a call of spec's function taking >= 30 ms on one thread (sizes
-    grown until it does, or until the arrays hold 8 million numbers), and its time."""
+    grown by whole factors until it does, or until the arrays hold 8 million numbers),
+    and its time."""
     if spec.id not in _BIG:
         f, rng = 4.0, np.random.default_rng(0)
         fn = getattr(tn, spec.name)
@@ -101,7 +102,7 @@ def _big_call(spec):
             cells = sum(e.size for v in kw.values() for e in arrays_of(v))
             if took >= 0.03 or cells > 8e6:
                 break
-            f *= min(4.0, max(1.25, (0.04 / took) ** (1 / 3)))
+            f = float(round(f * min(4.0, max(1.25, (0.04 / took) ** (1 / 3)))))  # (whole: n_head still divides C)
         _BIG[spec.id] = kw, took
     return _BIG[spec.id]
 

@@ -33,6 +33,9 @@ TN_FUNCTION(layernorm_backward, norm)
 TN_FUNCTION(linear_batchnorm_tanh_forward, mlp)
 TN_FUNCTION(linear_batchnorm_tanh_backward, mlp)
 TN_FUNCTION(linear_cross_entropy, mlp)
+/* the transformer's causal self-attention */
+TN_FUNCTION(attention_forward, attention)
+TN_FUNCTION(attention_backward, attention)
 /* the vanilla RNN */
 TN_FUNCTION(rnn_forward, rnn)
 TN_FUNCTION(rnn_backward, rnn)

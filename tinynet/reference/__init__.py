@@ -7,7 +7,7 @@ of plain NumPy.  It is the oracle every C function is tested against, and it is 
 tested against finite differences.
 
 Laid out by layer, as the C core is: tinynet/reference/<layer>.py holds what
-csrc/tn_<layer>.c does (linear, embedding, norm, mlp, rnn, lstm, gru, optim; _seq.py
+csrc/tn_<layer>.c does (linear, embedding, norm, mlp, attention, rnn, lstm, gru, optim; _seq.py
 what the recurrent layers share).  Each function's docstring is also the C engine's
 (tinynet shows it with the example's import line naming ``tinynet``), and its
 annotations are the type stubs of both engines (tinynet/_core.pyi imports them).
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from tinynet._core import FUNCTIONS as _FUNCTIONS  # the one list of the engines' functions
 from tinynet.reference._common import _MAXDIMS  # noqa: F401 (NumPy's limit on ndim, for the tests)
+from tinynet.reference.attention import *  # noqa: F401,F403
 from tinynet.reference.embedding import *  # noqa: F401,F403
 from tinynet.reference.gru import *  # noqa: F401,F403
 from tinynet.reference.linear import *  # noqa: F401,F403
