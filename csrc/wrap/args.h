@@ -523,15 +523,25 @@ static int get_truth(Call *c, const char *name, PyObject *o, int *out)
     return -1;
 }
 
+/* A string argument `name` that is one of two words: first -> *index = 0, second -> 1;
+ * anything else a ValueError naming the argument and the words. */
+static int get_choice(Call *c, PyObject *o, const char *name, const char *first, const char *second, int *index)
+{
+    if (PyUnicode_Check(o)) {
+        if (PyUnicode_CompareWithASCIIString(o, first) == 0) return *index = 0, 0;
+        if (PyUnicode_CompareWithASCIIString(o, second) == 0) return *index = 1, 0;
+    }
+    PyErr_Format(PyExc_ValueError, "%s: %s must be \"%s\" or \"%s\", got %R", c->fn, name, first, second, o);
+    return -1;
+}
+
 /* "mean" -> 1, "sum" -> 0 */
 static int get_reduction(Call *c, PyObject *o, int *mean)
 {
-    if (PyUnicode_Check(o)) {
-        if (PyUnicode_CompareWithASCIIString(o, "mean") == 0) return *mean = 1, 0;
-        if (PyUnicode_CompareWithASCIIString(o, "sum") == 0) return *mean = 0, 0;
-    }
-    PyErr_Format(PyExc_ValueError, "%s: reduction must be \"mean\" or \"sum\", got %R", c->fn, o);
-    return -1;
+    int sum;
+    if (get_choice(c, o, "reduction", "mean", "sum", &sum)) return -1;
+    *mean = !sum;
+    return 0;
 }
 
 /* bptt_steps: None (full BPTT, 0 for the core) or an integer >= 1 */

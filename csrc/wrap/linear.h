@@ -94,12 +94,7 @@ typedef struct {
 /* GELU's approximate=: "none" -> 0, "tanh" -> 1 (the index of its kernels) */
 static int get_approximate(Call *c, PyObject *o, int *form)
 {
-    if (PyUnicode_Check(o)) {
-        if (PyUnicode_CompareWithASCIIString(o, "none") == 0) return *form = 0, 0;
-        if (PyUnicode_CompareWithASCIIString(o, "tanh") == 0) return *form = 1, 0;
-    }
-    PyErr_Format(PyExc_ValueError, "%s: approximate must be \"none\" or \"tanh\", got %R", c->fn, o);
-    return -1;
+    return get_choice(c, o, "approximate", "none", "tanh", form);
 }
 
 /* Parse and convert an elementwise call's arguments: narr arrays named names[] (x, or dy
