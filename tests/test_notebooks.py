@@ -211,14 +211,26 @@ async def _run_all(runs, env):
     return dict(zip(runs, await asyncio.gather(*tasks, return_exceptions=True)))
 
 
+def _selected_notebooks(session):
+    """The notebooks whose results the selected tests read (each such test names its
+    notebook: test_005_..., test_engines_agree[005]), so that `-k 006` runs 006 only."""
+    keys = set()
+    for item in session.items:
+        if "results" in getattr(item, "fixturenames", ()):
+            keys.update(k for k in NB if re.search(rf"(?<!\d){k}(?!\d)", item.name))
+    return keys
+
+
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(request, tmp_path_factory):
     """{run id: executed notebook, or the exception that stopped it}; None for a
-    skipped run.  The executed notebooks are written to a temporary directory."""
+    skipped run or one no selected test reads.  The executed notebooks are written to a
+    temporary directory."""
     have_names = (data_dir() / "names.txt").is_file()
+    wanted = _selected_notebooks(request.session)
     todo = {}
     for run, (key, params) in RUNS.items():
-        if key in NEEDS_NAMES and not have_names:
+        if (key in NEEDS_NAMES and not have_names) or key not in wanted:
             continue
         nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
         todo[run] = _with_parameters(nb, params)
