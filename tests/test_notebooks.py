@@ -1,8 +1,8 @@
 """The notebooks (notebooks/*.ipynb), executed on a real Jupyter kernel, once per engine.
 
 Every notebook's first code cell is its parameters cell (tagged "parameters"); it is
-replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003 and 005, STEPS and
-HIDDEN for 004) and the notebook is
+replaced papermill-style (ENGINE = "c" or "numpy"; STEPS for 003, 005 and 006, STEPS
+and HIDDEN for 004) and the notebook is
 run top to bottom by nbclient on an ipykernel running this interpreter.  The last cell
 prints ``RESULT {json}``; the tests check those numbers against the original notebooks'
 (SEEDS.md) and check that the two engines agree on everything they both computed (1e-9
@@ -32,6 +32,12 @@ its longest runs, the full trainings on the C engine):
     005 STEPS=WAVENET_SHORT_STEPS
                              on "c" and on "numpy": the cross-engine comparison (the
                              learning-rate drop, at 3/4 of the steps, is in it)
+    006 STEPS=GPT_FULL_STEPS on "c": makemore's transformer trained with AdamW (dev loss
+                             clearly below 003's MLP's 2.157)
+    006 STEPS=GPT_SHORT_STEPS
+                             on "c" and on "numpy": the cross-engine comparison
+    006 STEPS=GPT_SHORT_STEPS
+                             on "c" with `import torch` made to fail: no PyTorch check
 
 Under the sanitizer job the full runs train a tenth as long, 005's a hundredth (see
 SANITIZER below).
@@ -78,14 +84,17 @@ NB = {
     "003": "003_makemore_manual_backprop.ipynb",
     "004": "004_char_lstm.ipynb",
     "005": "005_makemore_wavenet.ipynb",
+    "006": "006_makemore_transformer.ipynb",
 }
-NEEDS_NAMES = {"003", "004", "005"}  # skipped without names.txt
+NEEDS_NAMES = {"003", "004", "005", "006"}  # skipped without names.txt
 SHORT_STEPS = 4000
 FULL_STEPS = 200_000
 LSTM_FULL_STEPS, LSTM_FULL_HIDDEN = 1500, 96  # 004's committed parameters
 LSTM_FULL = f'STEPS = {LSTM_FULL_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'
 LSTM_SHORT_STEPS, LSTM_SHORT_HIDDEN = 200, 32
 WAVENET_SHORT_STEPS = 400  # the learning rate drops at step 300
+GPT_FULL_STEPS = 3_000  # 006's committed STEPS
+GPT_SHORT_STEPS = 50
 # seconds; the full 003 training cell takes ~15-30 s here, 004's two ~2-3 min.  005's
 # training (the lecture's 200,000 steps of a 76,579-parameter model in float64, ~24 MFLOP
 # a step) is two cells, 3/4 and 1/4 of the steps: ~4.5 min in all at 1.3 ms a step on
@@ -105,11 +114,13 @@ LSTM_FULL_RUN_STEPS = LSTM_FULL_STEPS // 10 if SANITIZER else LSTM_FULL_STEPS
 # steps, would take 30-45 min, past the cell timeout.  Its sizes are the short runs'
 # (only STEPS differs), so the sanitizer sees the same code either way.
 WAVENET_FULL_RUN_STEPS = FULL_STEPS // 100 if SANITIZER else FULL_STEPS
+GPT_FULL_RUN_STEPS = GPT_FULL_STEPS // 10 if SANITIZER else GPT_FULL_STEPS
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 # run id -> (notebook, source of the parameters cell)
 RUNS = {
     "005-c-full": ("005", f'ENGINE = "c"\nSTEPS = {WAVENET_FULL_RUN_STEPS}'),
+    "006-c-full": ("006", f'ENGINE = "c"\nSTEPS = {GPT_FULL_RUN_STEPS}'),
     "004-c-full": ("004", f'ENGINE = "c"\nSTEPS = {LSTM_FULL_RUN_STEPS}\nHIDDEN = {LSTM_FULL_HIDDEN}'),
     "003-c-full": ("003", f'ENGINE = "c"\nSTEPS = {FULL_RUN_STEPS}'),
     "000-c": ("000", 'ENGINE = "c"'),
@@ -126,6 +137,10 @@ RUNS = {
     "004-numpy": ("004", f'ENGINE = "numpy"\nSTEPS = {LSTM_SHORT_STEPS}\nHIDDEN = {LSTM_SHORT_HIDDEN}'),
     "005-c": ("005", f'ENGINE = "c"\nSTEPS = {WAVENET_SHORT_STEPS}'),
     "005-numpy": ("005", f'ENGINE = "numpy"\nSTEPS = {WAVENET_SHORT_STEPS}'),
+    "006-c": ("006", f'ENGINE = "c"\nSTEPS = {GPT_SHORT_STEPS}'),
+    "006-numpy": ("006", f'ENGINE = "numpy"\nSTEPS = {GPT_SHORT_STEPS}'),
+    "006-c-notorch": ("006", f'ENGINE = "c"\nSTEPS = {GPT_SHORT_STEPS}\n'
+                             'import sys\nsys.modules["torch"] = None  # `import torch` now fails, as without PyTorch'),
 }
 
 # RESULT keys that are not the same computation on both engines: labels, timings, and
@@ -211,14 +226,26 @@ async def _run_all(runs, env):
     return dict(zip(runs, await asyncio.gather(*tasks, return_exceptions=True)))
 
 
+def _selected_notebooks(session):
+    """The notebooks whose results the selected tests read (each such test names its
+    notebook: test_005_..., test_engines_agree[005]), so that `-k 006` runs 006 only."""
+    keys = set()
+    for item in session.items:
+        if "results" in getattr(item, "fixturenames", ()):
+            keys.update(k for k in NB if re.search(rf"(?<!\d){k}(?!\d)", item.name))
+    return keys
+
+
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(request, tmp_path_factory):
     """{run id: executed notebook, or the exception that stopped it}; None for a
-    skipped run.  The executed notebooks are written to a temporary directory."""
+    skipped run or one no selected test reads.  The executed notebooks are written to a
+    temporary directory."""
     have_names = (data_dir() / "names.txt").is_file()
+    wanted = _selected_notebooks(request.session)
     todo = {}
     for run, (key, params) in RUNS.items():
-        if key in NEEDS_NAMES and not have_names:
+        if (key in NEEDS_NAMES and not have_names) or key not in wanted:
             continue
         nb = nbformat.read(NOTEBOOK_DIR / NB[key], as_version=4)
         todo[run] = _with_parameters(nb, params)
@@ -389,6 +416,8 @@ def test_notebook_layout(key):
     assert code[-1].source.rstrip().splitlines()[-1] == 'print("RESULT " + json.dumps(result))'
     if key in ("003", "005"):  # the full runs below run the committed STEPS
         assert f"STEPS = {FULL_STEPS:_}" in code[0].source
+    if key == "006":
+        assert f"STEPS = {GPT_FULL_STEPS:_}  #" in code[0].source
     if key == "004":  # the full run below runs the committed parameters
         for line in LSTM_FULL.splitlines():
             assert line + "  #" in code[0].source
@@ -563,6 +592,54 @@ def test_005_wavenet_short_training(results, engine):
     assert 2.2 < r["val_loss"] < 2.6 and 2.2 < r["train_loss"] < 2.6, (r["train_loss"], r["val_loss"])
 
 
+def _check_006_common(r, steps, torch=HAVE_TORCH):
+    assert r["split"] == [25626, 3203, 3204]  # 003's split of the names, one row per name
+    assert r["config"] == {"n_layer": 4, "n_head": 4, "n_embd": 64, "block_size": 16, "vocab_size": 27,
+                           "batch_size": 32}
+    assert r["params"] == 204_544  # makemore's count, 202,816 ("0.20M"), leaves out lm_head's 1,728
+    assert r["steps"] == steps and len(r["first_losses"]) == 10
+    # PyTorch's default init (embeddings N(0, 1)): a first loss above ln 27 = 3.30, not far
+    assert 3.3 < r["first_loss"] < 4.5, r["first_loss"]
+    if torch:
+        assert r["reference"] == "PyTorch autograd (float64)"
+        assert r["max_grad_diff"] < 1e-10, r["max_grad_diff"]  # rounding only
+    window = 100 if steps >= 1000 else max(1, steps // 10)
+    assert len(r["loss_curve"]) == steps // window
+    assert r["loss_curve"][-1] < r["loss_curve"][0]
+    assert len(r["samples"]) == 20 and all(set(s) <= set(string.ascii_lowercase) for s in r["samples"])
+    assert all(len(s) <= 15 for s in r["samples"])
+
+
+def test_006_transformer_full_training(results):
+    r = results("006-c-full")
+    _check_006_common(r, GPT_FULL_RUN_STEPS)
+    if SANITIZER:  # a tenth of the training (see GPT_FULL_RUN_STEPS): on the way down
+        assert 2.1 < r["val_loss"] < 2.5 and 2.1 < r["train_loss"] < 2.5, (r["train_loss"], r["val_loss"])
+        return
+    # measured: train 2.028, dev 2.067 (makemore's README: ~1.92 after a much longer training)
+    assert 2.00 < r["val_loss"] < 2.10, r["val_loss"]
+    assert r["val_loss"] < 2.157 - 0.05  # clearly below 003's MLP on the same dev names
+    assert 1.97 < r["train_loss"] < r["val_loss"], r["train_loss"]
+
+
+@pytest.mark.parametrize("engine", ["c", "numpy"])
+def test_006_transformer_short_training(results, engine):
+    r = results(f"006-{engine}")
+    _check_006_common(r, GPT_SHORT_STEPS)
+    # measured: train 2.499, dev 2.500
+    assert 2.4 < r["val_loss"] < 2.6 and 2.4 < r["train_loss"] < 2.6, (r["train_loss"], r["val_loss"])
+
+
+def test_006_transformer_without_torch(results):
+    """Without PyTorch the check is skipped, and the rest is the same run as with it."""
+    r = results("006-c-notorch")
+    _check_006_common(r, GPT_SHORT_STEPS, torch=False)
+    assert r["reference"].startswith("none") and "max_grad_diff" not in r
+    c = results("006-c")
+    _assert_agree({k: v for k, v in r.items() if k not in NOT_COMPARED},
+                  {k: v for k, v in c.items() if k not in NOT_COMPARED})
+
+
 # ------------------------------------------------------------------ engines agree
 
 
@@ -584,7 +661,7 @@ def _assert_agree(c, n, where="RESULT"):
 @pytest.mark.parametrize("key", sorted(NB))
 def test_engines_agree(results, key):
     """The same notebook on the C and the NumPy engine: every number it reports agrees
-    to 1e-9 relative (for 003, 004 and 005: both with their short STEPS)."""
+    to 1e-9 relative (for 003-006: both with their short STEPS)."""
     c, n = results(f"{key}-c"), results(f"{key}-numpy")
     assert (c["engine"], n["engine"]) == ("c", "numpy")
     compared = {k: v for k, v in c.items() if k not in NOT_COMPARED}

@@ -13,7 +13,11 @@ The pieces a notebook needs but does not teach, shared by the notebooks,
   ``makemore_sample``;
 * the same evaluation and sampling for a model of ``tinynet.nn`` layers that maps a
   context of token ids to logits (notebook 005's WaveNet): ``nn_split_loss``,
-  ``nn_sample``.
+  ``nn_sample``;
+* makemore's transformer (notebook 006): the model ``GPT``, its names in makemore
+  (``gpt_makemore_name``, ``gpt_makemore_state``), makemore's data framing, loss,
+  evaluation and sampling (``gpt_dataset``, ``gpt_loss``, ``gpt_split_loss``,
+  ``gpt_sample``) and its check against PyTorch (``gpt_torch_loss_and_grads``).
 
 The lessons themselves, the forward and backward passes written out and the training
 loops, stay in the notebooks, where a learner reads them.
@@ -33,6 +37,8 @@ __all__ = [
     "xavier_uniform_python", "letter_classifier",
     "makemore_init", "makemore_forward_backward", "makemore_calibrate", "makemore_logits",
     "makemore_split_loss", "makemore_sample", "nn_split_loss", "nn_sample",
+    "GPT", "gpt_makemore_name", "gpt_makemore_state", "gpt_dataset", "gpt_loss", "gpt_split_loss", "gpt_sample",
+    "gpt_torch_loss_and_grads",
 ]
 
 
@@ -290,3 +296,223 @@ def nn_sample(tn, model, n, block_size, seed=2147483647 + 10, itos=None):
         return _sample_names(model, tn, n, block_size, seed, itos)
     finally:
         model.train(was_training)
+
+
+# -------------------------------------------------- notebook 006: makemore's transformer
+
+
+class GPT(nn.Module):
+    """GPT(vocab_size, block_size, n_layer=4, n_head=4, n_embd=64, *, engine="c", dtype=np.float64, rng=None)
+
+    makemore's ``Transformer`` (karpathy/makemore, ``--type transformer``; GPT-2's
+    layout) as tinynet.nn layers: ``wte`` Embedding(vocab_size, n_embd), ``wpe``
+    Embedding(block_size, n_embd), ``h`` a ModuleList of n_layer pre-LN blocks
+    (``nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, activation="gelu_tanh",
+    norm_first=True)`` with the causal mask: x + attn(ln_1(x)), x + mlp(ln_2(x)), the
+    mlp Linear, NewGELU, Linear), ``ln_f`` LayerNorm(n_embd) and ``lm_head``
+    Linear(n_embd, vocab_size, bias=False).  Initialised as makemore's (PyTorch's
+    defaults for every layer: embeddings N(0, 1), Linear weights and biases
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), LayerNorm 1 and 0), from one generator ``rng``.
+
+    ``forward(idx)``: token ids (B, T), T <= block_size -> logits (B, T, vocab_size);
+    ``backward(dlogits)`` stores every gradient and returns None.  State-dict keys:
+    ``wte.weight``, ``wpe.weight``, ``h.<i>.<TransformerEncoderLayer key>``,
+    ``ln_f.weight``, ``ln_f.bias``, ``lm_head.weight``; ``gpt_makemore_state`` renames
+    them to makemore's.
+
+    >>> import numpy as np
+    >>> model = GPT(27, 16, n_layer=2, n_head=2, n_embd=8, rng=0)
+    >>> logits = model(np.zeros((3, 5), dtype=np.int64))
+    >>> logits.shape, model.backward(np.ones_like(logits)), sum(p.size for p in model.parameters())
+    ((3, 5, 27), None, 2320)
+    """
+
+    def __init__(self, vocab_size, block_size, n_layer=4, n_head=4, n_embd=64, *, engine="c", dtype=np.float64,
+                 rng=None):
+        super().__init__(engine=engine, dtype=dtype)
+        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        kw = dict(engine=engine, dtype=dtype, rng=g)
+        self.block_size = int(block_size)
+        self.wte = nn.Embedding(vocab_size, n_embd, **kw)
+        self.wpe = nn.Embedding(block_size, n_embd, **kw)
+        self.h = nn.ModuleList([nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, activation="gelu_tanh",
+                                                           norm_first=True, batch_first=True, **kw)
+                                for _ in range(n_layer)])
+        self.ln_f = nn.LayerNorm(n_embd, **kw)
+        self.lm_head = nn.Linear(n_embd, vocab_size, bias=False, **kw)
+        bound = 1 / n_embd ** 0.5
+        for block in self.h:  # makemore's c_attn and c_proj are nn.Linear layers: torch's default init
+            attn = block.self_attn
+            attn.in_proj_weight[...] = g.uniform(-bound, bound, attn.in_proj_weight.shape)
+            attn.in_proj_bias[...] = g.uniform(-bound, bound, attn.in_proj_bias.shape)
+            attn.out_proj.bias[...] = g.uniform(-bound, bound, attn.out_proj.bias.shape)
+
+    def extra_repr(self):
+        return (f"vocab_size={self.wte.num_embeddings}, block_size={self.block_size}, n_layer={len(self.h)}, "
+                f"n_head={self.h[0].nhead if len(self.h) else 0}, n_embd={self.wte.embedding_dim}")
+
+    def forward(self, idx):
+        """forward(idx): token ids (B, T), T <= block_size -> logits (B, T, vocab_size)."""
+        idx = np.asarray(idx)
+        if idx.ndim != 2 or idx.shape[1] > self.block_size:
+            raise ValueError(f"GPT.forward: idx has shape {idx.shape}, expected (B, T) with T <= {self.block_size}")
+        x = self.wte(idx) + self.wpe(np.arange(idx.shape[1]))  # token + position embeddings
+        for block in self.h:
+            x = block(x, is_causal=True)
+        return self.lm_head(self.ln_f(x))
+
+    def backward(self, dlogits):
+        """backward(dlogits): dlogits (B, T, vocab_size) -> None; stores every gradient."""
+        d = self.ln_f.backward(self.lm_head.backward(dlogits))
+        for block in reversed(self.h.layers):
+            d = block.backward(d)
+        self.wte.backward(d)
+        self.wpe.backward(d.sum(axis=0))  # one position embedding is added to every sequence of the batch
+        return None
+
+
+#: Our GPT's state-dict names -> makemore's Transformer's (the part after "h.<i>.").
+_MAKEMORE_BLOCK = {"self_attn.in_proj_weight": "attn.c_attn.weight", "self_attn.in_proj_bias": "attn.c_attn.bias",
+                   "self_attn.out_proj.weight": "attn.c_proj.weight", "self_attn.out_proj.bias": "attn.c_proj.bias",
+                   "linear1.weight": "mlp.c_fc.weight", "linear1.bias": "mlp.c_fc.bias",
+                   "linear2.weight": "mlp.c_proj.weight", "linear2.bias": "mlp.c_proj.bias",
+                   "norm1.weight": "ln_1.weight", "norm1.bias": "ln_1.bias",
+                   "norm2.weight": "ln_2.weight", "norm2.bias": "ln_2.bias"}
+
+
+def gpt_makemore_name(key):
+    """gpt_makemore_name(key)
+
+    The makemore ``Transformer`` parameter name of a ``GPT`` state-dict key: ``wte``,
+    ``wpe``, ``h`` and ``ln_f`` sit under ``transformer.``; in a block, ``self_attn``'s
+    ``in_proj`` (q, k, v side by side, as makemore's ``c_attn``) and ``out_proj`` are
+    ``attn.c_attn`` and ``attn.c_proj``, ``linear1`` / ``linear2`` are ``mlp.c_fc`` /
+    ``mlp.c_proj``, ``norm1`` / ``norm2`` are ``ln_1`` / ``ln_2``.  The layouts are
+    the same (PyTorch's), so the arrays need no change.
+
+    >>> gpt_makemore_name("h.3.self_attn.in_proj_weight"), gpt_makemore_name("lm_head.weight")
+    ('transformer.h.3.attn.c_attn.weight', 'lm_head.weight')
+    """
+    if key.startswith("lm_head."):
+        return key
+    if key.startswith("h."):
+        _, i, rest = key.split(".", 2)
+        return f"transformer.h.{i}.{_MAKEMORE_BLOCK[rest]}"
+    return "transformer." + key
+
+
+def gpt_makemore_state(model):
+    """gpt_makemore_state(model): a GPT's state dict under makemore's names (copies), for
+    ``torch_transformer.load_state_dict`` after ``torch.from_numpy``."""
+    return {gpt_makemore_name(k): v for k, v in model.state_dict().items()}
+
+
+def gpt_dataset(words, block_size, stoi=None):
+    """gpt_dataset(words, block_size, stoi=None)
+
+    makemore's ``CharDataset`` framing, one row per word: x = [0] + the word's ids,
+    then 0s; y = the word's ids + [0] (token 0 is <START> in x and <STOP> in y), then
+    -1s, which ``cross_entropy_forward(..., ignore_index=-1)`` leaves out of the loss.
+    ``block_size`` is makemore's (the longest word + 1).  Returns (X, Y), int64
+    (len(words), block_size).
+
+    >>> X, Y = gpt_dataset(["emma"], 6)
+    >>> X.tolist(), Y.tolist()
+    ([[0, 5, 13, 13, 1, 0]], [[5, 13, 13, 1, 0, -1]])
+    """
+    X = np.zeros((len(words), block_size), dtype=np.int64)
+    Y = np.full((len(words), block_size), -1, dtype=np.int64)
+    for i, w in enumerate(words):
+        if len(w) + 1 > block_size:
+            raise ValueError(f"gpt_dataset: {w!r} needs a block_size of at least {len(w) + 1}, got {block_size}")
+        ix = data.encode(w, stoi)
+        X[i, 1:1 + len(ix)] = ix
+        Y[i, :len(ix) + 1] = ix + [0]
+    return X, Y
+
+
+def gpt_loss(tn, logits, Y):
+    """gpt_loss(tn, logits, Y): makemore's loss, ``F.cross_entropy(logits.view(-1, V),
+    targets.view(-1), ignore_index=-1)``, on the engine tn.  Returns (loss, dlogits),
+    dlogits shaped like logits (B, T, V)."""
+    V = logits.shape[-1]
+    flat = Y.reshape(-1)
+    loss, probs = tn.cross_entropy_forward(logits.reshape(-1, V), flat, ignore_index=-1)
+    return loss, tn.cross_entropy_backward(probs, flat, ignore_index=-1).reshape(logits.shape)
+
+
+def gpt_split_loss(tn, model, X, Y, chunk=1000):
+    """gpt_split_loss(tn, model, X, Y, chunk=1000)
+
+    The mean cross-entropy over every counted target (Y != -1) of a whole split, ``chunk``
+    words at a time: each word's characters and its <STOP>, the same per-character mean
+    as ``nn_split_loss`` on ``data.build_dataset`` of the same words (notebooks 003-005's
+    dev loss).  Returns a float.
+    """
+    total = 0.0
+    for i in range(0, X.shape[0], chunk):
+        logits = model(X[i:i + chunk])
+        loss, _ = tn.cross_entropy_forward(logits.reshape(-1, logits.shape[-1]), Y[i:i + chunk].reshape(-1),
+                                           reduction="sum", ignore_index=-1)
+        total += loss
+    return total / int(np.count_nonzero(Y != -1))
+
+
+def gpt_sample(tn, model, n, seed=2147483647 + 10, itos=None):
+    """gpt_sample(tn, model, n, seed=2147483647 + 10, itos=None)
+
+    n names generated as makemore's ``print_samples`` does: n rows starting from
+    <START> (0), block_size - 1 steps, each feeding the whole sequence so far and
+    drawing the next token from the softmax of the last position's logits; every row is
+    cut at its first 0 (<STOP>).  The draws are inverse-CDF draws from
+    ``np.random.default_rng(seed)`` (one uniform per row and step), so both engines
+    give the same names.  Returns a list of str.
+    """
+    rng = np.random.default_rng(seed)
+    idx = np.zeros((n, 1), dtype=np.int64)
+    for _ in range(model.block_size - 1):
+        cdf = np.cumsum(tn.softmax(model(idx)[:, -1, :]), axis=1)
+        u = rng.random(n) * cdf[:, -1]
+        nxt = np.minimum((cdf <= u[:, None]).sum(axis=1), cdf.shape[1] - 1)
+        idx = np.concatenate([idx, nxt[:, None]], axis=1)
+    names = []
+    for row in idx[:, 1:].tolist():
+        names.append(data.decode(row[:row.index(0)] if 0 in row else row, itos))
+    return names
+
+
+def gpt_torch_loss_and_grads(model, X, Y):
+    """gpt_torch_loss_and_grads(model, X, Y)
+
+    The check of a ``GPT`` against PyTorch (which must be installed): makemore's
+    Transformer forward pass written out with torch's functions (c_attn split into q, k,
+    v, scores scaled by 1/sqrt(head size) and ``masked_fill`` -inf above the diagonal,
+    softmax, NewGELU's tanh formula, ``F.layer_norm``), in float64 on the model's
+    parameters, then makemore's loss, ``F.cross_entropy(..., ignore_index=-1)``, and
+    autograd's backward pass.  X (B, T) token ids, Y (B, T) targets (-1: ignored).
+    Returns (loss, {name: gradient}) keyed as ``model.named_parameters()``.
+    """
+    import torch
+    F = torch.nn.functional
+    P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in model.named_parameters()}
+    (B, T), C = X.shape, model.wte.embedding_dim
+    x = P["wte.weight"][torch.from_numpy(X)] + P["wpe.weight"][:T]
+    above = torch.tril(torch.ones(T, T)) == 0
+    for i, block in enumerate(model.h):
+        p = {k[len(f"h.{i}."):]: v for k, v in P.items() if k.startswith(f"h.{i}.")}
+        nh, hs = block.nhead, C // block.nhead
+        h = F.layer_norm(x, (C,), p["norm1.weight"], p["norm1.bias"], block.norm1.eps)
+        q, k, v = F.linear(h, p["self_attn.in_proj_weight"], p["self_attn.in_proj_bias"]).split(C, dim=2)
+        q, k, v = (t.view(B, T, nh, hs).transpose(1, 2) for t in (q, k, v))
+        att = F.softmax(((q @ k.transpose(-2, -1)) * (1.0 / hs ** 0.5)).masked_fill(above, float("-inf")), dim=-1)
+        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        x = x + F.linear(y, p["self_attn.out_proj.weight"], p["self_attn.out_proj.bias"])
+        h = F.linear(F.layer_norm(x, (C,), p["norm2.weight"], p["norm2.bias"], block.norm2.eps),
+                     p["linear1.weight"], p["linear1.bias"])
+        h = 0.5 * h * (1.0 + torch.tanh((2.0 / np.pi) ** 0.5 * (h + 0.044715 * torch.pow(h, 3.0))))  # NewGELU
+        x = x + F.linear(h, p["linear2.weight"], p["linear2.bias"])
+    x = F.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"], model.ln_f.eps)
+    logits = F.linear(x, P["lm_head.weight"])
+    loss = F.cross_entropy(logits.view(-1, logits.size(-1)), torch.from_numpy(Y).view(-1), ignore_index=-1)
+    loss.backward()
+    return loss.item(), {k: t.grad.numpy() for k, t in P.items()}
