@@ -169,7 +169,7 @@ def mha_pair(torch, engine, dtype, batch_first=True, bias=True, E=8, H=2, seed=3
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("batch_first, shape", LAYOUTS, ids=LAYOUT_IDS)
+@pytest.mark.parametrize("batch_first, shape", LAYOUTS + [(False, (5, 8))], ids=LAYOUT_IDS + ["(T,E) not batch_first"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_mha_matches_torch(torch, engine, dtype, batch_first, shape, bias):
     ours, theirs = mha_pair(torch, engine, dtype, batch_first, bias)
@@ -199,6 +199,20 @@ def test_mha_takes_the_causal_mask_in_each_form(torch, engine, mask):
                  else (lambda a: ours(a, **forms[mask])[0]))
     assert_matches_torch(torch, ours, theirs, x, dy, call_ours,
                          lambda a: theirs(a, a, a, attn_mask=t_mask, need_weights=False)[0], 1e-10)
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("E, H", [(8, 1), (8, 8), (12, 3)], ids=["one head", "head size 1", "head size 3"])
+def test_mha_head_sizes_match_torch(torch, engine, E, H):
+    ours, theirs = mha_pair(torch, engine, np.float64, E=E, H=H, seed=22)
+    x, dy = inputs((2, 7, E), np.float64, seed=23)
+    mask = causal_mask(torch, 7, np.float64)
+    xt = torch.from_numpy(x)
+    assert_close(ours(x, is_causal=True, average_attn_weights=False)[1],
+                 theirs(xt, xt, xt, attn_mask=mask, average_attn_weights=False)[1].detach().numpy(), "weights",
+                 rtol=1e-10)
+    assert_matches_torch(torch, ours, theirs, x, dy, lambda a: ours(a, is_causal=True)[0],
+                         lambda a: theirs(a, a, a, attn_mask=mask, need_weights=False)[0], 1e-10)
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
@@ -241,15 +255,15 @@ def torch_activation(torch, name):
     return {"relu": "relu", "gelu": "gelu", "gelu_tanh": gelu_tanh}[name]
 
 
-def block_pair(torch, engine, dtype, activation="gelu", norm_first=True, batch_first=True, bias=True, seed=10):
+def block_pair(torch, engine, dtype, activation="gelu", norm_first=True, batch_first=True, bias=True, seed=10,
+               eps=1e-5):
     """(ours, theirs): torch's TransformerEncoderLayer (dropout 0, training mode: its
     plain path) with random weights, loaded into ours."""
+    kw = dict(batch_first=batch_first, norm_first=norm_first, bias=bias, layer_norm_eps=eps)
     theirs = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=torch_activation(torch, activation),
-                                              batch_first=batch_first, norm_first=norm_first, bias=bias,
-                                              dtype=torch_dtype(torch, dtype)).train()
+                                              dtype=torch_dtype(torch, dtype), **kw).train()
     randomize_(torch, theirs, seed)
-    ours = nn.TransformerEncoderLayer(8, 2, 16, activation=activation, batch_first=batch_first, norm_first=norm_first,
-                                      bias=bias, engine=engine, dtype=dtype, rng=0)
+    ours = nn.TransformerEncoderLayer(8, 2, 16, activation=activation, engine=engine, dtype=dtype, rng=0, **kw)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     ours.load_state_dict(theirs.state_dict())
     return ours, theirs
@@ -271,7 +285,9 @@ def test_encoder_layer_matches_torch(torch, engine, dtype, activation, norm_firs
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre-norm", "post-norm"])
 def test_encoder_layer_without_bias_matches_torch(torch, engine, norm_first):
-    ours, theirs = block_pair(torch, engine, np.float64, "relu", norm_first, bias=False, seed=12)
+    """bias=False (in the norms too), and a layer_norm_eps of the caller's."""
+    ours, theirs = block_pair(torch, engine, np.float64, "relu", norm_first, bias=False, seed=12, eps=0.5)
+    assert ours.norm1.eps == ours.norm2.eps == 0.5
     assert len(ours.state_dict()) == 6  # the four weights and the two norms' weights
     x, dy = inputs((2, 7, 8), np.float64, seed=13)
     mask = causal_mask(torch, 7, np.float64)
@@ -294,6 +310,30 @@ def test_encoder_layer_backward_twice_and_defaults(engine):
     assert all(np.array_equal(g, g0) for g, g0 in zip(block.grads(), first))
     block.zero_grad()
     assert all(g is None for g in block.grads())
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("layer", [
+    lambda e: nn.LayerNorm(8, engine=e, dtype=np.float32),
+    lambda e: nn.GELU(engine=e, dtype=np.float32),
+    lambda e: nn.MultiheadAttention(8, 2, engine=e, dtype=np.float32, rng=24),
+    lambda e: nn.MultiheadAttention(8, 2, batch_first=False, engine=e, dtype=np.float32, rng=24),
+    lambda e: nn.TransformerEncoderLayer(8, 2, 16, engine=e, dtype=np.float32, rng=24),
+    lambda e: nn.TransformerEncoderLayer(8, 2, 16, batch_first=False, engine=e, dtype=np.float32, rng=24),
+], ids=["LayerNorm", "GELU", "MultiheadAttention", "MultiheadAttention (T, B, E)", "TransformerEncoderLayer",
+        "TransformerEncoderLayer (T, B, E)"])
+def test_float32_layers_take_lists(engine, layer):
+    """Lists take the layer's dtype, in forward and in backward: the same results as
+    float32 arrays."""
+    layer = layer(engine)
+    kw = {} if isinstance(layer, (nn.LayerNorm, nn.GELU)) else dict(is_causal=True)
+    x, dy = inputs((2, 3, 8), np.float32, seed=25)
+    first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731
+    y, dx = first(layer(x, **kw)), layer.backward(dy)
+    y_list = first(layer(x.tolist(), **kw))
+    assert y_list.dtype == np.float32 and np.array_equal(y_list, y)
+    dx_list = layer.backward(dy.tolist())
+    assert dx_list.dtype == np.float32 and np.array_equal(dx_list, dx)
 
 
 # ---------------------------------------------------------------- state dicts both ways

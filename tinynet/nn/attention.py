@@ -129,6 +129,7 @@ class MultiheadAttention(Module):
         """backward(dout): dout like out -> dx; stores the gradients."""
         xb, qkv, att, swap, out_shape = self._cached()
         self._check_dout(dout, out_shape)
+        dout = dout if isinstance(dout, np.ndarray) else np.asarray(dout, dtype=self.dtype)
         dout = np.swapaxes(dout, 0, 1) if swap else dout
         dheads = self.out_proj.backward(dout)
         dqkv = self.tn.attention_backward(dheads, qkv, att, self.num_heads)
@@ -224,7 +225,8 @@ class TransformerEncoderLayer(Module):
         """backward(dout): dout like out -> dx, through both residual branches."""
         swap, out_shape = self._cached()
         self._check_dout(dout, out_shape)
-        d = np.swapaxes(dout, 0, 1) if swap else np.asarray(dout)
+        d = dout if isinstance(dout, np.ndarray) else np.asarray(dout, dtype=self.dtype)
+        d = np.swapaxes(d, 0, 1) if swap else d
         if self.norm_first:
             d = d + self.norm2.backward(self._ff_back(d))
             d = d + self.norm1.backward(self.self_attn.backward(d))
