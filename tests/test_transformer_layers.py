@@ -22,6 +22,7 @@ TransformerEncoderLayer and ModuleList, against their torch.nn namesakes.
   (torch.from_numpy) gives the same outputs, ModuleList's keys "0.…", "1.…";
 * the initialisation of MultiheadAttention (Xavier-uniform in_proj_weight, zero biases),
   reproducible by seed;
+* without torch: every gradient against central differences (tinynet.gradcheck, < 1e-6);
 * backward twice after one forward gives the same gradients; the attention weights
   returned are the caller's to change; inputs and dout are never modified;
 * bad inputs: errors naming the layer, the argument and the shapes -- a wrong last
@@ -33,7 +34,7 @@ TransformerEncoderLayer and ModuleList, against their torch.nn namesakes.
 import numpy as np
 import pytest
 
-from tinynet import nn, optim
+from tinynet import gradcheck, nn, optim
 
 from conftest import ENGINES, assert_close
 
@@ -334,6 +335,49 @@ def test_float32_layers_take_lists(engine, layer):
     assert y_list.dtype == np.float32 and np.array_equal(y_list, y)
     dx_list = layer.backward(dy.tolist())
     assert dx_list.dtype == np.float32 and np.array_equal(dx_list, dx)
+
+
+# ------------------------------------------------- gradients by finite differences (no torch)
+
+
+def gradcheck_layer(layer, x, call, seed=26):
+    """tinynet.gradcheck of L = sum(R * call(x)) over every parameter and x."""
+    R = np.random.default_rng(seed).standard_normal(np.shape(call(x)))
+    saved = {n: p.copy() for n, p in layer.named_parameters()}
+
+    def f(**kw):
+        for n, p in layer.named_parameters():
+            p[...] = kw[n]
+        loss = float(np.sum(R * call(kw["x"])))
+        dx = layer.backward(R)
+        return loss, dict(layer.named_grads(), x=dx)
+
+    errors = gradcheck(f, dict(saved, x=x))
+    for n, p in layer.named_parameters():
+        p[...] = saved[n]
+    assert set(errors) == set(saved) | {"x"}
+    bad = {k: v for k, v in errors.items() if not v < 1e-6}
+    assert not bad, f"gradcheck errors above 1e-6: {bad}"
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("make, call", [
+    (lambda e, g: nn.LayerNorm(6, engine=e), lambda layer: layer),
+    (lambda e, g: nn.LayerNorm(6, elementwise_affine=False, engine=e), lambda layer: layer),
+    (lambda e, g: nn.GELU("tanh", engine=e), lambda layer: layer),
+    (lambda e, g: nn.MultiheadAttention(6, 3, batch_first=False, engine=e, rng=g),
+     lambda layer: lambda x: layer(x, is_causal=True)[0]),
+    (lambda e, g: nn.TransformerEncoderLayer(6, 2, 10, activation="gelu", engine=e, rng=g),
+     lambda layer: lambda x: layer(x, is_causal=True)),
+    (lambda e, g: nn.TransformerEncoderLayer(6, 2, 10, activation="gelu_tanh", norm_first=False, engine=e, rng=g),
+     lambda layer: lambda x: layer(x, is_causal=True)),
+], ids=["LayerNorm", "LayerNorm no affine", "GELU", "MultiheadAttention", "pre-norm block", "post-norm block"])
+def test_gradients_by_finite_differences(engine, make, call):
+    g = np.random.default_rng(27)
+    layer = make(engine, g)
+    for p in layer.parameters():  # biases away from 0, norms' weights away from 1
+        p[...] += g.standard_normal(p.shape) * 0.3
+    gradcheck_layer(layer, g.standard_normal((2, 4, 6)), call(layer))
 
 
 # ---------------------------------------------------------------- state dicts both ways
