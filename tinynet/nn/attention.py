@@ -13,11 +13,11 @@ ACTIVATIONS = {"relu": lambda **kw: ReLU(**kw), "gelu": lambda **kw: GELU("none"
                "gelu_tanh": lambda **kw: GELU("tanh", **kw)}
 
 
-def _flag(value, name, who):
-    """A bool argument (bias): a number there is most likely torch's positional dropout."""
+def _flag(value, name, who, hint=""):
+    """A bool argument (bias), refused otherwise: in MultiheadAttention a number there is
+    most likely torch's positional dropout."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{who}: {name} must be True or False, got {value!r} (torch.nn.MultiheadAttention's third "
-                        "positional argument is dropout: pass dropout= and bias= by keyword)")
+        raise TypeError(f"{who}: {name} must be True or False, got {value!r}{hint}")
     return bool(value)
 
 
@@ -57,6 +57,8 @@ class MultiheadAttention(Module):
     above the diagonal, the heads' outputs side by side through out_proj (a Linear).
     Self-attention only: ``forward(x)`` or ``forward(x, x, x)``; the mask must be causal
     (``is_causal=True``, or ``attn_mask`` equal to the causal mask); dropout 0 only.
+    ``bias`` must be True or False: torch's third positional argument is dropout, so a
+    number there is refused (TypeError) rather than taken as a bias flag.
     x is (B, T, embed_dim) with ``batch_first`` (the default here; torch's is False),
     (T, B, embed_dim) without, or (T, embed_dim).  Returns (out like x, weights):
     weights the attention weights averaged over the heads (B, T, T), or per head with
@@ -84,7 +86,8 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: embed_dim = {E} is not a multiple of num_heads = {H}")
         if dropout != 0:
             raise ValueError(f"MultiheadAttention: dropout must be 0 (tinynet has no dropout), got {dropout!r}")
-        bias = _flag(bias, "bias", "MultiheadAttention")
+        bias = _flag(bias, "bias", "MultiheadAttention", " (torch.nn.MultiheadAttention's third positional argument "
+                     "is dropout: pass dropout= and bias= by keyword)")
         self.batch_first = bool(batch_first)
         g = _generator(rng, "MultiheadAttention")
         self.in_proj_weight = _weight(g, (3 * E, E), "xavier_uniform", self.dtype)
