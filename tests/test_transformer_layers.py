@@ -8,13 +8,13 @@ TransformerEncoderLayer and ModuleList, against their torch.nn namesakes.
   - LayerNorm with and without elementwise_affine and bias, on (B, T, C), (T, C), (C,);
   - GELU, "none" and "tanh", any shape;
   - MultiheadAttention on (B, T, E) with batch_first, (T, B, E) without, and (T, E);
-    with and without bias; its attention weights averaged over the heads and per head
-    (average_attn_weights=False); the causal mask given as is_causal=True, a boolean
-    mask or a float one (NumPy or torch);
+    with and without bias; one head, heads of size 1 and 3; its attention weights
+    averaged over the heads and per head (average_attn_weights=False); the causal mask
+    given as is_causal=True, a boolean mask or a float one (NumPy or torch);
   - TransformerEncoderLayer with norm_first True and False, activation "relu", "gelu"
     and "gelu_tanh" (torch: F.gelu(x, approximate="tanh")), batch_first True and
-    False, unbatched, without bias; torch in training mode with src_mask the causal
-    mask and is_causal=True (its plain path);
+    False, unbatched, without bias, a layer_norm_eps of the caller's; torch in training
+    mode with src_mask the causal mask and is_causal=True (its plain path);
   - a ModuleList of two blocks held by a model of one's own (a GPT's stack and final
     LayerNorm), its keys "blocks.0.self_attn.in_proj_weight" ..., forward, backward
     and one SGD step against torch.optim.SGD;
@@ -23,6 +23,7 @@ TransformerEncoderLayer and ModuleList, against their torch.nn namesakes.
 * the initialisation of MultiheadAttention (Xavier-uniform in_proj_weight, zero biases),
   reproducible by seed;
 * without torch: every gradient against central differences (tinynet.gradcheck, < 1e-6);
+* lists take the layer's dtype (float32) in forward and backward;
 * backward twice after one forward gives the same gradients; the attention weights
   returned are the caller's to change; inputs and dout are never modified;
 * bad inputs: errors naming the layer, the argument and the shapes -- a wrong last
