@@ -13,12 +13,30 @@ ACTIVATIONS = {"relu": lambda **kw: ReLU(**kw), "gelu": lambda **kw: GELU("none"
                "gelu_tanh": lambda **kw: GELU("tanh", **kw)}
 
 
-def _causal_only(who, T, attn_mask, is_causal):
+def _flag(value, name, who, hint=""):
+    """A bool argument (bias), refused otherwise: in MultiheadAttention a number there is
+    most likely torch's positional dropout."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be True or False, got {value!r}{hint}")
+    return bool(value)
+
+
+def _check_x(layer, x, name):
+    """x (B, T, E) / (T, B, E) or (T, E), of the layer's dtype: ValueError / TypeError naming it."""
+    layer._check_dtype(x, name)
+    E = layer.embed_dim if isinstance(layer, MultiheadAttention) else layer.d_model
+    if x.ndim not in (2, 3) or x.shape[-1] != E:
+        batched = "(B, T, E)" if layer.batch_first else "(T, B, E)"
+        raise ValueError(f"{layer!r}.forward: {name} has shape {x.shape}, expected {batched} or (T, E) "
+                         f"with E = {E}")
+
+
+def _causal_only(who, T, attn_mask, is_causal, name="attn_mask"):
     """tinynet's attention is causal: is_causal=True, or an attn_mask (T, T) that is the
     causal one (bool: True above the diagonal; float: -inf above it, 0 elsewhere)."""
     if attn_mask is None:
         if not is_causal:
-            raise ValueError(f"{who}: tinynet's attention is causal: pass is_causal=True or the causal attn_mask")
+            raise ValueError(f"{who}: tinynet's attention is causal: pass is_causal=True or the causal {name}")
         return
     m = np.asarray(attn_mask)
     upper = np.triu(np.ones((T, T), dtype=bool), 1)
@@ -26,7 +44,7 @@ def _causal_only(who, T, attn_mask, is_causal):
         return
     if m.shape == (T, T) and m.dtype.kind == "f" and np.all(np.isneginf(m[upper])) and np.all(m[~upper] == 0):
         return
-    raise ValueError(f"{who}: attn_mask of shape {m.shape} is not the causal mask of T = {T} (True or -inf above the "
+    raise ValueError(f"{who}: {name} of shape {m.shape} is not the causal mask of T = {T} (True or -inf above the "
                      "diagonal): tinynet's attention is causal only")
 
 
@@ -39,6 +57,8 @@ class MultiheadAttention(Module):
     above the diagonal, the heads' outputs side by side through out_proj (a Linear).
     Self-attention only: ``forward(x)`` or ``forward(x, x, x)``; the mask must be causal
     (``is_causal=True``, or ``attn_mask`` equal to the causal mask); dropout 0 only.
+    ``bias`` must be True or False: torch's third positional argument is dropout, so a
+    number there is refused (TypeError) rather than taken as a bias flag.
     x is (B, T, embed_dim) with ``batch_first`` (the default here; torch's is False),
     (T, B, embed_dim) without, or (T, embed_dim).  Returns (out like x, weights):
     weights the attention weights averaged over the heads (B, T, T), or per head with
@@ -66,6 +86,8 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: embed_dim = {E} is not a multiple of num_heads = {H}")
         if dropout != 0:
             raise ValueError(f"MultiheadAttention: dropout must be 0 (tinynet has no dropout), got {dropout!r}")
+        bias = _flag(bias, "bias", "MultiheadAttention", " (torch.nn.MultiheadAttention's third positional argument "
+                     "is dropout: pass dropout= and bias= by keyword)")
         self.batch_first = bool(batch_first)
         g = _generator(rng, "MultiheadAttention")
         self.in_proj_weight = _weight(g, (3 * E, E), "xavier_uniform", self.dtype)
@@ -92,22 +114,25 @@ class MultiheadAttention(Module):
         if key_padding_mask is not None:
             raise ValueError(f"{who}: key_padding_mask is not supported (the causal mask only)")
         x = query if isinstance(query, np.ndarray) else self._input(query)
+        _check_x(self, x, "query")
         swap = x.ndim == 3 and not self.batch_first
         xb = np.swapaxes(x, 0, 1) if swap else x
-        _causal_only(who, xb.shape[-2] if xb.ndim >= 2 else 0, attn_mask, is_causal)
+        _causal_only(who, xb.shape[-2], attn_mask, is_causal)
         tn = self.tn
         qkv = tn.linear_forward(xb, self.in_proj_weight, self.in_proj_bias)
         heads, att = tn.attention_forward(qkv, self.num_heads)
         out = self.out_proj.forward(heads)
-        self._cache = (xb, qkv, att, swap)
+        self._cache = (xb, qkv, att, swap, x.shape)
         weights = None
-        if need_weights:
-            weights = att.mean(axis=-3) if average_attn_weights else att
+        if need_weights:  # (a copy: backward reads att, which the caller may change)
+            weights = att.mean(axis=-3) if average_attn_weights else att.copy()
         return (np.swapaxes(out, 0, 1) if swap else out), weights
 
     def backward(self, dout):
         """backward(dout): dout like out -> dx; stores the gradients."""
-        xb, qkv, att, swap = self._cached()
+        xb, qkv, att, swap, out_shape = self._cached()
+        self._check_dout(dout, out_shape)
+        dout = dout if isinstance(dout, np.ndarray) else np.asarray(dout, dtype=self.dtype)
         dout = np.swapaxes(dout, 0, 1) if swap else dout
         dheads = self.out_proj.backward(dout)
         dqkv = self.tn.attention_backward(dheads, qkv, att, self.num_heads)
@@ -149,9 +174,12 @@ class TransformerEncoderLayer(Module):
             raise ValueError(f"{who}: dropout must be 0 (tinynet has no dropout), got {dropout!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"{who}: activation must be one of {', '.join(map(repr, ACTIVATIONS))}; got {activation!r}")
+        self.d_model, self.nhead = _size(d_model, "d_model", who), _size(nhead, "nhead", who, minimum=1)
+        if self.d_model % self.nhead:
+            raise ValueError(f"{who}: d_model = {self.d_model} is not a multiple of nhead = {self.nhead}")
+        bias = _flag(bias, "bias", who)
         g = _generator(rng, who)
         kw = dict(engine=engine, dtype=dtype)
-        self.d_model, self.nhead = d_model, nhead
         self.dim_feedforward = _size(dim_feedforward, "dim_feedforward", who)
         self.batch_first, self.norm_first, self.activation_name = bool(batch_first), bool(norm_first), activation
         self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, batch_first=True, rng=g, **kw)
@@ -175,29 +203,33 @@ class TransformerEncoderLayer(Module):
     def _ff_back(self, d):
         return self.linear1.backward(self.activation.backward(self.linear2.backward(d)))
 
-    def _sa(self, x, mask, is_causal):
-        return self.self_attn.forward(x, attn_mask=mask, is_causal=is_causal, need_weights=False)[0]
+    def _sa(self, x):  # (the mask was checked: the causal one)
+        return self.self_attn.forward(x, is_causal=True, need_weights=False)[0]
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         """forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False) -> out like src"""
         if src_key_padding_mask is not None:
             raise ValueError(f"{self!r}.forward: src_key_padding_mask is not supported (the causal mask only)")
         x = src if isinstance(src, np.ndarray) else self._input(src)
-        swap = x.ndim == 3 and not self.batch_first
+        _check_x(self, x, "src")
+        swap, shape = x.ndim == 3 and not self.batch_first, x.shape
         x = np.swapaxes(x, 0, 1) if swap else x
+        _causal_only(f"{self!r}.forward", x.shape[-2], src_mask, is_causal, "src_mask")
         if self.norm_first:
-            x = x + self._sa(self.norm1.forward(x), src_mask, is_causal)
+            x = x + self._sa(self.norm1.forward(x))
             x = x + self._ff(self.norm2.forward(x))
         else:
-            x = self.norm1.forward(x + self._sa(x, src_mask, is_causal))
+            x = self.norm1.forward(x + self._sa(x))
             x = self.norm2.forward(x + self._ff(x))
-        self._cache = swap
+        self._cache = (swap, shape)
         return np.swapaxes(x, 0, 1) if swap else x
 
     def backward(self, dout):
         """backward(dout): dout like out -> dx, through both residual branches."""
-        swap = self._cached()
-        d = np.swapaxes(dout, 0, 1) if swap else np.asarray(dout)
+        swap, out_shape = self._cached()
+        self._check_dout(dout, out_shape)
+        d = dout if isinstance(dout, np.ndarray) else np.asarray(dout, dtype=self.dtype)
+        d = np.swapaxes(d, 0, 1) if swap else d
         if self.norm_first:
             d = d + self.norm2.backward(self._ff_back(d))
             d = d + self.norm1.backward(self.self_attn.backward(d))

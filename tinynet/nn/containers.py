@@ -237,3 +237,7 @@ class ModuleList(Module):
 
     def forward(self, x):
         raise TypeError("ModuleList has no forward: run its layers in turn (for layer in blocks: x = layer(x))")
+
+    def backward(self, dout):
+        raise TypeError("ModuleList has no backward: run its layers' backward in reverse order "
+                        "(for layer in reversed(blocks): dout = layer.backward(dout))")

@@ -185,6 +185,11 @@ class LayerNorm(Module):
         """forward(x): x (..., C) -> y like x."""
         if not isinstance(x, np.ndarray):
             x = self._input(x)
+        self._check_dtype(x)
+        C = self.normalized_shape[0]
+        if x.ndim == 0 or x.shape[-1] != C:  # (the engine cannot see it without a weight)
+            raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (..., {C}): the last axis is "
+                             "the one normalised")
         y, mean, rstd = self.tn.layernorm_forward(x, self.weight, self.bias, self.eps)
         self._cache = (x, mean, rstd)
         return y
