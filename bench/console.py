@@ -21,6 +21,9 @@ def print_case(case, res, n, peak):
     print(f"  {'engine':18s} {'median':>10s} {'spread':>7s} {'loop':>7s} {'peer/tinynet':>12s} "
           f"{'GFLOP/s':>8s} {'%peak':>6s} {'cpu':>5s}  guard (max rel err)")
     for e in case.engines:
+        if e.name in res.get("skipped", {}):
+            print(f"  {e.name:18s} skipped: {res['skipped'][e.name]}")
+            continue
         ok, err, where = res["guard"][e.name]
         g = f"ok {err:.1e}" if ok else f"WRONG RESULT {err:.2e} in {where}"
         t = res["times"].get(e.name)

@@ -37,7 +37,8 @@ def environment_rows(run):
         ("PyTorch", f"{tinfo['version']}, BLAS {tinfo['blas']}, CPU capability {tinfo['cpu_capability']}, "
                     f"parallel backend {tinfo['parallel_backend']}" if tinfo else "not installed"),
         ("makemore data", env.get("makemore_data", "—")),
-    ] + ([("WaveNet data", env["wavenet_data"])] if "wavenet_data" in env else []) + [
+    ] + ([("WaveNet data", env["wavenet_data"])] if "wavenet_data" in env else []) + (
+        [("GPT data", env["gpt_data"])] if "gpt_data" in env else []) + [
         ("method", f"median of {env['repeats']} repeats, each one loop of ≥ {env['target_ms']:.0f} ms per engine "
                    "after a warm-up, engines interleaved (order rotating) within each repeat; GC off inside loops; "
                    "makemore batches drawn once (a pool of 64) outside the timing"),
@@ -78,7 +79,7 @@ def result_row(case, res, n, present, run):
     row = [case.label, n]
     for c in present:
         if c not in res["guard"]:
-            row.append("")
+            row.append("skipped" if c in res.get("skipped", {}) else "")
             continue
         ok, err, where = res["guard"][c]
         t = res["times"].get(c)
@@ -109,6 +110,7 @@ def results_section(run, present):
     trs = [result_row(case, run.results[n][case.key], n, present, run) for case in run.cases
            for n in run.env["threads"] if case.key in run.results.get(n, {})]
     L.append(md_table(hdr, trs) + "\n")
+    L.extend(skipped_notes(run))
     spreads = [(case.key, n, e, (t["q3"] - t["q1"]) / t["median"]) for case in run.cases for n in run.env["threads"]
                for e, t in run.results.get(n, {}).get(case.key, {"times": {}})["times"].items()]
     if spreads:
@@ -117,6 +119,17 @@ def results_section(run, present):
         L.append(f"Noise: the interquartile range of the repeats is {med_spread:.1%} of the median for the "
                  f"typical entry, {worst[3]:.0%} at worst ({worst[2]}, {worst[0]}, threads {worst[1]}).\n")
     return L
+
+
+def skipped_notes(run):
+    """A line per engine a case skipped: the reason, and where."""
+    where = {}
+    for case in run.cases:
+        for n in run.env["threads"]:
+            for name, why in run.results.get(n, {}).get(case.key, {}).get("skipped", {}).items():
+                where.setdefault((case.label, name, why), []).append(str(n))
+    return [f"*{name}* skipped in {label} (threads {', '.join(ns)}): {why}.\n"
+            for (label, name, why), ns in where.items()]
 
 
 def memory_section(mem):

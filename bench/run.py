@@ -4,6 +4,7 @@
     python bench/run.py --quick           # fewer repeats
     python bench/run.py --write           # ... and regenerate BENCHMARKS.md
     python bench/run.py --threads 1 --only makemore,linear --repeats 15
+    python bench/run.py --quick --only gpt,attention --no-compile   # smoke test of the transformer cases
     python bench/run.py --from-json results.json --output B.md   # render a recorded run
 
 For every case it prints tinynet's median time per step, each peer's median measured in
@@ -68,6 +69,7 @@ from results import Run, read_json, write_json  # noqa: E402
 from suite import GROUPS, run_cases, run_memory, select_cases  # noqa: E402
 from timing import Threads, fma_peak  # noqa: E402
 from wavenet import wavenet_setup  # noqa: E402
+import gpt  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -82,6 +84,9 @@ def parse_args(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="before each case, wait up to SECONDS for other processes to leave the cores free "
                          "(default 0: do not wait; contended cases are flagged either way)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="skip the torch.compile peer of the GPT step (recorded as skipped); compiling the model "
+                         "takes a minute or two at each thread count")
     ap.add_argument("--steps", type=int, default=200, help="training steps of the memory case (default 200)")
     ap.add_argument("--write", action="store_true", help="regenerate BENCHMARKS.md from this run")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="where --write and --from-json write")
@@ -123,7 +128,13 @@ def measure_all(args):
         wavenet_pool, source = wavenet_setup()
         env["wavenet_data"] = source
         print(f"WaveNet data: {source}")
-    cases = select_cases(args.only, pool, wavenet_pool)
+    gpt_pool = None
+    if "gpt" in args.only:
+        gpt_pool, source = gpt.gpt_setup()
+        env["gpt_data"] = source
+        print(f"GPT data: {source}")
+    gpt.NO_COMPILE[0] = args.no_compile
+    cases = select_cases(args.only, pool, wavenet_pool, gpt_pool)
     run = Run(env=env, peak=peak, cases=cases, results=run_cases(cases, args, peak))
     env["threads_actual"] = {n: next(iter(r.values()))["threads_actual"] for n, r in run.results.items() if r}
     if "memory" in args.only:
