@@ -67,6 +67,17 @@ def print_profile(prof):
         print(f"    sum of calls: tinynet {fmt_time(entry[C.TN]['sum'])}, NumPy engine {fmt_time(entry[C.REF]['sum'])}")
         for lbl, t in entry["peers"].items():
             print(f"    {lbl:40s} {fmt_time(t['median']):>9s}")
+    print_gpt_profile(prof)
+
+
+def print_gpt_profile(prof):
+    for n, entry in prof.get("gpt", {}).items():
+        print(f"  GPT step at {n} threads: {fmt_time(entry['step'])}; its engine calls, each alone, "
+              f"sum to {fmt_time(entry['sum'])}:")
+        for label, count, t in entry["calls"]:
+            print(f"    {count:3d} x {label:60s} {fmt_time(t):>9s}  = {fmt_time(count * t):>9s}")
+        for label, t in entry["peers"].items():
+            print(f"    {label:66s} {fmt_time(t['median']):>9s}")
 
 
 def print_goals(rows, title):

@@ -142,7 +142,7 @@ def measure_all(args):
             run.memory = run_memory(pool, args.steps)
         print_memory(run.memory)
     if "profile" in args.only:
-        run.profile = run_profile(args, pool)
+        run.profile = run_profile(args, pool, gpt_pool)
         print_profile(run.profile)
     return run
 
