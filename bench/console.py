@@ -74,8 +74,9 @@ def print_gpt_profile(prof):
     for n, entry in prof.get("gpt", {}).items():
         print(f"  GPT step at {n} threads: {fmt_time(entry['step'])}; its engine calls, each alone, "
               f"sum to {fmt_time(entry['sum'])}:")
-        for label, count, t in entry["calls"]:
-            print(f"    {count:3d} x {label:60s} {fmt_time(t):>9s}  = {fmt_time(count * t):>9s}")
+        for label, count, t, flops in entry["calls"]:
+            rate = f"  {flops / t / 1e9:6.1f} GFLOP/s" if flops else ""
+            print(f"    {count:3d} x {label:60s} {fmt_time(t):>9s}  = {fmt_time(count * t):>9s}{rate}")
         for label, t in entry["peers"].items():
             print(f"    {label:66s} {fmt_time(t['median']):>9s}")
 
