@@ -194,6 +194,9 @@ def guard_section(run, present):
              "engine (`tinynet.reference`): max |difference| / max |reference| per array (loss, every gradient, "
              "every updated parameter), within 1e-10 (float64) / 1e-4 (float32). makemore's `db1` is exactly "
              "zero in exact arithmetic (BatchNorm cancels b1), so it is compared on the scale of `dW1`. "
+             "After the GPT's AdamW step, a parameter is compared where its reference gradient is at least "
+             f"{C.MASK_REL:g} of that gradient's largest magnitude (Adam's first step turns a gradient within "
+             "rounding of zero into any change in (−lr, lr)); its gradient is compared everywhere. "
              "Worst relative error over the thread counts:\n")
     grows = []
     for case in run.cases:
@@ -227,3 +230,45 @@ def write_markdown(path, run, peer_rows, step_rows=None, base=None):
     L.extend(time_section(run, base))
     L.extend(guard_section(run, present))
     path.write_text("\n".join(L))
+
+
+#: The groups whose cases `write_section` can report on their own.
+SECTION_GROUPS = {"gpt", "attention", "profile"}
+SECTION_START, SECTION_END = "<!-- transformer cases: start -->", "<!-- transformer cases: end -->"
+
+
+def section_markdown(run, peer_rows):
+    """The transformer cases' own section: the run that measured them, their goals, their
+    results, where their time goes, their guard."""
+    env, cpu = run.env, run.env["cpu"]
+    present = present_engines(run.cases)
+    L = [SECTION_START, "## The transformer cases (GPT step, attention alone)\n"]
+    L.append(f"Measured by `{env['command']}` on {env['date']} (checkout {env['git']}): {cpu['model']}, "
+             f"{cpu['cpus']} usable CPUs, {' '.join(cpu['isa'])}, tinynet `_core.simd` = `{env['simd']}`; "
+             f"per-core FMA peak float32 {run.peak['float32']:.1f} GFLOP/s; load average at start "
+             f"{' '.join(env['loadavg_start'] or ['?'])}, at end {' '.join(env.get('loadavg_end') or ['?'])}; "
+             f"median of {env['repeats']} interleaved repeats; GPT data: {env.get('gpt_data', '—')}. "
+             "Ratios are peer time / tinynet time within this run.\n")
+    rows = [r for r in peer_rows if r[0].startswith(("GPT", "attention"))]
+    L.append(goal_table(rows))
+    hdr = ["case", "threads"] + present + ["tinynet GFLOP/s", "% peak", "other load"]
+    trs = [result_row(case, run.results[n][case.key], n, present, run) for case in run.cases
+           for n in run.env["threads"] if case.key in run.results.get(n, {})]
+    L.append(md_table(hdr, trs) + "\n")
+    L.extend(skipped_notes(run))
+    L.extend(p + "\n" for p in where_time_goes(run) if p.startswith(("**GPT", "**Attention")))
+    L.extend(guard_section(run, present)[1:])
+    return "\n".join(L) + "\n" + SECTION_END + "\n"
+
+
+def write_section(path, run, peer_rows):
+    """Put the transformer cases' section into the markdown at path: in place of the one
+    there, or at its end."""
+    text = path.read_text() if path.exists() else "# tinynet benchmarks\n"
+    new = section_markdown(run, peer_rows)
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + new + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    path.write_text(text)

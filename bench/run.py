@@ -64,7 +64,7 @@ from console import print_goals, print_header, print_memory, print_profile  # no
 from environment import build_id, environment, loadavg  # noqa: E402
 from goals import BASELINE, load_baseline, makemore_goals, peer_goals  # noqa: E402
 from profiling import run_profile  # noqa: E402
-from report import write_markdown  # noqa: E402
+from report import SECTION_GROUPS, write_markdown, write_section  # noqa: E402
 from results import Run, read_json, write_json  # noqa: E402
 from suite import GROUPS, run_cases, run_memory, select_cases  # noqa: E402
 from timing import Threads, fma_peak  # noqa: E402
@@ -88,7 +88,9 @@ def parse_args(argv=None):
                     help="skip the torch.compile peer of the GPT step (recorded as skipped); compiling the model "
                          "takes a minute or two at each thread count")
     ap.add_argument("--steps", type=int, default=200, help="training steps of the memory case (default 200)")
-    ap.add_argument("--write", action="store_true", help="regenerate BENCHMARKS.md from this run")
+    ap.add_argument("--write", action="store_true",
+                    help="regenerate BENCHMARKS.md from this run (with --only a subset of gpt,attention,profile: "
+                         "rewrite its transformer cases' section alone)")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="where --write and --from-json write")
     ap.add_argument("--json", metavar="PATH", help="also dump all raw numbers as JSON")
     ap.add_argument("--from-json", metavar="PATH",
@@ -104,8 +106,9 @@ def parse_args(argv=None):
     bad = [g for g in args.only if g not in GROUPS]
     if bad:
         ap.error(f"--only: unknown {bad}; choose from {GROUPS}")
-    if args.write and set(args.only) != set(GROUPS):
-        ap.error("--write regenerates the whole BENCHMARKS.md: run all cases (no --only)")
+    if args.write and set(args.only) != set(GROUPS) and not set(args.only) <= SECTION_GROUPS:
+        ap.error("--write regenerates the whole BENCHMARKS.md: run all cases (no --only), or only "
+                 f"{','.join(sorted(SECTION_GROUPS))} to rewrite the transformer cases' section alone")
     return args
 
 
@@ -161,6 +164,10 @@ def render_from_json(args):
     run = read_json(args.from_json)
     base = load_baseline(args.baseline)
     peer_rows, step_rows = judge(run, base)
+    if {c.group for c in run.cases} <= SECTION_GROUPS:
+        write_section(pathlib.Path(args.output), run, peer_rows)
+        print(f"wrote the transformer cases' section of {args.output}")
+        return 0
     write_markdown(pathlib.Path(args.output), run, peer_rows, step_rows, base)
     print(f"wrote {args.output}")
     return 0
@@ -181,7 +188,10 @@ def main(argv=None):
               "from a single build", file=sys.stderr)
     run.total_s = time.perf_counter() - t_start
     print(f"\ntotal {run.total_s:.0f} s")
-    if args.write:
+    if args.write and set(args.only) != set(GROUPS):
+        write_section(pathlib.Path(args.output), run, peer_rows)
+        print(f"wrote the transformer cases' section of {args.output}")
+    elif args.write:
         write_markdown(pathlib.Path(args.output), run, peer_rows, step_rows, base)
         print(f"wrote {args.output}")
     if args.json:
