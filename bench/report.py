@@ -248,7 +248,8 @@ def section_markdown(run, peer_rows):
              f"per-core FMA peak float32 {run.peak['float32']:.1f} GFLOP/s; load average at start "
              f"{' '.join(env['loadavg_start'] or ['?'])}, at end {' '.join(env.get('loadavg_end') or ['?'])}; "
              f"median of {env['repeats']} interleaved repeats; GPT data: {env.get('gpt_data', '—')}. "
-             "Ratios are peer time / tinynet time within this run.\n")
+             "Ratios are peer time / tinynet time within this run."
+             + contention_note(run) + "\n")
     rows = [r for r in peer_rows if r[0].startswith(("GPT", "attention"))]
     L.append(goal_table(rows))
     hdr = ["case", "threads"] + present + ["tinynet GFLOP/s", "% peak", "other load"]
@@ -259,6 +260,18 @@ def section_markdown(run, peer_rows):
     L.extend(p + "\n" for p in where_time_goes(run) if p.startswith(("**GPT", "**Attention")))
     L.extend(guard_section(run, present)[1:])
     return "\n".join(L) + "\n" + SECTION_END + "\n"
+
+
+def contention_note(run):
+    """A sentence on the other processes' load, when some case ran contended."""
+    loads = [res["foreign_load"] for n, r in run.results.items() for res in r.values()
+             if contended(res, n, run.env["cpu"]["cpus"])]
+    if not loads:
+        return ""
+    return (f" Other processes kept {min(loads):.2f} to {max(loads):.2f} CPUs busy during the rows marked ⚠, "
+            "so those times (the profile's too) measure the contention as much as the engines: PyTorch's "
+            "OpenMP barriers at two threads suffer most; the ratios at one thread, of engines interleaved "
+            "within each repeat, hold up best (bench/README.md, \"The GPT step and attention alone\").")
 
 
 def write_section(path, run, peer_rows):
