@@ -17,8 +17,8 @@ import cases as C
 import tinynet
 from cases import Case, Engine
 
-#: The NumPy engine is timed up to this T (its loops over the tokens take seconds a call
-#: at T = 256); at every size it is the guard's reference.
+#: The NumPy engine is timed up to this T (its Python loops over the tokens are too slow
+#: at T = 256 to time: bench/README.md); at every size it is the guard's reference.
 REF_MAX_T = 64
 #: (B, T, C, n_head): makemore's GPT's attention, and a GPT-2-small-like head count at T = 256.
 SIZES = ((32, 16, 64, 4), (8, 256, 384, 6))

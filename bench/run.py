@@ -85,8 +85,8 @@ def parse_args(argv=None):
                     help="before each case, wait up to SECONDS for other processes to leave the cores free "
                          "(default 0: do not wait; contended cases are flagged either way)")
     ap.add_argument("--no-compile", action="store_true",
-                    help="skip the torch.compile peer of the GPT step (recorded as skipped); compiling the model "
-                         "takes a minute or two at each thread count")
+                    help="skip the torch.compile peer of the GPT step (recorded as skipped): compiling the model "
+                         "is slow, once per thread count")
     ap.add_argument("--steps", type=int, default=200, help="training steps of the memory case (default 200)")
     ap.add_argument("--write", action="store_true",
                     help="regenerate BENCHMARKS.md from this run (with --only a subset of gpt,attention,profile: "
