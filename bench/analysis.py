@@ -2,8 +2,9 @@
 per-call floor, then a paragraph per case (what tinynet's time is made of, and the
 peers')."""
 import cases as C
-from formatting import fmt_bytes, fmt_time
+from formatting import fmt_bytes, fmt_ratio, fmt_time
 from goals import GOAL_GATED_TORCH, LINEAR_KEYS
+from gptprofile import by_function
 from results import gflops
 
 
@@ -17,6 +18,7 @@ class Numbers:
     count, the profile, the per-core peaks and the per-call floors."""
 
     def __init__(self, run):
+        self.run = run
         prof = run.profile
         self.by = {c.key: c for c in run.cases}
         self.n0 = prof["threads"] if prof else run.env["threads"][0]
@@ -39,6 +41,8 @@ def where_time_goes(run):
     paras += [makemore_paragraph(x, dt) for dt in ("float32", "float64")]
     paras.append(charrnn_paragraph(x))
     paras += [gated_paragraph(x, key, name) for key, name in (("lstm", "nn.LSTM"), ("gru", "nn.GRU"))]
+    paras += [gpt_paragraph(x, n, e) for n, e in sorted(x.prof.get("gpt", {}).items(), key=lambda kv: int(kv[0]))]
+    paras.append(attention_paragraph(x, run))
     paras += [linear_paragraph(x), memory_paragraph(x)]
     return [p for p in paras if p is not None]
 
@@ -243,3 +247,69 @@ def memory_paragraph(x):
                 + ", ".join(f"{k} {fmt_bytes(ws[k])}" for k in top)
                 + " — each call's workspace and temporaries, allocated and freed per call.")
     return txt
+
+
+def gpt_suite_text(run, n):
+    """The GPT case's times at n threads, as the suite measured them."""
+    res = run.results.get(n, {}).get("gpt-float32")
+    if not res or C.TN not in res["times"]:
+        return ""
+    t = res["times"]
+    txt = f"; in the suite's interleaved repeats tinynet's step took {fmt_time(t[C.TN]['median'])}"
+    for peer in (C.TORCH, C.TORCH_COMPILE):
+        if peer in t:
+            txt += f", {peer} {fmt_time(t[peer]['median'])} ({fmt_ratio(t[peer]['median'] / t[C.TN]['median'])})"
+    return txt
+
+
+def gpt_paragraph(x, n, e):
+    """The GPT step at n threads: its engine calls by function, their GEMM rates, the
+    Python between them, PyTorch's forward."""
+    n = int(n)
+    funcs = by_function(e)
+    gemm_t = sum(t for name, (t, fl) in funcs.items() if fl)
+    gemm_fl = sum(fl for t, fl in funcs.values())
+    step, calls = e["step"], e["sum"]
+    parts = [f"`{name}` {fmt_time(t)} ({t / calls:.0%}" + (f", {fl / t / 1e9:.1f} GFLOP/s" if fl else "") + ")"
+             for name, (t, fl) in list(funcs.items())[:6]]
+    slow = sorted((r for r in e["calls"] if r[3] and r[0].startswith("linear")), key=lambda r: r[3] / r[2])[:2]
+    glue = step - calls
+    if glue > 0.05 * step:
+        rest = (f"the other {fmt_time(glue)} ({glue / step:.0%}) is Python: the layers' bookkeeping, the residual "
+                "additions and wpe's batch sum in NumPy")
+    else:
+        rest = ("about the whole step (the profile runs at another moment of this shared machine than the step's "
+                "own loop: read it for proportions)")
+    txt = (f"**GPT step, threads = {n}.** In the profile tinynet's step takes {fmt_time(step)}"
+           + gpt_suite_text(x.run, n) + f". Its engine calls, each timed alone, add up to {fmt_time(calls)}; "
+           + rest + ". By function: "
+           + ", ".join(parts) + f". The products (linear and attention) do {gemm_fl / 1e6:.0f} MFLOP in "
+           f"{fmt_time(gemm_t)}: {gemm_fl / gemm_t / 1e9:.1f} GFLOP/s, "
+           f"{gemm_fl / gemm_t / 1e9 / (x.peak['float32'] * n):.0%} of "
+           + ("one core's" if n == 1 else f"{n} cores'") + " FMA peak; "
+           "the slowest shapes: " + ", ".join(f"{r[0]} {r[3] / r[2] / 1e9:.1f} GFLOP/s" for r in slow))
+    fw = med(e.get("peers", {}), "PyTorch forward only (graph built)")
+    ts = med(e.get("peers", {}), "PyTorch step")
+    if fw and ts:
+        txt += f". PyTorch eager's forward alone (its graph built) takes {fmt_time(fw)} of its {fmt_time(ts)} step"
+    return txt + "."
+
+
+def attention_paragraph(x, run):
+    """Attention alone: tinynet's two calls against SDPA, with their GEMM rates."""
+    rows = []
+    for key, case in x.by.items():
+        res = run.results.get(1, {}).get(key)
+        if case.group != "attention" or not res or C.TN not in res["times"]:
+            continue
+        t = res["times"]
+        size = case.label[case.label.index("(") + 1:case.label.index(", float32")]
+        txt = f"at {size} tinynet {fmt_time(t[C.TN]['median'])} ({gflops(case, res):.1f} GFLOP/s)"
+        if C.TORCH in t:
+            txt += (f", SDPA {fmt_time(t[C.TORCH]['median'])} ({gflops(case, res, C.TORCH):.1f} GFLOP/s, "
+                    f"{fmt_ratio(t[C.TORCH]['median'] / t[C.TN]['median'])})")
+        rows.append(txt)
+    if not rows:
+        return None
+    return ("**Attention alone** (one thread; the flops of the causal triangle's products, forward and "
+            "backward): " + "; ".join(rows) + f". One core's float32 FMA peak is {x.peak['float32']:.0f} GFLOP/s.")

@@ -36,9 +36,10 @@ REF = "numpy engine"
 SEED = "seed-style NumPy"
 VEC = "vectorised NumPy"
 TORCH = "PyTorch"
+TORCH_COMPILE = "PyTorch compile"
 RAW = "NumPy matmul"
 #: Column order of the report.
-ENGINES = (TN, TN_NN, TN_LAYERS, REF, SEED, VEC, TORCH, RAW)
+ENGINES = (TN, TN_NN, TN_LAYERS, REF, SEED, VEC, TORCH, TORCH_COMPILE, RAW)
 #: The engines whose wrong result fails a run (exit status 1).
 TINYNET_ENGINES = (TN, TN_NN, TN_LAYERS)
 #: Does this tinynet have the fused MLP calls (linear_batchnorm_tanh_forward, ...)?  bench/
@@ -54,13 +55,23 @@ class Engine:
         self.build = build
 
 
+class Skipped(Exception):
+    """Raised by an engine's build when the engine cannot run here (torch.compile
+    without a working toolchain, --no-compile): the guard records the reason and the
+    engine is neither compared nor timed."""
+
+
 class Case:
     """One benchmarked variant: a group (hello, makemore, ...), a label, its dtype,
     its GEMM flops per step, the engines (tinynet first) and the oracle (the NumPy
-    engine's canon dict for one step from the initial state)."""
+    engine's canon dict for one step from the initial state); threads: the thread
+    counts it runs at (None: every count of the run); scale_of and masked_by: see
+    compare."""
 
-    def __init__(self, key, group, label, dtype, flops, engines, oracle, scale_of=None):
+    def __init__(self, key, group, label, dtype, flops, engines, oracle, scale_of=None, threads=None,
+                 masked_by=None):
         self.key, self.group, self.label = key, group, label
+        self.threads, self.masked_by = threads, masked_by or {}
         self.scale_of = scale_of or {}
         self.dtype = np.dtype(dtype)
         self.flops = flops
@@ -751,12 +762,21 @@ def gemm_cases(have_torch, n=GEMM_N):
 # -------------------------------------------------------------------- the guard
 
 
-def compare(got, want, dtype, scale_of=None):
+#: Elements of an array compared under `masked_by` count only where the reference
+#: gradient named there is at least this fraction of that gradient's largest magnitude.
+MASK_REL = 1e-3
+
+
+def compare(got, want, dtype, scale_of=None, masked_by=None):
     """(ok, worst relative error, where): every array of `want` against `got`, as
     max|got - want| / max|want| (the array's scale), within 1e-10 (float64) / 1e-4
     (float32).  scale_of maps an array whose exact value cancels to ~0 to another
-    array whose scale it is measured on (the larger of both is used)."""
-    scale_of = scale_of or {}
+    array whose scale it is measured on (the larger of both is used).  masked_by maps
+    a parameter updated by Adam to its gradient's key: only its elements whose
+    reference gradient is at least MASK_REL of that gradient's scale are compared
+    (Adam's first step moves a parameter by about lr * g / (|g| + eps), which turns a
+    gradient within rounding of zero into any change in (-lr, lr))."""
+    scale_of, masked_by = scale_of or {}, masked_by or {}
     tol = 1e-10 if np.dtype(dtype) == np.float64 else 1e-4
     worst, where = 0.0, ""
     for k, w in want.items():
@@ -769,6 +789,10 @@ def compare(got, want, dtype, scale_of=None):
         scale = float(np.max(np.abs(w))) if w.size else 0.0
         if k in scale_of:
             scale = max(scale, float(np.max(np.abs(want[scale_of[k]]))))
+        if k in masked_by:
+            dw = np.abs(np.asarray(want[masked_by[k]], dtype=np.float64))
+            keep = dw >= MASK_REL * dw.max() if dw.size else dw.astype(bool)
+            g, w = g[keep], w[keep]
         err = float(np.max(np.abs(g - w))) if w.size else 0.0
         rel = err / scale if scale > 0 else err
         if not np.isfinite(rel):
@@ -778,19 +802,24 @@ def compare(got, want, dtype, scale_of=None):
     return worst <= tol, worst, where
 
 
-def guard(case):
+def guard(case, skipped=None):
     """Run one step of every engine from the initial state and compare with the NumPy
-    engine.  Returns {engine name: (ok, rel err, worst array)}."""
+    engine.  Returns {engine name: (ok, rel err, worst array)}; an engine whose build
+    raises Skipped is left out, its reason put in `skipped` ({engine name: reason})."""
     want = case.oracle()
     out = {}
     for e in case.engines:
         try:
             step, canon = e.build()
             got = canon(step())
+        except Skipped as exc:
+            if skipped is not None:
+                skipped[e.name] = str(exc)
+            continue
         except Exception as exc:  # a crash is a failed guard, reported, not fatal
             out[e.name] = (False, float("inf"), f"{type(exc).__name__}: {exc}")
             continue
-        out[e.name] = compare(got, want, case.dtype, case.scale_of)
+        out[e.name] = compare(got, want, case.dtype, case.scale_of, getattr(case, "masked_by", None))
     return out
 
 

@@ -21,6 +21,9 @@ def print_case(case, res, n, peak):
     print(f"  {'engine':18s} {'median':>10s} {'spread':>7s} {'loop':>7s} {'peer/tinynet':>12s} "
           f"{'GFLOP/s':>8s} {'%peak':>6s} {'cpu':>5s}  guard (max rel err)")
     for e in case.engines:
+        if e.name in res.get("skipped", {}):
+            print(f"  {e.name:18s} skipped: {res['skipped'][e.name]}")
+            continue
         ok, err, where = res["guard"][e.name]
         g = f"ok {err:.1e}" if ok else f"WRONG RESULT {err:.2e} in {where}"
         t = res["times"].get(e.name)
@@ -64,6 +67,18 @@ def print_profile(prof):
         print(f"    sum of calls: tinynet {fmt_time(entry[C.TN]['sum'])}, NumPy engine {fmt_time(entry[C.REF]['sum'])}")
         for lbl, t in entry["peers"].items():
             print(f"    {lbl:40s} {fmt_time(t['median']):>9s}")
+    print_gpt_profile(prof)
+
+
+def print_gpt_profile(prof):
+    for n, entry in prof.get("gpt", {}).items():
+        print(f"  GPT step at {n} threads: {fmt_time(entry['step'])}; its engine calls, each alone, "
+              f"sum to {fmt_time(entry['sum'])}:")
+        for label, count, t, flops in entry["calls"]:
+            rate = f"  {flops / t / 1e9:6.1f} GFLOP/s" if flops else ""
+            print(f"    {count:3d} x {label:60s} {fmt_time(t):>9s}  = {fmt_time(count * t):>9s}{rate}")
+        for label, t in entry["peers"].items():
+            print(f"    {label:66s} {fmt_time(t['median']):>9s}")
 
 
 def print_goals(rows, title):

@@ -93,8 +93,39 @@ def peer_goals(run):
         for key in LINEAR_KEYS:
             if key in by:
                 rows.check(f"{key.replace('-', ' ')} ≥ {GOAL_GEMM}× NumPy (OpenBLAS)", n, key, GOAL_GEMM, C.RAW)
+        transformer_comparisons(rows, n, by)
     rows.extend(memory_goals(run.memory, run.env["threads"][0]))
     return list(rows)
+
+
+def comparison(rows, goal, n, key, peer, others=()):
+    """A goal stated as a comparison only (no target): tinynet's ratio to `peer`, the
+    other peers' beside it; its status n/a unless tinynet's result is wrong."""
+    res = rows.results.get(n, {}).get(key)
+    if res is None or C.TN not in res["guard"]:
+        rows.append((goal, n, "not run", None, ""))
+        return
+    note = "; ".join(x for x in ("a comparison: no target set", rows.note(res, n)) if x)
+    if not res["guard"][C.TN][0]:
+        rows.append((goal, n, f"{C.TN} result WRONG", False, note))
+        return
+    r = ratio(res, peer)
+    t = res["times"][C.TN]["median"]
+    beside = times_text(res, C.TN, others)
+    skipped = "; ".join(f"{p} skipped" for p in others if p in res.get("skipped", {}))
+    text = f"{fmt_ratio(r)} ({fmt_time(t)} per step" + "".join(f"; {x}" for x in (beside, skipped) if x) + ")"
+    rows.append((goal, n, text, None, note))
+
+
+def transformer_comparisons(rows, n, by):
+    """The GPT step against PyTorch eager (torch.compile's ratio beside it) at every
+    thread count, and attention alone against PyTorch's SDPA."""
+    if "gpt-float32" in by:
+        comparison(rows, "GPT step vs PyTorch eager", n, "gpt-float32", C.TORCH, (C.TORCH_COMPILE, C.REF))
+    for key, case in by.items():
+        if case.group == "attention" and key in rows.results.get(n, {}):
+            size = case.label[case.label.index("(") + 1:case.label.index(", float32")]
+            comparison(rows, f"attention ({size}) vs PyTorch SDPA", n, key, C.TORCH)
 
 
 def peak_fraction(case, res, peak, n):

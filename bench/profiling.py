@@ -1,7 +1,7 @@
 """The profile: where a step's time goes.  The per-call floor, the hello step's parts,
 every call of the makemore step alone (the public calls, the fused calls and the C
 kernels under them, called through ctypes), the peers' own costs, char-RNN's forward and
-backward apart."""
+backward apart, and each engine call of the GPT step (gptprofile.py)."""
 import ctypes
 import tracemalloc
 
@@ -9,6 +9,7 @@ import numpy as np
 import tinynet
 
 import cases as C
+import gptprofile
 import seedstyle
 from timing import Threads, measure
 
@@ -387,8 +388,9 @@ def charrnn_profile(reps, tgt):
     return measure(fns, reps, tgt)
 
 
-def run_profile(args, pool):
-    """The profile at the first thread count, of the groups in args.only."""
+def run_profile(args, pool, gpt_pool=None):
+    """The profile at the first thread count, of the groups in args.only (the GPT step's
+    at every thread count)."""
     n0 = args.threads[0]
     reps = max(3, args.repeats // 2)
     tgt = args.target_ms / 2e3
@@ -401,4 +403,6 @@ def run_profile(args, pool):
             prof["makemore"] = {dtype: makemore_profile(dtype, pool, reps, tgt) for dtype in ("float32", "float64")}
         if "char-rnn" in args.only:
             prof["char-rnn"] = charrnn_profile(reps, tgt)
+    if "gpt" in args.only and gpt_pool is not None:
+        prof["gpt"] = {n: gptprofile.gpt_profile(gpt_pool, n, reps, tgt) for n in args.threads}
     return prof

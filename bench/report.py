@@ -37,7 +37,8 @@ def environment_rows(run):
         ("PyTorch", f"{tinfo['version']}, BLAS {tinfo['blas']}, CPU capability {tinfo['cpu_capability']}, "
                     f"parallel backend {tinfo['parallel_backend']}" if tinfo else "not installed"),
         ("makemore data", env.get("makemore_data", "—")),
-    ] + ([("WaveNet data", env["wavenet_data"])] if "wavenet_data" in env else []) + [
+    ] + ([("WaveNet data", env["wavenet_data"])] if "wavenet_data" in env else []) + (
+        [("GPT data", env["gpt_data"])] if "gpt_data" in env else []) + [
         ("method", f"median of {env['repeats']} repeats, each one loop of ≥ {env['target_ms']:.0f} ms per engine "
                    "after a warm-up, engines interleaved (order rotating) within each repeat; GC off inside loops; "
                    "makemore batches drawn once (a pool of 64) outside the timing"),
@@ -78,7 +79,7 @@ def result_row(case, res, n, present, run):
     row = [case.label, n]
     for c in present:
         if c not in res["guard"]:
-            row.append("")
+            row.append("skipped" if c in res.get("skipped", {}) else "")
             continue
         ok, err, where = res["guard"][c]
         t = res["times"].get(c)
@@ -109,6 +110,7 @@ def results_section(run, present):
     trs = [result_row(case, run.results[n][case.key], n, present, run) for case in run.cases
            for n in run.env["threads"] if case.key in run.results.get(n, {})]
     L.append(md_table(hdr, trs) + "\n")
+    L.extend(skipped_notes(run))
     spreads = [(case.key, n, e, (t["q3"] - t["q1"]) / t["median"]) for case in run.cases for n in run.env["threads"]
                for e, t in run.results.get(n, {}).get(case.key, {"times": {}})["times"].items()]
     if spreads:
@@ -117,6 +119,17 @@ def results_section(run, present):
         L.append(f"Noise: the interquartile range of the repeats is {med_spread:.1%} of the median for the "
                  f"typical entry, {worst[3]:.0%} at worst ({worst[2]}, {worst[0]}, threads {worst[1]}).\n")
     return L
+
+
+def skipped_notes(run):
+    """A line per engine a case skipped: the reason, and where."""
+    where = {}
+    for case in run.cases:
+        for n in run.env["threads"]:
+            for name, why in run.results.get(n, {}).get(case.key, {}).get("skipped", {}).items():
+                where.setdefault((case.label, name, why), []).append(str(n))
+    return [f"*{name}* skipped in {label} (threads {', '.join(ns)}): {why}.\n"
+            for (label, name, why), ns in where.items()]
 
 
 def memory_section(mem):
@@ -181,6 +194,9 @@ def guard_section(run, present):
              "engine (`tinynet.reference`): max |difference| / max |reference| per array (loss, every gradient, "
              "every updated parameter), within 1e-10 (float64) / 1e-4 (float32). makemore's `db1` is exactly "
              "zero in exact arithmetic (BatchNorm cancels b1), so it is compared on the scale of `dW1`. "
+             "After the GPT's AdamW step, a parameter is compared where its reference gradient is at least "
+             f"{C.MASK_REL:g} of that gradient's largest magnitude (Adam's first step turns a gradient within "
+             "rounding of zero into any change in (−lr, lr)); its gradient is compared everywhere. "
              "Worst relative error over the thread counts:\n")
     grows = []
     for case in run.cases:
@@ -214,3 +230,58 @@ def write_markdown(path, run, peer_rows, step_rows=None, base=None):
     L.extend(time_section(run, base))
     L.extend(guard_section(run, present))
     path.write_text("\n".join(L))
+
+
+#: The groups whose cases `write_section` can report on their own.
+SECTION_GROUPS = {"gpt", "attention", "profile"}
+SECTION_START, SECTION_END = "<!-- transformer cases: start -->", "<!-- transformer cases: end -->"
+
+
+def section_markdown(run, peer_rows):
+    """The transformer cases' own section: the run that measured them, their goals, their
+    results, where their time goes, their guard."""
+    env, cpu = run.env, run.env["cpu"]
+    present = present_engines(run.cases)
+    L = [SECTION_START, "## The transformer cases (GPT step, attention alone)\n"]
+    L.append(f"Measured by `{env['command']}` on {env['date']} (checkout {env['git']}): {cpu['model']}, "
+             f"{cpu['cpus']} usable CPUs, {' '.join(cpu['isa'])}, tinynet `_core.simd` = `{env['simd']}`; "
+             f"per-core FMA peak float32 {run.peak['float32']:.1f} GFLOP/s; load average at start "
+             f"{' '.join(env['loadavg_start'] or ['?'])}, at end {' '.join(env.get('loadavg_end') or ['?'])}; "
+             f"median of {env['repeats']} interleaved repeats; GPT data: {env.get('gpt_data', '—')}. "
+             "Ratios are peer time / tinynet time within this run."
+             + contention_note(run) + "\n")
+    rows = [r for r in peer_rows if r[0].startswith(("GPT", "attention"))]
+    L.append(goal_table(rows))
+    hdr = ["case", "threads"] + present + ["tinynet GFLOP/s", "% peak", "other load"]
+    trs = [result_row(case, run.results[n][case.key], n, present, run) for case in run.cases
+           for n in run.env["threads"] if case.key in run.results.get(n, {})]
+    L.append(md_table(hdr, trs) + "\n")
+    L.extend(skipped_notes(run))
+    L.extend(p + "\n" for p in where_time_goes(run) if p.startswith(("**GPT", "**Attention")))
+    L.extend(guard_section(run, present)[1:])
+    return "\n".join(L) + "\n" + SECTION_END + "\n"
+
+
+def contention_note(run):
+    """A sentence on the other processes' load, when some case ran contended."""
+    loads = [res["foreign_load"] for n, r in run.results.items() for res in r.values()
+             if contended(res, n, run.env["cpu"]["cpus"])]
+    if not loads:
+        return ""
+    return (f" Other processes kept {min(loads):.2f} to {max(loads):.2f} CPUs busy during the rows marked ⚠, "
+            "so those times (the profile's too) measure the contention as much as the engines: PyTorch's "
+            "OpenMP barriers at two threads suffer most; the ratios at one thread, of engines interleaved "
+            "within each repeat, hold up best (bench/README.md, \"The GPT step and attention alone\").")
+
+
+def write_section(path, run, peer_rows):
+    """Put the transformer cases' section into the markdown at path: in place of the one
+    there, or at its end."""
+    text = path.read_text() if path.exists() else "# tinynet benchmarks\n"
+    new = section_markdown(run, peer_rows)
+    if SECTION_START in text and SECTION_END in text:
+        head, rest = text.split(SECTION_START, 1)
+        text = head + new + rest.split(SECTION_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + new
+    path.write_text(text)

@@ -4,7 +4,9 @@ import dataclasses
 import json
 import pathlib
 
+import attention
 import cases as C
+import gpt
 import wavenet
 
 
@@ -46,7 +48,8 @@ def to_json(run, goal_rows):
             "profile": run.profile, "cases": cases,
             "goals": [{"goal": g, "threads": n, "measured": m, "met": met, "note": note}
                       for g, n, m, met, note in goal_rows],
-            "results": {str(n): {k: {"guard": v["guard"], "times": v["times"], "foreign_load": v.get("foreign_load")}
+            "results": {str(n): {k: {"guard": v["guard"], "times": v["times"], "foreign_load": v.get("foreign_load"),
+                                     "skipped": v.get("skipped", {})}
                                  for k, v in r.items()} for n, r in run.results.items()}}
 
 
@@ -58,7 +61,8 @@ def all_cases(have_torch):
     """Every case the suite knows, in the report's order (no data: built to be described,
     not run)."""
     return (C.hello_cases(have_torch) + C.makemore_cases(have_torch, None) + wavenet.wavenet_cases(have_torch, None)
-            + C.charrnn_cases(have_torch) + C.gated_cases(have_torch) + C.gemm_cases(have_torch))
+            + gpt.gpt_cases(have_torch, None) + attention.attention_cases(have_torch) + C.charrnn_cases(have_torch)
+            + C.gated_cases(have_torch) + C.gemm_cases(have_torch))
 
 
 def recorded_cases(blob, results):
@@ -82,7 +86,8 @@ def read_json(path):
     into the thread counts and tuples the report reads)."""
     blob = json.loads(pathlib.Path(path).read_text())
     results = {int(n): {k: {"guard": {e: tuple(g) for e, g in v["guard"].items()}, "times": v["times"],
-                            "foreign_load": v.get("foreign_load")} for k, v in r.items()}
+                            "foreign_load": v.get("foreign_load"), "skipped": v.get("skipped", {})}
+                        for k, v in r.items()}
                for n, r in blob["results"].items()}
     env = dict(blob["env"])
     total_s = env.pop("total_s", None)

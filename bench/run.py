@@ -4,6 +4,7 @@
     python bench/run.py --quick           # fewer repeats
     python bench/run.py --write           # ... and regenerate BENCHMARKS.md
     python bench/run.py --threads 1 --only makemore,linear --repeats 15
+    python bench/run.py --quick --only gpt,attention --no-compile   # smoke test of the transformer cases
     python bench/run.py --from-json results.json --output B.md   # render a recorded run
 
 For every case it prints tinynet's median time per step, each peer's median measured in
@@ -63,11 +64,12 @@ from console import print_goals, print_header, print_memory, print_profile  # no
 from environment import build_id, environment, loadavg  # noqa: E402
 from goals import BASELINE, load_baseline, makemore_goals, peer_goals  # noqa: E402
 from profiling import run_profile  # noqa: E402
-from report import write_markdown  # noqa: E402
+from report import SECTION_GROUPS, write_markdown, write_section  # noqa: E402
 from results import Run, read_json, write_json  # noqa: E402
 from suite import GROUPS, run_cases, run_memory, select_cases  # noqa: E402
 from timing import Threads, fma_peak  # noqa: E402
 from wavenet import wavenet_setup  # noqa: E402
+import gpt  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -82,8 +84,13 @@ def parse_args(argv=None):
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                     help="before each case, wait up to SECONDS for other processes to leave the cores free "
                          "(default 0: do not wait; contended cases are flagged either way)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="skip the torch.compile peer of the GPT step (recorded as skipped): compiling the model "
+                         "is slow, once per thread count")
     ap.add_argument("--steps", type=int, default=200, help="training steps of the memory case (default 200)")
-    ap.add_argument("--write", action="store_true", help="regenerate BENCHMARKS.md from this run")
+    ap.add_argument("--write", action="store_true",
+                    help="regenerate BENCHMARKS.md from this run (with --only a subset of gpt,attention,profile: "
+                         "rewrite its transformer cases' section alone)")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="where --write and --from-json write")
     ap.add_argument("--json", metavar="PATH", help="also dump all raw numbers as JSON")
     ap.add_argument("--from-json", metavar="PATH",
@@ -99,8 +106,9 @@ def parse_args(argv=None):
     bad = [g for g in args.only if g not in GROUPS]
     if bad:
         ap.error(f"--only: unknown {bad}; choose from {GROUPS}")
-    if args.write and set(args.only) != set(GROUPS):
-        ap.error("--write regenerates the whole BENCHMARKS.md: run all cases (no --only)")
+    if args.write and set(args.only) != set(GROUPS) and not set(args.only) <= SECTION_GROUPS:
+        ap.error("--write regenerates the whole BENCHMARKS.md: run all cases (no --only), or only "
+                 f"{','.join(sorted(SECTION_GROUPS))} to rewrite the transformer cases' section alone")
     return args
 
 
@@ -123,7 +131,13 @@ def measure_all(args):
         wavenet_pool, source = wavenet_setup()
         env["wavenet_data"] = source
         print(f"WaveNet data: {source}")
-    cases = select_cases(args.only, pool, wavenet_pool)
+    gpt_pool = None
+    if "gpt" in args.only:
+        gpt_pool, source = gpt.gpt_setup()
+        env["gpt_data"] = source
+        print(f"GPT data: {source}")
+    gpt.NO_COMPILE[0] = args.no_compile
+    cases = select_cases(args.only, pool, wavenet_pool, gpt_pool)
     run = Run(env=env, peak=peak, cases=cases, results=run_cases(cases, args, peak))
     env["threads_actual"] = {n: next(iter(r.values()))["threads_actual"] for n, r in run.results.items() if r}
     if "memory" in args.only:
@@ -131,7 +145,7 @@ def measure_all(args):
             run.memory = run_memory(pool, args.steps)
         print_memory(run.memory)
     if "profile" in args.only:
-        run.profile = run_profile(args, pool)
+        run.profile = run_profile(args, pool, gpt_pool)
         print_profile(run.profile)
     return run
 
@@ -150,6 +164,10 @@ def render_from_json(args):
     run = read_json(args.from_json)
     base = load_baseline(args.baseline)
     peer_rows, step_rows = judge(run, base)
+    if {c.group for c in run.cases} <= SECTION_GROUPS:
+        write_section(pathlib.Path(args.output), run, peer_rows)
+        print(f"wrote the transformer cases' section of {args.output}")
+        return 0
     write_markdown(pathlib.Path(args.output), run, peer_rows, step_rows, base)
     print(f"wrote {args.output}")
     return 0
@@ -170,7 +188,10 @@ def main(argv=None):
               "from a single build", file=sys.stderr)
     run.total_s = time.perf_counter() - t_start
     print(f"\ntotal {run.total_s:.0f} s")
-    if args.write:
+    if args.write and set(args.only) != set(GROUPS):
+        write_section(pathlib.Path(args.output), run, peer_rows)
+        print(f"wrote the transformer cases' section of {args.output}")
+    elif args.write:
         write_markdown(pathlib.Path(args.output), run, peer_rows, step_rows, base)
         print(f"wrote {args.output}")
     if args.json:

@@ -5,7 +5,9 @@ import time
 import numpy as np
 import tinynet
 
+import attention
 import cases as C
+import gpt
 import seedstyle
 import wavenet
 from console import print_case
@@ -13,15 +15,17 @@ from environment import cpu_info
 from timing import SETTLE, ForeignLoad, Threads, measure, wait_quiet
 
 #: The groups of cases --only chooses from (memory and profile are runs of their own).
-GROUPS = ("hello", "makemore", "wavenet", "char-rnn", "gated", "linear", "memory", "profile")
+GROUPS = ("hello", "makemore", "wavenet", "gpt", "attention", "char-rnn", "gated", "linear", "memory", "profile")
 
 
-def select_cases(only, pool, wavenet_pool=None):
+def select_cases(only, pool, wavenet_pool=None, gpt_pool=None):
     """The cases of the groups in `only`, in the report's order (pool: makemore's
-    batches, wavenet_pool: the WaveNet's)."""
+    batches, wavenet_pool: the WaveNet's, gpt_pool: the GPT's)."""
     have_torch = C.torch is not None
     builders = (("hello", lambda: C.hello_cases(have_torch)), ("makemore", lambda: C.makemore_cases(have_torch, pool)),
                 ("wavenet", lambda: wavenet.wavenet_cases(have_torch, wavenet_pool)),
+                ("gpt", lambda: gpt.gpt_cases(have_torch, gpt_pool)),
+                ("attention", lambda: attention.attention_cases(have_torch)),
                 ("char-rnn", lambda: C.charrnn_cases(have_torch)), ("gated", lambda: C.gated_cases(have_torch)),
                 ("linear", lambda: C.gemm_cases(have_torch)))
     return [case for group, build in builders if group in only for case in build()]
@@ -29,11 +33,12 @@ def select_cases(only, pool, wavenet_pool=None):
 
 def run_case(case, args, n):
     """The guard, then the timing of the engines that passed it: one case's result."""
-    guard = C.guard(case)
-    fns = {e.name: e.build()[0] for e in case.engines if guard[e.name][0]}
+    skipped = {}
+    guard = C.guard(case, skipped)
+    fns = {name: e.build()[0] for e in case.engines for name in [e.name] if name in guard and guard[name][0]}
     with ForeignLoad() as fl:
         times = measure(fns, args.repeats, args.target_ms / 1e3, settle=SETTLE if n > 1 else 0.0) if fns else {}
-    return {"guard": guard, "times": times, "foreign_load": fl.cpus}
+    return {"guard": guard, "times": times, "foreign_load": fl.cpus, "skipped": skipped}
 
 
 def run_cases(cases, args, peak):
@@ -46,6 +51,8 @@ def run_cases(cases, args, peak):
             print(f"\n=== threads = {n}  (tinynet {th.actual['tinynet']}, NumPy BLAS {th.actual['numpy_blas']}, "
                   f"PyTorch {th.actual['torch']})", flush=True)
             for case in cases:
+                if case.threads and n not in case.threads:
+                    continue
                 wait_quiet(n, cpus, args.wait_quiet)
                 t0 = time.perf_counter()
                 res = run_case(case, args, n)
