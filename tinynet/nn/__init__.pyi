@@ -216,6 +216,9 @@ class TransformerEncoderLayer(Module):
     batch_first: bool
     norm_first: bool
     activation_name: str
+    dropout: float
+    layer_norm_eps: float
+    bias: bool
     self_attn: MultiheadAttention
     linear1: Linear
     linear2: Linear

@@ -182,11 +182,13 @@ class TransformerEncoderLayer(Module):
         kw = dict(engine=engine, dtype=dtype)
         self.dim_feedforward = _size(dim_feedforward, "dim_feedforward", who)
         self.batch_first, self.norm_first, self.activation_name = bool(batch_first), bool(norm_first), activation
+        self.dropout, self.bias = 0.0, bias  # (the constructor's arguments, kept for tinynet.save)
         self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, batch_first=True, rng=g, **kw)
         self.linear1 = Linear(d_model, self.dim_feedforward, bias=bias, rng=g, **kw)
         self.linear2 = Linear(self.dim_feedforward, d_model, bias=bias, rng=g, **kw)
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.layer_norm_eps = self.norm1.eps
         self.activation = ACTIVATIONS[activation](engine=engine)
 
     def _submodules(self):
