@@ -49,7 +49,8 @@ class Embedding(Module):
 
     def backward(self, dout):
         """backward(dout): stores dweight (num_embeddings, embedding_dim); returns None."""
-        idx, out_shape = self._cached()
-        self._check_dout(dout, out_shape)
+        idx, out_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != out_shape:
+            self._check_dout(dout, out_shape)
         self._grads["weight"] = self.tn.embedding_backward(dout, idx, self.num_embeddings)
         return None

@@ -65,12 +65,14 @@ class Linear(Module):
 
     def backward(self, dout):
         """backward(dout): dout shaped like y -> dx shaped like x; stores dweight, dbias."""
-        x, y_shape = self._cached()
-        self._check_dout(dout, y_shape)
+        x, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
         dx, dW, db = self.tn.linear_backward(dout, x, self.weight)
-        self._grads["weight"] = dW
+        grads = self._grads
+        grads["weight"] = dW
         if self.bias is not None:
-            self._grads["bias"] = db
+            grads["bias"] = db
         return dx
 
 
@@ -203,9 +205,10 @@ class Flatten(Module):
         return shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]
 
     def backward(self, dout):
-        x_shape, y_shape = self._cached()
-        self._check_dout(dout, y_shape)
-        return np.reshape(dout, x_shape)
+        x_shape, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
+        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
 
 
 class FlattenConsecutive(Module):
