@@ -114,10 +114,9 @@ class _Plan:
                 i += 1
         self.steps = steps
 
-    def holds(self, layers):
-        """Is this still the plan of `layers` (a list)?"""
-        if tuple(layers) != self.layers:  # (layers compare by identity)
-            return False
+    def holds(self):
+        """Have the triples it fuses or might fuse the settings it was made with?  (The
+        caller checks that the layers are `layers`.)"""
         for (linear, bn, act), s in zip(self.candidates, self.settings):
             if (bn.training, linear.engine, bn.engine, act.engine, linear.dtype, bn.dtype, act.dtype) != s:
                 return False
@@ -181,7 +180,7 @@ class Sequential(Module):
         ``linear_batchnorm_tanh_forward`` call: the same bits as the three layers one
         after the other, each layer's cache and running statistics as they would be."""
         plan = self._plan
-        if plan is None or not plan.holds(self.layers):
+        if plan is None or tuple(self.layers) != plan.layers or not plan.holds():
             plan = self._plan = _Plan(tuple(self.layers))
         steps = ran = plan.steps
         for k, (i, layer, bn, act, forward, _) in enumerate(steps):
