@@ -141,8 +141,9 @@ class Sequential(Module):
     """
 
     #: The plan of the forward pass (_Plan), made at the first call and again when the
-    #: layers or the modes, engines or dtypes of its blocks change; the steps the last forward pass
-    #: took (its plan's, or each layer alone where a block did not take its input).
+    #: layers or the modes, engines or dtypes of its blocks change; and the steps the
+    #: last forward pass took (its plan's, or each layer alone where a block did not
+    #: take its input).
     _plan = None
     _ran = None
 
