@@ -931,6 +931,77 @@ def test_sequential_fuses_only_what_it_may():
     assert wide(randn(rng, 2, 40)).shape == (2, 3) and wide._fused == [0]  # (2 rows of 40 values: fine)
 
 
+def test_sequential_plan_follows_the_layers():
+    """Sequential keeps the plan of its fused blocks between calls; it makes a new one when
+    a layer is swapped or appended, or a layer's mode or engine changes -- through the
+    container or on the layer itself -- and reads the parameters at every call, so
+    load_state_dict and a reassigned array take effect."""
+    rng = np.random.default_rng(44)
+    x, dout = randn(rng, 6, 6), randn(rng, 6, 3)
+    fused, alone = (block_model("c", np.float64, True, False, 1) for _ in range(2))
+
+    def check(what, fused_blocks):
+        out, dx = fused(x), None
+        assert fused._fused == fused_blocks, what
+        dx = fused.backward(dout)
+        want_out, want_dx = one_by_one(alone, x, dout)
+        assert np.array_equal(out, want_out) and np.array_equal(dx, want_dx), what
+        assert_same_state(fused, alone, what)
+
+    check("first call", [0, 3])
+    plan = fused._plan
+    check("second call (the plan kept)", [0, 3])
+    assert fused._plan is plan
+    for model in (fused, alone):  # a layer swapped for another kind
+        model.layers[2] = nn.ReLU()
+    check("Tanh swapped for ReLU", [3])
+    for model in (fused, alone):
+        model.layers[2] = nn.Tanh()
+    check("a new Tanh", [0, 3])
+    for model in (fused, alone):  # a sublayer's own eval(), not the container's
+        model[4].eval()
+    check("BatchNorm1d 4 in eval mode", [0])
+    for model in (fused, alone):
+        model[4].training = True
+    check("its training flag set back", [0, 3])
+    fused.eval()
+    alone.eval()
+    check("the container in eval mode", [])
+    fused.train()
+    alone.train()
+    check("back to training", [0, 3])
+    state = {k: v * 0.5 if v.dtype.kind == "f" else v for k, v in fused.state_dict().items()}
+    for model in (fused, alone):  # parameters copied in place, then an array replaced
+        model.load_state_dict(state)
+    check("after load_state_dict", [0, 3])
+    for model in (fused, alone):
+        model[0].weight = model[0].weight * 2.0
+        model[1].bias = model[1].bias + 1.0
+    check("arrays reassigned", [0, 3])
+    for model in (fused, alone):  # a layer appended: a third block
+        model.layers += [nn.BatchNorm1d(3, engine="c"), nn.Tanh()]
+    check("a block appended", [0, 3, 6])
+    for layer in fused.layers[6:] + alone.layers[6:]:  # the last block on the NumPy engine: fused by it
+        layer.engine = "numpy"
+    check("a block moved to the NumPy engine", [0, 3, 6])
+    fused[6].engine = alone[6].engine = "c"  # engines that differ: not fused
+    check("a block of two engines", [0, 3])
+
+
+def test_sequential_plan_survives_deepcopy():
+    rng = np.random.default_rng(45)
+    x = randn(rng, 6, 6)
+    model = block_model("c", np.float64, True, False, 0)
+    model(x)
+    clone = copy.deepcopy(model)
+    clone[0].weight[...] = 0
+    out = clone(x)
+    assert clone._fused == [0, 3] and clone._plan.layers == tuple(clone.layers)
+    assert all(a is not b for a, b in zip(clone.layers, model.layers))
+    assert np.array_equal(clone[0]._cache[0], x) and model[0]._cache[0] is x
+    assert not np.array_equal(out, model(x))
+
+
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
 def test_zero_grad_then_step_changes_nothing(engine):
     """After zero_grad (the model's or the optimizer's) every gradient is None, and a step

@@ -29,6 +29,7 @@ PyTorch.  ``state_dict()`` uses torch.optim's layout: ``{"state": {i: {...}},
 "param_groups": [{..., "params": [0, 1, ...]}]}``.
 """
 import math
+from operator import getitem
 
 import numpy as np
 
@@ -107,6 +108,9 @@ class Optimizer:
         self.param_groups = [dict(defaults, params=self.params)]
         # where the module keeps each gradient, read at every step without walking the model
         self._grad_slots = self.module._grad_slots() if self.module is not None else None
+        if self._grad_slots is not None:
+            self._grad_dicts = [d for d, _ in self._grad_slots]
+            self._grad_keys = [k for _, k in self._grad_slots]
         self._steps = np.zeros(len(self.params), dtype=np.int64)
         self._state = {name: [np.zeros_like(p) for p in self.params] for name in self._state_names}
 
@@ -124,7 +128,7 @@ class Optimizer:
             if self.module is None:
                 raise TypeError(f"{type(self).__name__}.step: an optimizer over a list of arrays needs "
                                 "step(grads), the gradients in the parameters' order")
-            return [slot[key] for slot, key in self._grad_slots]
+            return list(map(getitem, self._grad_dicts, self._grad_keys))
         grads = list(grads)
         if len(grads) != len(self.params):
             raise ValueError(f"{type(self).__name__}.step: got {len(grads)} gradients for {len(self.params)} "

@@ -12,25 +12,43 @@ from tinynet.nn.norm import BatchNorm1d
 # -------------------------------------------------------------------------- Sequential
 
 
-def _fusable(linear, bn, act, x):
-    """Can Sequential run these three layers as one linear_batchnorm_tanh_* call: a
-    Linear, a BatchNorm1d in training mode on the channels it outputs, a Tanh, one
-    engine and dtype, and an input array it takes as rows (N, D) (or (..., D) with
-    channels last)?"""
-    return (type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh and bn.training
-            and isinstance(x, np.ndarray) and x.dtype == linear.dtype == bn.dtype
-            and (x.ndim == 2 or (bn.channels_last and x.ndim > 2)) and x.shape[-1] == linear.in_features
-            and bn.num_features == linear.out_features and linear.engine == bn.engine == act.engine
-            and act.dtype in (None, x.dtype))
+def _candidate(linear, bn, act):
+    """Are these three layers of the kinds Sequential fuses: a Linear, a BatchNorm1d, a
+    Tanh?"""
+    return type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh
 
 
-def _block_forward(linear, bn, act, x):
-    """The forward pass of three fusable layers in one call; each keeps its cache."""
+def _settings(linear, bn, act):
+    """What else decides whether such a triple is fused, and by which engine: its mode,
+    engines and dtypes."""
+    return bn.training, linear.engine, bn.engine, act.engine, linear.dtype, bn.dtype, act.dtype
+
+
+def _fusable_layers(linear, bn, act):
+    """Can Sequential run these three layers as one linear_batchnorm_tanh_* call, as far
+    as the layers go: a Linear, a BatchNorm1d in training mode on the channels it
+    outputs, a Tanh, one engine and dtype.  (The input is checked at each call, by
+    _takes.)"""
+    return (_candidate(linear, bn, act) and bn.training
+            and linear.dtype == bn.dtype and bn.num_features == linear.out_features
+            and linear.engine == bn.engine == act.engine and act.dtype in (None, linear.dtype))
+
+
+def _takes(linear, bn, x):
+    """Does a fusable block take x: an array of the layers' dtype that it takes as rows
+    (N, D) (or (..., D) with channels last)?"""
+    return (isinstance(x, np.ndarray) and x.dtype == linear.dtype
+            and (x.ndim == 2 or (bn.channels_last and x.ndim > 2)) and x.shape[-1] == linear.in_features)
+
+
+def _block_forward(linear, bn, act, x, forward=None):
+    """The forward pass of three fusable layers in one call; each keeps its cache.
+    forward: the engine's linear_batchnorm_tanh_forward (looked up when None)."""
     rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     if rows.shape[0] <= 1:
         bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
     momentum = bn.momentum if bn.momentum is not None else 1.0 / (bn.num_batches_tracked + 1)
-    h, hpre, mean, invstd = linear.tn.linear_batchnorm_tanh_forward(
+    h, hpre, mean, invstd = (forward or linear.tn.linear_batchnorm_tanh_forward)(
         rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
         bn.running_var, momentum)
     bn.num_batches_tracked += 1
@@ -43,9 +61,12 @@ def _block_forward(linear, bn, act, x):
     return h
 
 
-def _block_backward(linear, bn, act, dh):
-    """The backward pass of a block fused in the forward pass, in one call."""
-    h = act._cached()
+def _block_backward(linear, bn, act, dh, backward=None):
+    """The backward pass of a block fused in the forward pass, in one call.  backward:
+    the engine's linear_batchnorm_tanh_backward (looked up when None)."""
+    h = act._cache
+    if h is None:
+        act._cached()  # (the error)
     if getattr(dh, "shape", None) != h.shape:
         act._check_dout(dh, h.shape)
     x = linear._cache[0]
@@ -54,7 +75,7 @@ def _block_backward(linear, bn, act, dh):
         rows = (math.prod(h.shape[:-1]), linear.out_features)
         dh, h, hpre = np.reshape(dh, rows), h.reshape(rows), hpre.reshape(rows)
     rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
-    dx, dW, db, dgamma, dbeta = linear.tn.linear_batchnorm_tanh_backward(
+    dx, dW, db, dgamma, dbeta = (backward or linear.tn.linear_batchnorm_tanh_backward)(
         dh, h, rows, linear.weight, bn.weight, hpre, mean, invstd, bn.correction)
     grads = linear._grads
     grads["weight"] = dW
@@ -63,6 +84,43 @@ def _block_backward(linear, bn, act, dh):
     grads = bn._grads
     grads["weight"], grads["bias"] = dgamma, dbeta
     return dx if x.ndim == 2 else dx.reshape(x.shape)
+
+
+class _Plan:
+    """What Sequential decided about its layers: the steps of a forward pass, each
+    (index, layer, None, None, None, None) for a layer run alone or (index, linear, bn,
+    act, forward, backward) for a fusable block with its engine's two fused functions.
+    It holds while the layers are the same objects (`layers`) and the settings of each
+    triple of the kinds it fuses (`candidates`) are those it was made with
+    (`settings`): a layer swapped or appended, a BatchNorm1d put in eval mode (by the
+    container or on its own), an engine changed make a new plan."""
+
+    __slots__ = ("layers", "candidates", "settings", "steps")
+
+    def __init__(self, layers):
+        self.layers = layers
+        n = len(layers)
+        self.candidates = [layers[i:i + 3] for i in range(n - 2) if _candidate(*layers[i:i + 3])]
+        self.settings = [_settings(*c) for c in self.candidates]
+        steps, i = [], 0
+        while i < n:
+            if i + 2 < n and _fusable_layers(*layers[i:i + 3]):
+                tn = layers[i].tn
+                steps.append((i,) + layers[i:i + 3] + (tn.linear_batchnorm_tanh_forward,
+                                                       tn.linear_batchnorm_tanh_backward))
+                i += 3
+            else:
+                steps.append((i, layers[i], None, None, None, None))
+                i += 1
+        self.steps = steps
+
+    def holds(self):
+        """Have the triples it fuses or might fuse the settings it was made with?  (The
+        caller checks that the layers are `layers`.)"""
+        for (linear, bn, act), s in zip(self.candidates, self.settings):
+            if (bn.training, linear.engine, bn.engine, act.engine, linear.dtype, bn.dtype, act.dtype) != s:
+                return False
+        return True
 
 
 class Sequential(Module):
@@ -81,6 +139,13 @@ class Sequential(Module):
     >>> out.shape, mlp.backward(np.ones_like(out)).shape, sum(p.size for p in mlp.parameters())
     ((2, 26), (2, 26), 3418)
     """
+
+    #: The plan of the forward pass (_Plan), made at the first call and again when the
+    #: layers or the modes, engines or dtypes of its blocks change; and the steps the
+    #: last forward pass took (its plan's, or each layer alone where a block did not
+    #: take its input).
+    _plan = None
+    _ran = None
 
     def __init__(self, layers=(), *more):
         if isinstance(layers, Module):
@@ -115,34 +180,46 @@ class Sequential(Module):
         training mode and a Tanh (makemore's hidden block) runs as one
         ``linear_batchnorm_tanh_forward`` call: the same bits as the three layers one
         after the other, each layer's cache and running statistics as they would be."""
-        layers, n, i = self.layers, len(self.layers), 0
-        self._fused = fused = []
-        while i < n:
-            if i + 2 < n and _fusable(layers[i], layers[i + 1], layers[i + 2], x):
-                x = _block_forward(layers[i], layers[i + 1], layers[i + 2], x)
-                fused.append(i)
-                i += 3
-            else:
-                x = layers[i].forward(x)
-                i += 1
+        plan = self._plan
+        if plan is None or tuple(self.layers) != plan.layers or not plan.holds():
+            plan = self._plan = _Plan(tuple(self.layers))
+        steps = ran = plan.steps
+        for k, (i, layer, bn, act, forward, _) in enumerate(steps):
+            if bn is None:
+                x = layer.forward(x)
+            elif _takes(layer, bn, x):
+                x = _block_forward(layer, bn, act, x, forward)
+            else:  # an input the block does not take: its layers one by one
+                if ran is steps:
+                    ran = steps[:k]
+                ran += [(i + j, one, None, None, None, None) for j, one in enumerate((layer, bn, act))]
+                x = act.forward(bn.forward(layer.forward(x)))
+                continue
+            if ran is not steps:
+                ran.append(steps[k])
+        self._ran = ran
         return x
+
+    @property
+    def _fused(self):
+        """[index, ...]: the first layer of each block the last forward pass fused."""
+        return [step[0] for step in self._ran if step[2] is not None]
 
     def backward(self, dout):
         """backward(dout): each layer's backward in reverse order (a block fused in the
         forward pass as one ``linear_batchnorm_tanh_backward`` call); returns dL/dinput
         (None when the first layer takes token ids)."""
-        fused = getattr(self, "_fused", ())
-        i = len(self.layers) - 1
-        while i >= 0:
+        ran = self._ran
+        if ran is None:  # no forward pass yet: each layer says so
+            ran = [(i, layer, None, None, None, None) for i, layer in enumerate(self.layers)]
+        below = None
+        for i, layer, bn, act, _, backward in reversed(ran):
             if dout is None:
-                raise ValueError(f"Sequential.backward: layer {i + 1} ({self.layers[i + 1]!r}) returned no input "
-                                 f"gradient, so layer {i} ({self.layers[i]!r}) cannot be backpropagated")
-            if i - 2 in fused:
-                dout = _block_backward(self.layers[i - 2], self.layers[i - 1], self.layers[i], dout)
-                i -= 3
-            else:
-                dout = self.layers[i].backward(dout)
-                i -= 1
+                top = (i + 2, act) if bn is not None else (i, layer)
+                raise ValueError(f"Sequential.backward: layer {below[0]} ({below[1]!r}) returned no input "
+                                 f"gradient, so layer {top[0]} ({top[1]!r}) cannot be backpropagated")
+            dout = layer.backward(dout) if bn is None else _block_backward(layer, bn, act, dout, backward)
+            below = (i, layer)
         return dout
 
     def named_parameters(self):

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from tinynet.nn._base import Module, _bias, _check_init, _generator, _size, _weight
+from tinynet.nn._base import _ENGINES, Module, _bias, _check_init, _generator, _size, _weight
 
 
 # ------------------------------------------------------------------------------ Linear
@@ -59,18 +59,20 @@ class Linear(Module):
         """forward(x): x (..., in_features) -> y (..., out_features)."""
         if not isinstance(x, np.ndarray):
             x = self._input(x)
-        y = self.tn.linear_forward(x, self.weight, self.bias)
+        y = (_ENGINES.get(self.engine) or self.tn).linear_forward(x, self.weight, self.bias)
         self._cache = (x, y.shape)
         return y
 
     def backward(self, dout):
         """backward(dout): dout shaped like y -> dx shaped like x; stores dweight, dbias."""
-        x, y_shape = self._cached()
-        self._check_dout(dout, y_shape)
-        dx, dW, db = self.tn.linear_backward(dout, x, self.weight)
-        self._grads["weight"] = dW
+        x, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
+        dx, dW, db = (_ENGINES.get(self.engine) or self.tn).linear_backward(dout, x, self.weight)
+        grads = self._grads
+        grads["weight"] = dW
         if self.bias is not None:
-            self._grads["bias"] = db
+            grads["bias"] = db
         return dx
 
 
@@ -203,9 +205,10 @@ class Flatten(Module):
         return shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]
 
     def backward(self, dout):
-        x_shape, y_shape = self._cached()
-        self._check_dout(dout, y_shape)
-        return np.reshape(dout, x_shape)
+        x_shape, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
+        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
 
 
 class FlattenConsecutive(Module):
@@ -238,7 +241,8 @@ class FlattenConsecutive(Module):
 
     def forward(self, x):
         """forward(x): x (B, T, C) -> (B, T // n, C * n), or (B, C * n) when T == n."""
-        x = np.asarray(x)
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
         self._check_dtype(x)
         if x.ndim != 3 or x.shape[1] % self.n:
             raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (B, T, C) with T a multiple "
@@ -251,9 +255,10 @@ class FlattenConsecutive(Module):
         return y
 
     def backward(self, dout):
-        x_shape, y_shape = self._cached()
-        self._check_dout(dout, y_shape)
-        return np.reshape(dout, x_shape)
+        x_shape, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
+        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
 
 
 class GELU(_Activation):
