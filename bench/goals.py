@@ -23,6 +23,9 @@ GOAL_STEP_VEC32, GOAL_STEP_TORCH32, GOAL_STEP_VEC64 = 4.0, 8.0, 3.0
 #: the makemore step written with nn layers and optim.SGD against vectorised NumPy, and
 #: the WaveNet step against PyTorch eager (float32, one thread)
 GOAL_NN_VEC32, GOAL_WAVENET_TORCH = 4.0, 8.0
+#: the GPT step (notebook 006's model, float32) against PyTorch eager and torch.compile:
+#: at one thread, and at two
+GOAL_GPT_1, GOAL_GPT_2 = 3.0, 2.0
 #: the other cases: within this fraction of their time in the recorded baseline
 REGRESSION_SLACK = 1.05
 #: bytes a training run may grow by from step 10 to its end: Python's own bookkeeping,
@@ -118,10 +121,22 @@ def comparison(rows, goal, n, key, peer, others=()):
 
 
 def transformer_comparisons(rows, n, by):
-    """The GPT step against PyTorch eager (torch.compile's ratio beside it) at every
-    thread count, and attention alone against PyTorch's SDPA."""
+    """The GPT step against PyTorch eager and torch.compile (goals: GOAL_GPT_1 at one
+    thread, GOAL_GPT_2 at more), and attention alone against PyTorch's SDPA (a
+    comparison)."""
     if "gpt-float32" in by:
-        comparison(rows, "GPT step vs PyTorch eager", n, "gpt-float32", C.TORCH, (C.TORCH_COMPILE, C.REF))
+        target = GOAL_GPT_1 if n == 1 else GOAL_GPT_2
+
+        def gpt_measure(res, peer):
+            r = ratio(res, peer)
+            if r is None:
+                skipped = res.get("skipped", {}).get(peer)
+                return None, f"{peer} skipped: {skipped}" if skipped else "not measured"
+            return r, f"{fmt_ratio(r)} ({fmt_time(res['times'][C.TN]['median'])} per step)"
+
+        for peer in (C.TORCH, C.TORCH_COMPILE):
+            rows.check(f"GPT step ≥ {target:.0f}× {peer}", n, "gpt-float32", target, peer,
+                       measure=lambda res, peer=peer: gpt_measure(res, peer))
     for key, case in by.items():
         if case.group == "attention" and key in rows.results.get(n, {}):
             size = case.label[case.label.index("(") + 1:case.label.index(", float32")]

@@ -4,10 +4,10 @@ of 32 names from its CharDataset, cross-entropy with ignore_index=-1, AdamW at l
 betas (0.9, 0.99), weight decay 0.01.  The engines, all from the same initial weights
 (makemore's: torch's default init under torch.manual_seed) and on the same batches:
 
-* tinynet: the model written with tinynet.nn layers (TinyGPT below: Embedding wte/wpe,
-  4 TransformerEncoderLayer(64, 4, 256, activation="gelu_tanh", norm_first=True,
-  batch_first=True) with the causal mask, LayerNorm, Linear(64, 27, bias=False)),
-  tinynet's cross-entropy, optim.AdamW;
+* tinynet: the model written with tinynet.nn layers (tinynet.recipes.GPT, notebook 006's:
+  Embedding wte/wpe, 4 TransformerEncoderLayer(64, 4, 256, activation="gelu_tanh",
+  norm_first=True, batch_first=True) with the causal mask, LayerNorm, Linear(64, 27,
+  bias=False)), tinynet's cross-entropy, optim.AdamW;
 * the NumPy engine: the same model and optimizer with engine="numpy";
 * PyTorch eager: makemore's own classes (below), torch.optim.AdamW, makemore's loop
   (zero_grad(set_to_none=True), loss.backward(), step());
@@ -30,25 +30,14 @@ from cases import Case, Engine, Skipped
 
 GPT = dict(vocab=27, block=16, n_layer=4, n_head=4, n_embd=64, batch=32, pool=64,
            lr=5e-4, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.01)
-#: makemore's module names for tinynet's TransformerEncoderLayer's sublayers.
-BLOCK_NAMES = {"self_attn.in_proj_weight": "attn.c_attn.weight", "self_attn.in_proj_bias": "attn.c_attn.bias",
-               "self_attn.out_proj": "attn.c_proj", "linear1": "mlp.c_fc", "linear2": "mlp.c_proj",
-               "norm1": "ln_1", "norm2": "ln_2"}
 
 
 def makemore_key(key):
-    """makemore's state-dict key of a TinyGPT key ("h.0.linear1.weight" ->
-    "transformer.h.0.mlp.c_fc.weight")."""
-    if key.startswith("lm_head."):
-        return key
-    if key.startswith("h."):
-        _, i, rest = key.split(".", 2)
-        for ours, theirs in BLOCK_NAMES.items():
-            if rest == ours or rest.startswith(ours + "."):
-                rest = theirs + rest[len(ours):]
-                break
-        key = f"h.{i}.{rest}"
-    return "transformer." + key
+    """makemore's state-dict key of a tinynet GPT key ("h.0.linear1.weight" ->
+    "transformer.h.0.mlp.c_fc.weight"): tinynet.recipes.gpt_makemore_name."""
+    from tinynet import recipes  # (at call time: older checkouts, which the suite also runs, have none)
+
+    return recipes.gpt_makemore_name(key)
 
 
 # ------------------------------------------------------------------ data: CharDataset
@@ -70,24 +59,13 @@ def gpt_words(rng):
     return words[:-test], f"names.txt, makemore's training split: {len(words) - test:,} words"
 
 
-def char_rows(words, block):
-    """makemore's CharDataset rows: x = [0] + the word's ids (0-padded), y = the ids, 0
-    (the end), then -1 (ignored by the loss) to the end of the block."""
-    X = np.zeros((len(words), block), np.int64)
-    Y = np.zeros((len(words), block), np.int64)
-    for r, w in enumerate(words):
-        ix = tinynet.data.encode(w)
-        X[r, 1:1 + len(ix)] = ix
-        Y[r, :len(ix)] = ix
-        Y[r, len(ix) + 1:] = -1
-    return X, Y
-
-
 def gpt_setup():
     """(pool, source): a pool of batches of 32 names, drawn once."""
     rng = np.random.default_rng(16)
     words, source = gpt_words(rng)
-    X, Y = char_rows(words, GPT["block"])
+    from tinynet import recipes
+
+    X, Y = recipes.gpt_dataset(words, GPT["block"])  # makemore's CharDataset rows
     pool = C.makemore_batches(X, Y, rng, GPT["batch"], GPT["pool"])
     return pool, f"block {GPT['block']}; {source}"
 
@@ -95,42 +73,18 @@ def gpt_setup():
 # ------------------------------------------------------------- the model in tinynet.nn
 
 
-class TinyGPT(C.nn.Module if C.nn is not None else object):
-    """makemore's Transformer written with tinynet.nn layers."""
+def new_gpt(engine="c", dtype=np.float32):
+    """tinynet.recipes.GPT in the bench's configuration (its own initialisation, rng 0)."""
+    from tinynet import recipes
 
-    def __init__(self, vocab, block, n_layer, n_head, n_embd, *, engine="c", dtype=np.float32):
-        nn = C.nn
-        super().__init__(engine=engine, dtype=dtype)
-        kw = dict(engine=engine, dtype=dtype, rng=0)
-        self.wte, self.wpe = nn.Embedding(vocab, n_embd, **kw), nn.Embedding(block, n_embd, **kw)
-        self.h = nn.ModuleList([nn.TransformerEncoderLayer(n_embd, n_head, 4 * n_embd, activation="gelu_tanh",
-                                                           norm_first=True, batch_first=True, **kw)
-                                for _ in range(n_layer)])
-        self.ln_f = nn.LayerNorm(n_embd, **kw)
-        self.lm_head = nn.Linear(n_embd, vocab, bias=False, **kw)
-        self.mask = np.triu(np.ones((block, block), dtype=bool), 1)   # True above the diagonal: masked
-
-    def forward(self, idx):
-        T = idx.shape[1]
-        x = self.wte(idx) + self.wpe(np.arange(T))
-        for block in self.h:
-            x = block(x, src_mask=self.mask[:T, :T], is_causal=True)
-        return self.lm_head(self.ln_f(x))
-
-    def backward(self, dlogits):
-        d = self.ln_f.backward(self.lm_head.backward(dlogits))
-        for block in reversed(self.h.layers):
-            d = block.backward(d)
-        self.wte.backward(d)
-        self.wpe.backward(d.sum(0))
+    g = GPT
+    return recipes.GPT(g["vocab"], g["block"], g["n_layer"], g["n_head"], g["n_embd"], engine=engine, dtype=dtype,
+                       rng=0)
 
 
 def tiny_gpt(params, engine="c"):
-    """TinyGPT holding `params` ({tinynet state-dict key: array}), in their dtype."""
-    g = GPT
-    model = TinyGPT(g["vocab"], g["block"], g["n_layer"], g["n_head"], g["n_embd"], engine=engine,
-                    dtype=next(iter(params.values())).dtype)
-    return C.load_params(model, params)
+    """The GPT holding `params` ({tinynet state-dict key: array}), in their dtype."""
+    return C.load_params(new_gpt(engine, next(iter(params.values())).dtype), params)
 
 
 def gpt_canon(names, live):
@@ -278,20 +232,17 @@ def makemore_model(params=None, seed=3407):
 
 def gpt_params(dtype=np.float32):
     """makemore's init (torch.manual_seed, torch's default init) as {tinynet key: array};
-    without torch, a TinyGPT's own (torch's default init rules)."""
+    without torch, the tinynet GPT's own (torch's default init rules)."""
     names = list(tiny_gpt_names())
     if C.torch is None:
-        g = GPT
-        model = TinyGPT(g["vocab"], g["block"], g["n_layer"], g["n_head"], g["n_embd"], dtype=dtype)
-        return {k: v.astype(dtype) for k, v in model.state_dict().items()}
+        return {k: v.astype(dtype) for k, v in new_gpt(dtype=dtype).state_dict().items()}
     state = makemore_model().state_dict()
     return {k: state[makemore_key(k)].numpy().astype(dtype) for k in names}
 
 
 def tiny_gpt_names():
-    """TinyGPT's state-dict keys, in the order of its parameters."""
-    g = GPT
-    return TinyGPT(g["vocab"], g["block"], g["n_layer"], g["n_head"], g["n_embd"]).state_dict().keys()
+    """The tinynet GPT's state-dict keys, in the order of its parameters."""
+    return new_gpt().state_dict().keys()
 
 
 def torch_gpt(params, pool, compiled=False):
@@ -385,8 +336,12 @@ def gpt_flops():
 
 
 def gpt_cases(have_torch, pool):
-    """The GPT training step (float32), when this tinynet has the transformer layers."""
-    if not (C.NN_OPTIM and hasattr(C.nn, "TransformerEncoderLayer") and hasattr(C.optim, "AdamW")):
+    """The GPT training step (float32), when this tinynet has the GPT of notebook 006."""
+    try:
+        from tinynet.recipes import GPT as _  # noqa: F401
+    except ImportError:
+        return []
+    if not (C.NN_OPTIM and hasattr(C.optim, "AdamW")):
         return []
     params = gpt_params(np.float32)
     engines = [Engine(C.TN, lambda: gpt_nn(tinynet, params, pool, "c")),

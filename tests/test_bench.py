@@ -43,13 +43,6 @@ def test_gpt_step_passes_the_guard(bench):
         assert ok, f"{engine}: {err:.1e} in {where}"
 
 
-def test_gpt_batches_are_makemores_char_dataset(bench):
-    _, gpt, _ = bench
-    X, Y = gpt.char_rows(["ava", "bo"], 6)
-    assert X.tolist() == [[0, 1, 22, 1, 0, 0], [0, 2, 15, 0, 0, 0]]
-    assert Y.tolist() == [[1, 22, 1, 0, -1, -1], [2, 15, 0, -1, -1, -1]]
-
-
 def test_attention_passes_the_guard(bench):
     cases, _, attention = bench
     small = [c for c in attention.attention_cases(True) if c.key == "attention-T16"]
