@@ -27,6 +27,11 @@ def cpu_info():
         text = pathlib.Path("/proc/cpuinfo").read_text()
         m = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
         model = m.group(1).strip() if m else platform.processor() or "unknown"
+        # a virtual machine may name only the product line ("AMD EPYC"): the family and
+        # model numbers tell the generation
+        ids = [re.search(rf"^{k}\s*:\s*(\d+)$", text, re.M) for k in ("cpu family", "model")]
+        if all(ids):
+            model += f" (family {ids[0].group(1)}, model {ids[1].group(1)})"
         m = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
         flags = set(m.group(1).split()) if m else set()
     except OSError:
