@@ -25,6 +25,7 @@ import numpy as np
 
 import tinynet as tn
 import tinynet.reference as ref
+from tinynet._gradcheck import _numerical
 from conftest import RTOL, assert_close
 
 # ------------------------------------------------------------------ input layouts
@@ -96,19 +97,9 @@ TOL = 1e-7
 
 
 def numgrad(loss, p):
-    """Central differences of loss() with respect to every element of p (in place,
-    restored afterwards)."""
-    g = np.zeros_like(p)
-    flat, gflat = p.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + EPS
-        up = loss()
-        flat[i] = old - EPS
-        down = loss()
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * EPS)
-    return g
+    """Central differences of loss() with respect to every element of p (a C-contiguous
+    array, perturbed in place and restored): tinynet.gradcheck's own, in p's dtype."""
+    return _numerical(loss, p, EPS).astype(p.dtype, copy=False)
 
 
 def check_grad(name, analytic, numeric):

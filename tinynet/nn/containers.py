@@ -117,10 +117,7 @@ class _Plan:
     def holds(self):
         """Have the triples it fuses or might fuse the settings it was made with?  (The
         caller checks that the layers are `layers`.)"""
-        for (linear, bn, act), s in zip(self.candidates, self.settings):
-            if (bn.training, linear.engine, bn.engine, act.engine, linear.dtype, bn.dtype, act.dtype) != s:
-                return False
-        return True
+        return all(_settings(*c) == s for c, s in zip(self.candidates, self.settings))
 
 
 class Sequential(Module):

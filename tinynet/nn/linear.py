@@ -158,7 +158,30 @@ class Sigmoid(_Activation):
     _name = "sigmoid"
 
 
-class Flatten(Module):
+class _Reshape(Module):
+    """A layer that only reshapes: forward caches (x.shape, y.shape), backward reshapes
+    dout back.  No parameters; rng is validated and unused."""
+
+    def __init__(self, rng, who, *, engine, dtype):
+        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
+        if rng is not None:
+            _generator(rng, who)  # validated, unused
+
+    def _array(self, x):
+        """x as an ndarray of the layer's dtype (if it has one)."""
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+        self._check_dtype(x)
+        return x
+
+    def backward(self, dout):
+        x_shape, y_shape = self._cache or self._cached()
+        if getattr(dout, "shape", None) != y_shape:
+            self._check_dout(dout, y_shape)
+        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
+
+
+class Flatten(_Reshape):
     """Flatten(start_dim=1, end_dim=-1, *, engine="c", dtype=None, rng=None)
 
     Merges dimensions start_dim..end_dim, as torch.nn.Flatten: (N, T, E) -> (N, T*E),
@@ -173,9 +196,7 @@ class Flatten(Module):
     """
 
     def __init__(self, start_dim=1, end_dim=-1, *, engine="c", dtype=None, rng=None):
-        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
-        if rng is not None:
-            _generator(rng, "Flatten")  # validated, unused
+        super().__init__(rng, "Flatten", engine=engine, dtype=dtype)
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
         self._shapes = {}
@@ -184,9 +205,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
     def forward(self, x):
-        if not isinstance(x, np.ndarray):
-            x = np.asarray(x)
-        self._check_dtype(x)
+        x = self._array(x)
         shapes = self._shapes.get(x.shape)  # the last input shapes' outputs: a step sees the same ones
         if shapes is None:
             shapes = self._shapes[x.shape] = (x.shape, self._flat_shape(x.shape))
@@ -204,14 +223,7 @@ class Flatten(Module):
             self._shapes.clear()
         return shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:]
 
-    def backward(self, dout):
-        x_shape, y_shape = self._cache or self._cached()
-        if getattr(dout, "shape", None) != y_shape:
-            self._check_dout(dout, y_shape)
-        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
-
-
-class FlattenConsecutive(Module):
+class FlattenConsecutive(_Reshape):
     """FlattenConsecutive(n, *, engine="c", dtype=None, rng=None)
 
     Groups n consecutive steps, as makemore part 5's WaveNet does: (B, T, C) ->
@@ -229,9 +241,7 @@ class FlattenConsecutive(Module):
     """
 
     def __init__(self, n, *, engine="c", dtype=None, rng=None):
-        super().__init__(engine=engine, dtype=dtype, _dtype_optional=True)
-        if rng is not None:
-            _generator(rng, "FlattenConsecutive")  # validated, unused
+        super().__init__(rng, "FlattenConsecutive", engine=engine, dtype=dtype)
         self.n = _size(n, "n", "FlattenConsecutive")
         if self.n == 0:
             raise ValueError("FlattenConsecutive: n must be >= 1, got 0")
@@ -241,9 +251,7 @@ class FlattenConsecutive(Module):
 
     def forward(self, x):
         """forward(x): x (B, T, C) -> (B, T // n, C * n), or (B, C * n) when T == n."""
-        if not isinstance(x, np.ndarray):
-            x = np.asarray(x)
-        self._check_dtype(x)
+        x = self._array(x)
         if x.ndim != 3 or x.shape[1] % self.n:
             raise ValueError(f"{self!r}.forward: x has shape {x.shape}, expected (B, T, C) with T a multiple "
                              f"of n = {self.n}")
@@ -253,12 +261,6 @@ class FlattenConsecutive(Module):
             y = y.reshape(B, C * self.n)
         self._cache = (x.shape, y.shape)
         return y
-
-    def backward(self, dout):
-        x_shape, y_shape = self._cache or self._cached()
-        if getattr(dout, "shape", None) != y_shape:
-            self._check_dout(dout, y_shape)
-        return dout.reshape(x_shape) if isinstance(dout, np.ndarray) else np.reshape(dout, x_shape)
 
 
 class GELU(_Activation):
