@@ -988,6 +988,42 @@ def test_sequential_plan_follows_the_layers():
     check("a block of two engines", [0, 3])
 
 
+def test_sequential_plan_kept_while_nothing_changes():
+    """The plan is made again only when a setting changes: train() every step (a PyTorch
+    habit) sets nothing new and keeps it; a layer made meanwhile, or a mode set on
+    another model, may make a new one, with the same blocks."""
+    rng = np.random.default_rng(46)
+    x = randn(rng, 6, 6)
+    model = block_model("c", np.float64, True, False, 0)
+    model(x)
+    plan = model._plan
+    for _ in range(3):
+        model.train()
+        model[1].engine = "c"
+        model[2].training = True
+        model(x)
+    assert model._plan is plan and model._fused == [0, 3]
+    nn.Linear(2, 2).eval()  # another layer's setting: a new plan, the same blocks
+    model(x)
+    assert model._fused == [0, 3]
+
+
+def test_layer_settings_are_checked_and_survive_pickling():
+    """engine is checked when it is set; a layer pickles and copies with its engine (the
+    module it calls is looked up again, not stored)."""
+    import pickle
+
+    layer = nn.Linear(3, 2, dtype=np.float32, rng=0)
+    with pytest.raises(ValueError, match="engine"):
+        layer.engine = "cuda"
+    assert layer.engine == "c" and layer.tn is tinynet
+    layer.engine = "numpy"
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.copy(layer), copy.deepcopy(layer)):
+        assert clone.engine == "numpy" and clone.tn is ref and clone.dtype == np.float32 and clone.training
+        x = np.ones((4, 3), np.float32)
+        assert np.array_equal(clone(x), layer(x))
+
+
 def test_sequential_plan_survives_deepcopy():
     rng = np.random.default_rng(45)
     x = randn(rng, 6, 6)
@@ -996,7 +1032,7 @@ def test_sequential_plan_survives_deepcopy():
     clone = copy.deepcopy(model)
     clone[0].weight[...] = 0
     out = clone(x)
-    assert clone._fused == [0, 3] and clone._plan.layers == tuple(clone.layers)
+    assert clone._fused == [0, 3] and clone._plan.layers == clone.layers
     assert all(a is not b for a, b in zip(clone.layers, model.layers))
     assert np.array_equal(clone[0]._cache[0], x) and model[0]._cache[0] is x
     assert not np.array_equal(out, model(x))

@@ -142,7 +142,10 @@ class Optimizer:
         (its gradients from the last backward), else a list in the parameters' order;
         a None gradient skips its parameter.  Returns None.
         """
-        self._step(self._grads(grads), self.param_groups[0])
+        if grads is None and self._grad_slots is not None:  # a module's gradients, where its layers keep them
+            self._step(list(map(getitem, self._grad_dicts, self._grad_keys)), self.param_groups[0])
+        else:
+            self._step(self._grads(grads), self.param_groups[0])
 
     def zero_grad(self):
         """zero_grad()

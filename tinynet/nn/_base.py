@@ -7,8 +7,21 @@ import numpy as np
 
 import tinynet
 
-#: The engine modules by name, looked up once (a layer asks for its engine on every call).
+#: The engine modules by name, looked up once.
 _ENGINES: "dict[str, object]" = {}
+
+#: How many times a layer's training mode, engine or dtype has changed, any layer's: a
+#: container's plan of its layers (Sequential's fused blocks) holds while this stays.
+_SETTINGS = [0]
+
+
+def _set_setting(layer, name, value):
+    """layer.<name> = value, counted in _SETTINGS when it changes (None and a dtype never
+    compare equal here, though NumPy says np.dtype(None) is float64)."""
+    old = layer.__dict__.get(name, _SETTINGS)
+    if not (old is value or (old is not _SETTINGS and old is not None and value is not None and old == value)):
+        _SETTINGS[0] += 1
+    layer.__dict__[name] = value
 
 #: The initialisation schemes of layers with weights.
 INITS = ("pytorch", "xavier_uniform", "kaiming_normal")
@@ -153,18 +166,65 @@ class Module:
     _param_names: Tuple[str, ...] = ()
     _buffer_names: Tuple[str, ...] = ()
 
+    #: The engine module of `engine` (None for a container's engine None).
+    _tn = None
+
     def __init__(self, *, engine="c", dtype=np.float64, _dtype_optional=False):
-        tinynet.engine(engine)  # ValueError for an unknown engine
-        self.engine = engine
+        self.engine = engine  # ValueError for an unknown engine
         self.dtype = _float_dtype(dtype, type(self).__name__, allow_none=_dtype_optional)
         self.training = True
         self._grads = dict.fromkeys(self._param_names)
         self._cache = None
 
+    # -- settings: plain attributes to the user; setting one to a new value counts as a
+    # change (_SETTINGS), so that containers know when to look at their layers again
+    @property
+    def training(self):
+        """True in training mode (``train()``), False in eval mode (``eval()``)."""
+        return self._training
+
+    @training.setter
+    def training(self, mode):
+        _set_setting(self, "_training", mode)
+
+    @property
+    def engine(self):
+        """The engine's name, "c" or "numpy" (None for a container whose layers choose)."""
+        return self._engine
+
+    @engine.setter
+    def engine(self, name):
+        tn = _ENGINES.get(name) if isinstance(name, str) else None
+        if tn is None and name is not None:
+            tn = _ENGINES[name] = tinynet.engine(name)  # ValueError for an unknown engine
+        _set_setting(self, "_engine", name)
+        self._tn = tn
+
+    @property
+    def dtype(self):
+        """The parameters' dtype (None for a layer that follows its input's)."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, dtype):
+        _set_setting(self, "_dtype", dtype)
+
+    def __getstate__(self):  # copy and pickle: the engine by name (a module is neither)
+        state = self.__dict__.copy()
+        state.pop("_tn", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        engine = state.get("_engine")
+        if engine is not None:
+            self._tn = _ENGINES.get(engine) or tinynet.engine(engine)
+
     @property
     def tn(self):
         """The engine module (``tinynet`` or ``tinynet.reference``) this layer calls."""
-        return _ENGINES.get(self.engine) or _ENGINES.setdefault(self.engine, tinynet.engine(self.engine))
+        tn = self._tn
+        return tn if tn is not None else tinynet.engine(self.engine)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -375,10 +435,10 @@ class Module:
         (the engine rejects a float dtype that differs from the parameters')."""
         if isinstance(x, np.ndarray):
             return x
-        return np.asarray(x, dtype=self.dtype if self.dtype is not None else np.float64)
+        return np.asarray(x, dtype=self._dtype if self._dtype is not None else np.float64)
 
     def _check_dtype(self, x, name="x"):
-        if self.dtype is not None and x.dtype.kind == "f" and x.dtype != self.dtype:
+        if self._dtype is not None and x.dtype.kind == "f" and x.dtype != self._dtype:
             raise TypeError(f"{self!r}.forward: {name} is {x.dtype} but the layer is {self.dtype}")
 
     def _cached(self):

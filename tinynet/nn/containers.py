@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from tinynet.nn._base import Module
+from tinynet.nn._base import _SETTINGS, Module
 from tinynet.nn.linear import Linear, Tanh
 from tinynet.nn.norm import BatchNorm1d
 
@@ -12,47 +12,29 @@ from tinynet.nn.norm import BatchNorm1d
 # -------------------------------------------------------------------------- Sequential
 
 
-def _candidate(linear, bn, act):
-    """Are these three layers of the kinds Sequential fuses: a Linear, a BatchNorm1d, a
-    Tanh?"""
-    return type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh
-
-
-def _settings(linear, bn, act):
-    """What else decides whether such a triple is fused, and by which engine: its mode,
-    engines and dtypes."""
-    return bn.training, linear.engine, bn.engine, act.engine, linear.dtype, bn.dtype, act.dtype
-
-
 def _fusable_layers(linear, bn, act):
     """Can Sequential run these three layers as one linear_batchnorm_tanh_* call, as far
     as the layers go: a Linear, a BatchNorm1d in training mode on the channels it
-    outputs, a Tanh, one engine and dtype.  (The input is checked at each call, by
-    _takes.)"""
-    return (_candidate(linear, bn, act) and bn.training
+    outputs, a Tanh, one engine and dtype.  (Sequential.forward checks each input:
+    an array of their dtype, (N, D), or (..., D) with channels last.)"""
+    return (type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh and bn.training
             and linear.dtype == bn.dtype and bn.num_features == linear.out_features
             and linear.engine == bn.engine == act.engine and act.dtype in (None, linear.dtype))
 
 
-def _takes(linear, bn, x):
-    """Does a fusable block take x: an array of the layers' dtype that it takes as rows
-    (N, D) (or (..., D) with channels last)?"""
-    return (isinstance(x, np.ndarray) and x.dtype == linear.dtype
-            and (x.ndim == 2 or (bn.channels_last and x.ndim > 2)) and x.shape[-1] == linear.in_features)
-
-
-def _block_forward(linear, bn, act, x, forward=None):
-    """The forward pass of three fusable layers in one call; each keeps its cache.
-    forward: the engine's linear_batchnorm_tanh_forward (looked up when None)."""
+def _block_forward(linear, bn, act, x, forward):
+    """The forward pass of three fusable layers in one call of the engine's
+    linear_batchnorm_tanh_forward (`forward`); each layer keeps its cache."""
     rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     if rows.shape[0] <= 1:
         bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
-    momentum = bn.momentum if bn.momentum is not None else 1.0 / (bn.num_batches_tracked + 1)
-    h, hpre, mean, invstd = (forward or linear.tn.linear_batchnorm_tanh_forward)(
-        rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None, bn.running_mean,
-        bn.running_var, momentum)
+    momentum = bn.momentum
+    if momentum is None:
+        momentum = 1.0 / (bn.num_batches_tracked + 1)
+    h, hpre, mean, invstd = forward(rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None,
+                                    bn.running_mean, bn.running_var, momentum)
     bn.num_batches_tracked += 1
-    if x.ndim != 2:
+    if rows is not x:
         shape = x.shape[:-1] + (linear.out_features,)
         hpre, h = hpre.reshape(shape), h.reshape(shape)
     linear._cache = (x, h.shape)
@@ -61,63 +43,60 @@ def _block_forward(linear, bn, act, x, forward=None):
     return h
 
 
-def _block_backward(linear, bn, act, dh, backward=None):
-    """The backward pass of a block fused in the forward pass, in one call.  backward:
-    the engine's linear_batchnorm_tanh_backward (looked up when None)."""
+def _block_backward(linear, bn, act, dh, backward):
+    """The backward pass of a block fused in the forward pass, in one call of the engine's
+    linear_batchnorm_tanh_backward (`backward`)."""
     h = act._cache
     if h is None:
         act._cached()  # (the error)
     if getattr(dh, "shape", None) != h.shape:
         act._check_dout(dh, h.shape)
     x = linear._cache[0]
-    _, hpre, _, mean, invstd = bn._cache
-    if h.ndim != 2:
-        rows = (math.prod(h.shape[:-1]), linear.out_features)
-        dh, h, hpre = np.reshape(dh, rows), h.reshape(rows), hpre.reshape(rows)
-    rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
-    dx, dW, db, dgamma, dbeta = (backward or linear.tn.linear_batchnorm_tanh_backward)(
-        dh, h, rows, linear.weight, bn.weight, hpre, mean, invstd, bn.correction)
+    _, hpre, ndim, mean, invstd = bn._cache
+    if ndim != 2:
+        shape = (math.prod(h.shape[:-1]), linear.out_features)
+        dh, h, hpre = np.reshape(dh, shape), h.reshape(shape), hpre.reshape(shape)
+        rows = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+    else:
+        rows = x
+    dx, dW, db, dgamma, dbeta = backward(dh, h, rows, linear.weight, bn.weight, hpre, mean, invstd, bn.correction)
     grads = linear._grads
     grads["weight"] = dW
     if linear.bias is not None:
         grads["bias"] = db
     grads = bn._grads
     grads["weight"], grads["bias"] = dgamma, dbeta
-    return dx if x.ndim == 2 else dx.reshape(x.shape)
+    return dx if rows is x else dx.reshape(x.shape)
 
 
 class _Plan:
     """What Sequential decided about its layers: the steps of a forward pass, each
     (index, layer, None, None, None, None) for a layer run alone or (index, linear, bn,
-    act, forward, backward) for a fusable block with its engine's two fused functions.
-    It holds while the layers are the same objects (`layers`) and the settings of each
-    triple of the kinds it fuses (`candidates`) are those it was made with
-    (`settings`): a layer swapped or appended, a BatchNorm1d put in eval mode (by the
-    container or on its own), an engine changed make a new plan."""
+    act, forward, backward, (in_features,), dtype) for a fusable block with its engine's
+    two fused functions and the last axis and dtype of the inputs it takes.
+    It holds while the layers are the same objects (`layers`, a copy of the list) and no
+    layer's mode, engine or dtype has changed since it was made (`settings`, the count
+    of such changes then): a layer swapped or appended, a BatchNorm1d put in eval mode
+    (by the container or on its own), an engine changed make a new plan."""
 
-    __slots__ = ("layers", "candidates", "settings", "steps")
+    __slots__ = ("layers", "settings", "steps")
 
     def __init__(self, layers):
-        self.layers = layers
+        self.layers = layers = list(layers)
+        self.settings = _SETTINGS[0]
         n = len(layers)
-        self.candidates = [layers[i:i + 3] for i in range(n - 2) if _candidate(*layers[i:i + 3])]
-        self.settings = [_settings(*c) for c in self.candidates]
         steps, i = [], 0
         while i < n:
             if i + 2 < n and _fusable_layers(*layers[i:i + 3]):
-                tn = layers[i].tn
-                steps.append((i,) + layers[i:i + 3] + (tn.linear_batchnorm_tanh_forward,
-                                                       tn.linear_batchnorm_tanh_backward))
+                linear, tn = layers[i], layers[i].tn
+                steps.append((i,) + tuple(layers[i:i + 3]) + (tn.linear_batchnorm_tanh_forward,
+                                                              tn.linear_batchnorm_tanh_backward,
+                                                              (linear.in_features,), linear.dtype))
                 i += 3
             else:
                 steps.append((i, layers[i], None, None, None, None))
                 i += 1
         self.steps = steps
-
-    def holds(self):
-        """Have the triples it fuses or might fuse the settings it was made with?  (The
-        caller checks that the layers are `layers`.)"""
-        return all(_settings(*c) == s for c, s in zip(self.candidates, self.settings))
 
 
 class Sequential(Module):
@@ -178,22 +157,34 @@ class Sequential(Module):
         ``linear_batchnorm_tanh_forward`` call: the same bits as the three layers one
         after the other, each layer's cache and running statistics as they would be."""
         plan = self._plan
-        if plan is None or tuple(self.layers) != plan.layers or not plan.holds():
-            plan = self._plan = _Plan(tuple(self.layers))
-        steps = ran = plan.steps
-        for k, (i, layer, bn, act, forward, _) in enumerate(steps):
+        if plan is None or plan.settings != _SETTINGS[0] or plan.layers != self.layers:
+            plan = self._plan = _Plan(self.layers)
+        steps = plan.steps
+        for step in steps:
+            layer, bn = step[1], step[2]
             if bn is None:
                 x = layer.forward(x)
-            elif _takes(layer, bn, x):
-                x = _block_forward(layer, bn, act, x, forward)
-            else:  # an input the block does not take: its layers one by one
-                if ran is steps:
-                    ran = steps[:k]
+            elif (isinstance(x, np.ndarray) and x.shape[-1:] == step[6] and (x.dtype is step[7] or x.dtype == step[7])
+                  and (x.ndim == 2 or (bn.channels_last and x.ndim > 2))):  # an input the block takes
+                x = _block_forward(layer, bn, step[3], x, step[4])
+            else:  # one it does not take: this block's layers one by one, then the rest as planned
+                return self._forward_unfused(steps.index(step), x)
+        self._ran = steps
+        return x
+
+    def _forward_unfused(self, k, x):
+        """The forward pass from the block at steps[k], its layers one by one (the input
+        is not one the block takes)."""
+        steps = self._plan.steps
+        ran = steps[:k]
+        for step in steps[k:]:
+            i, layer, bn, act = step[:4]
+            if bn is None:
+                x = layer.forward(x)
+                ran.append(step)
+            else:
                 ran += [(i + j, one, None, None, None, None) for j, one in enumerate((layer, bn, act))]
                 x = act.forward(bn.forward(layer.forward(x)))
-                continue
-            if ran is not steps:
-                ran.append(steps[k])
         self._ran = ran
         return x
 
@@ -210,13 +201,14 @@ class Sequential(Module):
         if ran is None:  # no forward pass yet: each layer says so
             ran = [(i, layer, None, None, None, None) for i, layer in enumerate(self.layers)]
         below = None
-        for i, layer, bn, act, _, backward in reversed(ran):
+        for step in reversed(ran):
+            layer, bn = step[1], step[2]
             if dout is None:
-                top = (i + 2, act) if bn is not None else (i, layer)
+                top = (step[0] + 2, step[3]) if bn is not None else (step[0], layer)
                 raise ValueError(f"Sequential.backward: layer {below[0]} ({below[1]!r}) returned no input "
                                  f"gradient, so layer {top[0]} ({top[1]!r}) cannot be backpropagated")
-            dout = layer.backward(dout) if bn is None else _block_backward(layer, bn, act, dout, backward)
-            below = (i, layer)
+            dout = layer.backward(dout) if bn is None else _block_backward(layer, bn, step[3], dout, step[5])
+            below = step
         return dout
 
     def named_parameters(self):

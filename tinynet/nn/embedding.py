@@ -1,7 +1,7 @@
 """tinynet.nn.embedding: The embedding layer."""
 import numpy as np
 
-from tinynet.nn._base import _ENGINES, Module, _check_init, _generator, _size, _weight
+from tinynet.nn._base import Module, _check_init, _generator, _size, _weight
 
 
 # --------------------------------------------------------------------------- Embedding
@@ -43,7 +43,7 @@ class Embedding(Module):
         """forward(idx): integer ids of shape S -> S + (embedding_dim,)."""
         if not isinstance(idx, np.ndarray):
             idx = np.asarray(idx)
-        out = (_ENGINES.get(self.engine) or self.tn).embedding_forward(self.weight, idx)
+        out = self._tn.embedding_forward(self.weight, idx)
         self._cache = (idx, out.shape)
         return out
 
@@ -52,6 +52,6 @@ class Embedding(Module):
         idx, out_shape = self._cache or self._cached()
         if getattr(dout, "shape", None) != out_shape:
             self._check_dout(dout, out_shape)
-        tn = _ENGINES.get(self.engine) or self.tn
+        tn = self._tn
         self._grads["weight"] = tn.embedding_backward(dout, idx, self.num_embeddings)
         return None

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from tinynet.nn._base import _ENGINES, Module, _bias, _check_init, _generator, _size, _weight
+from tinynet.nn._base import Module, _bias, _check_init, _generator, _size, _weight
 
 
 # ------------------------------------------------------------------------------ Linear
@@ -59,7 +59,7 @@ class Linear(Module):
         """forward(x): x (..., in_features) -> y (..., out_features)."""
         if not isinstance(x, np.ndarray):
             x = self._input(x)
-        y = (_ENGINES.get(self.engine) or self.tn).linear_forward(x, self.weight, self.bias)
+        y = self._tn.linear_forward(x, self.weight, self.bias)
         self._cache = (x, y.shape)
         return y
 
@@ -68,7 +68,7 @@ class Linear(Module):
         x, y_shape = self._cache or self._cached()
         if getattr(dout, "shape", None) != y_shape:
             self._check_dout(dout, y_shape)
-        dx, dW, db = (_ENGINES.get(self.engine) or self.tn).linear_backward(dout, x, self.weight)
+        dx, dW, db = self._tn.linear_backward(dout, x, self.weight)
         grads = self._grads
         grads["weight"] = dW
         if self.bias is not None:
@@ -96,15 +96,16 @@ class _Activation(Module):
     def forward(self, x):
         if not isinstance(x, np.ndarray):
             x = self._input(x)
-        self._check_dtype(x)
-        y = getattr(self.tn, self._forward_name)(x)
+        if self._dtype is not None:
+            self._check_dtype(x)
+        y = getattr(self._tn, self._forward_name)(x)
         self._cache = y if self._saves == "output" else x
         return y
 
     def backward(self, dout):
         v = self._cached()
         self._check_dout(dout, v.shape)
-        return getattr(self.tn, self._backward_name)(dout, v)
+        return getattr(self._tn, self._backward_name)(dout, v)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -171,7 +172,8 @@ class _Reshape(Module):
         """x as an ndarray of the layer's dtype (if it has one)."""
         if not isinstance(x, np.ndarray):
             x = np.asarray(x)
-        self._check_dtype(x)
+        if self._dtype is not None:
+            self._check_dtype(x)
         return x
 
     def backward(self, dout):
@@ -205,7 +207,8 @@ class Flatten(_Reshape):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
     def forward(self, x):
-        x = self._array(x)
+        if not isinstance(x, np.ndarray) or self._dtype is not None:
+            x = self._array(x)
         shapes = self._shapes.get(x.shape)  # the last input shapes' outputs: a step sees the same ones
         if shapes is None:
             shapes = self._shapes[x.shape] = (x.shape, self._flat_shape(x.shape))
