@@ -1008,6 +1008,22 @@ def test_sequential_plan_kept_while_nothing_changes():
     assert model._fused == [0, 3]
 
 
+def test_sequential_fuses_the_blocks_after_one_it_cannot():
+    """A block whose input it does not take (a list, not an array) runs its layers one by
+    one; the blocks after it are still fused, with the same bits as the layers alone."""
+    rng = np.random.default_rng(47)
+    x, dout = randn(rng, 6, 6), randn(rng, 6, 3)
+    fused, alone = (block_model("c", np.float64, True, False, 0) for _ in range(2))
+    out = fused(x.tolist())
+    assert fused._fused == [3]
+    dx = fused.backward(dout)
+    want_out, want_dx = one_by_one(alone, x, dout)
+    assert np.array_equal(out, want_out) and np.array_equal(dx, want_dx)
+    assert_same_state(fused, alone, "a list, then arrays")
+    fused(x)
+    assert fused._fused == [0, 3]
+
+
 def test_layer_settings_are_checked_and_survive_pickling():
     """engine is checked when it is set; a layer pickles and copies with its engine (the
     module it calls is looked up again, not stored)."""

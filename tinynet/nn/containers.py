@@ -15,11 +15,18 @@ from tinynet.nn.norm import BatchNorm1d
 def _fusable_layers(linear, bn, act):
     """Can Sequential run these three layers as one linear_batchnorm_tanh_* call, as far
     as the layers go: a Linear, a BatchNorm1d in training mode on the channels it
-    outputs, a Tanh, one engine and dtype.  (Sequential.forward checks each input:
-    an array of their dtype, (N, D), or (..., D) with channels last.)"""
+    outputs, a Tanh, one engine and dtype.  (The input is checked at each call, by
+    _takes.)"""
     return (type(linear) is Linear and type(bn) is BatchNorm1d and type(act) is Tanh and bn.training
             and linear.dtype == bn.dtype and bn.num_features == linear.out_features
             and linear.engine == bn.engine == act.engine and act.dtype in (None, linear.dtype))
+
+
+def _takes(block, x):
+    """Does a fusable block (a step of _Plan) take x: an array of its dtype, (N, D), or
+    (..., D) with channels last?"""
+    return (isinstance(x, np.ndarray) and x.shape[-1:] == block[6] and (x.dtype is block[7] or x.dtype == block[7])
+            and (x.ndim == 2 or (block[2].channels_last and x.ndim > 2)))
 
 
 def _block_forward(linear, bn, act, x, forward):
@@ -164,8 +171,7 @@ class Sequential(Module):
             layer, bn = step[1], step[2]
             if bn is None:
                 x = layer.forward(x)
-            elif (isinstance(x, np.ndarray) and x.shape[-1:] == step[6] and (x.dtype is step[7] or x.dtype == step[7])
-                  and (x.ndim == 2 or (bn.channels_last and x.ndim > 2))):  # an input the block takes
+            elif _takes(step, x):
                 x = _block_forward(layer, bn, step[3], x, step[4])
             else:  # one it does not take: this block's layers one by one, then the rest as planned
                 return self._forward_unfused(steps.index(step), x)
@@ -173,18 +179,22 @@ class Sequential(Module):
         return x
 
     def _forward_unfused(self, k, x):
-        """The forward pass from the block at steps[k], its layers one by one (the input
-        is not one the block takes)."""
+        """The forward pass from the block at steps[k], whose layers run one by one (the
+        input is not one the block takes); the blocks after it are fused where they
+        take their inputs."""
         steps = self._plan.steps
         ran = steps[:k]
         for step in steps[k:]:
             i, layer, bn, act = step[:4]
             if bn is None:
                 x = layer.forward(x)
-                ran.append(step)
+            elif step is not steps[k] and _takes(step, x):
+                x = _block_forward(layer, bn, act, x, step[4])
             else:
                 ran += [(i + j, one, None, None, None, None) for j, one in enumerate((layer, bn, act))]
                 x = act.forward(bn.forward(layer.forward(x)))
+                continue
+            ran.append(step)
         self._ran = ran
         return x
 
