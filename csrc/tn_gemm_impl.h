@@ -43,7 +43,10 @@ static inline void TN_NAME(copy_row_f32, copy_row_f64)(TN_T *restrict d, const T
     switch (n * sizeof(TN_T)) {
     case 128: memcpy(d, row, 128); break;
     case 64: memcpy(d, row, 64); break;
+    case 48: memcpy(d, row, 48); break; /* (the A panels' MR rows: 6 or 8, in either dtype) */
     case 32: memcpy(d, row, 32); break;
+    case 24: memcpy(d, row, 24); break;
+    case 16: memcpy(d, row, 16); break;
     default:
         for (size_t j = 0; j < n; j++) d[j] = row[j];
     }
@@ -52,8 +55,8 @@ static inline void TN_NAME(copy_row_f32, copy_row_f64)(TN_T *restrict d, const T
 /* Member m's share of packing op(A)[i0 : i0+mc, k0 : k0+kc] into ceil(mc/MR) panels.
  * Both layouts are read along memory rows (a stride-lda walk down a column would touch
  * a new page per element): row panels are split over the team, and for op(A) = A^T the
- * k rows are.  direct: the full panels are read in place by the rows kernel, so only a
- * partial last panel is packed. */
+ * k rows are.  direct: the full panels are read in place by the rows (cols) kernel, so
+ * only a partial last panel is packed. */
 static void TN_NAME(pack_a_f32, pack_a_f64)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc, size_t k0,
     size_t kc, int direct, tn_member *m)
 {
@@ -66,14 +69,25 @@ static void TN_NAME(pack_a_f32, pack_a_f64)(const JOB *g, TN_T *restrict dst, si
         tn_share(np, m->tid, m->n, &b0, &b1);
         for (size_t p = b0; p < b1; p++) SF(pack_a_panel)(g, dst, i0, mc, k0, kc, p);
     } else {
+        size_t p0 = 0;
+        if (direct) { /* only a partial last panel, as above */
+            if (mc % MR == 0) return;
+            p0 = np - 1;
+        }
+        /* 16 k rows at a time (their lines stay in L1 while every panel takes its MR
+         * columns of them), so that each panel is written in runs, not MR elements at a
+         * time 6 KiB apart */
         tn_share(kc, m->tid, m->n, &b0, &b1);
-        for (size_t k = b0; k < b1; k++) {
-            const TN_T *row = g->A + (k0 + k) * g->lda + i0;
-            for (size_t p = 0; p < np; p++) {
+        for (size_t kb = b0; kb < b1; kb += 16) {
+            size_t ke = TN_MIN(kb + 16, b1);
+            for (size_t p = p0; p < np; p++) {
                 size_t mr = TN_MIN(MR, mc - p * MR);
-                TN_T *d = dst + p * (kc * MR + TN_PANEL_PAD) + k * MR;
-                SF(copy_row)(d, row + p * MR, mr);
-                for (size_t i = mr; i < MR; i++) d[i] = 0;
+                TN_T *d = dst + p * (kc * MR + TN_PANEL_PAD);
+                const TN_T *col = g->A + i0 + p * MR;
+                for (size_t k = kb; k < ke; k++) {
+                    SF(copy_row)(d + k * MR, col + (k0 + k) * g->lda, mr);
+                    for (size_t i = mr; i < MR; i++) d[k * MR + i] = 0;
+                }
             }
         }
     }
@@ -201,9 +215,11 @@ void TN_NAME(tn_gemm_member_f32, tn_gemm_member_f64)(const JOB *g, tn_member *m)
 {
     size_t MR = g->MR, NR = g->NR, b0, b1;
     size_t N1 = g->second.N ? (g->N + NR - 1) / NR * NR : g->N, Nall = N1 + g->second.N;
-    /* read A's full row panels in place (and a single row always), unless its row stride
-     * is a multiple of 4 KiB (then MR rows would fight over the same L1 sets) */
-    int direct = !g->trans_a && (g->M == 1 || (g->lda * sizeof(TN_T)) % 4096 != 0);
+    /* read A's full row panels (op(A) = A^T: column panels) in place, and a single row
+     * always, unless its row stride is a multiple of 4 KiB (then MR rows, or a column's
+     * kc values, would fight over the same L1 sets) */
+    int aliased = (g->lda * sizeof(TN_T)) % 4096 == 0;
+    int direct = g->trans_a ? g->M > 1 && !aliased : g->M == 1 || !aliased;
     for (size_t jc = 0; jc < Nall; jc += TN_GEMM_NC) {
         size_t nc = TN_MIN((size_t)TN_GEMM_NC, Nall - jc), nq = (nc + NR - 1) / NR;
         for (size_t pc = 0; pc < g->K; pc += TN_GEMM_KC) {
@@ -254,7 +270,9 @@ void TN_NAME(tn_gemm_member_f32, tn_gemm_member_f64)(const JOB *g, tn_member *m)
                         size_t pn = p + 1 < np ? p + 1 : 0, jn = pn ? j0 : j0 + NR;
                         SF(prefetch_operands)(g, ic + pn * MR, jn, TN_MIN(MR, mc - pn * MR), TN_MIN(NR, g->N - jn));
                     }
-                    if (direct && mr == MR)
+                    if (direct && mr == MR && g->trans_a)
+                        g->cols(kc, g->A + pc * g->lda + i0, g->lda, packb + q * kc * NR, c, ldc, nr, g->alpha, beta);
+                    else if (direct && mr == MR)
                         g->rows(kc, g->A + i0 * g->lda + pc, g->lda, packb + q * kc * NR, c, ldc, nr, g->alpha, beta);
                     else
                         g->micro(kc, g->packa + p * (kc * MR + TN_PANEL_PAD), packb + q * kc * NR, c, ldc, mr, nr,
@@ -282,6 +300,7 @@ void TN_NAME(tn_gemm_init_f32, tn_gemm_init_f64)(JOB *g, int trans_a, int trans_
     g->micro = isa->TN_CAT3(micro, _, TN_S);
     g->row = isa->TN_CAT3(row, _, TN_S);
     g->rows = isa->TN_CAT3(rows, _, TN_S);
+    g->cols = isa->TN_CAT3(cols, _, TN_S);
     g->dtanh = isa->TN_CAT3(dtanh, _, TN_S);
     g->tanh2d = isa->TN_CAT3(tanh2d, _, TN_S);
     if (M == 1) g->MR = 1; /* the row kernel reads A as a plain row */

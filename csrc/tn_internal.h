@@ -116,7 +116,8 @@ typedef void (*tn_small_f32)(int ta, int tb, size_t M, size_t N, size_t K, float
                              const float *B, size_t ldb, float beta, float *C, size_t ldc);
 typedef void (*tn_small_f64)(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                              const double *B, size_t ldb, double beta, double *C, size_t ldc);
-/* The microkernel reading A in place from MR full rows (row stride lda). */
+/* The microkernel reading A in place from MR full rows (row stride lda), or (_cols) from
+ * MR columns (op(A) = A^T, element (i, k) at a[k*lda + i]). */
 typedef void (*tn_rows_f32)(size_t kc, const float *a, size_t lda, const float *b, float *c, size_t ldc, size_t nr,
                             float alpha, float beta);
 typedef void (*tn_rows_f64)(size_t kc, const double *a, size_t lda, const double *b, double *c, size_t ldc,
@@ -173,6 +174,8 @@ typedef struct {
     tn_micro_f64 micro_f64;
     tn_rows_f32 rows_f32;
     tn_rows_f64 rows_f64;
+    tn_rows_f32 cols_f32;
+    tn_rows_f64 cols_f64;
     tn_row_f32 row_f32;
     tn_row_f64 row_f64;
     tn_small_f32 small_f32;
@@ -247,6 +250,7 @@ static inline size_t tn_gemm_packed_size(size_t N, size_t K)
     } second;                                                                                                      \
     tn_micro_##S micro;                                                                                            \
     tn_rows_##S rows;                                                                                              \
+    tn_rows_##S cols;                                                                                              \
     tn_row_##S row;                                                                                                \
     void (*dtanh)(T *, const T *, const T *, size_t, size_t, size_t);                                              \
     void (*tanh2d)(T *, size_t, size_t, size_t);                                                                   \

@@ -13,7 +13,8 @@
  * instruction set and for any tiling, so results do not depend on the thread count or
  * on which kernel ran.  Then C = beta C + alpha acc on the valid mr x nr corner.  A comes
  * packed (MK_NAME: A(i, k) = a[k*MR + i]) or straight from MR rows of a row-major matrix
- * (MK_NAME_rows: A(i, k) = a[i*lda + k]), which saves packing it. */
+ * (MK_NAME_rows: A(i, k) = a[i*lda + k]) or MR of its columns (MK_NAME_cols: A(i, k) =
+ * a[k*lda + i]), which saves packing it. */
 
 #define MK_CAT_(a, b) a##b
 #define MK_CAT(a, b) MK_CAT_(a, b)
@@ -124,6 +125,17 @@ MK_TARGET static void MK_CAT(MK_NAME, _rows)(size_t kc, const MK_T *restrict a, 
     for (size_t i = 0; i < MK_MR; i++) ar[i] = a + i * lda;
     MK_PROLOGUE(MK_MR)
     MK_LOOP(ar[i][k], (void)0)
+    MK_CAT(MK_NAME, _store)(acc, c, ldc, MK_MR, nr, alpha, beta);
+}
+
+/* A read in place as MR consecutive columns of a row-major matrix (op(A) = A^T: element
+ * (i, k) at a[k*lda + i]), no packing -- the k-th step's MR values side by side. */
+MK_TARGET static void MK_CAT(MK_NAME, _cols)(size_t kc, const MK_T *restrict a, size_t lda, const MK_T *restrict b,
+                                             MK_T *c, size_t ldc, size_t nr, MK_T alpha, MK_T beta)
+{
+    MK_V acc[MK_MR][MK_NV];
+    MK_PROLOGUE(MK_MR)
+    MK_LOOP(a[i], a += lda)
     MK_CAT(MK_NAME, _store)(acc, c, ldc, MK_MR, nr, alpha, beta);
 }
 
