@@ -31,12 +31,14 @@ def _check_x(layer, x, name):
                          f"with E = {E}")
 
 
-def _causal_only(who, T, attn_mask, is_causal, name="attn_mask"):
+def _causal_only(layer, T, attn_mask, is_causal, name="attn_mask"):
     """tinynet's attention is causal: is_causal=True, or an attn_mask (T, T) that is the
-    causal one (bool: True above the diagonal; float: -inf above it, 0 elsewhere)."""
+    causal one (bool: True above the diagonal; float: -inf above it, 0 elsewhere).  The
+    errors name layer's forward."""
     if attn_mask is None:
         if not is_causal:
-            raise ValueError(f"{who}: tinynet's attention is causal: pass is_causal=True or the causal {name}")
+            raise ValueError(f"{layer!r}.forward: tinynet's attention is causal: pass is_causal=True or the causal "
+                             f"{name}")
         return
     m = np.asarray(attn_mask)
     upper = np.triu(np.ones((T, T), dtype=bool), 1)
@@ -44,7 +46,7 @@ def _causal_only(who, T, attn_mask, is_causal, name="attn_mask"):
         return
     if m.shape == (T, T) and m.dtype.kind == "f" and np.all(np.isneginf(m[upper])) and np.all(m[~upper] == 0):
         return
-    raise ValueError(f"{who}: {name} of shape {m.shape} is not the causal mask of T = {T} (True or -inf above the "
+    raise ValueError(f"{layer!r}.forward: {name} of shape {m.shape} is not the causal mask of T = {T} (True or -inf above the "
                      "diagonal): tinynet's attention is causal only")
 
 
@@ -108,16 +110,16 @@ class MultiheadAttention(Module):
     def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         """forward(query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None, average_attn_weights=True, is_causal=False) -> (out, weights)"""
-        who = f"{self!r}.forward"
         if (key is not None and key is not query) or (value is not None and value is not query):
-            raise ValueError(f"{who}: tinynet's attention is self-attention: key and value must be query (or None)")
+            raise ValueError(f"{self!r}.forward: tinynet's attention is self-attention: key and value must be query "
+                             "(or None)")
         if key_padding_mask is not None:
-            raise ValueError(f"{who}: key_padding_mask is not supported (the causal mask only)")
+            raise ValueError(f"{self!r}.forward: key_padding_mask is not supported (the causal mask only)")
         x = query if isinstance(query, np.ndarray) else self._input(query)
         _check_x(self, x, "query")
         swap = x.ndim == 3 and not self.batch_first
         xb = np.swapaxes(x, 0, 1) if swap else x
-        _causal_only(who, xb.shape[-2], attn_mask, is_causal)
+        _causal_only(self, xb.shape[-2], attn_mask, is_causal)
         tn = self.tn
         qkv = tn.linear_forward(xb, self.in_proj_weight, self.in_proj_bias)
         heads, att = tn.attention_forward(qkv, self.num_heads)
@@ -216,7 +218,7 @@ class TransformerEncoderLayer(Module):
         _check_x(self, x, "src")
         swap, shape = x.ndim == 3 and not self.batch_first, x.shape
         x = np.swapaxes(x, 0, 1) if swap else x
-        _causal_only(f"{self!r}.forward", x.shape[-2], src_mask, is_causal, "src_mask")
+        _causal_only(self, x.shape[-2], src_mask, is_causal, "src_mask")
         if self.norm_first:
             x = x + self._sa(self.norm1.forward(x))
             x = x + self._ff(self.norm2.forward(x))
