@@ -29,13 +29,24 @@ static size_t packa_elems(size_t M, size_t K)
     return TN_ROUND_UP(need);
 }
 
+/* The direct path's workspace: one K x NR panel of B and one of A, at most. */
+size_t tn_gemm_direct_work(size_t K)
+{
+    return TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX) + TN_ROUND_UP(K * (size_t)TN_DIRECT_MR_MAX);
+}
+
 size_t tn_gemm_work(size_t M, size_t N, size_t K)
 {
     if (M == 0 || N == 0 || K == 0) return 0;
     if (tn_gemm_is_small(M, N, K)) return 0; /* the small path packs nothing */
-    if (tn_gemm_is_direct(M, N, K)) /* one K x NR panel of B and one of A, at most */
-        return TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX) + TN_ROUND_UP(K * (size_t)TN_DIRECT_MR_MAX);
+    if (tn_gemm_is_direct(M, N, K)) return tn_gemm_direct_work(K);
     return tn_gemm_job_work(M, N, K);
+}
+
+int tn_gemm_direct_alone(size_t M, size_t N, size_t K)
+{
+    return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) && tn_get_num_threads() == 1 &&
+           tn_gemm_job_work(M, N, K) >= tn_gemm_direct_work(K);
 }
 
 size_t tn_gemm_job_work(size_t M, size_t N, size_t K)

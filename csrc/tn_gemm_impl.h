@@ -322,9 +322,9 @@ void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
     tn_team_run(FN(gemm_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
-/* The direct path (tn_gemm_is_direct: one thread, K <= KC): tiles of 6 and 4 rows
- * straight from the operands, in column panels NR wide, the last one NR / 2 wide when
- * that holds it.  A's rows (or, for op(A) = A^T, its columns) are read in place, and
+/* The direct path (tn_gemm_is_direct, or tn_gemm_direct_alone: one thread, K <= KC):
+ * tiles of 6 and 4 rows straight from the operands, in column panels NR wide, the last
+ * one NR / 2 wide when that holds it.  A's rows (or, for op(A) = A^T, its columns) are read in place, and
  * so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
  * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
  * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
@@ -373,7 +373,7 @@ void TN_NAME(tn_gemm_ex_f32, tn_gemm_ex_f64)(int trans_a, int trans_b, size_t M,
                 for (size_t j = 0; j < N; j++) C[i * ldc + j] = bias[j] + C[i * ldc + j];
         return;
     }
-    if (tn_gemm_is_direct(M, N, K)) {
+    if (tn_gemm_is_direct(M, N, K) || tn_gemm_direct_alone(M, N, K)) {
         SF(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work);
         return;
     }

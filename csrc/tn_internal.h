@@ -65,6 +65,15 @@ static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
            2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS;
 }
 
+/* The direct path's workspace for an inner dimension K (tn_gemm.c). */
+size_t tn_gemm_direct_work(size_t K);
+/* A product above the direct path's size that runs on one thread all the same (the
+ * engine set to one thread) takes that path too when K <= KC: at one thread its
+ * in-place tiles cost less than packing, and the packed path's workspace, which the
+ * caller sized (tn_gemm_work or tn_gemm_job_work), holds what it needs -- checked here,
+ * so that a thread count changed in between cannot overrun it. */
+int tn_gemm_direct_alone(size_t M, size_t N, size_t K);
+
 /* Token pasting for the bodies written once for float and double (tn_template.h). */
 #define TN_CAT3_(a, b, c) a##b##c
 #define TN_CAT3(a, b, c) TN_CAT3_(a, b, c)
