@@ -324,10 +324,10 @@ void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
 
 /* The direct path (tn_gemm_is_direct, or tn_gemm_direct_alone: one thread, K <= KC):
  * tiles of 6 and 4 rows straight from the operands, in column panels NR wide, the last
- * one NR / 2 wide when that holds it.  A's rows (or, for op(A) = A^T, its columns) are read in place, and
- * so are B's rows when op(B) = B; only op(B) = B^T, the last partial column
- * panel and a row stride of a multiple of 4 KiB (whose rows would all fall into the
- * same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
+ * one NR / 2 wide when that holds it.  A's rows (or, for op(A) = A^T, its columns) are
+ * read in place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial
+ * column panel and a row stride of a multiple of 4 KiB (whose rows would all fall into
+ * the same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
  * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
  * made once and serves every row of C. */
 static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
