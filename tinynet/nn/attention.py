@@ -46,8 +46,8 @@ def _causal_only(layer, T, attn_mask, is_causal, name="attn_mask"):
         return
     if m.shape == (T, T) and m.dtype.kind == "f" and np.all(np.isneginf(m[upper])) and np.all(m[~upper] == 0):
         return
-    raise ValueError(f"{layer!r}.forward: {name} of shape {m.shape} is not the causal mask of T = {T} (True or -inf above the "
-                     "diagonal): tinynet's attention is causal only")
+    raise ValueError(f"{layer!r}.forward: {name} of shape {m.shape} is not the causal mask of T = {T} (True or "
+                     "-inf above the diagonal): tinynet's attention is causal only")
 
 
 class MultiheadAttention(Module):
