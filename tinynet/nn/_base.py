@@ -1,6 +1,7 @@
 """What every layer shares: the Module base (parameters, gradients, state dicts, modes) and
 the checks of constructor arguments and initialisations."""
 import math
+from operator import attrgetter
 from typing import Tuple
 
 import numpy as np
@@ -13,6 +14,17 @@ _ENGINES: "dict[str, object]" = {}
 #: How many times a layer's training mode, engine or dtype has changed, any layer's: a
 #: container's plan of its layers (Sequential's fused blocks) holds while this stays.
 _SETTINGS = [0]
+
+
+def _engine_module(name):
+    """The engine module of an engine's name (None for None), looked up once per name;
+    ValueError for an unknown name."""
+    if name is None:
+        return None
+    tn = _ENGINES.get(name) if isinstance(name, str) else None
+    if tn is None:
+        tn = _ENGINES[name] = tinynet.engine(name)
+    return tn
 
 
 def _set_setting(layer, name, value):
@@ -178,14 +190,10 @@ class Module:
 
     # -- settings: plain attributes to the user; setting one to a new value counts as a
     # change (_SETTINGS), so that containers know when to look at their layers again
-    @property
-    def training(self):
-        """True in training mode (``train()``), False in eval mode (``eval()``)."""
-        return self._training
-
-    @training.setter
-    def training(self, mode):
-        _set_setting(self, "_training", mode)
+    training = property(attrgetter("_training"), lambda self, mode: _set_setting(self, "_training", mode),
+                        doc="True in training mode (``train()``), False in eval mode (``eval()``).")
+    dtype = property(attrgetter("_dtype"), lambda self, dtype: _set_setting(self, "_dtype", dtype),
+                     doc="The parameters' dtype (None for a layer that follows its input's).")
 
     @property
     def engine(self):
@@ -194,20 +202,9 @@ class Module:
 
     @engine.setter
     def engine(self, name):
-        tn = _ENGINES.get(name) if isinstance(name, str) else None
-        if tn is None and name is not None:
-            tn = _ENGINES[name] = tinynet.engine(name)  # ValueError for an unknown engine
+        tn = _engine_module(name)  # ValueError for an unknown engine, before anything changes
         _set_setting(self, "_engine", name)
         self._tn = tn
-
-    @property
-    def dtype(self):
-        """The parameters' dtype (None for a layer that follows its input's)."""
-        return self._dtype
-
-    @dtype.setter
-    def dtype(self, dtype):
-        _set_setting(self, "_dtype", dtype)
 
     def __getstate__(self):  # copy and pickle: the engine by name (a module is neither)
         state = self.__dict__.copy()
@@ -216,15 +213,13 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        engine = state.get("_engine")
-        if engine is not None:
-            self._tn = _ENGINES.get(engine) or tinynet.engine(engine)
+        self._tn = _engine_module(state.get("_engine"))
 
     @property
     def tn(self):
         """The engine module (``tinynet`` or ``tinynet.reference``) this layer calls."""
         tn = self._tn
-        return tn if tn is not None else tinynet.engine(self.engine)
+        return tn if tn is not None else tinynet.engine(self.engine)  # (a container's None: the error)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

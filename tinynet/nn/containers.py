@@ -35,11 +35,8 @@ def _block_forward(linear, bn, act, x, forward):
     rows = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
     if rows.shape[0] <= 1:
         bn._check_batch(rows.shape[0], x.shape[:-1] + (bn.num_features,))
-    momentum = bn.momentum
-    if momentum is None:
-        momentum = 1.0 / (bn.num_batches_tracked + 1)
     h, hpre, mean, invstd = forward(rows, linear.weight, linear.bias, bn.weight, bn.bias, bn.eps, bn.correction, None,
-                                    bn.running_mean, bn.running_var, momentum)
+                                    bn.running_mean, bn.running_var, bn._factor())
     bn.num_batches_tracked += 1
     if rows is not x:
         shape = x.shape[:-1] + (linear.out_features,)

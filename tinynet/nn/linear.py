@@ -96,8 +96,7 @@ class _Activation(Module):
     def forward(self, x):
         if not isinstance(x, np.ndarray):
             x = self._input(x)
-        if self._dtype is not None:
-            self._check_dtype(x)
+        self._check_dtype(x)
         y = getattr(self._tn, self._forward_name)(x)
         self._cache = y if self._saves == "output" else x
         return y
@@ -172,8 +171,7 @@ class _Reshape(Module):
         """x as an ndarray of the layer's dtype (if it has one)."""
         if not isinstance(x, np.ndarray):
             x = np.asarray(x)
-        if self._dtype is not None:
-            self._check_dtype(x)
+        self._check_dtype(x)
         return x
 
     def backward(self, dout):
@@ -207,8 +205,7 @@ class Flatten(_Reshape):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
     def forward(self, x):
-        if not isinstance(x, np.ndarray) or self._dtype is not None:
-            x = self._array(x)
+        x = self._array(x)
         shapes = self._shapes.get(x.shape)  # the last input shapes' outputs: a step sees the same ones
         if shapes is None:
             shapes = self._shapes[x.shape] = (x.shape, self._flat_shape(x.shape))
