@@ -1,6 +1,7 @@
 """tinynet.nn.containers: Sequential (which runs a Linear, BatchNorm1d, Tanh block as one
 fused call)."""
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -22,11 +23,18 @@ def _fusable_layers(linear, bn, act):
             and linear.engine == bn.engine == act.engine and act.dtype in (None, linear.dtype))
 
 
+#: A step of a forward pass: a layer run alone (bn None and the rest None), or a fusable
+#: block (layer its Linear, then its BatchNorm1d and Tanh, its engine's two fused
+#: functions, and the last axis and dtype of the inputs it takes).
+_Step = namedtuple("_Step", "index layer bn act forward backward last_axis dtype", defaults=(None,) * 6)
+
+
 def _takes(block, x):
-    """Does a fusable block (a step of _Plan) take x: an array of its dtype, (N, D), or
-    (..., D) with channels last?"""
-    return (isinstance(x, np.ndarray) and x.shape[-1:] == block[6] and (x.dtype is block[7] or x.dtype == block[7])
-            and (x.ndim == 2 or (block[2].channels_last and x.ndim > 2)))
+    """Does a fusable block (a _Step) take x: an array of its dtype, (N, D), or (..., D)
+    with channels last?"""
+    return (isinstance(x, np.ndarray) and x.shape[-1:] == block.last_axis
+            and (x.dtype is block.dtype or x.dtype == block.dtype)
+            and (x.ndim == 2 or (block.bn.channels_last and x.ndim > 2)))
 
 
 def _block_forward(linear, bn, act, x, forward):
@@ -74,10 +82,8 @@ def _block_backward(linear, bn, act, dh, backward):
 
 
 class _Plan:
-    """What Sequential decided about its layers: the steps of a forward pass, each
-    (index, layer, None, None, None, None) for a layer run alone or (index, linear, bn,
-    act, forward, backward, (in_features,), dtype) for a fusable block with its engine's
-    two fused functions and the last axis and dtype of the inputs it takes.
+    """What Sequential decided about its layers: the steps of a forward pass (_Step: a
+    layer run alone, or a fusable block).
     It holds while the layers are the same objects (`layers`, a copy of the list) and no
     layer's mode, engine or dtype has changed since it was made (`settings`, the count
     of such changes then): a layer swapped or appended, a BatchNorm1d put in eval mode
@@ -92,13 +98,13 @@ class _Plan:
         steps, i = [], 0
         while i < n:
             if i + 2 < n and _fusable_layers(*layers[i:i + 3]):
-                linear, tn = layers[i], layers[i].tn
-                steps.append((i,) + tuple(layers[i:i + 3]) + (tn.linear_batchnorm_tanh_forward,
-                                                              tn.linear_batchnorm_tanh_backward,
-                                                              (linear.in_features,), linear.dtype))
+                linear, bn, act = layers[i:i + 3]
+                tn = linear.tn
+                steps.append(_Step(i, linear, bn, act, tn.linear_batchnorm_tanh_forward,
+                                   tn.linear_batchnorm_tanh_backward, (linear.in_features,), linear.dtype))
                 i += 3
             else:
-                steps.append((i, layers[i], None, None, None, None))
+                steps.append(_Step(i, layers[i]))
                 i += 1
         self.steps = steps
 
@@ -165,11 +171,10 @@ class Sequential(Module):
             plan = self._plan = _Plan(self.layers)
         steps = plan.steps
         for step in steps:
-            layer, bn = step[1], step[2]
-            if bn is None:
-                x = layer.forward(x)
+            if step.bn is None:
+                x = step.layer.forward(x)
             elif _takes(step, x):
-                x = _block_forward(layer, bn, step[3], x, step[4])
+                x = _block_forward(step.layer, step.bn, step.act, x, step.forward)
             else:  # one it does not take: this block's layers one by one, then the rest as planned
                 return self._forward_unfused(steps.index(step), x)
         self._ran = steps
@@ -182,13 +187,13 @@ class Sequential(Module):
         steps = self._plan.steps
         ran = steps[:k]
         for step in steps[k:]:
-            i, layer, bn, act = step[:4]
+            i, layer, bn, act = step.index, step.layer, step.bn, step.act
             if bn is None:
                 x = layer.forward(x)
             elif step is not steps[k] and _takes(step, x):
-                x = _block_forward(layer, bn, act, x, step[4])
+                x = _block_forward(layer, bn, act, x, step.forward)
             else:
-                ran += [(i + j, one, None, None, None, None) for j, one in enumerate((layer, bn, act))]
+                ran += [_Step(i + j, one) for j, one in enumerate((layer, bn, act))]
                 x = act.forward(bn.forward(layer.forward(x)))
                 continue
             ran.append(step)
@@ -198,7 +203,7 @@ class Sequential(Module):
     @property
     def _fused(self):
         """[index, ...]: the first layer of each block the last forward pass fused."""
-        return [step[0] for step in self._ran if step[2] is not None]
+        return [step.index for step in self._ran if step.bn is not None]
 
     def backward(self, dout):
         """backward(dout): each layer's backward in reverse order (a block fused in the
@@ -206,15 +211,15 @@ class Sequential(Module):
         (None when the first layer takes token ids)."""
         ran = self._ran
         if ran is None:  # no forward pass yet: each layer says so
-            ran = [(i, layer, None, None, None, None) for i, layer in enumerate(self.layers)]
+            ran = [_Step(i, layer) for i, layer in enumerate(self.layers)]
         below = None
         for step in reversed(ran):
-            layer, bn = step[1], step[2]
+            layer, bn = step.layer, step.bn
             if dout is None:
-                top = (step[0] + 2, step[3]) if bn is not None else (step[0], layer)
-                raise ValueError(f"Sequential.backward: layer {below[0]} ({below[1]!r}) returned no input "
+                top = (step.index + 2, step.act) if bn is not None else (step.index, layer)
+                raise ValueError(f"Sequential.backward: layer {below.index} ({below.layer!r}) returned no input "
                                  f"gradient, so layer {top[0]} ({top[1]!r}) cannot be backpropagated")
-            dout = layer.backward(dout) if bn is None else _block_backward(layer, bn, step[3], dout, step[5])
+            dout = layer.backward(dout) if bn is None else _block_backward(layer, bn, step.act, dout, step.backward)
             below = step
         return dout
 
