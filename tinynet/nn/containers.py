@@ -26,7 +26,8 @@ def _fusable_layers(linear, bn, act):
 #: A step of a forward pass: a layer run alone (bn None and the rest None), or a fusable
 #: block (layer its Linear, then its BatchNorm1d and Tanh, its engine's two fused
 #: functions, and the last axis and dtype of the inputs it takes).
-_Step = namedtuple("_Step", "index layer bn act forward backward last_axis dtype", defaults=(None,) * 6)
+_Step = namedtuple("_Step", "index layer bn act forward backward last_axis dtype",
+                   defaults=(None, None, None, None, None, None))
 
 
 def _takes(block, x):
