@@ -292,28 +292,30 @@ static inline void TN_NAME(att_zero_tail_f32, att_zero_tail_f64)(TN_T *r, size_t
 /* att (T x T) from S = scale q k^T (rows Tp apart, valid for j <= i): for j <= i
  * att[i, j] = exp(S[i, j] - m_i) / s_i, m_i the row's max and s_i its sum of
  * exponentials (times 1 / s_i, as llm.c), and 0 above the diagonal.  E: the rows'
- * exponentials, whole vectors, from one call of exp_fn. */
+ * exponentials, whole vectors, from one call of exp_fn; the lanes past the diagonal go
+ * in as 0 and are masked out after (exp(-inf) would underflow, which costs a microcode
+ * assist per vector on some CPUs). */
 static inline void TN_NAME(att_softmax_f32, att_softmax_f64)(TN_T *restrict att, size_t T, const TN_T *restrict S,
     size_t Tp, TN_T *restrict E, void (*exp_fn)(TN_T *, const TN_T *, size_t))
 {
-    SF(att_vec) x, zero = {0}, ninf = zero - (TN_T)INFINITY;
+    SF(att_vec) x, zero = {0};
     TN_T *e = E;
     for (size_t i = 0; i < T; e += ATT_ROW(i), i++) {
         const TN_T *r = S + i * Tp;
         TN_T m = SF(att_row_max)(r, i);
         for (size_t j0 = 0; j0 <= i; j0 += ATT_V) {
             ATT_LOAD(x, r + j0);
-            x = ATT_PICK(ATT_IN(j0, i), x - m, ninf);
+            x = ATT_PICK(ATT_IN(j0, i), x - m, zero);
             ATT_STORE(e + j0, x);
         }
     }
-    exp_fn(E, E, (size_t)(e - E)); /* (exp(-inf) = 0: the vectorised exp's clamp) */
+    exp_fn(E, E, (size_t)(e - E));
     e = E;
     for (size_t i = 0; i < T; e += ATT_ROW(i), i++) {
         SF(att_vec) sum = {0};
         for (size_t j0 = 0; j0 <= i; j0 += ATT_V) {
             ATT_LOAD(x, e + j0);
-            sum += x;
+            sum += ATT_PICK(ATT_IN(j0, i), x, zero);
         }
         TN_T *a = att + i * T, inv = 1 / ATT_COMBINE(sum, ATT_ADD);
         size_t j0 = 0;
