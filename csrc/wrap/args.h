@@ -428,6 +428,16 @@ static PyArrayObject *ints(Call *c, const char *name, PyObject *obj)
     return raw ? ints_from_raw(c, name, obj, raw) : NULL;
 }
 
+/* Does every value of the int64 array a lie in [0, hi)? */
+static int all_in_range(PyArrayObject *a, npy_intp hi)
+{
+    const npy_int64 *v = (const npy_int64 *)PyArray_DATA(a);
+    npy_intp n = nelems(a);
+    for (npy_intp i = 0; i < n; i++)
+        if (v[i] < 0 || v[i] >= hi) return 0;
+    return 1;
+}
+
 /* Every value of the int64 array a must lie in [0, hi); else `exc` (IndexError for ids,
  * ValueError for counts). */
 static int in_range_or(Call *c, PyObject *exc, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)

@@ -41,7 +41,8 @@ static int seq_input_shapes(Call *c, SeqDims *r, const char *name)
         r->batched = nd == 2;
         r->T = PyArray_DIM(r->tokens, 0);
         r->B = r->batched ? PyArray_DIM(r->tokens, 1) : 1;
-        char what[64];
+        if (all_in_range(r->tokens, r->D)) return 0;
+        char what[64]; /* (formatted for the error only) */
         snprintf(what, sizeof what, "D = %s", r->d_from);
         return in_range(c, name, r->tokens, r->D, what);
     }
@@ -74,19 +75,19 @@ static int seq_state_shape(Call *c, SeqDims *r, const char *name, PyArrayObject 
 /* A (T, B, G H) / (T, G H) sequence: hidden states (G = 1), or the values of G gates. */
 static int seq_shape(Call *c, SeqDims *r, const char *name, PyArrayObject *h, int G)
 {
-    char s[160], pat[32];
+    char s[160];
     npy_intp w = G * r->H;
-    const char *gh = G == 1 ? "H" : G == 3 ? "3H" : "4H";
+    int g = G == 1 ? 0 : G == 3 ? 1 : 2; /* (the patterns as constants: a good call formats nothing) */
     if (r->batched) {
+        static const char *const pat[] = {"(T, B, H)", "(T, B, 3H)", "(T, B, 4H)"};
         npy_intp d[3] = {r->T, r->B, w};
-        snprintf(pat, sizeof pat, "(T, B, %s)", gh);
-        return expect(c, name, h, 3, d, pat, " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = %s = %zd",
+        return expect(c, name, h, 3, d, pat[g], " with T = %s.shape[0] = %zd, B = %s.shape[1] = %zd, H = %s = %zd",
                       r->in_name, (Py_ssize_t)r->T, r->in_name, (Py_ssize_t)r->B, r->h_from, (Py_ssize_t)r->H);
     }
+    static const char *const pat[] = {"(T, H)", "(T, 3H)", "(T, 4H)"};
     npy_intp u[2] = {r->T, w};
     if (fits(h, 2, u)) return 0;
-    snprintf(pat, sizeof pat, "(T, %s)", gh);
-    return expect(c, name, h, 2, u, pat, " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = %s = %zd",
+    return expect(c, name, h, 2, u, pat[g], " for unbatched %s of shape %s, with T = %s.shape[0] = %zd, H = %s = %zd",
                   r->in_name, fmt_shape(r->in, s, sizeof s), r->in_name, (Py_ssize_t)r->T, r->h_from,
                   (Py_ssize_t)r->H);
 }
@@ -96,21 +97,22 @@ static int seq_shape(Call *c, SeqDims *r, const char *name, PyArrayObject *h, in
 static int gated_weight_shapes(Call *c, SeqDims *r, int G, PyArrayObject *W_ih, PyArrayObject *W_hh,
                                PyArrayObject *b_ih, PyArrayObject *b_hh)
 {
-    char pat[16];
+    /* the patterns of G = 3 and 4 gates, constants: a good call formats nothing */
+    static const char *const hh_pat[] = {"(3H, H)", "(4H, H)"}, *const ih_pat[] = {"(3H, D)", "(4H, D)"},
+                             *const b_pat[] = {"(3H,)", "(4H,)"};
+    int g = G == 3 ? 0 : 1;
     r->h_from = "W_hh.shape[1]", r->d_from = "W_ih.shape[1]";
     npy_intp hh[2] = {-1, -1};
-    snprintf(pat, sizeof pat, "(%dH, H)", G);
-    if (expect(c, "W_hh", W_hh, 2, hh, pat, NULL)) return -1;
+    if (expect(c, "W_hh", W_hh, 2, hh, hh_pat[g], NULL)) return -1;
     r->H = PyArray_DIM(W_hh, 1);
     npy_intp GH = G * r->H;
-    if (PyArray_DIM(W_hh, 0) != GH) return expect(c, "W_hh", W_hh, 2, &GH, pat, " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H);
+    if (PyArray_DIM(W_hh, 0) != GH)
+        return expect(c, "W_hh", W_hh, 2, &GH, hh_pat[g], " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H);
     npy_intp ih[2] = {GH, -1};
-    snprintf(pat, sizeof pat, "(%dH, D)", G);
-    if (expect(c, "W_ih", W_ih, 2, ih, pat, " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
+    if (expect(c, "W_ih", W_ih, 2, ih, ih_pat[g], " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
     r->D = PyArray_DIM(W_ih, 1);
-    snprintf(pat, sizeof pat, "(%dH,)", G);
-    if (b_ih && expect(c, "b_ih", b_ih, 1, &GH, pat, " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
-    if (b_hh && expect(c, "b_hh", b_hh, 1, &GH, pat, " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
+    if (b_ih && expect(c, "b_ih", b_ih, 1, &GH, b_pat[g], " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
+    if (b_hh && expect(c, "b_hh", b_hh, 1, &GH, b_pat[g], " with H = W_hh.shape[1] = %zd", (Py_ssize_t)r->H)) return -1;
     return 0;
 }
 
