@@ -326,10 +326,11 @@ void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
  * tiles of 6 and 4 rows straight from the operands, in column panels NR wide, the last
  * one NR / 2 wide when that holds it.  A's rows (or, for op(A) = A^T, its columns) are
  * read in place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial
- * column panel and a row stride of a multiple of 4 KiB (whose rows would all fall into
- * the same L1 sets) get copied, one K x NR panel at a time, into work -- or, for A^T with
- * such a stride, one panel of A.  Column panel by column panel, so a copied panel is
- * made once and serves every row of C. */
+ * column panel, a row stride of a multiple of 4 KiB (whose rows would all fall into the
+ * same L1 sets) and one that crowds enough rows into a few of them (tn_rows_crowd_l1) get
+ * copied, one K x NR panel at a time, into work -- or, for A^T with a 4 KiB multiple, one
+ * panel of A.  Column panel by column panel, so a copied panel is made once and serves
+ * every row of C. */
 static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
     TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
     TN_T *work)
@@ -337,7 +338,8 @@ static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int trans_a, int trans_b, 
     const tn_isa *isa = tn_isa_get();
     size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
     TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
-    int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0, a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
+    int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0 || tn_rows_crowd_l1(M, K, ldb * sizeof(TN_T));
+    int a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
     for (size_t j0 = 0, W; j0 < N; j0 += W) {
         int half = N - j0 <= NR / 2; /* a last panel that half a panel holds is computed as one */
         W = half ? NR / 2 : NR;

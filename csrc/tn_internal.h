@@ -57,6 +57,21 @@ static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
 }
 /* Below this many flops a GEMM runs on one thread. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
+/* Should a K-row panel read in place, rows `stride` bytes apart, by the tiles of M rows
+ * of C, be copied instead?  The L1 sets repeat every 4 KiB (64 sets of 64-byte lines),
+ * and rows g bytes apart, g the largest power of two dividing the stride (at most 4 KiB),
+ * start on only 4096 / g of them: r = K g / 4096 rows to each.  Above 4 they evict each
+ * other, and every tile of M reads the panel again; the copy costs once per panel.  So:
+ * r > 4 and M r >= 1024 (a 1 KiB stride: K > 16 and M K >= 4096; 512 bytes: K > 32 and
+ * M K >= 8192). */
+static inline int tn_rows_crowd_l1(size_t M, size_t K, size_t stride)
+{
+    size_t g = stride & (~stride + 1);
+    if (g == 0 || g > 4096) g = 4096;
+    size_t r = K / (4096 / g);
+    return r > 4 && M * r >= 1024;
+}
+
 /* The direct path (tn_gemm_impl.h): not small, but below the threads' threshold, with
  * K <= KC and at least 2 rows (a single row keeps the packed path's one-row kernel). */
 static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)

@@ -108,6 +108,32 @@ def test_direct_path_matches_the_packed_path(dtype, shape):
         assert_close(got, want, name)
 
 
+# (N, D, H, dtype) at one thread, where every product with K <= KC takes the direct path:
+# dx = dy W reads W's rows (D values: a row stride of 1 KiB or 512 bytes) as B's, H of
+# them, r = H / 4 or H / 8 to each L1 set they start on -- copied panel by panel when
+# r > 4 and N r >= 1024 (tn_rows_crowd_l1: the first three shapes), read in place below
+# that (the last three).
+CROWDED_SHAPES = [(64, 256, 128, np.float32), (32, 128, 256, np.float32), (64, 128, 128, np.float64),
+                  (24, 256, 128, np.float32), (32, 128, 128, np.float32), (8, 128, 40, np.float64)]
+
+
+@pytest.mark.parametrize("N,D,H,dtype", CROWDED_SHAPES, ids=str)
+def test_copied_and_in_place_panels_give_the_same_bits(N, D, H, dtype, restore_threads):
+    """linear_backward at one thread (the direct path, B's panels read in place or copied
+    when their rows crowd L1) gives the bits of two threads (the packed path, every panel
+    copied), and agrees with the NumPy engine."""
+    rng = np.random.default_rng(N + D + H)
+    x, W, dy = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (N, H)))
+    tn.set_num_threads(1)
+    one = tn.linear_backward(dy, x, W)
+    tn.set_num_threads(2)
+    two = tn.linear_backward(dy, x, W)
+    for a, b, name in zip(one, two, ("dx", "dW", "db")):
+        assert np.array_equal(a, b), name
+    for got, want, name in zip(one, ref.linear_backward(dy, x, W), ("dx", "dW", "db")):
+        assert_close(got, want, name)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("B,H,V", [(8, 32, 10), (40, 30, 10), (64, 20, 20)])
 def test_rnn_sample_with_direct_path_sizes(dtype, B, H, V):
