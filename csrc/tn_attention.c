@@ -46,12 +46,17 @@
 /* The field of the dtype being compiled in tn_isa (direct_f32, nrd_f64, ...). */
 #define ATT_ISA(field) TN_CAT3(field, _, TN_S)
 
-/* Scratch rows are padded to a multiple of the widest direct kernel of either dtype, and
- * of 16 at least (the row loops' whole vectors of ATT_V, below, stay inside). */
+/* Scratch rows are padded to a multiple of 16 values: the row loops' whole vectors of
+ * ATT_V (below) stay inside, and so do the direct kernels' reads of a B panel, which take
+ * whole panels of their width W (16 or 32 values; 4 to 16 for double and the other
+ * instruction sets, all dividing 16 or a multiple of it): att_product's last panel of a
+ * row, N - j0 values, goes to the half-width kernel when W / 2 holds it, so a full-width
+ * one reads past N only when N - j0 > W / 2, up to j0 + W, which the rounding of N to 16
+ * reaches.  (Padding to 32 for AVX-512's float kernels would double the zeros written
+ * around T = 16 rows of makemore's GPT.) */
 static size_t att_panel_width(void)
 {
-    const tn_isa *isa = tn_isa_get();
-    return (size_t)TN_MAX(16, TN_MAX(isa->nrd_f32, isa->nrd_f64));
+    return 16;
 }
 
 /* n rounded up to whole panels; SIZE_MAX for sizes no array has */

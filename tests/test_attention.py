@@ -52,9 +52,11 @@ def make(B, T, C, n_head, dtype, seed=0, scale=1.0):
 # -------------------------------------------------------------------- the engines
 
 # (B, T, C, n_head): T = 1, one head, hs = 1, hs = 3 / 10 / 12 (no whole vector), C = 3
-# times an odd number (9, 15, 21), GPT's training step (hs = 16), T past one GEMM block
+# times an odd number (9, 15, 21), GPT's training step (hs = 16), T past one GEMM block,
+# and T = 50, hs = 20 (a last column panel of 18 and one of 20 values: a full-width kernel
+# reading a panel to the padding of the rows, a multiple of 16)
 SHAPES = [(1, 1, 4, 1), (2, 1, 6, 2), (2, 5, 6, 6), (2, 13, 9, 1), (1, 33, 15, 5), (3, 7, 24, 2), (2, 9, 21, 7),
-          (32, 16, 64, 4), (2, 40, 96, 3), (1, 70, 40, 4), (1, 300, 64, 2)]
+          (32, 16, 64, 4), (2, 40, 96, 3), (1, 70, 40, 4), (1, 300, 64, 2), (2, 50, 40, 2)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
