@@ -124,16 +124,15 @@ static void TN_NAME(pack_b_f32, pack_b_f64)(int trans_b, const TN_T *B, size_t l
         }
     } else {
         tn_share(kc, tid, n, &b0, &b1);
-        for (size_t k = b0; k < b1; k++) {
-            size_t kk = k0 + k;
-            const TN_T *row = kk >= split ? B + (kk - split) * ldb + j0 : lo ? lo + kk * ldb + j0 : NULL;
-            for (size_t q = 0; q < nq; q++) {
+        for (size_t q = 0; q < nq; q++) /* panel by panel: each written in one sweep */
+            for (size_t k = b0; k < b1; k++) {
+                size_t kk = k0 + k;
+                const TN_T *row = kk >= split ? B + (kk - split) * ldb + j0 : lo ? lo + kk * ldb + j0 : NULL;
                 size_t nr = row ? TN_MIN(NR, nc - q * NR) : 0;
                 TN_T *d = dst + q * kc * NR + k * NR;
                 if (row) SF(copy_row)(d, row + q * NR, nr);
                 for (size_t j = nr; j < NR; j++) d[j] = 0;
             }
-        }
     }
 }
 
@@ -211,7 +210,7 @@ static void TN_NAME(epilogue_f32, epilogue_f64)(const JOB *g, size_t i0, size_t 
 /* A job with a second product runs as one product over the columns of both: op(B)'s
  * [0, N), zero padding up to N1 (a whole number of panels), then op(B2)'s from N1 on; a
  * tile's column panel maps back to C or C2. */
-void TN_NAME(tn_gemm_member_f32, tn_gemm_member_f64)(const JOB *g, tn_member *m)
+TN_CLONES void TN_NAME(tn_gemm_member_f32, tn_gemm_member_f64)(const JOB *g, tn_member *m)
 {
     size_t MR = g->MR, NR = g->NR, b0, b1;
     size_t N1 = g->second.N ? (g->N + NR - 1) / NR * NR : g->N, Nall = N1 + g->second.N;
