@@ -356,7 +356,8 @@ class GPT(nn.Module):
         idx = np.asarray(idx)
         if idx.ndim != 2 or idx.shape[1] > self.block_size:
             raise ValueError(f"GPT.forward: idx has shape {idx.shape}, expected (B, T) with T <= {self.block_size}")
-        x = self.wte(idx) + self.wpe(np.arange(idx.shape[1]))  # token + position embeddings
+        x = self.wte(idx)
+        x += self.wpe(np.arange(idx.shape[1]))  # token + position embeddings
         for block in self.h:
             x = block(x, is_causal=True)
         return self.lm_head(self.ln_f(x))

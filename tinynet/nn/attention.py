@@ -31,6 +31,12 @@ def _check_x(layer, x, name):
                          f"with E = {E}")
 
 
+def _plus(a, fresh):
+    """a + fresh, written into fresh: an array a sublayer has just returned, which nothing
+    else holds (a residual connection's sum without a new array)."""
+    return np.add(a, fresh, out=fresh)
+
+
 def _causal_only(layer, T, attn_mask, is_causal, name="attn_mask"):
     """tinynet's attention is causal: is_causal=True, or an attn_mask (T, T) that is the
     causal one (bool: True above the diagonal; float: -inf above it, 0 elsewhere).  The
@@ -220,11 +226,11 @@ class TransformerEncoderLayer(Module):
         x = np.swapaxes(x, 0, 1) if swap else x
         _causal_only(self, x.shape[-2], src_mask, is_causal, "src_mask")
         if self.norm_first:
-            x = x + self._sa(self.norm1.forward(x))
-            x = x + self._ff(self.norm2.forward(x))
+            x = _plus(x, self._sa(self.norm1.forward(x)))
+            x = _plus(x, self._ff(self.norm2.forward(x)))
         else:
-            x = self.norm1.forward(x + self._sa(x))
-            x = self.norm2.forward(x + self._ff(x))
+            x = self.norm1.forward(_plus(x, self._sa(x)))
+            x = self.norm2.forward(_plus(x, self._ff(x)))
         self._cache = (swap, shape)
         return np.swapaxes(x, 0, 1) if swap else x
 
@@ -235,11 +241,11 @@ class TransformerEncoderLayer(Module):
         d = dout if isinstance(dout, np.ndarray) else np.asarray(dout, dtype=self.dtype)
         d = np.swapaxes(d, 0, 1) if swap else d
         if self.norm_first:
-            d = d + self.norm2.backward(self._ff_back(d))
-            d = d + self.norm1.backward(self.self_attn.backward(d))
+            d = _plus(d, self.norm2.backward(self._ff_back(d)))
+            d = _plus(d, self.norm1.backward(self.self_attn.backward(d)))
         else:
             d = self.norm2.backward(d)
-            d = d + self._ff_back(d)
+            d = _plus(d, self._ff_back(d))
             d = self.norm1.backward(d)
-            d = d + self.self_attn.backward(d)
+            d = _plus(d, self.self_attn.backward(d))
         return np.swapaxes(d, 0, 1) if swap else d
