@@ -55,8 +55,14 @@ static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
 {
     return K <= TN_GEMM_KC && M <= TN_GEMM_SMALL_MACS / K && N <= TN_GEMM_SMALL_MACS / K / M;
 }
-/* Below this many flops a GEMM runs on one thread. */
+/* Below this many flops a step, a recurrence's products (tn_rnn.c, tn_seq.c: one team for
+ * all steps) run on one thread; its operands (W_hh, the state) stay in both cores' caches
+ * from step to step. */
 #define TN_GEMM_PARALLEL_FLOPS 400000.0
+/* A single product gets one thread for each this many flops (so below twice this, one
+ * thread): its operands come from the calling thread's cache and its result goes back
+ * there, so a second core's share of the work must pay for carrying its part across. */
+#define TN_GEMM_FLOPS_PER_THREAD 2500000.0
 /* Should a K-row panel read in place, rows `stride` bytes apart, by the tiles of M rows
  * of C, be copied instead?  The L1 sets repeat every 4 KiB (64 sets of 64-byte lines),
  * and rows g bytes apart, g the largest power of two dividing the stride (at most 4 KiB),
@@ -72,12 +78,12 @@ static inline int tn_rows_crowd_l1(size_t M, size_t K, size_t stride)
     return r > 4 && M * r >= 1024;
 }
 
-/* The direct path (tn_gemm_impl.h): not small, but below the threads' threshold, with
+/* The direct path (tn_gemm_impl.h): not small, but too small for a second thread, with
  * K <= KC and at least 2 rows (a single row keeps the packed path's one-row kernel). */
 static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
 {
     return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) &&
-           2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS;
+           2.0 * (double)M * (double)N * (double)K < 2 * TN_GEMM_FLOPS_PER_THREAD;
 }
 
 /* The direct path's workspace for an inner dimension K (tn_gemm.c). */
