@@ -198,10 +198,11 @@ def test_calls_never_wait_for_each_other(team, restore_threads):
 
 def _medium(spec, dtype=np.float64):
     """Arguments big enough for the parallel paths: single products of more than twice
-    TN_GEMM_FLOPS_PER_THREAD (5 MFLOP: linear's 120 x 160 -> 200 is 7.7), recurrences'
-    states of 32 x 80 (and for the GIL to be released)."""
+    TN_GEMM_FLOPS_PER_THREAD (5 MFLOP: the (N, D) functions' 120 x 160 -> 200 is 7.7),
+    recurrences' states of 32 x 80 (and for the GIL to be released)."""
     rnn = "T" in spec.sizes or "n" in spec.sizes
-    return make(spec, dtype, np.random.default_rng(7), _scaled(spec, 16 if rnn else 40))
+    rows = {"N", "D"} <= spec.sizes.keys()  # (linear and the fused linear layers)
+    return make(spec, dtype, np.random.default_rng(7), _scaled(spec, 16 if rnn else 40 if rows else 24))
 
 
 @pytest.mark.parametrize("toggle", [False, True], ids=["fixed-threads", "changing-threads"])
