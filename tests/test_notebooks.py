@@ -202,7 +202,10 @@ async def _run(nb, env, semaphore):
         km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_ThisInterpreter())
         client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT,
                                          resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
-        await client.async_execute(env=env)
+        # cleanup_kc: shut the kernel down when the notebook is done (nbclient keeps a kernel
+        # whose manager it was given alive until exit: a dozen idle kernels, over 1 GB each
+        # under the sanitizer job's ASan, ran that machine out of memory)
+        await client.async_execute(env=env, cleanup_kc=True)
         return nb
 
 
