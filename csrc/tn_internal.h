@@ -68,8 +68,7 @@ static inline int tn_gemm_is_small(size_t M, size_t N, size_t K)
  * and rows g bytes apart, g the largest power of two dividing the stride (at most 4 KiB),
  * start on only 4096 / g of them: r = K g / 4096 rows to each.  Above 4 they evict each
  * other, and every tile of M reads the panel again; the copy costs once per panel.  So:
- * r > 4 and M r >= 1024 (a 1 KiB stride: K > 16 and M K >= 4096; 512 bytes: K > 32 and
- * M K >= 8192). */
+ * r > 4 and M r >= 1024 (a 1 KiB stride: r = K / 4; 512 bytes: r = K / 8). */
 static inline int tn_rows_crowd_l1(size_t M, size_t K, size_t stride)
 {
     size_t g = stride & (~stride + 1);
