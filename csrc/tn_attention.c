@@ -46,24 +46,20 @@
 /* The field of the dtype being compiled in tn_isa (direct_f32, nrd_f64, ...). */
 #define ATT_ISA(field) TN_CAT3(field, _, TN_S)
 
-/* Scratch rows are padded to a multiple of 16 values: the row loops' whole vectors of
- * ATT_V (below) stay inside, and so do the direct kernels' reads of a B panel, which take
- * whole panels of their width W (16 or 32 values; 4 to 16 for double and the other
+/* Scratch rows are padded to a multiple of ATT_PAD values: the row loops' whole vectors
+ * of ATT_V (below) stay inside, and so do the direct kernels' reads of a B panel, which
+ * take whole panels of their width W (16 or 32 values; 4 to 16 for double and the other
  * instruction sets, all dividing 16 or a multiple of it): att_product's last panel of a
  * row, N - j0 values, goes to the half-width kernel when W / 2 holds it, so a full-width
  * one reads past N only when N - j0 > W / 2, up to j0 + W, which the rounding of N to 16
  * reaches.  (Padding to 32 for AVX-512's float kernels would double the zeros written
  * around T = 16 rows of makemore's GPT.) */
-static size_t att_panel_width(void)
-{
-    return 16;
-}
+#define ATT_PAD 16
 
 /* n rounded up to whole panels; SIZE_MAX for sizes no array has */
 static size_t att_padded(size_t n)
 {
-    size_t w = att_panel_width();
-    return n > SIZE_MAX / 2 ? SIZE_MAX : (n + w - 1) / w * w;
+    return n > SIZE_MAX / 2 ? SIZE_MAX : (n + ATT_PAD - 1) / ATT_PAD * ATT_PAD;
 }
 
 /* A member's scratch: forward k^T (hs x Tp), v (T x hsp), the logits and the

@@ -43,6 +43,13 @@ size_t tn_gemm_work(size_t M, size_t N, size_t K)
     return tn_gemm_job_work(M, N, K);
 }
 
+int tn_gemm_product_threads(size_t M, size_t N, size_t K)
+{
+    double shares = tn_gemm_shares(M, N, K);
+    int n = tn_get_num_threads();
+    return shares < 2 ? 1 : shares < n ? (int)shares : n;
+}
+
 int tn_gemm_direct_alone(size_t M, size_t N, size_t K)
 {
     return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) && tn_get_num_threads() == 1 &&

@@ -315,19 +315,11 @@ int TN_NAME(tn_gemm_threads_f32, tn_gemm_threads_f64)(size_t M, size_t N, size_t
     return 2.0 * (double)M * (double)N * (double)K < TN_GEMM_PARALLEL_FLOPS ? 1 : tn_get_num_threads();
 }
 
-/* One product's team: a thread for each TN_GEMM_FLOPS_PER_THREAD, up to the set count. */
-static int TN_NAME(product_threads_f32, product_threads_f64)(size_t M, size_t N, size_t K)
-{
-    double shares = 2.0 * (double)M * (double)N * (double)K / TN_GEMM_FLOPS_PER_THREAD;
-    int n = tn_get_num_threads();
-    return shares < 2 ? 1 : shares < n ? (int)shares : n;
-}
-
 /* Runs a job that tn_gemm_init set up (and the caller then extended), threaded as a
  * plain product of its size would be. */
 void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
 {
-    tn_team_run(SF(product_threads)(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
+    tn_team_run(tn_gemm_product_threads(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
 /* The direct path (tn_gemm_is_direct, or tn_gemm_direct_alone: one thread, K <= KC):

@@ -77,13 +77,21 @@ static inline int tn_rows_crowd_l1(size_t M, size_t K, size_t stride)
     return r > 4 && M * r >= 1024;
 }
 
+/* A product's work in threads' shares (TN_GEMM_FLOPS_PER_THREAD each). */
+static inline double tn_gemm_shares(size_t M, size_t N, size_t K)
+{
+    return 2.0 * (double)M * (double)N * (double)K / TN_GEMM_FLOPS_PER_THREAD;
+}
+
 /* The direct path (tn_gemm_impl.h): not small, but too small for a second thread, with
  * K <= KC and at least 2 rows (a single row keeps the packed path's one-row kernel). */
 static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
 {
-    return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) &&
-           2.0 * (double)M * (double)N * (double)K < 2 * TN_GEMM_FLOPS_PER_THREAD;
+    return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) && tn_gemm_shares(M, N, K) < 2;
 }
+
+/* One product's team: a thread per share, up to the set count (tn_gemm.c). */
+int tn_gemm_product_threads(size_t M, size_t N, size_t K);
 
 /* The direct path's workspace for an inner dimension K (tn_gemm.c). */
 size_t tn_gemm_direct_work(size_t K);

@@ -83,6 +83,9 @@ def test_rows_computed_alone_match_the_batch(dtype):
 # column panels of half width (H = 200, 72: exactly; 53, 20: overlapping the one before),
 # and strides of 4 KiB (H = 1024 float32 / 512 float64: dW's A^T and dx's B are copied
 # panel by panel)
+#: A single product's flops from which it gets a second thread (2 x TN_GEMM_FLOPS_PER_THREAD,
+#: csrc/tn_internal.h).
+SECOND_THREAD_FLOPS = 5_000_000
 DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (16, 64, 72), (8, 100, 20),
                  (48, 4, 1024), (4, 1024, 40), (24, 4, 512), (4, 512, 24)]
 
@@ -92,14 +95,14 @@ DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (16, 64
 def test_direct_path_matches_the_packed_path(dtype, shape, restore_threads):
     """linear_forward / linear_backward on direct-path sizes give the bits of the same
     rows inside products big enough for the packed path on two threads (the batch padded
-    with zero rows to more than 5 MFLOP and more than KC rows, which add exact zeros to
+    with zero rows past SECOND_THREAD_FLOPS and more than KC rows, which add exact zeros to
     dW's and db's sums), and agree with the NumPy engine."""
     N, D, H = shape
     rng = np.random.default_rng(N * D + H)
     x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (H,)))
     dy = rng.standard_normal((N, H)).astype(dtype)
     tn.set_num_threads(2)
-    pad = max(512, -(-5_200_000 // (2 * D * H))) - N
+    pad = max(512, SECOND_THREAD_FLOPS // (2 * D * H) + 1) - N
     xb, dyb = np.concatenate([x, np.zeros((pad, D), dtype)]), np.concatenate([dy, np.zeros((pad, H), dtype)])
     y = tn.linear_forward(x, W, b)
     assert np.array_equal(y, tn.linear_forward(xb, W, b)[:N])

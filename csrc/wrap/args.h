@@ -442,9 +442,10 @@ static int all_in_range(PyArrayObject *a, npy_intp hi)
  * ValueError for counts). */
 static int in_range_or(Call *c, PyObject *exc, const char *name, PyArrayObject *a, npy_intp hi, const char *hi_what)
 {
+    if (all_in_range(a, hi)) return 0;
     const npy_int64 *v = (const npy_int64 *)PyArray_DATA(a);
     npy_intp n = nelems(a);
-    for (npy_intp i = 0; i < n; i++) {
+    for (npy_intp i = 0; i < n; i++) { /* the first one out of range, for the message */
         if (v[i] >= 0 && v[i] < hi) continue;
         char idx[200], shp[160];
         PyErr_Format(exc, "%s: %s%s = %lld is out of range [0, %zd) (%s); %s has shape %s", c->fn, name,
