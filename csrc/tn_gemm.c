@@ -50,10 +50,14 @@ int tn_gemm_product_threads(size_t M, size_t N, size_t K)
     return shares < 2 ? 1 : shares < n ? (int)shares : n;
 }
 
-int tn_gemm_direct_alone(size_t M, size_t N, size_t K)
+int tn_gemm_direct_threads(size_t M, size_t N, size_t K)
 {
-    return M >= 2 && K <= TN_GEMM_KC && !tn_gemm_is_small(M, N, K) && tn_get_num_threads() == 1 &&
-           tn_gemm_job_work(M, N, K) >= tn_gemm_direct_work(K);
+    if (M < 2 || K > TN_GEMM_KC || tn_gemm_is_small(M, N, K)) return 0;
+    if (tn_gemm_shares(M, N, K) < 2) return 1; /* the workspace sized for it (tn_gemm_work) */
+    size_t work = tn_gemm_job_work(M, N, K), each = tn_gemm_direct_work(K);
+    int n = tn_gemm_product_threads(M, N, K);
+    while (n > 0 && (size_t)n * each > work) n--;
+    return n;
 }
 
 size_t tn_gemm_job_work(size_t M, size_t N, size_t K)

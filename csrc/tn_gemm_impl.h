@@ -21,6 +21,22 @@
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
 #define JOB FN(gemm_job)
 
+/* A product for the direct path (gemm_direct) and its team. */
+typedef struct {
+    int trans_a, trans_b;
+    size_t M, N, K;
+    TN_T alpha, beta;
+    const TN_T *A;
+    size_t lda;
+    const TN_T *B;
+    size_t ldb;
+    TN_T *C;
+    size_t ldc;
+    const TN_T *bias;
+    TN_T *work;
+    size_t panels; /* C's column panels */
+} TN_NAME(direct_job_f32, direct_job_f64);
+
 /* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc] for op(A) = A, element (i, k) at
  * dst[p*(kc*MR + TN_PANEL_PAD) + k*MR + i], zero-padded: rows read along memory. */
 static void TN_NAME(pack_a_panel_f32, pack_a_panel_f64)(const JOB *g, TN_T *restrict dst, size_t i0, size_t mc,
@@ -322,39 +338,74 @@ void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
     tn_team_run(tn_gemm_product_threads(g->M, g->N + g->second.N, g->K), SF(gemm_team), g);
 }
 
-/* The direct path (tn_gemm_is_direct, or tn_gemm_direct_alone: one thread, K <= KC):
- * tiles of 6 and 4 rows straight from the operands, in column panels NR wide, the last
- * one NR / 2 wide when that holds it.  A's rows (or, for op(A) = A^T, its columns) are
- * read in place, and so are B's rows when op(B) = B; only op(B) = B^T, the last partial
- * column panel, a row stride of a multiple of 4 KiB (whose rows would all fall into the
- * same L1 sets) and one that crowds enough rows into a few of them (tn_rows_crowd_l1) get
- * copied, one K x NR panel at a time, into work -- or, for A^T with a 4 KiB multiple, one
- * panel of A.  Column panel by column panel, so a copied panel is made once and serves
- * every row of C. */
-static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
-    TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
-    TN_T *work)
+/* The direct path (tn_gemm_direct_threads): tiles of 6 and 4 rows straight from the
+ * operands, in column panels NR wide, the last one NR / 2 wide when that holds it.  A's
+ * rows (or, for op(A) = A^T, its columns) are read in place, and so are B's rows when
+ * op(B) = B; only op(B) = B^T, the last partial column panel, a row stride of a multiple
+ * of 4 KiB (whose rows would all fall into the same L1 sets) and one that crowds enough
+ * rows into a few of them (tn_rows_crowd_l1) get copied, one K x NR panel at a time, into
+ * work -- or, for A^T with a 4 KiB multiple, one panel of A.  Column panel by column
+ * panel, so a copied panel is made once and serves every row of C.  This computes rows
+ * [i0, i1) of C and, of its column panels, those numbered [p0, p1). */
+static void TN_NAME(gemm_direct_part_f32, gemm_direct_part_f64)(const SF(direct_job) *d, size_t i0, size_t i1,
+    size_t p0, size_t p1, TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
-    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S);
-    TN_T *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
+    size_t NR = (size_t)isa->TN_CAT3(nrd, _, TN_S), M = i1 - i0, N = d->N, K = d->K, lda = d->lda, ldb = d->ldb;
+    const TN_T *A = d->A + (d->trans_a ? i0 : i0 * lda), *B = d->B;
+    TN_T *C = d->C + i0 * d->ldc, *bpanel = work, *apanel = work + TN_ROUND_UP(K * (size_t)TN_GEMM_TILE_MAX);
     int b_alias = (ldb * sizeof(TN_T)) % 4096 == 0 || tn_rows_crowd_l1(M, K, ldb * sizeof(TN_T));
-    int a_alias = trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
-    for (size_t j0 = 0, W; j0 < N; j0 += W) {
+    int a_alias = d->trans_a && (lda * sizeof(TN_T)) % 4096 == 0;
+    size_t q = 0;
+    for (size_t j0 = 0, W; j0 < N && q < p1; j0 += W, q++) {
         int half = N - j0 <= NR / 2; /* a last panel that half a panel holds is computed as one */
         W = half ? NR / 2 : NR;
-        size_t nr = TN_MIN(W, N - j0), sb = ldb;
-        if (nr < W && N >= W && beta == 0) /* the last panel whole, overlapping the one before (its columns */
-            j0 = N - W, nr = W;            /* computed twice, stored twice with the same bits): nothing to pad */
-        const TN_T *b = B + j0;
-        if (trans_b || nr < W || b_alias) {
-            SF(pack_b)(trans_b, B, ldb, 0, NULL, W, bpanel, 0, K, j0, nr, 0, 1);
+        if (q < p0) continue;
+        size_t nr = TN_MIN(W, N - j0), sb = ldb, jc = j0;
+        if (nr < W && N >= W && d->beta == 0) /* the last panel whole, overlapping the one before (its */
+            jc = N - W, nr = W;                /* columns computed twice, stored twice with the same bits) */
+        const TN_T *b = B + jc;
+        if (d->trans_b || nr < W || b_alias) {
+            SF(pack_b)(d->trans_b, B, ldb, 0, NULL, W, bpanel, 0, K, jc, nr, 0, 1);
             b = bpanel, sb = W;
         }
         TN_CAT3(tn_direct_, , TN_S) kernel = half ? isa->TN_CAT3(direct_half, _, TN_S) : isa->TN_CAT3(direct, _, TN_S);
-        kernel(K, M, A, lda, trans_a, a_alias ? apanel : NULL, b, sb, C + j0, ldc, nr, alpha, beta,
-               bias ? bias + j0 : NULL);
+        kernel(K, M, A, lda, d->trans_a, a_alias ? apanel : NULL, b, sb, C + jc, d->ldc, nr, d->alpha, d->beta,
+               d->bias ? d->bias + jc : NULL);
     }
+}
+
+/* A team member's part of a direct product: a share of the rows (in whole tiles of 6),
+ * or, when C has fewer rows than columns and enough column panels for every member, a
+ * share of the panels -- whichever carries less of the operands to the member's core.
+ * Each member copies panels into its own part of the workspace. */
+static void TN_NAME(gemm_direct_team_f32, gemm_direct_team_f64)(void *ctx, tn_member *m)
+{
+    const SF(direct_job) *d = ctx;
+    size_t b0, b1;
+    TN_T *work = d->work + (size_t)m->tid * tn_gemm_direct_work(d->K);
+    if (d->panels >= (size_t)m->n && d->M < d->N) {
+        tn_share(d->panels, m->tid, m->n, &b0, &b1);
+        SF(gemm_direct_part)(d, 0, d->M, b0, b1, work);
+    } else {
+        tn_share((d->M + 5) / 6, m->tid, m->n, &b0, &b1);
+        if (b0 < b1) SF(gemm_direct_part)(d, 6 * b0, TN_MIN(d->M, 6 * b1), 0, SIZE_MAX, work);
+    }
+}
+
+/* The direct path on n threads (each with tn_gemm_direct_work(K) of the workspace). */
+static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int n, int trans_a, int trans_b, size_t M, size_t N, size_t K,
+    TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
+    TN_T *work)
+{
+    SF(direct_job) d = {trans_a, trans_b, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, bias, work, 0};
+    if (n <= 1) {
+        SF(gemm_direct_part)(&d, 0, M, 0, SIZE_MAX, work);
+        return;
+    }
+    size_t NR = (size_t)tn_isa_get()->TN_CAT3(nrd, _, TN_S);
+    d.panels = N / NR + (N % NR != 0); /* (a last partial panel, whole or half, is one) */
+    tn_team_run(n, SF(gemm_direct_team), &d);
 }
 
 void TN_NAME(tn_gemm_ex_f32, tn_gemm_ex_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha,
@@ -375,8 +426,9 @@ void TN_NAME(tn_gemm_ex_f32, tn_gemm_ex_f64)(int trans_a, int trans_b, size_t M,
                 for (size_t j = 0; j < N; j++) C[i * ldc + j] = bias[j] + C[i * ldc + j];
         return;
     }
-    if (tn_gemm_is_direct(M, N, K) || tn_gemm_direct_alone(M, N, K)) {
-        SF(gemm_direct)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work);
+    int n = tn_gemm_direct_threads(M, N, K);
+    if (n > 0) {
+        SF(gemm_direct)(n, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, work);
         return;
     }
     JOB g;

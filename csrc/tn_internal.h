@@ -95,12 +95,13 @@ int tn_gemm_product_threads(size_t M, size_t N, size_t K);
 
 /* The direct path's workspace for an inner dimension K (tn_gemm.c). */
 size_t tn_gemm_direct_work(size_t K);
-/* A product above the direct path's size that runs on one thread all the same (the
- * engine set to one thread) takes that path too when K <= KC: at one thread its
- * in-place tiles cost less than packing, and the packed path's workspace, which the
- * caller sized (tn_gemm_work or tn_gemm_job_work), holds what it needs -- checked here,
- * so that a thread count changed in between cannot overrun it. */
-int tn_gemm_direct_alone(size_t M, size_t N, size_t K);
+/* How many threads run a product on the direct path (0: it takes another path): every
+ * product with K <= KC and at least 2 rows that is not small -- in place, its tiles cost
+ * less than packing at any size -- on one thread when it is too small for a second
+ * (tn_gemm_is_direct), else on tn_gemm_product_threads, as many as the packed path's
+ * workspace, which the caller sized (tn_gemm_work or tn_gemm_job_work), holds direct
+ * workspaces: checked here, so that a thread count changed in between cannot overrun it. */
+int tn_gemm_direct_threads(size_t M, size_t N, size_t K);
 
 /* Token pasting for the bodies written once for float and double (tn_template.h). */
 #define TN_CAT3_(a, b, c) a##b##c

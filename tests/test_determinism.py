@@ -94,9 +94,10 @@ DIRECT_SHAPES = [(32, 30, 200), (27, 200, 32), (7, 17, 53), (2, 40, 61), (16, 64
 @pytest.mark.parametrize("shape", DIRECT_SHAPES, ids=str)
 def test_direct_path_matches_the_packed_path(dtype, shape, restore_threads):
     """linear_forward / linear_backward on direct-path sizes give the bits of the same
-    rows inside products big enough for the packed path on two threads (the batch padded
-    with zero rows past SECOND_THREAD_FLOPS and more than KC rows, which add exact zeros to
-    dW's and db's sums), and agree with the NumPy engine."""
+    rows inside products big enough for two threads (the batch padded with zero rows past
+    SECOND_THREAD_FLOPS and more than KC rows, which add exact zeros to dW's and db's
+    sums): y and dx from the direct path's team, dW (K > KC) from the packed path -- and
+    agree with the NumPy engine."""
     N, D, H = shape
     rng = np.random.default_rng(N * D + H)
     x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (H,)))
@@ -111,6 +112,35 @@ def test_direct_path_matches_the_packed_path(dtype, shape, restore_threads):
     assert np.array_equal(dx, dxb[:N]) and np.array_equal(dW, dWb) and np.array_equal(db, dbb)
     assert_close(y, ref.linear_forward(x, W, b), "y")
     for got, want, name in zip((dx, dW, db), ref.linear_backward(dy, x, W), ("dx", "dW", "db")):
+        assert_close(got, want, name)
+
+
+# (N, D, H): products with K <= KC above SECOND_THREAD_FLOPS, which the direct path runs
+# on two threads: by rows in whole tiles of 6 (y and dx at N = 512; dW = dy^T x where H >=
+# D), or by column panels where C has fewer rows than columns (y at N = 40, 100, 7; dx at
+# N = 100), with last panels of every kind (H = 500: a whole one overlapping the one
+# before; 232 and D = 200: a half one, overlapping) and rows that end on a partial tile.
+TEAM_SHAPES = [(512, 64, 192), (40, 250, 500), (100, 200, 232), (7, 256, 2000), (400, 60, 130)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", TEAM_SHAPES, ids=str)
+def test_direct_path_team_gives_the_bits_of_one_thread(dtype, shape, restore_threads):
+    """linear_forward / linear_backward where the direct path splits a product between
+    two threads give one thread's bits, and agree with the NumPy engine."""
+    N, D, H = shape
+    rng = np.random.default_rng(N + D * H)
+    x, W, b = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (H,)))
+    dy = rng.standard_normal((N, H)).astype(dtype)
+    assert 2 * N * D * H > SECOND_THREAD_FLOPS
+    runs = []
+    for threads in (1, 2):
+        tn.set_num_threads(threads)
+        runs.append((tn.linear_forward(x, W, b),) + tn.linear_backward(dy, x, W))
+    for one, two, name in zip(*runs, ("y", "dx", "dW", "db")):
+        assert np.array_equal(one, two), name
+    assert_close(runs[0][0], ref.linear_forward(x, W, b), "y")
+    for got, want, name in zip(runs[0][1:], ref.linear_backward(dy, x, W), ("dx", "dW", "db")):
         assert_close(got, want, name)
 
 
