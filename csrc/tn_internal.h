@@ -136,6 +136,17 @@ typedef void (*tn_team_fn)(void *ctx, tn_member *m);
 void tn_team_run(int n, tn_team_fn fn, void *ctx);
 void tn_barrier(tn_member *m);
 
+/* Elementwise and row-wise kernels on the team: fn(ctx, i0, i1) over [0, n) in one
+ * contiguous range per member, each a multiple of `grain` items (the last one excepted),
+ * with a thread for every `per_thread` items, up to the set count (one below twice that:
+ * the operands come from the calling thread's cache, and the second core's half must pay
+ * for carrying it across).  Each item is computed the same way whoever computes it. */
+typedef void (*tn_range_fn)(void *ctx, size_t i0, size_t i1);
+void tn_parallel_ranges(size_t n, size_t grain, size_t per_thread, tn_range_fn fn, void *ctx);
+/* ... for the elementwise kernels whose values cost a polynomial and a division or a root
+ * (GELU, layer norm, the optimizers), about 15 us of one core's work */
+#define TN_EW_PER_THREAD 32768
+
 /* [*begin, *end): member tid's share of n items split into n_members contiguous chunks */
 static inline void tn_share(size_t n, int tid, int n_members, size_t *begin, size_t *end)
 {

@@ -183,7 +183,7 @@ TN_CLONES void TN_NAME(tn_relu_backward_f32, tn_relu_backward_f64)(TN_T *dx, con
 
 /* y = x Phi(x), Phi the standard normal CDF (gelu_phi_f32/f64).  (At x = -inf: 0, the
  * limit, rather than -inf 0.) */
-TN_CLONES void TN_NAME(tn_gelu_forward_f32, tn_gelu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+TN_CLONES static void TN_NAME(gelu_forward_part_f32, gelu_forward_part_f64)(TN_T *y, const TN_T *x, size_t n)
 {
     TN_T e[GELU_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
@@ -197,8 +197,8 @@ TN_CLONES void TN_NAME(tn_gelu_forward_f32, tn_gelu_forward_f64)(TN_T *y, const 
 
 /* dx = dy (Phi(x) + x phi(x)), phi(x) = exp(-x^2 / 2) / sqrt(2 pi); x phi(x) is 0 where
  * phi(x) is (so dx = dy at x = inf, 0 at -inf: the limits) */
-TN_CLONES void TN_NAME(tn_gelu_backward_f32, tn_gelu_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x,
-    size_t n)
+TN_CLONES static void TN_NAME(gelu_backward_part_f32, gelu_backward_part_f64)(TN_T *dx, const TN_T *dy,
+    const TN_T *x, size_t n)
 {
     TN_T phi[GELU_BLOCK], e[GELU_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
@@ -223,7 +223,8 @@ TN_CLONES static void TN_NAME(gelu_tanh_arg_f32, gelu_tanh_arg_f64)(TN_T *u, con
 
 /* y = x (1 + tanh(u)) / 2, GPT-2's GELU (PyTorch's approximate="tanh").  (At x = -inf:
  * 0.) */
-TN_CLONES void TN_NAME(tn_gelu_tanh_forward_f32, tn_gelu_tanh_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+TN_CLONES static void TN_NAME(gelu_tanh_forward_part_f32, gelu_tanh_forward_part_f64)(TN_T *y, const TN_T *x,
+    size_t n)
 {
     for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
         size_t m = TN_MIN((size_t)GELU_BLOCK, n - i0);
@@ -240,8 +241,8 @@ TN_CLONES void TN_NAME(tn_gelu_tanh_forward_f32, tn_gelu_tanh_forward_f64)(TN_T 
 
 /* with t = tanh(u): dx = dy ((1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2),
  * the second term 0 where 1 - t^2 is (x^2 may overflow there) */
-TN_CLONES void TN_NAME(tn_gelu_tanh_backward_f32, tn_gelu_tanh_backward_f64)(TN_T *dx, const TN_T *dy,
-    const TN_T *x, size_t n)
+TN_CLONES static void TN_NAME(gelu_tanh_backward_part_f32, gelu_tanh_backward_part_f64)(TN_T *dx,
+    const TN_T *dy, const TN_T *x, size_t n)
 {
     TN_T t[GELU_BLOCK];
     for (size_t i0 = 0; i0 < n; i0 += GELU_BLOCK) {
@@ -255,6 +256,49 @@ TN_CLONES void TN_NAME(tn_gelu_tanh_backward_f32, tn_gelu_tanh_backward_f64)(TN_
             dx[i0 + i] = dy[i0 + i] * ((TN_T)0.5 * (1 + t[i]) + SF(pick)(dtanh == 0, 0, left * dtanh * darg));
         }
     }
+}
+
+/* The GELU functions split their values between the team (tn_parallel_ranges), in whole
+ * blocks: out[i] from a[i] (and b[i]). */
+typedef struct {
+    TN_T *out;
+    const TN_T *a, *b;
+} TN_NAME(gelu_job_f32, gelu_job_f64);
+
+#define GELU_RANGE(part, call)                                                                                        \
+    static void TN_NAME(part##_range_f32, part##_range_f64)(void *ctx, size_t i0, size_t i1)                          \
+    {                                                                                                                 \
+        const SF(gelu_job) *j = ctx;                                                                                  \
+        call;                                                                                                         \
+    }
+GELU_RANGE(gelu_forward, SF(gelu_forward_part)(j->out + i0, j->a + i0, i1 - i0))
+GELU_RANGE(gelu_backward, SF(gelu_backward_part)(j->out + i0, j->a + i0, j->b + i0, i1 - i0))
+GELU_RANGE(gelu_tanh_forward, SF(gelu_tanh_forward_part)(j->out + i0, j->a + i0, i1 - i0))
+GELU_RANGE(gelu_tanh_backward, SF(gelu_tanh_backward_part)(j->out + i0, j->a + i0, j->b + i0, i1 - i0))
+#undef GELU_RANGE
+
+void TN_NAME(tn_gelu_forward_f32, tn_gelu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+{
+    SF(gelu_job) j = {y, x, NULL};
+    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_forward_range), &j);
+}
+
+void TN_NAME(tn_gelu_backward_f32, tn_gelu_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x, size_t n)
+{
+    SF(gelu_job) j = {dx, dy, x};
+    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_backward_range), &j);
+}
+
+void TN_NAME(tn_gelu_tanh_forward_f32, tn_gelu_tanh_forward_f64)(TN_T *y, const TN_T *x, size_t n)
+{
+    SF(gelu_job) j = {y, x, NULL};
+    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_tanh_forward_range), &j);
+}
+
+void TN_NAME(tn_gelu_tanh_backward_f32, tn_gelu_tanh_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x, size_t n)
+{
+    SF(gelu_job) j = {dx, dy, x};
+    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_tanh_backward_range), &j);
 }
 
 /* ------------------------------------------------- softmax, cross-entropy */

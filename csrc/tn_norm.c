@@ -13,6 +13,10 @@
 /* ... and their rows are taken this many at a time (a divisor of TN_SUM_BLOCK) */
 #define LN_ROWS 8
 
+/* A layer norm's rows per thread: TN_EW_PER_THREAD / 2 values' worth (a row costs two
+ * sums, a root and a pass more than GELU's values), at least one. */
+static size_t ln_rows_per_thread(size_t C) { return C < TN_EW_PER_THREAD / 2 ? TN_EW_PER_THREAD / 2 / C : 1; }
+
 size_t tn_layernorm_backward_work(size_t N, size_t C)
 {
     tn_ws w = {0, 0}; /* the column sums' partial sums of dweight, then of dbias: a row per block of rows */
@@ -141,20 +145,12 @@ static inline __attribute__((always_inline)) TN_T TN_NAME(ln_dev2_f32, ln_dev2_f
     return SF(ln_total)(p);
 }
 
-/* Each row of x(N,C) over its C values: mean = x0 + sum (x - x0) / C with x0 the row's first
- * value (so a constant row's mean is exact), var = sum (x - mean)^2 / C, rstd = 1 / sqrt(var
- * + eps), y = (x - mean) rstd weight + bias.  Rows go LN_ROWS at a time, each step for all
- * of them before the next (a row's steps wait on each other's divisions and square root;
- * the rows' do not). */
-TN_CLONES void TN_NAME(tn_layernorm_forward_f32, tn_layernorm_forward_f64)(TN_T *y, TN_T *mean, TN_T *rstd,
-    const TN_T *x, const TN_T *weight, const TN_T *bias, size_t N, size_t C, TN_T eps)
+/* Rows [N0, N) of tn_layernorm_forward (below). */
+TN_CLONES static void TN_NAME(layernorm_forward_part_f32, layernorm_forward_part_f64)(TN_T *y, TN_T *mean,
+    TN_T *rstd, const TN_T *x, const TN_T *weight, const TN_T *bias, size_t N0, size_t N, size_t C, TN_T eps)
 {
     TN_T fC = (TN_T)C;
-    if (C == 0) { /* rows of no values: the mean of nothing */
-        for (size_t n = 0; n < N; n++) mean[n] = rstd[n] = (TN_T)NAN;
-        return;
-    }
-    for (size_t n0 = 0; n0 < N; n0 += LN_ROWS) {
+    for (size_t n0 = N0; n0 < N; n0 += LN_ROWS) {
         size_t n1 = TN_MIN(N, n0 + LN_ROWS);
         for (size_t n = n0; n < n1; n++) mean[n] = x[n * C] + SF(ln_sum)(x + n * C, C, x[n * C]) / fC;
         for (size_t n = n0; n < n1; n++) rstd[n] = 1 / TN_SQRT(SF(ln_dev2)(x + n * C, C, mean[n]) / fC + eps);
@@ -171,6 +167,36 @@ TN_CLONES void TN_NAME(tn_layernorm_forward_f32, tn_layernorm_forward_f64)(TN_T 
                 for (size_t c = 0; c < C; c++) yn[c] = (xn[c] - m) * s;
         }
     }
+}
+
+/* A layer norm's arguments, for the members of a team (each a share of the rows). */
+typedef struct {
+    TN_T *y, *mean, *rstd, *dx, *pw, *pb;
+    const TN_T *x, *dy, *weight, *bias, *cmean, *crstd;
+    size_t C;
+    TN_T eps;
+} TN_NAME(ln_job_f32, ln_job_f64);
+
+static void TN_NAME(layernorm_forward_range_f32, layernorm_forward_range_f64)(void *ctx, size_t n0, size_t n1)
+{
+    const SF(ln_job) *j = ctx;
+    SF(layernorm_forward_part)(j->y, j->mean, j->rstd, j->x, j->weight, j->bias, n0, n1, j->C, j->eps);
+}
+
+/* Each row of x(N,C) over its C values: mean = x0 + sum (x - x0) / C with x0 the row's first
+ * value (so a constant row's mean is exact), var = sum (x - mean)^2 / C, rstd = 1 / sqrt(var
+ * + eps), y = (x - mean) rstd weight + bias.  Rows go LN_ROWS at a time, each step for all
+ * of them before the next (a row's steps wait on each other's divisions and square root;
+ * the rows' do not); large inputs split their rows between the team. */
+void TN_NAME(tn_layernorm_forward_f32, tn_layernorm_forward_f64)(TN_T *y, TN_T *mean, TN_T *rstd, const TN_T *x,
+    const TN_T *weight, const TN_T *bias, size_t N, size_t C, TN_T eps)
+{
+    if (C == 0) { /* rows of no values: the mean of nothing */
+        for (size_t n = 0; n < N; n++) mean[n] = rstd[n] = (TN_T)NAN;
+        return;
+    }
+    SF(ln_job) j = {.y = y, .mean = mean, .rstd = rstd, .x = x, .weight = weight, .bias = bias, .C = C, .eps = eps};
+    tn_parallel_ranges(N, LN_ROWS, ln_rows_per_thread(C), SF(layernorm_forward_range), &j);
 }
 
 /* One row's sums for its gradient (xhat = (x - m) s, g = dy weight, or dy without a
@@ -203,10 +229,35 @@ static inline __attribute__((always_inline)) void TN_NAME(ln_row_dx_f32, ln_row_
     }
 }
 
+/* Rows [N0, N) of tn_layernorm_backward (N0 a multiple of TN_SUM_BLOCK): dx, and the
+ * partial column sums of their blocks of rows. */
+TN_CLONES static void TN_NAME(layernorm_backward_part_f32, layernorm_backward_part_f64)(TN_T *dx, TN_T *pw,
+    TN_T *pb, const TN_T *dy, const TN_T *x, const TN_T *weight, const TN_T *mean, const TN_T *rstd, size_t N0,
+    size_t N, size_t C)
+{
+    TN_T g_mean[LN_ROWS], gx_mean[LN_ROWS];
+    for (size_t n0 = N0; n0 < N; n0 += LN_ROWS) { /* (LN_ROWS divides TN_SUM_BLOCK: one block of column sums) */
+        size_t n1 = TN_MIN(N, n0 + LN_ROWS), blk = n0 / TN_SUM_BLOCK * C;
+        for (size_t n = n0; n < n1; n++)
+            SF(ln_row_sums)(g_mean + n - n0, gx_mean + n - n0, pw + blk, pb + blk, dy + n * C, x + n * C, weight,
+                            mean[n], rstd[n], C);
+        for (size_t n = n0; n < n1; n++)
+            SF(ln_row_dx)(dx + n * C, dy + n * C, x + n * C, weight, mean[n], rstd[n], g_mean[n - n0],
+                          gx_mean[n - n0], C);
+    }
+}
+
+static void TN_NAME(layernorm_backward_range_f32, layernorm_backward_range_f64)(void *ctx, size_t n0, size_t n1)
+{
+    const SF(ln_job) *j = ctx;
+    SF(layernorm_backward_part)(j->dx, j->pw, j->pb, j->dy, j->x, j->weight, j->cmean, j->crstd, n0, n1, j->C);
+}
+
 /* dx (N,C) row by row, LN_ROWS rows at a time (each row's sums for all of them, then
  * their dx); dweight = sum_n dy xhat (if weight), dbias = sum_n dy, as column sums
- * (tn_sums.c) from partial sums per block of TN_SUM_BLOCK rows kept in work. */
-TN_CLONES void TN_NAME(tn_layernorm_backward_f32, tn_layernorm_backward_f64)(TN_T *dx, TN_T *dweight, TN_T *dbias,
+ * (tn_sums.c) from partial sums per block of TN_SUM_BLOCK rows kept in work.  Large
+ * inputs split their blocks of rows between the team. */
+void TN_NAME(tn_layernorm_backward_f32, tn_layernorm_backward_f64)(TN_T *dx, TN_T *dweight, TN_T *dbias,
     const TN_T *dy, const TN_T *x, const TN_T *weight, const TN_T *mean, const TN_T *rstd, size_t N, size_t C,
     TN_T *work)
 {
@@ -219,16 +270,9 @@ TN_CLONES void TN_NAME(tn_layernorm_backward_f32, tn_layernorm_backward_f64)(TN_
     TN_T *pw = SF(take)(&work, nb * C), *pb = SF(take)(&work, nb * C);
     SF(zero)(pw, nb * C);
     SF(zero)(pb, nb * C);
-    TN_T g_mean[LN_ROWS], gx_mean[LN_ROWS];
-    for (size_t n0 = 0; n0 < N; n0 += LN_ROWS) { /* (LN_ROWS divides TN_SUM_BLOCK: one block of column sums) */
-        size_t n1 = TN_MIN(N, n0 + LN_ROWS), blk = n0 / TN_SUM_BLOCK * C;
-        for (size_t n = n0; n < n1; n++)
-            SF(ln_row_sums)(g_mean + n - n0, gx_mean + n - n0, pw + blk, pb + blk, dy + n * C, x + n * C, weight,
-                            mean[n], rstd[n], C);
-        for (size_t n = n0; n < n1; n++)
-            SF(ln_row_dx)(dx + n * C, dy + n * C, x + n * C, weight, mean[n], rstd[n], g_mean[n - n0],
-                          gx_mean[n - n0], C);
-    }
+    SF(ln_job) j = {.dx = dx, .pw = pw, .pb = pb, .dy = dy, .x = x, .weight = weight, .cmean = mean, .crstd = rstd,
+                    .C = C};
+    tn_parallel_ranges(N, TN_SUM_BLOCK, ln_rows_per_thread(C), SF(layernorm_backward_range), &j);
     if (dweight) FN(col_sums_of_blocks)(dweight, pw, N, C);
     FN(col_sums_of_blocks)(dbias, pb, N, C);
 }

@@ -272,3 +272,33 @@ void tn_team_run(int n, tn_team_fn fn, void *ctx)
     while (atomic_load(&team.remaining) > 0) spin_wait(&spins);
     pthread_mutex_unlock(&team.busy);
 }
+
+/* ------------------------------------------------------- ranges of items */
+
+typedef struct {
+    size_t n, grain;
+    tn_range_fn fn;
+    void *ctx;
+} ranges_job;
+
+static void ranges_member(void *ctx, tn_member *m)
+{
+    const ranges_job *r = ctx;
+    size_t b0, b1;
+    tn_share((r->n + r->grain - 1) / r->grain, m->tid, m->n, &b0, &b1);
+    size_t i0 = b0 * r->grain, i1 = b1 * r->grain < r->n ? b1 * r->grain : r->n;
+    if (i0 < i1) r->fn(r->ctx, i0, i1);
+}
+
+void tn_parallel_ranges(size_t n, size_t grain, size_t per_thread, tn_range_fn fn, void *ctx)
+{
+    size_t want = per_thread ? n / per_thread : 1;
+    int threads = want < 2 ? 1 : tn_get_num_threads();
+    if (threads < 2) {
+        if (n) fn(ctx, 0, n);
+        return;
+    }
+    if ((size_t)threads > want) threads = (int)want;
+    ranges_job r = {n, grain ? grain : 1, fn, ctx};
+    tn_team_run(threads, ranges_member, &r);
+}

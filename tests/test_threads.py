@@ -253,6 +253,69 @@ def test_same_bits_for_any_thread_count(spec, restore_threads):
                 assert _same_bits(_call(spec, kw), want), f"{n} threads changed the bits ({np.dtype(dtype).name})"
 
 
+#: Values from which GELU, layer norm and the optimizers' *_foreach_ (SGD's: 8 times as many)
+#: split their work between threads (TN_EW_PER_THREAD, csrc/tn_internal.h): the sizes
+#: above are below it.
+EW_PER_THREAD = 32768
+
+
+def _elementwise_calls(dtype):
+    """(name, call) of the functions that split their values (or rows, or the values of a
+    list of tensors) between threads, on inputs of a few threads' worth whose ranges end
+    inside GELU's blocks of 512 values, layer norm's rows and blocks of 128 rows, and the
+    optimizers' tensors; each call works on its own copies and returns what it made."""
+    rng = np.random.default_rng(11)
+    n = 3 * EW_PER_THREAD + 77
+    x, dy = (rng.standard_normal(n).astype(dtype) * 3 for _ in range(2))
+    N, C = 3 * EW_PER_THREAD // 2 // 50 + 3, 50  # rows of 50 values: 3 threads' worth and some
+    xs, dys = (rng.standard_normal((N, C)).astype(dtype) for _ in range(2))
+    w, b = (rng.standard_normal(C).astype(dtype) for _ in range(2))
+    y, mean, rstd = tn.layernorm_forward(xs, w, b)
+    calls = []
+    for form in ("none", "tanh"):
+        calls += [(f"gelu_forward {form}", lambda form=form: [tn.gelu_forward(x, approximate=form)]),
+                  (f"gelu_backward {form}", lambda form=form: [tn.gelu_backward(dy, x, approximate=form)])]
+    for wb in ((w, b), (None, None)):
+        calls += [(f"layernorm_forward weight={wb[0] is not None}", lambda wb=wb: list(tn.layernorm_forward(xs, *wb))),
+                  (f"layernorm_backward weight={wb[0] is not None}",
+                   lambda wb=wb: [a for a in tn.layernorm_backward(dys, xs, wb[0], mean, rstd) if a is not None])]
+    # 9 tensors of 57600 .. 95488 values (689k in all: two threads for SGD too), one
+    # skipped (a None gradient)
+    shapes = [(128, 450 + 37 * k) for k in range(9)]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads[4] = None
+    states = [np.abs(rng.standard_normal(s)).astype(dtype) for s in shapes]
+    steps = np.array([0, 3] * 4 + [1], dtype=np.int64)
+
+    def optimizer(name, nstate, **kw):
+        def call():
+            ps, ss, st = [p.copy() for p in params], [[s.copy() for s in states] for _ in range(nstate)], steps.copy()
+            getattr(tn, name)(ps, grads, *(ss or [None]), st if nstate else None, **kw)
+            return ps + [s for group in ss for s in group] + [st]
+        return call
+
+    calls += [("sgd_foreach_", optimizer("sgd_foreach_", 0, lr=0.1)),
+              ("sgd_foreach_ momentum", optimizer("sgd_foreach_", 1, lr=0.1, momentum=0.9, weight_decay=0.01)),
+              ("adam_foreach_", optimizer("adam_foreach_", 2, lr=1e-2, weight_decay=0.1)),
+              ("adam_foreach_ l2", optimizer("adam_foreach_", 2, lr=1e-2, weight_decay=0.1, decoupled=False)),
+              ("adagrad_foreach_", optimizer("adagrad_foreach_", 1, lr=0.1, lr_decay=0.01))]
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_values_split_between_threads_give_the_bits_of_one(dtype, restore_threads):
+    """GELU, layer norm and the *_foreach_ optimizers on inputs big enough to split give
+    one thread's bits on 2, 3 and 4 threads."""
+    calls = _elementwise_calls(dtype)
+    tn.set_num_threads(1)
+    want = [call() for _, call in calls]
+    for n in (2, 3, 4):
+        tn.set_num_threads(n)
+        for (name, call), w in zip(calls, want):
+            assert _same_bits(call(), w), f"{name}: {n} threads changed the bits"
+
+
 # ---------------------------------------------------------------- the default count
 
 def _default_threads(env=None, cpus=None, cgroup_procs=None):
