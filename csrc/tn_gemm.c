@@ -60,6 +60,35 @@ int tn_gemm_direct_threads(size_t M, size_t N, size_t K)
     return n;
 }
 
+/* The KC blocks of a product that may split its K between threads (tn_gemm_split_k),
+ * 0 if it may not: 2 to TN_SPLIT_K_BLOCKS blocks, a product big enough for a second
+ * thread, its blocks after the first (M x N each) at most TN_SPLIT_K_ELEMS values. */
+static size_t split_k_blocks(size_t M, size_t N, size_t K)
+{
+    size_t nb = (K + TN_GEMM_KC - 1) / TN_GEMM_KC;
+    if (M < 2 || N == 0 || nb < 2 || nb > TN_SPLIT_K_BLOCKS || tn_gemm_shares(M, N, K) < 2) return 0;
+    return M <= TN_SPLIT_K_ELEMS / N / (nb - 1) ? nb : 0;
+}
+
+size_t tn_gemm_split_k_work(size_t M, size_t N, size_t K)
+{
+    size_t nb = split_k_blocks(M, N, K);
+    return nb ? nb * tn_gemm_job_work(M, N, TN_GEMM_KC) + (nb - 1) * TN_ROUND_UP(M * N) : 0;
+}
+
+int tn_gemm_split_k_threads(size_t M, size_t N, size_t K)
+{
+    size_t nb = split_k_blocks(M, N, K), b0, b1, most = 0;
+    int n = nb ? tn_gemm_product_threads(M, N, K) : 1;
+    if (n > (int)nb) n = (int)nb;
+    if (n < 2) return 1;
+    for (int t = 0; t < n; t++) { /* the most rows of K a member takes: within a quarter of an even share */
+        tn_share(nb, t, n, &b0, &b1);
+        most = TN_MAX(most, TN_MIN(b1 * TN_GEMM_KC, K) - b0 * TN_GEMM_KC);
+    }
+    return 4 * most * (size_t)n <= 5 * K ? n : 1;
+}
+
 size_t tn_gemm_job_work(size_t M, size_t N, size_t K)
 {
     const tn_isa *isa = tn_isa_get();

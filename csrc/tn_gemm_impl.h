@@ -408,6 +408,69 @@ static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int n, int trans_a, int tr
     tn_team_run(n, SF(gemm_direct_team), &d);
 }
 
+/* A product whose K rows split between threads (tn_gemm_split_k): member m takes its
+ * share of the KC blocks of K, each a one-member packed job of its own (workspace: `per`
+ * elements a member), block 0 into C and block p > 0 into scratch p - 1 (M x N), then
+ * adds the blocks to C in order. */
+typedef struct {
+    int trans_a, trans_b;
+    size_t M, N, K, nb, per;
+    TN_T alpha, beta;
+    const TN_T *A;
+    size_t lda;
+    const TN_T *B;
+    size_t ldb;
+    TN_T *C;
+    size_t ldc;
+    TN_T *work, *scratch;
+} TN_NAME(split_k_job_f32, split_k_job_f64);
+
+static void TN_NAME(gemm_split_k_team_f32, gemm_split_k_team_f64)(void *ctx, tn_member *m)
+{
+    const SF(split_k_job) *s = ctx;
+    size_t p0, p1, MN = TN_ROUND_UP(s->M * s->N);
+    tn_member solo = {0, 1, 0};
+    tn_share(s->nb, m->tid, m->n, &p0, &p1);
+    for (size_t p = p0; p < p1; p++) {
+        size_t k0 = p * TN_GEMM_KC, kc = TN_MIN((size_t)TN_GEMM_KC, s->K - k0);
+        JOB g;
+        FN(gemm_init)(&g, s->trans_a, s->trans_b, s->M, s->N, kc, s->alpha, s->A + (s->trans_a ? k0 * s->lda : k0),
+                      s->lda, s->B + (s->trans_b ? k0 : k0 * s->ldb), s->ldb, p ? 0 : s->beta,
+                      p ? s->scratch + (p - 1) * MN : s->C, p ? s->N : s->ldc, s->work + (size_t)m->tid * s->per);
+        FN(gemm_member)(&g, &solo);
+    }
+    tn_barrier(m);
+    /* C = (C + block 1) + block 2 ...: the additions of one thread's KC blocks (beta 1) */
+    size_t r0, r1;
+    tn_share(s->M, m->tid, m->n, &r0, &r1);
+    for (size_t i = r0; i < r1; i++)
+        for (size_t p = 1; p < s->nb; p++) {
+            TN_T *c = s->C + i * s->ldc;
+            const TN_T *b = s->scratch + (p - 1) * MN + i * s->N;
+            for (size_t j = 0; j < s->N; j++) c[j] = c[j] + b[j];
+        }
+}
+
+/* tn_gemm on a workspace of tn_gemm_split_k_work(M, N, K): as tn_gemm, but where the
+ * product gets several threads and its K splits into whole KC blocks evenly enough
+ * (tn_gemm_split_k_threads), each thread takes a share of the blocks -- the rows of a
+ * weight gradient dy^T x that it computed itself, in the layers before.  The bits are
+ * one thread's: each block's chain from 0, then C = block 0, C = C + block 1, ... as the
+ * packed path adds its blocks (alpha times each, beta on block 0). */
+void TN_NAME(tn_gemm_split_k_f32, tn_gemm_split_k_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K,
+    TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, TN_T *work)
+{
+    int n = tn_gemm_split_k_threads(M, N, K);
+    if (n < 2 || alpha == 0) {
+        FN(gemm)(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, work);
+        return;
+    }
+    size_t nb = (K + TN_GEMM_KC - 1) / TN_GEMM_KC, per = tn_gemm_job_work(M, N, TN_GEMM_KC);
+    SF(split_k_job) s = {trans_a, trans_b, M, N, K, nb, per, alpha, beta, A, lda, B, ldb, C, ldc, work,
+                         work + nb * per};
+    tn_team_run(n, SF(gemm_split_k_team), &s);
+}
+
 void TN_NAME(tn_gemm_ex_f32, tn_gemm_ex_f64)(int trans_a, int trans_b, size_t M, size_t N, size_t K, TN_T alpha,
     const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias, TN_T *work)
 {

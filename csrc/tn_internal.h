@@ -93,6 +93,19 @@ static inline int tn_gemm_is_direct(size_t M, size_t N, size_t K)
 /* One product's team: a thread per share, up to the set count (tn_gemm.c). */
 int tn_gemm_product_threads(size_t M, size_t N, size_t K);
 
+/* Splitting K between threads (tn_gemm_split_k, for linear_backward's weight gradient):
+ * at most this many KC blocks, and this many values in the blocks after the first. */
+#define TN_SPLIT_K_BLOCKS 4
+#define TN_SPLIT_K_ELEMS (1u << 18)
+/* tn_gemm_split_k's workspace where it may split the product (0 where it never does:
+ * then tn_gemm_work's), and its thread count now (1: tn_gemm's path). */
+size_t tn_gemm_split_k_work(size_t M, size_t N, size_t K);
+int tn_gemm_split_k_threads(size_t M, size_t N, size_t K);
+void tn_gemm_split_k_f32(int trans_a, int trans_b, size_t M, size_t N, size_t K, float alpha, const float *A,
+                         size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, float *work);
+void tn_gemm_split_k_f64(int trans_a, int trans_b, size_t M, size_t N, size_t K, double alpha, const double *A,
+                         size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc, double *work);
+
 /* The direct path's workspace for an inner dimension K (tn_gemm.c). */
 size_t tn_gemm_direct_work(size_t K);
 /* How many threads run a product on the direct path (0: it takes another path): every

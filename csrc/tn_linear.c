@@ -10,8 +10,10 @@ size_t tn_linear_forward_work(size_t N, size_t D, size_t H) { return tn_gemm_wor
 
 size_t tn_linear_work(size_t N, size_t D, size_t H)
 {
-    /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N) */
-    return TN_MAX(tn_gemm_work(N, H, D), TN_MAX(tn_gemm_work(N, D, H), tn_gemm_work(H, D, N)));
+    /* the three GEMMs of forward/backward: (N,H,D), (N,D,H), (H,D,N), the last one's K
+     * split between threads where it may be (tn_gemm_split_k) */
+    size_t dW = TN_MAX(tn_gemm_work(H, D, N), tn_gemm_split_k_work(H, D, N));
+    return TN_MAX(tn_gemm_work(N, H, D), TN_MAX(tn_gemm_work(N, D, H), dW));
 }
 
 /* Cross-entropy: the rows whose target is not ignore_index */
@@ -125,7 +127,7 @@ void TN_NAME(tn_linear_backward_f32, tn_linear_backward_f64)(TN_T *dx, TN_T *dW,
     const TN_T *x, const TN_T *W, size_t N, size_t D, size_t H, TN_T *work)
 {
     if (dx) FN(gemm)(0, 0, N, D, H, 1, dy, H, W, D, 0, dx, D, work);
-    if (dW) FN(gemm)(1, 0, H, D, N, 1, dy, H, x, D, 0, dW, D, work);
+    if (dW) FN(gemm_split_k)(1, 0, H, D, N, 1, dy, H, x, D, 0, dW, D, work);
     if (db) SF(sum_rows)(db, dy, N, H);
 }
 

@@ -16,6 +16,7 @@ static size_t rnn_work(size_t T, size_t B, size_t D, size_t H, size_t V, int bac
     if (lm) {
         tn_ws_add(&w, TB, H, 2); /* hs, dhs */
         tn_ws_add(&w, TB, V, 1); /* logits / dlogits */
+        tn_ws_add(&w, tn_gemm_split_k_work(V, H, TB), 1, 1); /* (linear_backward's dW_hy, when it splits) */
     }
     if (backward) {
         tn_ws_add(&w, TB, H, 1); /* dpre */

@@ -144,6 +144,51 @@ def test_direct_path_team_gives_the_bits_of_one_thread(dtype, shape, restore_thr
         assert_close(got, want, name)
 
 
+# (N, D, H): linear_backward's dW = dy^T x with K = N rows in 2 to 4 blocks of KC = 256,
+# which two or more threads split between them (tn_gemm_split_k) -- whole blocks (512,
+# 1024), a short last block (600: members of 256 and 344 rows), odd D and H -- and shapes
+# it leaves to the packed path: 768 rows on two threads (members of 256 and 512 rows,
+# too uneven), 2000 (8 blocks).
+SPLIT_K_SHAPES = [(512, 64, 192), (600, 48, 130), (1024, 37, 70), (768, 100, 33), (2000, 40, 50)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SPLIT_K_SHAPES, ids=str)
+def test_weight_gradient_split_by_rows_gives_the_bits_of_one_thread(dtype, shape, restore_threads):
+    """linear_backward where threads split the weight gradient's rows gives one thread's
+    bits on 2, 3 and 4 threads, and agrees with the NumPy engine."""
+    N, D, H = shape
+    rng = np.random.default_rng(N + D + H)
+    x, W, dy = (rng.standard_normal(s).astype(dtype) for s in ((N, D), (H, D), (N, H)))
+    tn.set_num_threads(1)
+    one = tn.linear_backward(dy, x, W)
+    for n in (2, 3, 4):
+        tn.set_num_threads(n)
+        for a, b, name in zip(one, tn.linear_backward(dy, x, W), ("dx", "dW", "db")):
+            assert np.array_equal(a, b), f"{name} on {n} threads"
+    for got, want, name in zip(one, ref.linear_backward(dy, x, W), ("dx", "dW", "db")):
+        assert_close(got, want, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rnn_lm_loss_with_a_split_output_gradient(dtype, restore_threads):
+    """rnn_lm_loss whose dW_hy (V x H over T B = 512 rows) splits between threads: its
+    workspace holds the split (the sanitizer run checks every byte); one thread's bits."""
+    T, B, H, V = 64, 8, 128, 65
+    rng = np.random.default_rng(5)
+    W_xh, W_hh, W_hy = (rng.standard_normal(s).astype(dtype) * 0.1 for s in ((H, V), (H, H), (V, H)))
+    b_h, b_y = np.zeros(H, dtype), np.zeros(V, dtype)
+    inputs, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    h0 = np.zeros((B, H), dtype)
+    runs = []
+    for n in (1, 2):
+        tn.set_num_threads(n)
+        loss, grads, h = tn.rnn_lm_loss(inputs, targets, h0, W_xh, W_hh, b_h, W_hy, b_y)
+        runs.append([np.array(loss), h] + [grads[k] for k in sorted(grads)])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
+
+
 # (N, D, H, dtype) at one thread, where every product with K <= KC takes the direct path:
 # dx = dy W reads W's rows (D values: a row stride of 1 KiB or 512 bytes) as B's, H of
 # them, r = H / 4 or H / 8 to each L1 set they start on -- copied panel by panel when
