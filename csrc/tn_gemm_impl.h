@@ -21,7 +21,8 @@
 #define FN(name) TN_CAT4(tn_, name, _, TN_S)
 #define JOB FN(gemm_job)
 
-/* A product for the direct path (gemm_direct) and its team. */
+/* A product for the teams of the direct path (gemm_direct) and of split K
+ * (tn_gemm_split_k): C = beta C + alpha op(A) op(B) (+ bias), on a workspace. */
 typedef struct {
     int trans_a, trans_b;
     size_t M, N, K;
@@ -34,8 +35,10 @@ typedef struct {
     size_t ldc;
     const TN_T *bias;
     TN_T *work;
-    size_t panels; /* C's column panels */
-} TN_NAME(direct_job_f32, direct_job_f64);
+    size_t panels;  /* direct: C's column panels */
+    size_t nb, per; /* split K: K's blocks of KC, a member's share of work */
+    TN_T *scratch;  /* split K: the blocks after the first, M x N each */
+} TN_NAME(product_f32, product_f64);
 
 /* Panel p of op(A)[i0 : i0+mc, k0 : k0+kc] for op(A) = A, element (i, k) at
  * dst[p*(kc*MR + TN_PANEL_PAD) + k*MR + i], zero-padded: rows read along memory. */
@@ -347,7 +350,7 @@ void TN_NAME(tn_gemm_run_f32, tn_gemm_run_f64)(JOB *g)
  * work -- or, for A^T with a 4 KiB multiple, one panel of A.  Column panel by column
  * panel, so a copied panel is made once and serves every row of C.  This computes rows
  * [i0, i1) of C and, of its column panels, those numbered [p0, p1). */
-static void TN_NAME(gemm_direct_part_f32, gemm_direct_part_f64)(const SF(direct_job) *d, size_t i0, size_t i1,
+static void TN_NAME(gemm_direct_part_f32, gemm_direct_part_f64)(const SF(product) *d, size_t i0, size_t i1,
     size_t p0, size_t p1, TN_T *work)
 {
     const tn_isa *isa = tn_isa_get();
@@ -381,7 +384,7 @@ static void TN_NAME(gemm_direct_part_f32, gemm_direct_part_f64)(const SF(direct_
  * Each member copies panels into its own part of the workspace. */
 static void TN_NAME(gemm_direct_team_f32, gemm_direct_team_f64)(void *ctx, tn_member *m)
 {
-    const SF(direct_job) *d = ctx;
+    const SF(product) *d = ctx;
     size_t b0, b1;
     TN_T *work = d->work + (size_t)m->tid * tn_gemm_direct_work(d->K);
     if (d->panels >= (size_t)m->n && d->M < d->N) {
@@ -398,7 +401,7 @@ static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int n, int trans_a, int tr
     TN_T alpha, const TN_T *A, size_t lda, const TN_T *B, size_t ldb, TN_T beta, TN_T *C, size_t ldc, const TN_T *bias,
     TN_T *work)
 {
-    SF(direct_job) d = {trans_a, trans_b, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, bias, work, 0};
+    SF(product) d = {trans_a, trans_b, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, bias, work, 0, 0, 0, NULL};
     if (n <= 1) {
         SF(gemm_direct_part)(&d, 0, M, 0, SIZE_MAX, work);
         return;
@@ -408,26 +411,13 @@ static void TN_NAME(gemm_direct_f32, gemm_direct_f64)(int n, int trans_a, int tr
     tn_team_run(n, SF(gemm_direct_team), &d);
 }
 
-/* A product whose K rows split between threads (tn_gemm_split_k): member m takes its
- * share of the KC blocks of K, each a one-member packed job of its own (workspace: `per`
- * elements a member), block 0 into C and block p > 0 into scratch p - 1 (M x N), then
- * adds the blocks to C in order. */
-typedef struct {
-    int trans_a, trans_b;
-    size_t M, N, K, nb, per;
-    TN_T alpha, beta;
-    const TN_T *A;
-    size_t lda;
-    const TN_T *B;
-    size_t ldb;
-    TN_T *C;
-    size_t ldc;
-    TN_T *work, *scratch;
-} TN_NAME(split_k_job_f32, split_k_job_f64);
-
+/* A member of a product whose K rows split between threads (tn_gemm_split_k): it takes
+ * its share of the KC blocks of K, each a one-member packed job of its own (workspace:
+ * `per` elements a member), block 0 into C and block p > 0 into scratch p - 1; then the
+ * members add the blocks to C in order. */
 static void TN_NAME(gemm_split_k_team_f32, gemm_split_k_team_f64)(void *ctx, tn_member *m)
 {
-    const SF(split_k_job) *s = ctx;
+    const SF(product) *s = ctx;
     size_t p0, p1, MN = TN_ROUND_UP(s->M * s->N);
     tn_member solo = {0, 1, 0};
     tn_share(s->nb, m->tid, m->n, &p0, &p1);
@@ -466,8 +456,8 @@ void TN_NAME(tn_gemm_split_k_f32, tn_gemm_split_k_f64)(int trans_a, int trans_b,
         return;
     }
     size_t nb = (K + TN_GEMM_KC - 1) / TN_GEMM_KC, per = tn_gemm_job_work(M, N, TN_GEMM_KC);
-    SF(split_k_job) s = {trans_a, trans_b, M, N, K, nb, per, alpha, beta, A, lda, B, ldb, C, ldc, work,
-                         work + nb * per};
+    SF(product) s = {trans_a, trans_b, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc, NULL, work, 0, nb, per,
+                     work + nb * per};
     tn_team_run(n, SF(gemm_split_k_team), &s);
 }
 
