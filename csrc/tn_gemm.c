@@ -54,10 +54,9 @@ int tn_gemm_direct_threads(size_t M, size_t N, size_t K)
 {
     if (M < 2 || K > TN_GEMM_KC || tn_gemm_is_small(M, N, K)) return 0;
     if (tn_gemm_shares(M, N, K) < 2) return 1; /* the workspace sized for it (tn_gemm_work) */
-    size_t work = tn_gemm_job_work(M, N, K), each = tn_gemm_direct_work(K);
+    size_t fit = tn_gemm_job_work(M, N, K) / tn_gemm_direct_work(K); /* direct workspaces it holds */
     int n = tn_gemm_product_threads(M, N, K);
-    while (n > 0 && (size_t)n * each > work) n--;
-    return n;
+    return (size_t)n < fit ? n : (int)fit;
 }
 
 /* The KC blocks of a product that may split its K between threads (tn_gemm_split_k),

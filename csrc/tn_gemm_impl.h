@@ -433,12 +433,13 @@ static void TN_NAME(gemm_split_k_team_f32, gemm_split_k_team_f64)(void *ctx, tn_
     /* C = (C + block 1) + block 2 ...: the additions of one thread's KC blocks (beta 1) */
     size_t r0, r1;
     tn_share(s->M, m->tid, m->n, &r0, &r1);
-    for (size_t i = r0; i < r1; i++)
+    for (size_t i = r0; i < r1; i++) {
+        TN_T *c = s->C + i * s->ldc;
         for (size_t p = 1; p < s->nb; p++) {
-            TN_T *c = s->C + i * s->ldc;
             const TN_T *b = s->scratch + (p - 1) * MN + i * s->N;
             for (size_t j = 0; j < s->N; j++) c[j] = c[j] + b[j];
         }
+    }
 }
 
 /* tn_gemm on a workspace of tn_gemm_split_k_work(M, N, K): as tn_gemm, but where the

@@ -261,46 +261,46 @@ TN_CLONES static void TN_NAME(gelu_tanh_backward_part_f32, gelu_tanh_backward_pa
 }
 
 /* The GELU functions split their values between the team (tn_parallel_ranges), in whole
- * blocks: out[i] from a[i] (and b[i]). */
+ * blocks: out[i] from a[i] by forward, or from a[i] and b[i] by backward. */
 typedef struct {
     TN_T *out;
     const TN_T *a, *b;
+    void (*forward)(TN_T *, const TN_T *, size_t);
+    void (*backward)(TN_T *, const TN_T *, const TN_T *, size_t);
 } TN_NAME(gelu_job_f32, gelu_job_f64);
 
-#define GELU_RANGE(part, call)                                                                                        \
-    static void TN_NAME(part##_range_f32, part##_range_f64)(void *ctx, size_t i0, size_t i1)                          \
-    {                                                                                                                 \
-        const SF(gelu_job) *j = ctx;                                                                                  \
-        call;                                                                                                         \
-    }
-GELU_RANGE(gelu_forward, SF(gelu_forward_part)(j->out + i0, j->a + i0, i1 - i0))
-GELU_RANGE(gelu_backward, SF(gelu_backward_part)(j->out + i0, j->a + i0, j->b + i0, i1 - i0))
-GELU_RANGE(gelu_tanh_forward, SF(gelu_tanh_forward_part)(j->out + i0, j->a + i0, i1 - i0))
-GELU_RANGE(gelu_tanh_backward, SF(gelu_tanh_backward_part)(j->out + i0, j->a + i0, j->b + i0, i1 - i0))
-#undef GELU_RANGE
+static void TN_NAME(gelu_range_f32, gelu_range_f64)(void *ctx, size_t i0, size_t i1)
+{
+    const SF(gelu_job) *j = ctx;
+    if (j->backward)
+        j->backward(j->out + i0, j->a + i0, j->b + i0, i1 - i0);
+    else
+        j->forward(j->out + i0, j->a + i0, i1 - i0);
+}
+
+static void TN_NAME(gelu_run_f32, gelu_run_f64)(SF(gelu_job) j, size_t n)
+{
+    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_range), &j);
+}
 
 void TN_NAME(tn_gelu_forward_f32, tn_gelu_forward_f64)(TN_T *y, const TN_T *x, size_t n)
 {
-    SF(gelu_job) j = {y, x, NULL};
-    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_forward_range), &j);
+    SF(gelu_run)((SF(gelu_job)){y, x, NULL, SF(gelu_forward_part), NULL}, n);
 }
 
 void TN_NAME(tn_gelu_backward_f32, tn_gelu_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x, size_t n)
 {
-    SF(gelu_job) j = {dx, dy, x};
-    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_backward_range), &j);
+    SF(gelu_run)((SF(gelu_job)){dx, dy, x, NULL, SF(gelu_backward_part)}, n);
 }
 
 void TN_NAME(tn_gelu_tanh_forward_f32, tn_gelu_tanh_forward_f64)(TN_T *y, const TN_T *x, size_t n)
 {
-    SF(gelu_job) j = {y, x, NULL};
-    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_tanh_forward_range), &j);
+    SF(gelu_run)((SF(gelu_job)){y, x, NULL, SF(gelu_tanh_forward_part), NULL}, n);
 }
 
 void TN_NAME(tn_gelu_tanh_backward_f32, tn_gelu_tanh_backward_f64)(TN_T *dx, const TN_T *dy, const TN_T *x, size_t n)
 {
-    SF(gelu_job) j = {dx, dy, x};
-    tn_parallel_ranges(n, GELU_BLOCK, TN_EW_PER_THREAD, SF(gelu_tanh_backward_range), &j);
+    SF(gelu_run)((SF(gelu_job)){dx, dy, x, NULL, SF(gelu_tanh_backward_part)}, n);
 }
 
 /* ------------------------------------------------- softmax, cross-entropy */

@@ -108,7 +108,7 @@ typedef struct {
     int64_t *const *step;
     const size_t *n;
     size_t count;
-    double lr, a, b, eps, weight_decay, c; /* SGD: a momentum, b dampening; Adam: a, b the betas; Adagrad: c lr_decay */
+    double lr, momentum, dampening, beta1, beta2, eps, weight_decay, lr_decay; /* (each algorithm's own) */
 } TN_NAME(foreach_job_f32, foreach_job_f64);
 
 static void TN_NAME(foreach_range_f32, foreach_range_f64)(void *ctx, size_t e0, size_t e1)
@@ -122,15 +122,16 @@ static void TN_NAME(foreach_range_f32, foreach_range_f64)(void *ctx, size_t e0, 
         const TN_T *g = j->grad[i] + lo;
         int64_t t = j->step ? *j->step[i] : 0;
         if (j->kind == OPT_SGD)
-            SF(sgd_momentum_step)(p, g, j->a != 0 ? j->s1[i] + lo : NULL, hi - lo, j->lr, j->a, j->b, j->weight_decay,
-                                  j->nesterov, j->a != 0 && t == 1);
+            SF(sgd_momentum_step)(p, g, j->momentum != 0 ? j->s1[i] + lo : NULL, hi - lo, j->lr, j->momentum,
+                                  j->dampening, j->weight_decay, j->nesterov, j->momentum != 0 && t == 1);
         else if (j->kind == OPT_ADAM && j->decoupled)
-            FN(adam_step)(p, g, j->s1[i] + lo, j->s2[i] + lo, hi - lo, t, j->lr, j->a, j->b, j->eps, j->weight_decay);
+            FN(adam_step)(p, g, j->s1[i] + lo, j->s2[i] + lo, hi - lo, t, j->lr, j->beta1, j->beta2, j->eps,
+                          j->weight_decay);
         else if (j->kind == OPT_ADAM)
-            SF(adam_l2_step)(p, g, j->s1[i] + lo, j->s2[i] + lo, hi - lo, t, j->lr, j->a, j->b, j->eps,
+            SF(adam_l2_step)(p, g, j->s1[i] + lo, j->s2[i] + lo, hi - lo, t, j->lr, j->beta1, j->beta2, j->eps,
                              j->weight_decay);
         else
-            SF(adagrad_sum_step)(p, g, j->s1[i] + lo, hi - lo, t, j->lr, j->eps, j->weight_decay, j->c);
+            SF(adagrad_sum_step)(p, g, j->s1[i] + lo, hi - lo, t, j->lr, j->eps, j->weight_decay, j->lr_decay);
     }
 }
 
@@ -155,8 +156,8 @@ void TN_NAME(tn_sgd_foreach_f32, tn_sgd_foreach_f64)(TN_T *const *param, const T
 {
     /* (without momentum there are no counters: the first step's test reads none) */
     SF(foreach_job) j = {.kind = OPT_SGD, .nesterov = nesterov, .param = param, .s1 = buf, .grad = grad,
-                         .step = momentum != 0 ? step : NULL, .n = n, .count = count, .lr = lr, .a = momentum,
-                         .b = dampening, .weight_decay = weight_decay};
+                         .step = momentum != 0 ? step : NULL, .n = n, .count = count, .lr = lr,
+                         .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay};
     SF(foreach_run)(&j);
 }
 
@@ -165,7 +166,7 @@ void TN_NAME(tn_adam_foreach_f32, tn_adam_foreach_f64)(TN_T *const *param, const
     double eps, double weight_decay, int decoupled)
 {
     SF(foreach_job) j = {.kind = OPT_ADAM, .decoupled = decoupled, .param = param, .s1 = m, .s2 = v, .grad = grad,
-                         .step = step, .n = n, .count = count, .lr = lr, .a = beta1, .b = beta2, .eps = eps,
+                         .step = step, .n = n, .count = count, .lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
                          .weight_decay = weight_decay};
     SF(foreach_run)(&j);
 }
@@ -175,7 +176,7 @@ void TN_NAME(tn_adagrad_foreach_f32, tn_adagrad_foreach_f64)(TN_T *const *param,
     double lr_decay)
 {
     SF(foreach_job) j = {.kind = OPT_ADAGRAD, .param = param, .s1 = sum, .grad = grad, .step = step, .n = n,
-                         .count = count, .lr = lr, .eps = eps, .weight_decay = weight_decay, .c = lr_decay};
+                         .count = count, .lr = lr, .eps = eps, .weight_decay = weight_decay, .lr_decay = lr_decay};
     SF(foreach_run)(&j);
 }
 
