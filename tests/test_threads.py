@@ -13,6 +13,7 @@ its own team (tinynet.set_num_threads).
   bit-identical to serial calls.
 * Every function gives the same bits for 1, 2, 3, 4 and 8 threads.
 """
+import math
 import os
 import pathlib
 import random
@@ -82,29 +83,35 @@ def _same_bits(got, want):
 
 # -------------------------------------------------------------------- the GIL
 
-_BIG = {}  # spec.id -> (kwargs, seconds of one call)
-
-
 def _big_call(spec):
     """Arguments for a call of spec's function taking >= 30 ms on one thread (sizes
-    grown by whole factors until it does, or until the arrays hold 8 million numbers),
+    grown by whole factors until it does, each step kept below 48 million numbers),
     and its time."""
-    if spec.id not in _BIG:
-        f, rng = 4.0, np.random.default_rng(0)
-        fn = getattr(tn, spec.name)
-        # (a list's length stays: its tensors grow, the kernels' time, not the loop's over entries)
-        lengths = {a.dims[0]: spec.sizes[a.dims[0]] for a in spec.args if a.kind in LISTS}
-        while True:
-            kw = make(spec, np.float64, rng, dict(_scaled(spec, f), **lengths))
-            t0 = time.perf_counter()
-            fn(**kw)
-            took = time.perf_counter() - t0
-            cells = sum(e.size for v in kw.values() for e in arrays_of(v))
-            if took >= 0.03 or cells > 8e6:
-                break
-            f = float(round(f * min(4.0, max(1.25, (0.04 / took) ** (1 / 3)))))  # (whole: n_head still divides C)
-        _BIG[spec.id] = kw, took
-    return _BIG[spec.id]
+    f, rng = 4.0, np.random.default_rng(0)
+    fn = getattr(tn, spec.name)
+    # (a list's length stays: its tensors grow, the kernels' time, not the loop's over entries)
+    lengths = {a.dims[0]: spec.sizes[a.dims[0]] for a in spec.args if a.kind in LISTS}
+
+    def sizes(f):
+        return dict(_scaled(spec, f), **lengths)
+
+    def cells(s):
+        return sum(math.prod(sh) for a in spec.args
+                   for sh in (a.item_shapes(s) if a.kind in LISTS else [a.shape(s)]))
+
+    kw = make(spec, np.float64, rng, sizes(f))
+    while True:
+        t0 = time.perf_counter()
+        fn(**kw)
+        took = time.perf_counter() - t0
+        if took >= 0.03:
+            return kw, took
+        want = float(round(f * min(4.0, max(1.25, (0.04 / took) ** (1 / 3)))))  # (whole: n_head still divides C)
+        while cells(sizes(want)) > 48e6:
+            if want <= f + 1:
+                return kw, took
+            want = float(round((f + want) / 2))
+        f, kw = want, make(spec, np.float64, rng, sizes(want))
 
 
 def _calls_during(long_call, probes):
