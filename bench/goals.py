@@ -50,9 +50,22 @@ class GoalRows(list):
     def __init__(self, run):
         super().__init__()
         self.results, self.cpus = run.results, run.env["cpu"]["cpus"]
+        self.by, self.peak = {c.key: c for c in run.cases}, run.peak
 
     def note(self, res, n):
         return f"contended: other processes used {res['foreign_load']:.2f} CPUs" if contended(res, n, self.cpus) else ""
+
+    def floor(self, res, n, key, target, peer):
+        """For a ratio goal not met: the time per step it allows, beside the time the
+        case's products alone take at the FMA loop's peak on n cores -- how much of
+        that allowance is arithmetic no code can skip."""
+        case, t_peer = self.by.get(key), res["times"].get(peer)
+        if case is None or not case.flops or t_peer is None or not self.peak:
+            return ""
+        allowed = t_peer["median"] / target
+        at_peak = case.flops / (self.peak[case.dtype.name] * 1e9 * n)
+        return (f"{target:g}× needs ≤ {fmt_time(allowed)} a step; its products alone take {fmt_time(at_peak)} at "
+                f"the FMA peak ({at_peak / allowed:.0%} of that)")
 
     def check(self, goal, n, key, target, peer=None, measure=None, engine=C.TN):
         """The tinynet `engine`'s ratio to `peer` (or measure(result) -> (value, text))
@@ -68,7 +81,10 @@ class GoalRows(list):
             if value is None:
                 self.append((goal, n, "peer not measured", None, self.note(res, n)))
             else:
-                self.append((goal, n, text, value >= target, self.note(res, n)))
+                met = value >= target
+                floor = "" if met or peer is None else self.floor(res, n, key, target, peer)
+                note = "; ".join(x for x in (floor, self.note(res, n)) if x)
+                self.append((goal, n, text, met, note))
 
 
 def peer_goals(run):

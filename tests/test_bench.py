@@ -65,3 +65,33 @@ def test_run_help_documents_the_transformer_cases():
     out = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert "--no-compile" in out and "gpt" in out and "attention" in out and "--quick" in out
+
+
+def test_an_unmet_ratio_goal_notes_the_time_its_products_take_at_the_peak():
+    """A goal's row says how much of the time per step it allows the case's products alone
+    take at the FMA peak (so a goal beyond the machine shows as one); a met goal and a
+    case without flops get no such note."""
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import cases
+        import goals
+    finally:
+        sys.path.remove(str(BENCH))
+    f32 = np.dtype(np.float32)
+    run = SimpleNamespace(
+        env={"cpu": {"cpus": 2}, "threads": [1, 2]}, peak={"float32": 100.0},
+        cases=[SimpleNamespace(key="k", flops=1e11, dtype=f32), SimpleNamespace(key="nf", flops=0, dtype=f32)],
+        results={n: {key: {"times": {cases.TN: {"median": 2.0}, cases.TORCH: {"median": 4.0}},
+                           "guard": {cases.TN: (True, 0.0, "")}} for key in ("k", "nf")} for n in (1, 2)})
+    rows = goals.GoalRows(run)
+    rows.check("k ≥ 3×", 1, "k", 3.0, cases.TORCH)   # allows 4/3 s; 1e11 flops at 100 GFLOP/s: 1 s
+    rows.check("k ≥ 3× on 2", 2, "k", 3.0, cases.TORCH)  # the same on two cores: 0.5 s
+    rows.check("k ≥ 2×", 1, "k", 2.0, cases.TORCH)
+    rows.check("nf ≥ 3×", 1, "nf", 3.0, cases.TORCH)
+    (_, _, text, met, note), two, ok, no_flops = rows
+    assert (text, met) == ("2.00×", False)
+    assert note == "3× needs ≤ 1.33 s a step; its products alone take 1 s at the FMA peak (75% of that)"
+    assert two[4].endswith("take 500 ms at the FMA peak (38% of that)")
+    assert ok[3:] == (True, "") and no_flops[3:] == (False, "")
