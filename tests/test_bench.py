@@ -95,3 +95,27 @@ def test_an_unmet_ratio_goal_notes_the_time_its_products_take_at_the_peak():
     assert note == "3× needs ≤ 1.33 s a step; its products alone take 1 s at the FMA peak (75% of that)"
     assert two[4].endswith("take 500 ms at the FMA peak (38% of that)")
     assert ok[3:] == (True, "") and no_flops[3:] == (False, "")
+
+
+def test_the_gpt_paragraph_says_what_an_unmet_goal_leaves_the_products():
+    """The time a GPT goal allows, less the other calls, left to the products as a rate
+    against the peak; "less than those calls alone" when nothing is left; nothing for
+    goals that are met."""
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import analysis
+        import cases
+    finally:
+        sys.path.remove(str(BENCH))
+    times = {cases.TN: {"median": 5e-3}, cases.TORCH: {"median": 12e-3}, cases.TORCH_COMPILE: {"median": 6e-3}}
+    run = SimpleNamespace(results={1: {"gpt-float32": {"times": times}}})
+    x = SimpleNamespace(run=run, peak={"float32": 200.0})
+    text = analysis.gpt_goal_text(x, 1, 600e6, 1e-3)
+    # eager: 4 ms allowed, 3 ms left, 200 GFLOP/s = 100% of peak; compile: 2 ms allowed, 1 ms left
+    assert "3× PyTorch allows 4 ms a step, which leaves the products 3 ms: 200 GFLOP/s, 100% of the FMA peak" in text
+    assert "3× PyTorch compile allows 2 ms a step, which leaves the products 1 ms: 600 GFLOP/s, 300%" in text
+    assert "less than those calls alone" in analysis.gpt_goal_text(x, 1, 600e6, 5e-3)
+    times[cases.TORCH]["median"] = times[cases.TORCH_COMPILE]["median"] = 16e-3
+    assert analysis.gpt_goal_text(x, 1, 600e6, 1e-3) == ""
