@@ -517,15 +517,29 @@ def check(draft, c, n):
                 assert np.array_equal(v, fresh[k], equal_nan=True), f"{fn} modified {k}"
 
 
+def _errors(r, e):
+    """|r - e| elementwise for a result r against the exact e (float64), where e is
+    finite: where e is beyond r's dtype (it rounds to +-inf there, as a float32 sum of
+    gradients that overflow), 0 for that infinity and inf for anything else; a NaN result
+    is infinitely wrong."""
+    keep = np.isfinite(e)
+    e = e[keep].astype(np.float64)
+    with np.errstate(over="ignore"):
+        rounded = e.astype(r.dtype)
+    r = r[keep].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.where(np.isinf(rounded), np.where(r == rounded, 0.0, np.inf), np.abs(r - e))
+    return np.where(np.isnan(err), np.inf, err), np.abs(e[np.isfinite(rounded)])
+
+
 def _as_accurate(got, want, exact, name):
     """got (C) is no further from exact than want (NumPy) is, give or take a factor 4,
-    in every float array (max-norm errors)."""
+    in every float array (max-norm errors; _errors)."""
     for g, w, e in zip(_floats(got), _floats(want), _floats(exact)):
-        fin = np.isfinite(e)
-        e64 = e[fin].astype(np.float64)
-        err_c = np.max(np.abs(g[fin] - e64), initial=0.0)
-        err_n = np.max(np.abs(w[fin] - e64), initial=0.0)
-        scale = np.max(np.abs(e64), initial=0.0)
+        err_c, magnitudes = _errors(g, e)
+        err_n, _ = _errors(w, e)
+        err_c, err_n = np.max(err_c, initial=0.0), np.max(err_n, initial=0.0)
+        scale = np.max(magnitudes, initial=0.0)
         assert err_c <= 4 * err_n + 1e-6 * scale, (
             f"{name}: the C engine is off by {err_c:.3e} from the exact result, NumPy by {err_n:.3e} "
             f"(scale {scale:.3e})")
@@ -554,3 +568,30 @@ def test_c_engine_matches_numpy_engine(name, data):
     hypothesis.event("both raised" if c.error is not None and n.error is not None else "both worked"
                      if c.error is None and n.error is None else "engines differ")
     check(draft, c, n)
+
+
+def test_a_float32_overflow_to_the_exact_results_infinity_is_as_accurate_as_can_be():
+    """A float32 result whose exact value lies beyond float32 (gradients that grow through
+    21 steps of a GRU) is best as the infinity the exact value rounds to: the C engine's
+    -inf there is no worse than the NumPy engine's NaN (found by the property test above);
+    a NaN where the other engine has that infinity, or a finite value where it is right,
+    is worse."""
+    f32, T, B, H = np.float32, 21, 9, 11
+    gates = np.full((T, B, 3 * H), -1.8125, f32)
+    gates[0, 1, 22] = 0
+    args = (np.ones((T, B, H), f32), np.zeros((T, B, 1), f32), np.full((B, H), 2, f32), np.full((T, B, H), 0.5, f32),
+            gates, np.full((T, B, H), -1.4375, f32), np.zeros((3 * H, 1), f32), np.full((3 * H, H), 0.1319112, f32))
+    got = ENGINES["c"].gru_backward(*args)
+    want = ENGINES["numpy"].gru_backward(*args)
+    exact = ENGINES["numpy"].gru_backward(*(a.astype(np.float64) for a in args))
+    assert exact[3][0, 0] < -np.finfo(f32).max and got[3][0, 0] == -np.inf
+    _as_accurate(got, want, exact, "gru_backward")
+    e = np.array([-6e39, 1.0, 2.0])
+    inf_c, nan_n = np.array([-np.inf, 1, 2], f32), np.array([np.nan, 1, 2], f32)
+    _as_accurate(inf_c, nan_n, e, "f")
+    with pytest.raises(AssertionError, match="off by inf"):
+        _as_accurate(nan_n, inf_c, e, "f")
+    with pytest.raises(AssertionError, match="off by inf"):
+        _as_accurate(np.array([-np.inf, np.nan, 2], f32), np.array([-np.inf, 1, 2], f32), e, "f")
+    with pytest.raises(AssertionError, match="off by 1.000e"):
+        _as_accurate(np.array([-np.inf, 2, 2], f32), np.array([-np.inf, 1, 2], f32), e, "f")
