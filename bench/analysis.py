@@ -3,7 +3,7 @@ per-call floor, then a paragraph per case (what tinynet's time is made of, and t
 peers')."""
 import cases as C
 from formatting import fmt_bytes, fmt_ratio, fmt_time
-from goals import GOAL_GATED_TORCH, GOAL_GPT_1, GOAL_GPT_2, LINEAR_KEYS
+from goals import GOAL_GATED_TORCH, LINEAR_KEYS, gpt_goal_text
 from gptprofile import by_function
 from results import gflops
 
@@ -292,33 +292,7 @@ def gpt_paragraph(x, n, e):
     ts = med(e.get("peers", {}), "PyTorch step")
     if fw and ts:
         txt += f". PyTorch eager's forward alone (its graph built) takes {fmt_time(fw)} of its {fmt_time(ts)} step"
-    return txt + "." + gpt_goal_text(x, n, gemm_fl, calls - gemm_t)
-
-
-def gpt_goal_text(x, n, gemm_fl, other_calls):
-    """What the GPT goals not met at n threads would ask of the products: the time a step
-    may take, less the engine calls other than the products (each timed alone; no Python
-    counted between the calls), left to the products, as a rate against the FMA peak."""
-    res = x.run.results.get(n, {}).get("gpt-float32")
-    if not res or C.TN not in res["times"]:
-        return ""
-    target, t = GOAL_GPT_1 if n == 1 else GOAL_GPT_2, res["times"]
-    parts = []
-    for peer in (C.TORCH, C.TORCH_COMPILE):
-        if peer not in t or t[peer]["median"] / t[C.TN]["median"] >= target:
-            continue
-        allowed = t[peer]["median"] / target
-        left = allowed - other_calls
-        if left <= 0:
-            parts.append(f"{target:g}× {peer} allows {fmt_time(allowed)} a step, less than those calls alone")
-            continue
-        need = gemm_fl / left / 1e9
-        parts.append(f"{target:g}× {peer} allows {fmt_time(allowed)} a step, which leaves the products "
-                     f"{fmt_time(left)}: {need:.0f} GFLOP/s, {need / (x.peak['float32'] * n):.0%} of the FMA peak")
-    if not parts:
-        return ""
-    return (f" The calls other than the products take {fmt_time(other_calls)} (each timed alone); even with no "
-            "Python between the calls, " + "; ".join(parts) + ".")
+    return txt + "." + gpt_goal_text(x.run, x.peak, n, gemm_fl, calls - gemm_t)
 
 
 def attention_paragraph(x, run):

@@ -159,6 +159,33 @@ def transformer_comparisons(rows, n, by):
             comparison(rows, f"attention ({size}) vs PyTorch SDPA", n, key, C.TORCH)
 
 
+def gpt_goal_text(run, peak, n, gemm_fl, other_calls):
+    """What the GPT goals not met at n threads would ask of the products: the time a step
+    may take, less the engine calls other than the products (each timed alone; no Python
+    counted between the calls), left to the products, as a rate against the FMA peak
+    (`peak`, per core): a sentence of the GPT paragraph of "Where the time goes"."""
+    res = run.results.get(n, {}).get("gpt-float32")
+    if not res or C.TN not in res["times"]:
+        return ""
+    target, t = GOAL_GPT_1 if n == 1 else GOAL_GPT_2, res["times"]
+    parts = []
+    for peer in (C.TORCH, C.TORCH_COMPILE):
+        if peer not in t or t[peer]["median"] / t[C.TN]["median"] >= target:
+            continue
+        allowed = t[peer]["median"] / target
+        left = allowed - other_calls
+        if left <= 0:
+            parts.append(f"{target:g}× {peer} allows {fmt_time(allowed)} a step, less than those calls alone")
+            continue
+        need = gemm_fl / left / 1e9
+        parts.append(f"{target:g}× {peer} allows {fmt_time(allowed)} a step, which leaves the products "
+                     f"{fmt_time(left)}: {need:.0f} GFLOP/s, {need / (peak['float32'] * n):.0%} of the FMA peak")
+    if not parts:
+        return ""
+    return (f" The calls other than the products take {fmt_time(other_calls)} (each timed alone); even with no "
+            "Python between the calls, " + "; ".join(parts) + ".")
+
+
 def peak_fraction(case, res, peak, n):
     """(fraction of one core's float32 peak, its text) of tinynet's GFLOP/s in a case."""
     if C.TN not in res["times"]:

@@ -105,17 +105,16 @@ def test_the_gpt_paragraph_says_what_an_unmet_goal_leaves_the_products():
 
     sys.path.insert(0, str(BENCH))
     try:
-        import analysis
         import cases
+        import goals
     finally:
         sys.path.remove(str(BENCH))
     times = {cases.TN: {"median": 5e-3}, cases.TORCH: {"median": 12e-3}, cases.TORCH_COMPILE: {"median": 6e-3}}
-    run = SimpleNamespace(results={1: {"gpt-float32": {"times": times}}})
-    x = SimpleNamespace(run=run, peak={"float32": 200.0})
-    text = analysis.gpt_goal_text(x, 1, 600e6, 1e-3)
+    run, peak = SimpleNamespace(results={1: {"gpt-float32": {"times": times}}}), {"float32": 200.0}
+    text = goals.gpt_goal_text(run, peak, 1, 600e6, 1e-3)
     # eager: 4 ms allowed, 3 ms left, 200 GFLOP/s = 100% of peak; compile: 2 ms allowed, 1 ms left
     assert "3× PyTorch allows 4 ms a step, which leaves the products 3 ms: 200 GFLOP/s, 100% of the FMA peak" in text
     assert "3× PyTorch compile allows 2 ms a step, which leaves the products 1 ms: 600 GFLOP/s, 300%" in text
-    assert "less than those calls alone" in analysis.gpt_goal_text(x, 1, 600e6, 5e-3)
+    assert "less than those calls alone" in goals.gpt_goal_text(run, peak, 1, 600e6, 5e-3)
     times[cases.TORCH]["median"] = times[cases.TORCH_COMPILE]["median"] = 16e-3
-    assert analysis.gpt_goal_text(x, 1, 600e6, 1e-3) == ""
+    assert goals.gpt_goal_text(run, peak, 1, 600e6, 1e-3) == ""
