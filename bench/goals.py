@@ -89,8 +89,8 @@ class GoalRows(list):
 
 def peer_goals(run):
     """Every case against its peers, and the makemore step's memory."""
-    by = {c.key: c for c in run.cases}
     rows = GoalRows(run)
+    by = rows.by
     for n in run.env["threads"]:
         if "hello" in by:
             rows.check(f"hello step ≥ {GOAL_HELLO_SEED:.0f}× seed-style NumPy", n, "hello", GOAL_HELLO_SEED, C.SEED)

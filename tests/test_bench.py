@@ -1,10 +1,12 @@
 """bench/'s transformer cases, smoke-tested: the GPT step and attention alone build, every
 engine passes the correctness guard (makemore's PyTorch model and tinynet's compute the
-same float64 loss and gradients first), and run.py documents the cases and their options."""
+same float64 loss and gradients first), run.py documents the cases and their options, and
+the goals note what an unmet goal would ask of the products."""
 import importlib.util
 import pathlib
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,6 +25,19 @@ def bench():
         import gpt
 
         yield cases, gpt, attention
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def bench_goals():
+    """bench/'s cases and goals modules, which need neither torch nor threadpoolctl."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import cases
+        import goals
+
+        yield cases, goals
     finally:
         sys.path.remove(str(BENCH))
 
@@ -67,18 +82,11 @@ def test_run_help_documents_the_transformer_cases():
     assert "--no-compile" in out and "gpt" in out and "attention" in out and "--quick" in out
 
 
-def test_an_unmet_ratio_goal_notes_the_time_its_products_take_at_the_peak():
+def test_an_unmet_ratio_goal_notes_the_time_its_products_take_at_the_peak(bench_goals):
     """A goal's row says how much of the time per step it allows the case's products alone
     take at the FMA peak (so a goal beyond the machine shows as one); a met goal and a
     case without flops get no such note."""
-    from types import SimpleNamespace
-
-    sys.path.insert(0, str(BENCH))
-    try:
-        import cases
-        import goals
-    finally:
-        sys.path.remove(str(BENCH))
+    cases, goals = bench_goals
     f32 = np.dtype(np.float32)
     run = SimpleNamespace(
         env={"cpu": {"cpus": 2}, "threads": [1, 2]}, peak={"float32": 100.0},
@@ -97,18 +105,11 @@ def test_an_unmet_ratio_goal_notes_the_time_its_products_take_at_the_peak():
     assert ok[3:] == (True, "") and no_flops[3:] == (False, "")
 
 
-def test_the_gpt_paragraph_says_what_an_unmet_goal_leaves_the_products():
+def test_the_gpt_paragraph_says_what_an_unmet_goal_leaves_the_products(bench_goals):
     """The time a GPT goal allows, less the other calls, left to the products as a rate
     against the peak; "less than those calls alone" when nothing is left; nothing for
     goals that are met."""
-    from types import SimpleNamespace
-
-    sys.path.insert(0, str(BENCH))
-    try:
-        import cases
-        import goals
-    finally:
-        sys.path.remove(str(BENCH))
+    cases, goals = bench_goals
     times = {cases.TN: {"median": 5e-3}, cases.TORCH: {"median": 12e-3}, cases.TORCH_COMPILE: {"median": 6e-3}}
     run, peak = SimpleNamespace(results={1: {"gpt-float32": {"times": times}}}), {"float32": 200.0}
     text = goals.gpt_goal_text(run, peak, 1, 600e6, 1e-3)
